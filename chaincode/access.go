@@ -1,0 +1,52 @@
+package chaincode
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// The member organisations of DESIGN §2 (binding MSP IDs).
+const (
+	MerchantMSP = "MerchantMSP"
+	BankMSP     = "BankMSP"
+	CarrierMSP  = "CarrierMSP"
+	CustomsMSP  = "CustomsMSP"
+)
+
+// Organisations lists every member organisation in a fixed order.
+var Organisations = []string{MerchantMSP, BankMSP, CarrierMSP, CustomsMSP}
+
+// creatorMSP returns the MSP ID of the transaction creator.
+func creatorMSP(ctx contractapi.TransactionContextInterface) (string, error) {
+	id, err := cid.GetMSPID(ctx.GetStub())
+	if err != nil {
+		return "", errInternal("read creator MSP ID", err)
+	}
+	return id, nil
+}
+
+// requireOrg returns the creator's MSP ID if it is one of allowed, else a FORBIDDEN error that
+// names the action and the organisations that may perform it.
+func requireOrg(ctx contractapi.TransactionContextInterface, action string, allowed ...string) (string, error) {
+	msp, err := creatorMSP(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(allowed, msp) {
+		return "", errForbidden("%s may only be performed by %s, not %s", action, strings.Join(allowed, " or "), msp)
+	}
+	return msp, nil
+}
+
+// creatorID returns a stable identifier of the invoking identity (MSP ID and X.509 subject and
+// issuer, as cid renders them), recorded with each step for the audit trail.
+func creatorID(ctx contractapi.TransactionContextInterface) (string, error) {
+	id, err := cid.GetID(ctx.GetStub())
+	if err != nil {
+		return "", errInternal("read creator identity", err)
+	}
+	return id, nil
+}
