@@ -1,0 +1,183 @@
+// Package orderer implements the devnet's block cutter: it queues ordered envelopes and cuts
+// them into batches by message count, preferred batch size and batch timeout, like Fabric's
+// orderer block cutter, handing each batch to a callback in submission order.
+package orderer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Config configures a Cutter. Zero fields take the defaults.
+type Config struct {
+	// BatchTimeout is how long the first message of a batch waits for more (default 2ms).
+	BatchTimeout time.Duration
+	// MaxMessageCount is the maximum number of messages in a batch (default 500).
+	MaxMessageCount int
+	// PreferredMaxBytes is the preferred maximum size of a batch: a batch is cut before a
+	// message that would make it larger, and a message larger than this is a batch on its own
+	// (default 512 KiB).
+	PreferredMaxBytes int
+	// AbsoluteMaxBytes is the largest message accepted (default 99 MiB).
+	AbsoluteMaxBytes int
+	// QueueSize bounds the number of messages waiting to be cut; Order blocks when the queue is
+	// full (default 4 * MaxMessageCount).
+	QueueSize int
+}
+
+// Default values of Config fields.
+const (
+	DefaultBatchTimeout      = 2 * time.Millisecond
+	DefaultMaxMessageCount   = 500
+	DefaultPreferredMaxBytes = 512 * 1024
+	DefaultAbsoluteMaxBytes  = 99 * 1024 * 1024
+)
+
+func (c Config) withDefaults() Config {
+	if c.BatchTimeout <= 0 {
+		c.BatchTimeout = DefaultBatchTimeout
+	}
+	if c.MaxMessageCount <= 0 {
+		c.MaxMessageCount = DefaultMaxMessageCount
+	}
+	if c.PreferredMaxBytes <= 0 {
+		c.PreferredMaxBytes = DefaultPreferredMaxBytes
+	}
+	if c.AbsoluteMaxBytes <= 0 {
+		c.AbsoluteMaxBytes = DefaultAbsoluteMaxBytes
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 4 * c.MaxMessageCount
+	}
+	return c
+}
+
+// ErrClosed is returned by Order after Close.
+var ErrClosed = errors.New("orderer: cutter is closed")
+
+// ErrTooLarge is returned by Order for a message larger than AbsoluteMaxBytes.
+var ErrTooLarge = errors.New("orderer: message exceeds the maximum allowed size")
+
+// Cutter batches ordered messages. Batches are delivered by one goroutine, in submission
+// order; a slow deliver function applies backpressure to Order through the bounded queue.
+type Cutter struct {
+	cfg     Config
+	deliver func(batch [][]byte)
+
+	mu     sync.RWMutex
+	closed bool
+	queue  chan []byte
+	done   chan struct{}
+}
+
+// New starts a cutter that calls deliver with every batch.
+func New(cfg Config, deliver func(batch [][]byte)) *Cutter {
+	cfg = cfg.withDefaults()
+	c := &Cutter{
+		cfg:     cfg,
+		deliver: deliver,
+		queue:   make(chan []byte, cfg.QueueSize),
+		done:    make(chan struct{}),
+	}
+	go c.run()
+	return c
+}
+
+// Config returns the effective configuration (defaults applied).
+func (c *Cutter) Config() Config {
+	return c.cfg
+}
+
+// Order enqueues one message. It blocks while the queue is full, until ctx is done.
+func (c *Cutter) Order(ctx context.Context, env []byte) error {
+	if len(env) > c.cfg.AbsoluteMaxBytes {
+		return fmt.Errorf("%w: %d bytes, maximum %d", ErrTooLarge, len(env), c.cfg.AbsoluteMaxBytes)
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	select {
+	case c.queue <- env:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("orderer: order: %w", ctx.Err())
+	}
+}
+
+// Close stops accepting messages, delivers every message already accepted and waits for the
+// last delivery to return. It is safe to call more than once.
+func (c *Cutter) Close() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.queue)
+	}
+	c.mu.Unlock()
+	<-c.done
+}
+
+func (c *Cutter) run() {
+	defer close(c.done)
+	var (
+		pending      [][]byte
+		pendingBytes int
+		timer        *time.Timer
+		timeout      <-chan time.Time
+	)
+	stopTimer := func() {
+		if timer != nil {
+			timer.Stop()
+			timer, timeout = nil, nil
+		}
+	}
+	cut := func() {
+		stopTimer()
+		if len(pending) == 0 {
+			return
+		}
+		batch := pending
+		pending, pendingBytes = nil, 0
+		c.deliver(batch)
+	}
+	add := func(msg []byte) {
+		size := len(msg)
+		if size > c.cfg.PreferredMaxBytes {
+			// Oversized: the pending batch, then this message alone.
+			cut()
+			pending, pendingBytes = [][]byte{msg}, size
+			cut()
+			return
+		}
+		if pendingBytes+size > c.cfg.PreferredMaxBytes {
+			cut()
+		}
+		pending = append(pending, msg)
+		pendingBytes += size
+		if len(pending) >= c.cfg.MaxMessageCount {
+			cut()
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(c.cfg.BatchTimeout)
+			timeout = timer.C
+		}
+	}
+	for {
+		select {
+		case msg, ok := <-c.queue:
+			if !ok {
+				cut()
+				return
+			}
+			add(msg)
+		case <-timeout:
+			timer, timeout = nil, nil
+			cut()
+		}
+	}
+}

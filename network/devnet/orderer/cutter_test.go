@@ -1,0 +1,182 @@
+package orderer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+type recorder struct {
+	mu      sync.Mutex
+	batches [][][]byte
+	signal  chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{signal: make(chan struct{}, 1024)}
+}
+
+func (r *recorder) deliver(batch [][]byte) {
+	r.mu.Lock()
+	r.batches = append(r.batches, batch)
+	r.mu.Unlock()
+	r.signal <- struct{}{}
+}
+
+func (r *recorder) sizes() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]int, len(r.batches))
+	for i, b := range r.batches {
+		out[i] = len(b)
+	}
+	return out
+}
+
+func (r *recorder) all() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out [][]byte
+	for _, b := range r.batches {
+		out = append(out, b...)
+	}
+	return out
+}
+
+func msg(i, size int) []byte {
+	b := bytes.Repeat([]byte{'x'}, size)
+	copy(b, fmt.Sprintf("%06d", i))
+	return b
+}
+
+func TestCutByCountAndSize(t *testing.T) {
+	hour := time.Hour
+	tests := []struct {
+		name  string
+		cfg   Config
+		sizes []int
+		want  []int
+	}{
+		{"by count", Config{BatchTimeout: hour, MaxMessageCount: 3}, []int{10, 10, 10, 10, 10, 10, 10}, []int{3, 3, 1}},
+		{"count of one", Config{BatchTimeout: hour, MaxMessageCount: 1}, []int{10, 10, 10}, []int{1, 1, 1}},
+		{"by preferred bytes", Config{BatchTimeout: hour, MaxMessageCount: 100, PreferredMaxBytes: 100}, []int{40, 40, 40, 40, 10}, []int{2, 3}},
+		{"oversized message alone", Config{BatchTimeout: hour, MaxMessageCount: 100, PreferredMaxBytes: 100}, []int{30, 150, 30, 30}, []int{1, 1, 2}},
+		{"exactly preferred bytes", Config{BatchTimeout: hour, MaxMessageCount: 100, PreferredMaxBytes: 100}, []int{50, 50, 50}, []int{2, 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			c := New(tc.cfg, rec.deliver)
+			var sent [][]byte
+			for i, s := range tc.sizes {
+				m := msg(i, s)
+				sent = append(sent, m)
+				require.NoError(t, c.Order(context.Background(), m))
+			}
+			c.Close()
+			require.Equal(t, tc.want, rec.sizes())
+			require.Equal(t, sent, rec.all())
+		})
+	}
+}
+
+func TestCutByTimeout(t *testing.T) {
+	rec := newRecorder()
+	c := New(Config{BatchTimeout: time.Millisecond, MaxMessageCount: 1000}, rec.deliver)
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		require.NoError(t, c.Order(context.Background(), msg(i, 8)))
+	}
+	// Nothing forces a cut but the timeout: wait for the deliveries without a deadline of our own.
+	total := 0
+	for total < 3 {
+		<-rec.signal
+		total = len(rec.all())
+	}
+	require.Equal(t, [][]byte{msg(0, 8), msg(1, 8), msg(2, 8)}, rec.all())
+}
+
+func TestOrderPreservedUnderLoad(t *testing.T) {
+	rec := newRecorder()
+	c := New(Config{MaxMessageCount: 7, QueueSize: 3}, rec.deliver)
+	var sent [][]byte
+	for i := 0; i < 2000; i++ {
+		m := msg(i, 16)
+		sent = append(sent, m)
+		require.NoError(t, c.Order(context.Background(), m))
+	}
+	c.Close()
+	require.Equal(t, sent, rec.all())
+	for _, n := range rec.sizes() {
+		require.LessOrEqual(t, n, 7)
+		require.Positive(t, n)
+	}
+}
+
+func TestCloseFlushesAndRejects(t *testing.T) {
+	rec := newRecorder()
+	c := New(Config{BatchTimeout: time.Hour, MaxMessageCount: 100}, rec.deliver)
+	for i := 0; i < 5; i++ {
+		require.NoError(t, c.Order(context.Background(), msg(i, 8)))
+	}
+	c.Close()
+	require.Equal(t, []int{5}, rec.sizes())
+	require.ErrorIs(t, c.Order(context.Background(), msg(9, 8)), ErrClosed)
+	c.Close()
+}
+
+func TestBackpressureAndLimits(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 10)
+	var mu sync.Mutex
+	var got [][]byte
+	c := New(Config{BatchTimeout: time.Hour, MaxMessageCount: 1, QueueSize: 1, AbsoluteMaxBytes: 64}, func(b [][]byte) {
+		entered <- struct{}{}
+		<-release
+		mu.Lock()
+		got = append(got, b...)
+		mu.Unlock()
+	})
+	require.NoError(t, c.Order(context.Background(), msg(1, 8)))
+	<-entered // message 1 is being delivered and blocks the cutter
+	require.NoError(t, c.Order(context.Background(), msg(2, 8)))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := c.Order(ctx, msg(3, 8))
+	require.ErrorIs(t, err, context.Canceled)
+
+	require.ErrorIs(t, c.Order(context.Background(), msg(4, 65)), ErrTooLarge)
+
+	close(release)
+	c.Close()
+	require.Equal(t, [][]byte{msg(1, 8), msg(2, 8)}, got)
+}
+
+func TestDefaults(t *testing.T) {
+	c := New(Config{}, func([][]byte) {})
+	defer c.Close()
+	cfg := c.Config()
+	require.Equal(t, DefaultBatchTimeout, cfg.BatchTimeout)
+	require.Equal(t, DefaultMaxMessageCount, cfg.MaxMessageCount)
+	require.Equal(t, DefaultPreferredMaxBytes, cfg.PreferredMaxBytes)
+	require.Equal(t, DefaultAbsoluteMaxBytes, cfg.AbsoluteMaxBytes)
+	require.Equal(t, 4*DefaultMaxMessageCount, cfg.QueueSize)
+}
+
+func BenchmarkOrder(b *testing.B) {
+	c := New(Config{}, func([][]byte) {})
+	m := msg(0, 3000)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := c.Order(context.Background(), m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c.Close()
+}
