@@ -237,7 +237,7 @@ func (p *parser) parseOperand() (*common.SignaturePolicy, error) {
 	}
 	c := p.src[p.pos]
 	if c != '\'' && c != '"' {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
 			return nil, p.errorf("expected a principal or a gate, got %q", c)
 		}
 		return p.parseGate()

@@ -206,19 +206,19 @@ type EndorserTx struct {
 }
 
 // TxID returns the transaction ID from the channel header.
-func (t *EndorserTx) TxID() string {
-	return t.ChannelHeader.GetTxId()
+func (tx *EndorserTx) TxID() string {
+	return tx.ChannelHeader.GetTxId()
 }
 
 // Chaincode returns the name of the invoked chaincode.
-func (t *EndorserTx) Chaincode() string {
-	return t.HeaderExtension.GetChaincodeId().GetName()
+func (tx *EndorserTx) Chaincode() string {
+	return tx.HeaderExtension.GetChaincodeId().GetName()
 }
 
 // Input returns the chaincode invocation input (arguments), or nil.
-func (t *EndorserTx) Input() *peer.ChaincodeInput {
+func (tx *EndorserTx) Input() *peer.ChaincodeInput {
 	spec := &peer.ChaincodeInvocationSpec{}
-	if proto.Unmarshal(t.ProposalPayload.GetInput(), spec) != nil {
+	if proto.Unmarshal(tx.ProposalPayload.GetInput(), spec) != nil {
 		return nil
 	}
 	return spec.GetChaincodeSpec().GetInput()
