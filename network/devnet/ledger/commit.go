@@ -1,0 +1,753 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"slices"
+	"strings"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// sha256Empty is the hash of an empty value; a hashed write of it is a delete, as in Fabric.
+var sha256Empty = func() []byte { s := sha256.Sum256(nil); return s[:] }()
+
+// Commit validates and commits the next block.
+//
+// The block must be numbered Height(), carry the header hash of the previous block as its
+// PreviousHash (empty for block 0) and a DataHash matching its envelopes; otherwise Commit
+// returns an error wrapping ErrBadBlock and changes nothing. preCodes holds the validation
+// code from the earlier (signature and endorsement policy) checks for each envelope, nil
+// meaning all VALID. A transaction ID seen earlier in the block is DUPLICATE_TXID whatever its
+// pre-code (as Fabric's committer marks it). For each transaction still VALID, Commit checks,
+// in block order: duplicate transaction IDs already committed (DUPLICATE_TXID), envelope
+// structure (ParseTx codes), public read versions and hashed private read versions
+// against the state including earlier valid transactions of the block (MVCC_READ_CONFLICT),
+// and range queries re-executed against that state (PHANTOM_READ_CONFLICT). Config
+// transactions are VALID with no state effect; other header types are UNKNOWN_TX_TYPE.
+//
+// A valid transaction's writes are applied at version (block, tx): public writes (an empty
+// value is a delete, as in Fabric; a value write keeps the key's metadata), metadata writes
+// (ignored for absent keys), hashed private writes and metadata, and the private values from
+// pvt[txIndex] for each collection whose PvtRwsetHash matches SHA-256 of the supplied rwset.
+// History records every public write and delete. Every transaction with an ID is indexed
+// with its final code, except that a repeated ID keeps its first index entry. With
+// WithBlockToLive, private data expiring at this block is purged in the same transaction.
+//
+// Commit fills TRANSACTIONS_FILTER, COMMIT_HASH and (when empty) LAST_CONFIG, stores the block
+// and all updates in one fsync'd bbolt transaction, sets block.Metadata to the stored metadata
+// and returns the final codes.
+func (l *Ledger) Commit(block *common.Block, preCodes []peer.TxValidationCode,
+	pvt map[uint64]*rwset.TxPvtReadWriteSet,
+) ([]peer.TxValidationCode, error) {
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
+
+	l.mu.RLock()
+	closed, height, lastHash, lastConfig, commitHash := l.closed, l.height, l.lastHash, l.lastConfig, l.commitHash
+	l.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if err := checkBlock(block, preCodes, height, lastHash); err != nil {
+		return nil, err
+	}
+	num := block.GetHeader().GetNumber()
+	envs := block.GetData().GetData()
+
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		return nil, fmt.Errorf("commit block %d: begin: %w", num, err)
+	}
+	defer func() { _ = tx.Rollback() }() // no-op after a successful Commit
+
+	c := &committer{
+		blockNum: num,
+		state:    tx.Bucket(bucketState),
+		history:  tx.Bucket(bucketHistory),
+		pvt:      tx.Bucket(bucketPvt),
+		pvtHash:  tx.Bucket(bucketPvtHash),
+		expiry:   tx.Bucket(bucketExpiry),
+		btl:      l.opts.blockToLive,
+		updates:  sha256.New(),
+	}
+	index := tx.Bucket(bucketTxIndex)
+	codes := make([]peer.TxValidationCode, len(envs))
+	for i, env := range envs {
+		code := peer.TxValidationCode_VALID
+		if preCodes != nil {
+			code = preCodes[i]
+		}
+		p, parseCode, parseErr := ParseTx(env)
+		txID := ""
+		if parseErr == nil {
+			txID = p.TxID()
+		} else if code == peer.TxValidationCode_VALID {
+			code = parseCode
+		}
+		if len(txID) > maxKeyLen {
+			// Too long to index; a real transaction ID is a 64-character hex digest.
+			txID = ""
+			if code == peer.TxValidationCode_VALID {
+				code = peer.TxValidationCode_BAD_PROPOSAL_TXID
+			}
+		}
+		duplicate := false
+		if txID != "" {
+			if prev := index.Get([]byte(txID)); prev != nil {
+				duplicate = true
+				first, err := decodeTxIndex(prev)
+				if err != nil {
+					return nil, fmt.Errorf("commit block %d: tx index of %s: %w", num, txID, err)
+				}
+				// A repeat within the block is DUPLICATE_TXID whatever its earlier code, as
+				// Fabric's committer marks it; a repeat of a committed ID overrides VALID only.
+				if first.blockNum == num || code == peer.TxValidationCode_VALID {
+					code = peer.TxValidationCode_DUPLICATE_TXID
+				}
+			}
+		}
+		if code == peer.TxValidationCode_VALID {
+			switch p.HeaderType() {
+			case common.HeaderType_CONFIG:
+				lastConfig = num
+			case common.HeaderType_ENDORSER_TRANSACTION:
+				code, err = c.validateAndApply(p, uint64(i), pvt[uint64(i)])
+				if err != nil {
+					return nil, fmt.Errorf("commit block %d tx %d (%s): %w", num, i, txID, err)
+				}
+			default:
+				code = peer.TxValidationCode_UNKNOWN_TX_TYPE
+			}
+		}
+		codes[i] = code
+		if txID != "" && !duplicate {
+			if err := index.Put([]byte(txID), encodeTxIndex(txIndexValue{blockNum: num, txNum: uint64(i), code: int32(code)})); err != nil {
+				return nil, fmt.Errorf("commit block %d: index tx %s: %w", num, txID, err)
+			}
+		}
+	}
+
+	if err := c.purgeExpired(); err != nil {
+		return nil, fmt.Errorf("commit block %d: purge expired private data: %w", num, err)
+	}
+	md := buildMetadata(block, codes, lastConfig)
+	newCommitHash := nextCommitHash(md[common.BlockMetadataIndex_TRANSACTIONS_FILTER], c.updates.Sum(nil), commitHash)
+	md[common.BlockMetadataIndex_COMMIT_HASH], err = proto.Marshal(&common.Metadata{Value: newCommitHash})
+	if err != nil {
+		return nil, fmt.Errorf("commit block %d: marshal commit hash: %w", num, err)
+	}
+	stored := &common.Block{Header: block.GetHeader(), Data: block.GetData(), Metadata: &common.BlockMetadata{Metadata: md}}
+	blockBytes, err := deterministic.Marshal(stored)
+	if err != nil {
+		return nil, fmt.Errorf("commit block %d: marshal: %w", num, err)
+	}
+	if err := tx.Bucket(bucketBlocks).Put(be64(num), blockBytes); err != nil {
+		return nil, fmt.Errorf("commit block %d: store block: %w", num, err)
+	}
+	headerHash := BlockHeaderHash(block.GetHeader())
+	if err := tx.Bucket(bucketHashes).Put(headerHash, be64(num)); err != nil {
+		return nil, fmt.Errorf("commit block %d: index block hash: %w", num, err)
+	}
+	prevHash := bytes.Clone(block.GetHeader().GetPreviousHash())
+	meta := tx.Bucket(bucketMeta)
+	for _, kv := range []struct{ k, v []byte }{
+		{metaHeight, be64(num + 1)},
+		{metaLastHash, headerHash},
+		{metaPrevHash, prevHash},
+		{metaLastConfig, be64(lastConfig)},
+		{metaCommitHash, newCommitHash},
+	} {
+		if err := meta.Put(kv.k, kv.v); err != nil {
+			return nil, fmt.Errorf("commit block %d: meta %s: %w", num, kv.k, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit block %d: %w", num, err)
+	}
+	block.Metadata = stored.Metadata
+	l.publish(num+1, headerHash, prevHash, newCommitHash, lastConfig)
+	for _, hook := range l.opts.hooks {
+		hook(block)
+	}
+	return codes, nil
+}
+
+// checkBlock verifies that block extends the chain at height with previous hash lastHash.
+func checkBlock(block *common.Block, preCodes []peer.TxValidationCode, height uint64, lastHash []byte) error {
+	if block.GetHeader() == nil || block.GetData() == nil {
+		return fmt.Errorf("block without header or data: %w", ErrBadBlock)
+	}
+	h := block.GetHeader()
+	if h.GetNumber() != height {
+		return fmt.Errorf("block number %d, ledger height %d: %w", h.GetNumber(), height, ErrBadBlock)
+	}
+	if !bytes.Equal(h.GetPreviousHash(), lastHash) {
+		return fmt.Errorf("block %d previous hash %x, last block hash %x: %w", h.GetNumber(), h.GetPreviousHash(), lastHash, ErrBadBlock)
+	}
+	if dh := BlockDataHash(block.GetData()); !bytes.Equal(dh, h.GetDataHash()) {
+		return fmt.Errorf("block %d data hash %x, computed %x: %w", h.GetNumber(), h.GetDataHash(), dh, ErrBadBlock)
+	}
+	if preCodes != nil && len(preCodes) != len(block.GetData().GetData()) {
+		return fmt.Errorf("block %d has %d transactions but %d validation codes: %w", h.GetNumber(), len(block.GetData().GetData()), len(preCodes), ErrBadBlock)
+	}
+	return nil
+}
+
+// buildMetadata returns the block's metadata slots with TRANSACTIONS_FILTER set and
+// LAST_CONFIG filled if empty. COMMIT_HASH is set by the caller.
+func buildMetadata(block *common.Block, codes []peer.TxValidationCode, lastConfig uint64) [][]byte {
+	md := make([][]byte, NumMetadataSlots)
+	for i, m := range block.GetMetadata().GetMetadata() {
+		if i < NumMetadataSlots {
+			md[i] = m
+		}
+	}
+	for i := range md {
+		if md[i] == nil {
+			md[i] = []byte{}
+		}
+	}
+	filter := make([]byte, len(codes))
+	for i, c := range codes {
+		filter[i] = byte(c)
+	}
+	md[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = filter
+	if len(md[common.BlockMetadataIndex_LAST_CONFIG]) == 0 {
+		lc, _ := proto.Marshal(&common.LastConfig{Index: lastConfig})
+		md[common.BlockMetadataIndex_LAST_CONFIG], _ = proto.Marshal(&common.Metadata{Value: lc})
+	}
+	return md
+}
+
+// nextCommitHash chains the commit hash like Fabric's peer: SHA-256 over the varint length
+// of the validation flags, the flags, a digest of the block's state updates and the previous
+// commit hash. The update digest is this ledger's own deterministic encoding, so the value is
+// reproducible by this ledger but not byte-identical to a Fabric peer's.
+func nextCommitHash(filter, updatesDigest, prev []byte) []byte {
+	h := sha256.New()
+	h.Write(binary.AppendUvarint(nil, uint64(len(filter))))
+	h.Write(filter)
+	h.Write(updatesDigest)
+	h.Write(prev)
+	return h.Sum(nil)
+}
+
+// committer applies one block's transactions inside a bbolt read-write transaction. Reads
+// see the writes of earlier valid transactions of the same block (bbolt read-your-writes).
+type committer struct {
+	blockNum uint64
+	state    *bolt.Bucket
+	history  *bolt.Bucket
+	pvt      *bolt.Bucket
+	pvtHash  *bolt.Bucket
+	expiry   *bolt.Bucket
+	btl      func(ns, coll string) uint64 // nil = no private data expiry
+	updates  hash.Hash                    // digest of applied updates, for COMMIT_HASH
+}
+
+// scheduleExpiry records that the private entry under hashKey, written at ver, expires per
+// the collection's blockToLive. key is its clear key when the private value was stored.
+func (c *committer) scheduleExpiry(ns, coll string, hashKey []byte, ver Height, key *string) error {
+	if c.btl == nil {
+		return nil
+	}
+	btl := c.btl(ns, coll)
+	if btl == 0 {
+		return nil
+	}
+	v := expiryValue{version: ver}
+	if key != nil {
+		v.key, v.hasKey = *key, true
+	}
+	if err := c.expiry.Put(expiryKey(ver.BlockNum+btl+1, hashKey), encodeExpiry(v)); err != nil {
+		return fmt.Errorf("schedule expiry of %s/%s: %w", ns, coll, err)
+	}
+	return nil
+}
+
+// purgeExpired deletes the private values and hashes that expire at this block, unless they
+// were rewritten since, and drops the block's expiry entries.
+func (c *committer) purgeExpired() error {
+	prefix := be64(c.blockNum)
+	cur := c.expiry.Cursor()
+	var done [][]byte
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		done = append(done, bytes.Clone(k))
+		ev, err := decodeExpiry(v)
+		if err != nil {
+			return fmt.Errorf("expiry entry %x: %w", k, err)
+		}
+		hk := bytes.Clone(k[8:])
+		hv := c.pvtHash.Get(hk)
+		if hv == nil {
+			continue
+		}
+		h, err := decodeVersion(hv)
+		if err != nil {
+			return fmt.Errorf("private data hash %x: %w", hk, err)
+		}
+		if h != ev.version {
+			continue // rewritten after the expiring write
+		}
+		if ev.hasKey && len(hk) >= sha256.Size {
+			pk := append(bytes.Clone(hk[:len(hk)-sha256.Size]), ev.key...)
+			if pv := c.pvt.Get(pk); pv != nil {
+				if err := c.del(c.pvt, tagPvt, pk); err != nil {
+					return err
+				}
+			}
+		}
+		if err := c.del(c.pvtHash, tagPvtHash, hk); err != nil {
+			return err
+		}
+	}
+	for _, k := range done {
+		if err := c.expiry.Delete(k); err != nil {
+			return fmt.Errorf("drop expiry entry %x: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// nsSets is one namespace's decoded read-write sets.
+type nsSets struct {
+	ns     string
+	kv     *kvrwset.KVRWSet
+	hashed []collHashed
+}
+
+type collHashed struct {
+	coll       string
+	set        *kvrwset.HashedRWSet
+	pvtRWSHash []byte
+}
+
+// validateAndApply validates an endorser transaction's read-write set and applies its writes
+// if valid. A non-nil error is a storage failure that aborts the whole block.
+func (c *committer) validateAndApply(p *ParsedTx, txNum uint64, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
+	sets := make([]nsSets, 0, len(p.RWSet.GetNsRwset()))
+	for _, ns := range p.RWSet.GetNsRwset() {
+		s := nsSets{ns: ns.GetNamespace(), kv: &kvrwset.KVRWSet{}}
+		if err := proto.Unmarshal(ns.GetRwset(), s.kv); err != nil {
+			return peer.TxValidationCode_BAD_RWSET, nil
+		}
+		for _, ch := range ns.GetCollectionHashedRwset() {
+			h := &kvrwset.HashedRWSet{}
+			if err := proto.Unmarshal(ch.GetHashedRwset(), h); err != nil {
+				return peer.TxValidationCode_BAD_RWSET, nil
+			}
+			s.hashed = append(s.hashed, collHashed{coll: ch.GetCollectionName(), set: h, pvtRWSHash: ch.GetPvtRwsetHash()})
+		}
+		sets = append(sets, s)
+	}
+	if !keysFit(sets, pvt) {
+		return peer.TxValidationCode_INVALID_WRITESET, nil
+	}
+	// Validate everything before applying anything.
+	for _, s := range sets {
+		for _, r := range s.kv.GetReads() {
+			ok, err := c.versionMatches(c.state, stateKey(s.ns, r.GetKey()), r.GetVersion())
+			if err != nil || !ok {
+				return peer.TxValidationCode_MVCC_READ_CONFLICT, err
+			}
+		}
+		for _, rq := range s.kv.GetRangeQueriesInfo() {
+			ok, err := c.rangeStillValid(s.ns, rq)
+			if err != nil || !ok {
+				return peer.TxValidationCode_PHANTOM_READ_CONFLICT, err
+			}
+		}
+		for _, h := range s.hashed {
+			for _, r := range h.set.GetHashedReads() {
+				ok, err := c.versionMatches(c.pvtHash, pvtHashKey(s.ns, h.coll, r.GetKeyHash()), r.GetVersion())
+				if err != nil || !ok {
+					return peer.TxValidationCode_MVCC_READ_CONFLICT, err
+				}
+			}
+		}
+	}
+	ver := Height{BlockNum: c.blockNum, TxNum: txNum}
+	ts := p.ChannelHeader.GetTimestamp()
+	for _, s := range sets {
+		if err := c.applyPublic(s.ns, s.kv, ver, p.TxID(), ts); err != nil {
+			return 0, err
+		}
+		for _, h := range s.hashed {
+			if err := c.applyHashed(s.ns, h, ver); err != nil {
+				return 0, err
+			}
+			if err := c.applyPrivate(s.ns, h, pvt, ver); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return peer.TxValidationCode_VALID, nil
+}
+
+// maxKeyLen bounds the namespace, collection and key lengths of a write so that every
+// derived storage key (state, history, private data, expiry) fits bbolt's key size limit.
+const maxKeyLen = bolt.MaxKeySize - 64
+
+// keysFit reports whether every written key of a transaction can be stored. A transaction
+// writing a longer key (a devnet storage limit of 32 KiB per key), or naming a namespace or
+// collection that is empty or contains a 0x00 byte (the storage key separator; Fabric's
+// chaincode and collection names never do), is INVALID_WRITESET.
+func keysFit(sets []nsSets, pvt *rwset.TxPvtReadWriteSet) bool {
+	badName := func(n string) bool { return n == "" || strings.IndexByte(n, 0) >= 0 }
+	for _, s := range sets {
+		if badName(s.ns) {
+			return false
+		}
+		for _, h := range s.hashed {
+			if badName(h.coll) {
+				return false
+			}
+		}
+		for _, w := range s.kv.GetWrites() {
+			if len(s.ns)+len(w.GetKey()) > maxKeyLen {
+				return false
+			}
+		}
+		for _, h := range s.hashed {
+			if len(s.ns)+len(h.coll) > maxKeyLen {
+				return false
+			}
+		}
+	}
+	for _, nsp := range pvt.GetNsPvtRwset() {
+		for _, cp := range nsp.GetCollectionPvtRwset() {
+			// The raw key length is bounded by the rwset size; only decode when it could matter.
+			if len(nsp.GetNamespace())+len(cp.GetCollectionName())+len(cp.GetRwset()) <= maxKeyLen {
+				continue
+			}
+			kv := &kvrwset.KVRWSet{}
+			if proto.Unmarshal(cp.GetRwset(), kv) != nil {
+				continue // not applied anyway
+			}
+			for _, w := range kv.GetWrites() {
+				if len(nsp.GetNamespace())+len(cp.GetCollectionName())+len(w.GetKey()) > maxKeyLen {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// versionMatches reports whether the committed version under k equals want (nil = absent).
+func (c *committer) versionMatches(b *bolt.Bucket, k []byte, want *kvrwset.Version) (bool, error) {
+	v := b.Get(k)
+	if v == nil {
+		return want == nil, nil
+	}
+	if want == nil {
+		return false, nil
+	}
+	h, err := decodeVersion(v)
+	if err != nil {
+		return false, fmt.Errorf("state %q: %w", k, err)
+	}
+	return h.BlockNum == want.GetBlockNum() && h.TxNum == want.GetTxNum(), nil
+}
+
+// rangeStillValid re-executes a range query against the current state and compares its
+// results with what the simulation saw (raw reads or merkle summary).
+func (c *committer) rangeStillValid(ns string, rq *kvrwset.RangeQueryInfo) (bool, error) {
+	prefix := nsPrefix(ns)
+	start := append(bytes.Clone(prefix), rq.GetStartKey()...)
+	var end []byte
+	if rq.GetEndKey() != "" {
+		end = append(bytes.Clone(prefix), rq.GetEndKey()...)
+	}
+	includeEnd := !rq.GetItrExhausted()
+	cur := c.state.Cursor()
+	k, v := cur.Seek(start)
+	next := func() (*kvrwset.KVRead, error) {
+		if k == nil || !bytes.HasPrefix(k, prefix) {
+			return nil, nil
+		}
+		if end != nil {
+			cmp := bytes.Compare(k, end)
+			if cmp > 0 || (cmp == 0 && !includeEnd) {
+				return nil, nil
+			}
+		}
+		h, err := decodeVersion(v)
+		if err != nil {
+			return nil, fmt.Errorf("range entry %q: %w", k, err)
+		}
+		r := &kvrwset.KVRead{Key: string(k[len(prefix):]), Version: &kvrwset.Version{BlockNum: h.BlockNum, TxNum: h.TxNum}}
+		k, v = cur.Next()
+		return r, nil
+	}
+	if summary := rq.GetReadsMerkleHashes(); summary != nil {
+		rec, err := newRecorder(rq.GetStartKey(), rq.GetEndKey(), summary.GetMaxDegree())
+		if err != nil {
+			return false, nil
+		}
+		for {
+			r, err := next()
+			if err != nil {
+				return false, err
+			}
+			if r == nil {
+				break
+			}
+			rec.add(r)
+		}
+		got := rec.finish().GetReadsMerkleHashes()
+		return got != nil && got.GetMaxDegree() == summary.GetMaxDegree() && got.GetMaxLevel() == summary.GetMaxLevel() &&
+			slices.EqualFunc(got.GetMaxLevelHashes(), summary.GetMaxLevelHashes(), bytes.Equal), nil
+	}
+	for _, want := range rq.GetRawReads().GetKvReads() {
+		r, err := next()
+		if err != nil {
+			return false, err
+		}
+		if r == nil || r.GetKey() != want.GetKey() || r.GetVersion().GetBlockNum() != want.GetVersion().GetBlockNum() ||
+			r.GetVersion().GetTxNum() != want.GetVersion().GetTxNum() {
+			return false, nil
+		}
+	}
+	r, err := next()
+	return r == nil, err
+}
+
+// put stores key -> value in b and feeds the commit-hash digest.
+func (c *committer) put(b *bolt.Bucket, tag byte, k, v []byte) error {
+	c.digest(tag, k, v, false)
+	if err := b.Put(k, v); err != nil {
+		return fmt.Errorf("put %q: %w", k, err)
+	}
+	return nil
+}
+
+// del removes key from b and feeds the commit-hash digest.
+func (c *committer) del(b *bolt.Bucket, tag byte, k []byte) error {
+	c.digest(tag, k, nil, true)
+	if err := b.Delete(k); err != nil {
+		return fmt.Errorf("delete %q: %w", k, err)
+	}
+	return nil
+}
+
+func (c *committer) digest(tag byte, k, v []byte, isDelete bool) {
+	var hdr []byte
+	hdr = append(hdr, tag)
+	if isDelete {
+		hdr = append(hdr, 1)
+	} else {
+		hdr = append(hdr, 0)
+	}
+	hdr = binary.AppendUvarint(hdr, uint64(len(k)))
+	hdr = binary.AppendUvarint(hdr, uint64(len(v)))
+	c.updates.Write(hdr)
+	c.updates.Write(k)
+	c.updates.Write(v)
+}
+
+// current returns the decoded state under k in b, or nil.
+func current(b *bolt.Bucket, k []byte) (*VersionedValue, error) {
+	v := b.Get(k)
+	if v == nil {
+		return nil, nil
+	}
+	vv, err := decodeState(v)
+	if err != nil {
+		return nil, fmt.Errorf("state %q: %w", k, err)
+	}
+	return vv, nil
+}
+
+// encodeMetadataEntries serialises metadata entries as Fabric's state database does
+// (a marshalled kvrwset.KVMetadataWrite without key); nil entries mean no metadata.
+func encodeMetadataEntries(entries []*kvrwset.KVMetadataEntry) ([]byte, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	b, err := proto.Marshal(&kvrwset.KVMetadataWrite{Entries: entries})
+	if err != nil {
+		return nil, fmt.Errorf("marshal metadata: %w", err)
+	}
+	return b, nil
+}
+
+const (
+	tagState   byte = 's'
+	tagPvtHash byte = 'h'
+	tagPvt     byte = 'p'
+)
+
+func (c *committer) applyPublic(ns string, kv *kvrwset.KVRWSet, ver Height, txID string, ts *timestamppb.Timestamp) error {
+	for _, w := range kv.GetWrites() {
+		k := stateKey(ns, w.GetKey())
+		isDelete := w.GetIsDelete() || len(w.GetValue()) == 0
+		if isDelete {
+			if err := c.del(c.state, tagState, k); err != nil {
+				return err
+			}
+		} else {
+			cur, err := current(c.state, k)
+			if err != nil {
+				return err
+			}
+			vv := &VersionedValue{Value: w.GetValue(), Version: ver}
+			if cur != nil {
+				vv.Metadata = cur.Metadata
+			}
+			if err := c.put(c.state, tagState, k, encodeState(vv)); err != nil {
+				return err
+			}
+		}
+		hv := historyValue{txID: txID, timestamp: ts, isDelete: isDelete}
+		if !isDelete {
+			hv.value = w.GetValue()
+		}
+		if err := c.history.Put(historyKey(ns, w.GetKey(), ver.BlockNum, ver.TxNum), encodeHistory(hv)); err != nil {
+			return fmt.Errorf("history %s/%q: %w", ns, w.GetKey(), err)
+		}
+	}
+	for _, mw := range kv.GetMetadataWrites() {
+		if _, err := c.applyMetadata(c.state, tagState, stateKey(ns, mw.GetKey()), mw.GetEntries(), ver); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyMetadata replaces the metadata of the entry under k and bumps its version. It reports
+// false (and changes nothing) if there is no entry.
+func (c *committer) applyMetadata(b *bolt.Bucket, tag byte, k []byte, entries []*kvrwset.KVMetadataEntry, ver Height) (bool, error) {
+	cur, err := current(b, k)
+	if err != nil || cur == nil {
+		return false, err
+	}
+	md, err := encodeMetadataEntries(entries)
+	if err != nil {
+		return false, err
+	}
+	return true, c.put(b, tag, k, encodeState(&VersionedValue{Value: cur.Value, Metadata: md, Version: ver}))
+}
+
+func (c *committer) applyHashed(ns string, h collHashed, ver Height) error {
+	for _, w := range h.set.GetHashedWrites() {
+		k := pvtHashKey(ns, h.coll, w.GetKeyHash())
+		if w.GetIsDelete() || w.GetIsPurge() || len(w.GetValueHash()) == 0 || bytes.Equal(w.GetValueHash(), sha256Empty) {
+			if err := c.del(c.pvtHash, tagPvtHash, k); err != nil {
+				return err
+			}
+			continue
+		}
+		cur, err := current(c.pvtHash, k)
+		if err != nil {
+			return err
+		}
+		vv := &VersionedValue{Value: w.GetValueHash(), Version: ver}
+		if cur != nil {
+			vv.Metadata = cur.Metadata
+		}
+		if err := c.put(c.pvtHash, tagPvtHash, k, encodeState(vv)); err != nil {
+			return err
+		}
+		if err := c.scheduleExpiry(ns, h.coll, k, ver, nil); err != nil {
+			return err
+		}
+	}
+	for _, mw := range h.set.GetMetadataWrites() {
+		k := pvtHashKey(ns, h.coll, mw.GetKeyHash())
+		applied, err := c.applyMetadata(c.pvtHash, tagPvtHash, k, mw.GetEntries(), ver)
+		if err != nil {
+			return err
+		}
+		if applied {
+			if err := c.scheduleExpiry(ns, h.coll, k, ver, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// applyPrivate stores the private values of collection h.coll if the supplied private rwset
+// matches the endorsed hash. Without it the hashes stay committed and GetPrivateData reports
+// ErrPrivateDataUnavailable for the affected keys.
+func (c *committer) applyPrivate(ns string, h collHashed, pvt *rwset.TxPvtReadWriteSet, ver Height) error {
+	var raw []byte
+	for _, nsp := range pvt.GetNsPvtRwset() {
+		if nsp.GetNamespace() != ns {
+			continue
+		}
+		for _, cp := range nsp.GetCollectionPvtRwset() {
+			if cp.GetCollectionName() == h.coll {
+				raw = cp.GetRwset()
+			}
+		}
+	}
+	if raw == nil {
+		return nil
+	}
+	sum := sha256.Sum256(raw)
+	if !bytes.Equal(sum[:], h.pvtRWSHash) {
+		return nil
+	}
+	kv := &kvrwset.KVRWSet{}
+	if err := proto.Unmarshal(raw, kv); err != nil {
+		return nil // the endorsed hash matched garbage: nothing usable to store
+	}
+	for _, w := range kv.GetWrites() {
+		k := pvtKey(ns, h.coll, w.GetKey())
+		if w.GetIsDelete() || len(w.GetValue()) == 0 {
+			if err := c.del(c.pvt, tagPvt, k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.put(c.pvt, tagPvt, k, encodeState(&VersionedValue{Value: w.GetValue(), Version: ver})); err != nil {
+			return err
+		}
+		kh := sha256.Sum256([]byte(w.GetKey()))
+		key := w.GetKey()
+		if err := c.scheduleExpiry(ns, h.coll, pvtHashKey(ns, h.coll, kh[:]), ver, &key); err != nil {
+			return err
+		}
+	}
+	// A metadata-only write bumps the hashed entry's version; carry the unchanged private
+	// value to that version when it is the value the hash commits to (as Fabric does).
+	for _, mw := range kv.GetMetadataWrites() {
+		kh := sha256.Sum256([]byte(mw.GetKey()))
+		hv, err := current(c.pvtHash, pvtHashKey(ns, h.coll, kh[:]))
+		if err != nil {
+			return err
+		}
+		k := pvtKey(ns, h.coll, mw.GetKey())
+		pv, err := current(c.pvt, k)
+		if err != nil {
+			return err
+		}
+		if hv == nil || pv == nil || pv.Version == hv.Version {
+			continue
+		}
+		if vh := sha256.Sum256(pv.Value); bytes.Equal(vh[:], hv.Value) {
+			if err := c.put(c.pvt, tagPvt, k, encodeState(&VersionedValue{Value: pv.Value, Version: hv.Version})); err != nil {
+				return err
+			}
+			key := mw.GetKey()
+			if err := c.scheduleExpiry(ns, h.coll, pvtHashKey(ns, h.coll, kh[:]), hv.Version, &key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
