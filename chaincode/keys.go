@@ -1,0 +1,106 @@
+package chaincode
+
+import (
+	"fmt"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// Object types of the composite keys written by the order lifecycle. Every key is built with
+// CreateCompositeKey, so it starts with 0x00 and never collides with another object type.
+const (
+	objOrder       = "order"       // [orderId] → Order
+	objPayment     = "payment"     // [orderId] → PaymentRecord
+	objPaymentID   = "paymentid"   // [paymentId] → orderId (one payment ID is never used twice)
+	objWaybill     = "waybill"     // [orderId] → WaybillRecord
+	objDeclaration = "declaration" // [orderId] → DeclarationRecord
+	objDecision    = "decision"    // [orderId] → DecisionRecord (overwritten per decision)
+	objCheckpoint  = "checkpoint"  // [orderId, seq (6 digits)] → CheckpointRecord
+	objDispute     = "dispute"     // [orderId] → DisputeRecord
+
+	// Indexes: the value is a single 0x00 byte; the order ID is the last attribute.
+	idxStatus              = "ord~s"     // [status, orderId]
+	idxMerchantStatus      = "ord~m~s"   // [merchantId, status, orderId]
+	idxBuyerStatus         = "ord~b~s"   // [buyerId, status, orderId]
+	idxMerchantBuyerStatus = "ord~m~b~s" // [merchantId, buyerId, status, orderId]
+
+	// Private data keys (composite keys inside the collections).
+	privBuyer             = "buyer"              // orderPrivate [orderId] → buyer private record
+	privConsigneeMerchant = "consignee~merchant" // orderPrivate [orderId] → canonical consignee (merchant)
+	privConsigneeCarrier  = "consignee~carrier"  // orderPrivate [orderId] → canonical consignee (carrier)
+	privPayer             = "payer"              // paymentPrivate [orderId] → payer private record
+)
+
+// indexValue is the value stored under index keys (Fabric deletes keys with empty values).
+var indexValue = []byte{0x00}
+
+// compositeKey builds a composite key of objectType and attrs (INTERNAL on a malformed
+// attribute; callers validate IDs first). Every package key is built with it.
+func compositeKey(ctx contractapi.TransactionContextInterface, objectType string, attrs ...string) (string, error) {
+	k, err := ctx.GetStub().CreateCompositeKey(objectType, attrs)
+	if err != nil {
+		return "", errInternal("create "+objectType+" key", err)
+	}
+	return k, nil
+}
+
+// orderKey returns the key of an order record.
+func orderKey(ctx contractapi.TransactionContextInterface, orderID string) (string, error) {
+	return compositeKey(ctx, objOrder, orderID)
+}
+
+// checkpointKey returns the key of an order's seq-th checkpoint (zero-padded, so checkpoints
+// sort in order).
+func checkpointKey(ctx contractapi.TransactionContextInterface, orderID string, seq int64) (string, error) {
+	return compositeKey(ctx, objCheckpoint, orderID, fmt.Sprintf("%06d", seq))
+}
+
+// indexKeys returns the index keys of an order in the given status.
+func indexKeys(ctx contractapi.TransactionContextInterface, o *Order, status string) ([]string, error) {
+	specs := [][]string{
+		{idxStatus, status, o.OrderID},
+		{idxMerchantStatus, o.MerchantID, status, o.OrderID},
+		{idxBuyerStatus, o.Buyer.ID, status, o.OrderID},
+		{idxMerchantBuyerStatus, o.MerchantID, o.Buyer.ID, status, o.OrderID},
+	}
+	keys := make([]string, 0, len(specs))
+	for _, s := range specs {
+		k, err := compositeKey(ctx, s[0], s[1:]...)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// historyKey is one key of an order whose history belongs to the order's audit trail.
+type historyKey struct {
+	kind string
+	key  string
+}
+
+// orderHistoryKeys returns every public key the order's lifecycle may have written, in a fixed
+// order: order, payment, declaration, waybill, decision, dispute, then each checkpoint.
+func orderHistoryKeys(ctx contractapi.TransactionContextInterface, o *Order) ([]historyKey, error) {
+	kinds := []struct{ kind, obj string }{
+		{"order", objOrder}, {"payment", objPayment}, {"declaration", objDeclaration},
+		{"waybill", objWaybill}, {"customsDecision", objDecision}, {"dispute", objDispute},
+	}
+	out := make([]historyKey, 0, len(kinds)+int(o.Logistics.Checkpoints))
+	for _, k := range kinds {
+		key, err := compositeKey(ctx, k.obj, o.OrderID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, historyKey{kind: k.kind, key: key})
+	}
+	for seq := int64(1); seq <= o.Logistics.Checkpoints; seq++ {
+		key, err := checkpointKey(ctx, o.OrderID, seq)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, historyKey{kind: "checkpoint", key: key})
+	}
+	return out, nil
+}

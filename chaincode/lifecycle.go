@@ -1,0 +1,270 @@
+package chaincode
+
+import (
+	"encoding/base64"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// txInfo is what every write records about its transaction: the creator's MSP and identity, the
+// transaction timestamp and ID.
+type txInfo struct {
+	msp  string
+	id   string
+	at   time.Time
+	ts   string
+	txID string
+}
+
+// timeLayout is the layout of every timestamp the contract stores (RFC 3339, UTC, nanoseconds).
+const timeLayout = time.RFC3339Nano
+
+// newTxInfo collects the transaction facts after requireOrg has returned msp.
+func newTxInfo(ctx contractapi.TransactionContextInterface, msp string) (*txInfo, error) {
+	id, err := creatorID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// cid renders the identity base64-encoded; the audit trail keeps it readable:
+	// "x509::<subject DN>::<issuer DN>".
+	if raw, derr := base64.StdEncoding.DecodeString(id); derr == nil && utf8.Valid(raw) {
+		id = string(raw)
+	}
+	at, err := txTime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &txInfo{msp: msp, id: id, at: at, ts: at.Format(timeLayout), txID: ctx.GetStub().GetTxID()}, nil
+}
+
+// begin checks the request's decoding error and the caller's organisation (FORBIDDEN first, so
+// that the authorisation matrix never depends on the request), then collects txInfo.
+func begin(ctx contractapi.TransactionContextInterface, req argCarrier, action string, allowed ...string) (*txInfo, error) {
+	msp, err := requireOrg(ctx, action, allowed...)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.argError(); err != nil {
+		return nil, err
+	}
+	return newTxInfo(ctx, msp)
+}
+
+// MerchantAttribute is the X.509 (Fabric CA) attribute that binds a MerchantMSP identity to one
+// merchant. When a MerchantMSP creator's certificate carries it, the identity may create, declare
+// and cancel only that merchant's orders; an identity without it (for example a platform
+// gateway) acts for any merchant of its organisation.
+const MerchantAttribute = "xborder.merchantId"
+
+// requireMerchant enforces MerchantAttribute for MerchantMSP creators.
+func requireMerchant(ctx contractapi.TransactionContextInterface, ti *txInfo, merchantID string) error {
+	if ti.msp != MerchantMSP {
+		return nil
+	}
+	bound, found, err := cid.GetAttributeValue(ctx.GetStub(), MerchantAttribute)
+	if err != nil {
+		return errInternal("read creator attribute "+MerchantAttribute, err)
+	}
+	if found && bound != merchantID {
+		return errForbidden("identity is bound to merchant %q by its %s attribute and may not act for merchant %q", bound, MerchantAttribute, merchantID)
+	}
+	return nil
+}
+
+// loadOrder reads an order; NOT_FOUND when absent.
+func loadOrder(ctx contractapi.TransactionContextInterface, orderID string) (*Order, error) {
+	if err := ValidateID("orderId", orderID); err != nil {
+		return nil, err
+	}
+	key, err := orderKey(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	var o Order
+	found, err := getJSON(ctx, key, &o)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errNotFound("order %q does not exist", orderID)
+	}
+	return &o, nil
+}
+
+// deriveStatus computes the status of a non-final order from its facts: an open dispute shows
+// DISPUTED, a hold HELD, then the furthest lifecycle step reached.
+func deriveStatus(o *Order) string {
+	switch {
+	case o.Dispute != nil && o.Dispute.Open:
+		return StatusDisputed
+	case o.Hold != nil:
+		return StatusHeld
+	case o.Logistics.DeliveredAt != "":
+		return StatusDelivered
+	case o.Logistics.PickedUpAt != "":
+		return StatusInTransit
+	case o.Customs.Cleared:
+		return StatusCleared
+	case o.Payment != nil && (o.Documents.Declared || o.Documents.Waybilled):
+		return StatusDocumented
+	case o.Payment != nil:
+		return StatusPaid
+	}
+	return StatusCreated
+}
+
+// saveOrder stamps the order with the transaction, sets its status (derived unless final is
+// given), writes it and moves its index entries when the status changed. prevStatus is "" for
+// a new order.
+func saveOrder(ctx contractapi.TransactionContextInterface, o *Order, prevStatus, final string, ti *txInfo) error {
+	if final != "" {
+		o.Status = final
+		o.ClosedAt = ti.ts
+	} else {
+		o.Status = deriveStatus(o)
+	}
+	o.UpdatedAt = ti.ts
+	o.UpdatedBy = ti.id
+	o.UpdatedByMSP = ti.msp
+	o.TxID = ti.txID
+	if err := checkMoney(o); err != nil {
+		return err
+	}
+	key, err := orderKey(ctx, o.OrderID)
+	if err != nil {
+		return err
+	}
+	if err := putJSON(ctx, key, o); err != nil {
+		return err
+	}
+	if prevStatus == o.Status {
+		return nil
+	}
+	stub := ctx.GetStub()
+	if prevStatus != "" {
+		old, err := indexKeys(ctx, o, prevStatus)
+		if err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := stub.DelState(k); err != nil {
+				return errInternal("delete index entry", err)
+			}
+		}
+	}
+	cur, err := indexKeys(ctx, o, o.Status)
+	if err != nil {
+		return err
+	}
+	for _, k := range cur {
+		if err := stub.PutState(k, indexValue); err != nil {
+			return errInternal("put index entry", err)
+		}
+	}
+	return nil
+}
+
+// checkMoney enforces the conservation invariant before anything is written: no figure is
+// negative, released + refunded never exceed the escrow, and a final order has paid out exactly
+// its escrow.
+func checkMoney(o *Order) error {
+	e := o.Escrow
+	if e.Amount < 0 || e.Released < 0 || e.Refunded < 0 {
+		return errInternal("money invariant", fmt.Errorf("order %s: negative escrow figure %+v", o.OrderID, e))
+	}
+	out, err := AddAmounts("escrow", e.Released, e.Refunded)
+	if err != nil {
+		return err
+	}
+	if out > e.Amount || (IsFinalStatus(o.Status) && out != e.Amount) {
+		return errInternal("money invariant", fmt.Errorf("order %s (%s): released %d + refunded %d vs escrow %d", o.OrderID, o.Status, e.Released, e.Refunded, e.Amount))
+	}
+	if o.Payment == nil && e.Amount != 0 {
+		return errInternal("money invariant", fmt.Errorf("order %s has escrow without payment", o.OrderID))
+	}
+	return nil
+}
+
+// finalize settles a non-final order: it pays out released and refunded (which must add up to
+// the escrow), sets the final status, saves the order and records its outcome for the
+// merchant's credit report.
+func finalize(ctx contractapi.TransactionContextInterface, o *Order, final string, released, refunded int64, ti *txInfo) error {
+	prev := o.Status
+	o.Escrow.Released = released
+	o.Escrow.Refunded = refunded
+	if o.Dispute != nil {
+		o.Dispute.Open = false
+	}
+	o.Hold = nil
+	if err := saveOrder(ctx, o, prev, final, ti); err != nil {
+		return err
+	}
+	onTime := false
+	if o.Logistics.DeliveredAt != "" {
+		onTime = true
+		if o.PromisedDeliveryBy != "" {
+			delivered, err := time.Parse(timeLayout, o.Logistics.DeliveredAt)
+			if err != nil {
+				return errInternal("parse deliveredAt", err)
+			}
+			promised, err := parsePromised("promisedDeliveryBy", o.PromisedDeliveryBy)
+			if err != nil {
+				return errInternal("parse promisedDeliveryBy", err)
+			}
+			onTime = !delivered.After(promised)
+		}
+	}
+	return RecordOutcome(ctx, Outcome{
+		OrderID:       o.OrderID,
+		MerchantID:    o.MerchantID,
+		Currency:      o.Currency,
+		FinalStatus:   final,
+		Total:         o.Total,
+		Escrowed:      o.Escrow.Amount,
+		Released:      released,
+		Refunded:      refunded,
+		Disputed:      o.Dispute != nil,
+		ShippedOnTime: onTime,
+		FinalizedAt:   ti.at,
+	})
+}
+
+// parsePromised parses promisedDeliveryBy: an RFC 3339 timestamp, or a date (YYYY-MM-DD) meaning
+// the end of that day in UTC.
+func parsePromised(field, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	d, err := ParseDate(field, v)
+	if err != nil {
+		return time.Time{}, errInvalid(field, "must be an RFC 3339 timestamp or a date YYYY-MM-DD, got %q", v)
+	}
+	return d.Add(24*time.Hour - time.Nanosecond), nil
+}
+
+// orderEvent builds the event payload of an order after a write.
+func orderEvent(o *Order, ti *txInfo) OrderEvent {
+	return OrderEvent{
+		OrderID:    o.OrderID,
+		Status:     o.Status,
+		MerchantID: o.MerchantID,
+		Currency:   o.Currency,
+		Total:      o.Total,
+		Escrow:     o.Escrow,
+		TxID:       ti.txID,
+	}
+}
+
+// requireStatus returns FAILED_PRECONDITION unless the order is in one of the given statuses.
+func requireStatus(o *Order, action string, allowed ...string) error {
+	for _, s := range allowed {
+		if o.Status == s {
+			return nil
+		}
+	}
+	return errPrecondition("cannot %s: order %s is %s (allowed in %v)", action, o.OrderID, o.Status, allowed)
+}

@@ -1,0 +1,665 @@
+package chaincode_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/stretchr/testify/require"
+
+	"github.com/xborder/xborder/chaincode"
+	"github.com/xborder/xborder/internal/shimtest"
+)
+
+// lcT is what the helpers need from *testing.T, *testing.B and *rapid.T.
+type lcT interface {
+	require.TestingT
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// lcOutsider is an MSP that is not a member of the consortium.
+const lcOutsider = "OutsiderMSP"
+
+var (
+	lcCCOnce sync.Once
+	lcCC     *contractapi.ContractChaincode
+	lcCCErr  error
+
+	lcIDsOnce sync.Once
+	lcIDs     *shimtest.Identities
+	lcIDsErr  error
+)
+
+// lcIdentities returns identities for the four organisations and an outsider, shared by all
+// tests (issuing certificates is the slow part).
+func lcIdentities(t lcT) *shimtest.Identities {
+	t.Helper()
+	lcIDsOnce.Do(func() {
+		lcIDs, lcIDsErr = shimtest.NewIdentities(append(append([]string{}, chaincode.Organisations...), lcOutsider)...)
+	})
+	require.NoError(t, lcIDsErr)
+	return lcIDs
+}
+
+// lcCollectionDef is one entry of collections_config.json.
+type lcCollectionDef struct {
+	Name              string `json:"name"`
+	Policy            string `json:"policy"`
+	RequiredPeerCount int    `json:"requiredPeerCount"`
+	MaxPeerCount      int    `json:"maxPeerCount"`
+	BlockToLive       int    `json:"blockToLive"`
+	MemberOnlyRead    bool   `json:"memberOnlyRead"`
+	MemberOnlyWrite   bool   `json:"memberOnlyWrite"`
+}
+
+// lcCollections parses the embedded collections_config.json and returns the definitions with
+// the member MSP IDs parsed from each OR policy.
+func lcCollections(t lcT) ([]lcCollectionDef, map[string][]string) {
+	t.Helper()
+	var defs []lcCollectionDef
+	require.NoError(t, json.Unmarshal(chaincode.CollectionsConfigJSON, &defs))
+	members := map[string][]string{}
+	for _, d := range defs {
+		p := strings.TrimSpace(d.Policy)
+		require.True(t, strings.HasPrefix(p, "OR(") && strings.HasSuffix(p, ")"), "policy %q", p)
+		for _, part := range strings.Split(p[3:len(p)-1], ",") {
+			part = strings.Trim(strings.TrimSpace(part), "'")
+			msp, role, ok := strings.Cut(part, ".")
+			require.True(t, ok, "principal %q", part)
+			require.Equal(t, "member", role)
+			members[d.Name] = append(members[d.Name], msp)
+		}
+	}
+	return defs, members
+}
+
+// lcEnv is a fake channel with the xborder chaincode.
+type lcEnv struct {
+	t   lcT
+	cc  *contractapi.ContractChaincode
+	ids *shimtest.Identities
+	l   *shimtest.Ledger
+	now time.Time
+	seq int
+}
+
+// lcNew returns a fresh ledger with the collections of collections_config.json defined.
+func lcNew(t lcT) *lcEnv {
+	t.Helper()
+	lcCCOnce.Do(func() { lcCC, lcCCErr = chaincode.NewChaincode() })
+	require.NoError(t, lcCCErr)
+	cc := lcCC
+	l := shimtest.NewLedger()
+	defs, members := lcCollections(t)
+	for _, d := range defs {
+		l.DefineCollection(d.Name, shimtest.CollectionPolicy{Members: members[d.Name], MemberOnlyRead: d.MemberOnlyRead, MemberOnlyWrite: d.MemberOnlyWrite})
+	}
+	return &lcEnv{t: t, cc: cc, ids: lcIdentities(t), l: l, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+}
+
+// opts returns transaction options for msp at the env's clock, which advances one second per
+// transaction.
+func (e *lcEnv) opts(msp string, transient map[string]any) shimtest.TxOptions {
+	e.t.Helper()
+	e.now = e.now.Add(time.Second)
+	e.seq++
+	o := shimtest.TxOptions{Creator: e.ids.Creator(msp), Timestamp: e.now, TxID: fmt.Sprintf("tx%08d", e.seq)}
+	if len(transient) > 0 {
+		o.Transient = map[string][]byte{}
+		for k, v := range transient {
+			b, err := json.Marshal(v)
+			require.NoError(e.t, err)
+			o.Transient[k] = b
+		}
+	}
+	return o
+}
+
+// lcJSON marshals v.
+func lcJSON(t lcT, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// invoke submits fn(req) as msp and commits it when the chaincode succeeds.
+func (e *lcEnv) invoke(msp, fn string, req any, transient map[string]any) *shimtest.Result {
+	e.t.Helper()
+	return e.l.Invoke(e.cc, e.opts(msp, transient), fn, lcJSON(e.t, req))
+}
+
+// evaluate runs a query as msp.
+func (e *lcEnv) evaluate(msp, fn string, args ...string) *shimtest.Result {
+	e.t.Helper()
+	return e.l.Evaluate(e.cc, e.opts(msp, nil), fn, args...)
+}
+
+// ok asserts success (chaincode and commit) and decodes the returned order.
+func (e *lcEnv) ok(res *shimtest.Result) chaincode.Order {
+	e.t.Helper()
+	require.Equal(e.t, int32(200), res.Status, "chaincode error: %s", res.Message)
+	require.NoError(e.t, res.Err)
+	var o chaincode.Order
+	if len(res.Payload) > 0 && res.Payload[0] == '{' {
+		require.NoError(e.t, json.Unmarshal(res.Payload, &o))
+	}
+	return o
+}
+
+// lcCode returns the error code at the start of a chaincode error message ("" on success).
+func lcCode(res *shimtest.Result) string {
+	if res.Status == 200 {
+		return ""
+	}
+	code, _, ok := strings.Cut(res.Message, ": ")
+	if !ok {
+		return res.Message
+	}
+	return code
+}
+
+// fails asserts a chaincode error with the given code and returns its message.
+func (e *lcEnv) fails(res *shimtest.Result, code chaincode.Code) string {
+	e.t.Helper()
+	require.NotEqual(e.t, int32(200), res.Status, "expected %s, got success", code)
+	require.Equal(e.t, string(code), lcCode(res), "message: %s", res.Message)
+	return res.Message
+}
+
+// get returns the order as msp sees it.
+func (e *lcEnv) get(msp, id string) chaincode.Order {
+	e.t.Helper()
+	return e.ok(e.evaluate(msp, "GetOrder", id))
+}
+
+// Private test values; the privacy tests scan the ledger and events for them.
+const (
+	lcBuyerName    = "Anna Schmidt"
+	lcBuyerAddress = "Hauptstrasse 1, 10115 Berlin"
+	lcBuyerPhone   = "+49 30 1234567"
+	lcPayerName    = "Anna M. Schmidt-Payer"
+	lcPayerAccount = "DE89370400440532013000"
+	lcSalt         = "00112233445566778899aabbccddeeff"
+)
+
+func lcCreateReq(id string) map[string]any {
+	return map[string]any{
+		"orderId": id, "merchantId": "merchant-1",
+		"buyer":         map[string]any{"id": "buyer-1", "country": "DE"},
+		"sellerCountry": "CN", "currency": "USD",
+		"items": []map[string]any{
+			{"sku": "SKU-1", "name": "Widget", "hsCode": "850440", "quantity": 2, "unitPrice": 1500},
+			{"sku": "SKU-2", "name": "Cable", "hsCode": "854442", "quantity": 1, "unitPrice": 700},
+		},
+		"shippingFee": 300,
+	}
+}
+
+// lcTotal is the total of lcCreateReq: 2×1500 + 700 + 300.
+const lcTotal = 4000
+
+func lcOrderPrivate() map[string]any {
+	return map[string]any{chaincode.TransientOrderPrivate: map[string]any{
+		"name": lcBuyerName, "address": lcBuyerAddress, "phone": lcBuyerPhone, "salt": lcSalt,
+	}}
+}
+
+func lcEscrowReq(id string) map[string]any {
+	// 4000 USD cents × 0.92 = 3680 EUR cents.
+	return map[string]any{"orderId": id, "paymentId": "pay-" + id, "payerCurrency": "EUR", "payerAmount": 3680, "fxRate": "0.92", "fee": 50}
+}
+
+func lcPaymentPrivate() map[string]any {
+	return map[string]any{chaincode.TransientPaymentPrivate: map[string]any{
+		"payerName": lcPayerName, "payerAccount": lcPayerAccount, "salt": lcSalt,
+	}}
+}
+
+func lcWaybillPrivate(name string) map[string]any {
+	return map[string]any{chaincode.TransientWaybillPrivate: map[string]any{
+		"consigneeName": name, "consigneeAddress": "  hauptstrasse 1,   10115 BERLIN ",
+	}}
+}
+
+func lcDeclareReq(id string) map[string]any {
+	return map[string]any{"orderId": id, "declarationId": "decl-" + id, "declaredValue": lcTotal, "hsCodes": []string{"854442", "850440"}}
+}
+
+// Steps that move an order forward; each asserts success.
+func (e *lcEnv) create(id string) chaincode.Order {
+	e.t.Helper()
+	return e.ok(e.invoke(chaincode.MerchantMSP, "CreateOrder", lcCreateReq(id), lcOrderPrivate()))
+}
+
+func (e *lcEnv) escrow(id string) chaincode.Order {
+	e.t.Helper()
+	return e.ok(e.invoke(chaincode.BankMSP, "EscrowPayment", lcEscrowReq(id), lcPaymentPrivate()))
+}
+
+func (e *lcEnv) declare(id string) chaincode.Order {
+	e.t.Helper()
+	return e.ok(e.invoke(chaincode.MerchantMSP, "DeclareCustoms", lcDeclareReq(id), nil))
+}
+
+func (e *lcEnv) waybill(id string) chaincode.Order {
+	e.t.Helper()
+	return e.ok(e.invoke(chaincode.CarrierMSP, "RegisterWaybill", map[string]any{"orderId": id, "waybillNo": "WB-" + id}, lcWaybillPrivate(" ANNA   schmidt")))
+}
+
+func (e *lcEnv) decide(id, decision string) chaincode.Order {
+	e.t.Helper()
+	req := map[string]any{"orderId": id, "decision": decision}
+	if decision == chaincode.DecisionCleared {
+		req["dutyAmount"], req["taxAmount"] = 120, 250
+	} else {
+		req["reason"] = "inspection"
+	}
+	return e.ok(e.invoke(chaincode.CustomsMSP, "DecideCustoms", req, nil))
+}
+
+func (e *lcEnv) checkpoint(id, code string) chaincode.Order {
+	e.t.Helper()
+	return e.ok(e.invoke(chaincode.CarrierMSP, "RecordCheckpoint", map[string]any{"orderId": id, "code": code, "location": "Hub " + code}, nil))
+}
+
+func (e *lcEnv) deliver(id string) chaincode.Order {
+	e.t.Helper()
+	var o chaincode.Order
+	for _, c := range chaincode.CheckpointSequence[1:] {
+		o = e.checkpoint(id, c)
+	}
+	return o
+}
+
+// lcState names a state an order can be driven to by lcEnv.to.
+type lcState string
+
+const (
+	stCreated       lcState = "CREATED"
+	stHeldCompl     lcState = "HELD_COMPLIANCE"
+	stPaid          lcState = "PAID"
+	stDocumented    lcState = "DOCUMENTED"
+	stCleared       lcState = "CLEARED"
+	stInTransit     lcState = "IN_TRANSIT"
+	stDelivered     lcState = "DELIVERED"
+	stHeldCustoms   lcState = "HELD_CUSTOMS"
+	stDisputed      lcState = "DISPUTED"
+	stCompleted     lcState = "COMPLETED"
+	stCancelled     lcState = "CANCELLED"
+	stCancelledPaid lcState = "CANCELLED_PAID"
+	stRejected      lcState = "REJECTED"
+	stRefunded      lcState = "REFUNDED"
+)
+
+var lcStates = []lcState{stCreated, stHeldCompl, stPaid, stDocumented, stCleared, stInTransit, stDelivered,
+	stHeldCustoms, stDisputed, stCompleted, stCancelled, stCancelledPaid, stRejected, stRefunded}
+
+// to creates order id and drives it to state s.
+func (e *lcEnv) to(id string, s lcState) chaincode.Order {
+	e.t.Helper()
+	if s == stHeldCompl {
+		req := lcCreateReq(id)
+		req["merchantId"] = "merchant-watched"
+		return e.ok(e.invoke(chaincode.MerchantMSP, "CreateOrder", req, lcOrderPrivate()))
+	}
+	o := e.create(id)
+	switch s {
+	case stCreated:
+		return o
+	case stCancelled:
+		return e.ok(e.invoke(chaincode.MerchantMSP, "CancelOrder", map[string]any{"orderId": id}, nil))
+	}
+	o = e.escrow(id)
+	switch s {
+	case stPaid:
+		return o
+	case stDisputed:
+		return e.ok(e.invoke(chaincode.BankMSP, "OpenDispute", map[string]any{"orderId": id, "reason": "item not as described"}, nil))
+	case stRefunded:
+		e.ok(e.invoke(chaincode.BankMSP, "OpenDispute", map[string]any{"orderId": id, "reason": "never arrived"}, nil))
+		return e.ok(e.invoke(chaincode.BankMSP, "ResolveDispute", map[string]any{"orderId": id, "refundAmount": lcTotal}, nil))
+	case stCancelledPaid:
+		return e.ok(e.invoke(chaincode.BankMSP, "CancelOrder", map[string]any{"orderId": id, "reason": "buyer changed mind"}, nil))
+	}
+	e.declare(id)
+	o = e.waybill(id)
+	switch s {
+	case stDocumented:
+		return o
+	case stHeldCustoms:
+		return e.decide(id, chaincode.DecisionHeld)
+	case stRejected:
+		return e.decide(id, chaincode.DecisionRejected)
+	}
+	o = e.decide(id, chaincode.DecisionCleared)
+	if s == stCleared {
+		return o
+	}
+	o = e.checkpoint(id, chaincode.CheckpointPickedUp)
+	if s == stInTransit {
+		return o
+	}
+	o = e.deliver(id)
+	if s == stDelivered {
+		return o
+	}
+	if s == stCompleted {
+		return e.ok(e.invoke(chaincode.BankMSP, "ConfirmDelivery", map[string]any{"orderId": id}, nil))
+	}
+	e.t.Fatalf("unknown state %s", s)
+	return o
+}
+
+// lcWatchlist sets compliance rules that watch-list "merchant-watched".
+func (e *lcEnv) lcWatchlist() {
+	e.t.Helper()
+	e.ok(e.invoke(chaincode.CustomsMSP, "SetComplianceRules", map[string]any{"watchlist": []string{"merchant-watched"}}, nil))
+}
+
+// lcConserved asserts the money invariant of an order.
+func lcConserved(t lcT, o chaincode.Order) {
+	t.Helper()
+	require.GreaterOrEqual(t, o.Escrow.Amount, int64(0))
+	require.GreaterOrEqual(t, o.Escrow.Released, int64(0))
+	require.GreaterOrEqual(t, o.Escrow.Refunded, int64(0))
+	require.LessOrEqual(t, o.Escrow.Released+o.Escrow.Refunded, o.Escrow.Amount)
+	if chaincode.IsFinalStatus(o.Status) {
+		require.Equal(t, o.Escrow.Amount, o.Escrow.Released+o.Escrow.Refunded, "order %s final %s", o.OrderID, o.Status)
+	}
+}
+
+func TestLifecycleHappyPath(t *testing.T) {
+	e := lcNew(t)
+	o := e.create("o-1")
+	require.Equal(t, chaincode.StatusCreated, o.Status)
+	require.Equal(t, int64(lcTotal), o.Total)
+	require.Equal(t, "merchant-1", o.MerchantID)
+	require.Equal(t, "buyer-1", o.Buyer.ID)
+	require.Empty(t, o.Buyer.Name, "write results carry no private data")
+	require.Equal(t, chaincode.DefaultConfirmationWindowSeconds, o.ConfirmationWindowSeconds)
+	require.Len(t, o.PrivateHash, 64)
+
+	o = e.escrow("o-1")
+	require.Equal(t, chaincode.StatusPaid, o.Status)
+	require.Equal(t, chaincode.Escrow{Amount: lcTotal}, o.Escrow)
+	require.Equal(t, int64(3680), o.Payment.PayerAmount)
+
+	o = e.declare("o-1")
+	require.Equal(t, chaincode.StatusDocumented, o.Status)
+	require.True(t, o.Documents.Declared)
+	o = e.waybill("o-1")
+	require.Equal(t, chaincode.StatusDocumented, o.Status)
+	require.True(t, o.Documents.Waybilled)
+
+	o = e.decide("o-1", chaincode.DecisionCleared)
+	require.Equal(t, chaincode.StatusCleared, o.Status)
+	require.Equal(t, int64(120), o.Customs.DutyAmount)
+	require.Equal(t, int64(250), o.Customs.TaxAmount)
+
+	o = e.checkpoint("o-1", chaincode.CheckpointPickedUp)
+	require.Equal(t, chaincode.StatusInTransit, o.Status)
+	o = e.ok(e.invoke(chaincode.CarrierMSP, "RecordCheckpoint", map[string]any{"orderId": "o-1", "code": "EXCEPTION", "location": "Leipzig hub", "documentHash": strings.Repeat("AB", 32)}, nil))
+	require.Equal(t, chaincode.StatusInTransit, o.Status)
+	o = e.deliver("o-1")
+	require.Equal(t, chaincode.StatusDelivered, o.Status)
+	require.NotEmpty(t, o.Logistics.DeliveredAt)
+	require.Equal(t, int64(6), o.Logistics.Checkpoints)
+
+	res := e.invoke(chaincode.BankMSP, "ConfirmDelivery", map[string]any{"orderId": "o-1"}, nil)
+	o = e.ok(res)
+	require.Equal(t, chaincode.StatusCompleted, o.Status)
+	require.Equal(t, chaincode.Escrow{Amount: lcTotal, Released: lcTotal}, o.Escrow)
+	require.Equal(t, chaincode.EventPaymentReleased, res.Event.EventName)
+	lcConserved(t, o)
+
+	// The merchant's credit report counts the outcome.
+	credit := e.evaluate(chaincode.CustomsMSP, "GetMerchantCredit", "merchant-1")
+	require.Equal(t, int32(200), credit.Status, credit.Message)
+	require.Contains(t, string(credit.Payload), `"merchantId":"merchant-1"`)
+
+	// Unknown orders are NOT_FOUND for queries and writes alike.
+	e.fails(e.evaluate(chaincode.MerchantMSP, "GetOrder", "nope"), chaincode.CodeNotFound)
+	e.fails(e.evaluate(chaincode.MerchantMSP, "GetOrderHistory", "nope"), chaincode.CodeNotFound)
+	e.fails(e.invoke(chaincode.CarrierMSP, "RecordCheckpoint", map[string]any{"orderId": "nope", "code": "PICKED_UP", "location": "X"}, nil), chaincode.CodeNotFound)
+
+	// Every further write is refused.
+	e.fails(e.invoke(chaincode.BankMSP, "ConfirmDelivery", map[string]any{"orderId": "o-1"}, nil), chaincode.CodeFailedPrecondition)
+
+	// An anchored document belongs to the trail too.
+	e.ok(e.invoke(chaincode.MerchantMSP, "AnchorDocument", map[string]any{"sha256": strings.Repeat("cd", 32), "orderId": "o-1", "kind": chaincode.DocumentInvoice}, nil))
+
+	// The audit trail lists every transaction, oldest first, with the creator MSP.
+	h := e.evaluate(chaincode.CustomsMSP, "GetOrderHistory", "o-1")
+	require.Equal(t, int32(200), h.Status, h.Message)
+	var hist chaincode.OrderHistory
+	require.NoError(t, json.Unmarshal(h.Payload, &hist))
+	types := map[string]int{}
+	msps := map[string]bool{}
+	var last time.Time
+	for _, en := range hist.Entries {
+		types[en.Type]++
+		msps[en.CreatorMSP] = true
+		at, err := time.Parse(time.RFC3339Nano, en.Timestamp)
+		require.NoError(t, err)
+		require.False(t, at.Before(last), "entries oldest first")
+		last = at
+		require.NotEmpty(t, en.TxID)
+		require.NotNil(t, en.Value)
+		if en.Type == "checkpoint" {
+			rec, _ := json.Marshal(en.Value)
+			require.Contains(t, string(rec), `"certifiedBy":"x509::CN=User1@`, "certifying identity recorded readably")
+		}
+	}
+	require.Equal(t, map[string]int{"order": 12, "payment": 1, "declaration": 1, "waybill": 1, "customsDecision": 1, "checkpoint": 6, "document": 1}, types)
+	require.Equal(t, map[string]bool{chaincode.MerchantMSP: true, chaincode.BankMSP: true, chaincode.CarrierMSP: true, chaincode.CustomsMSP: true}, msps)
+	require.Equal(t, chaincode.MerchantMSP, hist.Entries[0].CreatorMSP)
+	require.Equal(t, "order", hist.Entries[0].Type)
+}
+
+func TestLifecycleMetadata(t *testing.T) {
+	e := lcNew(t)
+	res := e.evaluate(chaincode.CustomsMSP, "org.hyperledger.fabric:GetMetadata")
+	require.Equal(t, int32(200), res.Status, res.Message)
+	var md struct {
+		Info      struct{ Title, Version string }
+		Contracts map[string]struct {
+			Info         struct{ Title, Version string }
+			Transactions []struct {
+				Name       string
+				Tag        []string
+				Parameters []struct {
+					Name   string
+					Schema map[string]any
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(res.Payload, &md))
+	c, ok := md.Contracts[chaincode.ContractName]
+	require.True(t, ok)
+	require.Equal(t, chaincode.ContractVersion, c.Info.Version)
+	tags := map[string][]string{}
+	for _, tx := range c.Transactions {
+		tags[tx.Name] = tx.Tag
+		for _, p := range tx.Parameters {
+			require.NotEmpty(t, p.Schema, "%s %s", tx.Name, p.Name)
+		}
+	}
+	for _, w := range []string{"CreateOrder", "EscrowPayment", "RegisterWaybill", "DeclareCustoms", "DecideCustoms", "RecordCheckpoint", "ConfirmDelivery", "ReleaseEscrow", "OpenDispute", "ResolveDispute", "CancelOrder"} {
+		require.Contains(t, tags[w], "submit", w)
+	}
+	for _, q := range append([]string{"GetOrder", "ListOrders", "GetOrderHistory"}, chaincode.NewContract().GetEvaluateTransactions()...) {
+		require.Contains(t, tags[q], "evaluate", q)
+	}
+	require.Contains(t, string(res.Payload), `"CreateOrderRequest"`)
+	require.Contains(t, string(res.Payload), `"unitPrice"`)
+}
+
+func TestLifecycleCustomsRejection(t *testing.T) {
+	e := lcNew(t)
+	o := e.to("o-rej", stRejected)
+	require.Equal(t, chaincode.StatusRejected, o.Status)
+	require.Equal(t, chaincode.Escrow{Amount: lcTotal, Refunded: lcTotal}, o.Escrow)
+	lcConserved(t, o)
+	events := e.l.Events()
+	last := events[len(events)-1]
+	require.Equal(t, chaincode.EventCustomsDecided, last.EventName)
+	require.Contains(t, string(last.Payload), `"status":"REJECTED"`)
+	require.Contains(t, string(last.Payload), `"refunded":4000`)
+
+	// A customs hold can be decided again: HELD then CLEARED.
+	e.to("o-held", stHeldCustoms)
+	require.Equal(t, chaincode.StatusHeld, e.get(chaincode.CustomsMSP, "o-held").Status)
+	o = e.decide("o-held", chaincode.DecisionCleared)
+	require.Equal(t, chaincode.StatusCleared, o.Status)
+	require.Nil(t, o.Hold)
+}
+
+func TestLifecycleComplianceHold(t *testing.T) {
+	e := lcNew(t)
+	e.lcWatchlist()
+	res := e.invoke(chaincode.MerchantMSP, "CreateOrder", func() map[string]any {
+		r := lcCreateReq("o-w")
+		r["merchantId"] = "merchant-watched"
+		return r
+	}(), lcOrderPrivate())
+	o := e.ok(res)
+	require.Equal(t, chaincode.StatusHeld, o.Status)
+	require.Equal(t, chaincode.HoldCompliance, o.Hold.Kind)
+	require.Equal(t, "ComplianceAlert", res.Event.EventName)
+	alerts := e.evaluate(chaincode.CustomsMSP, "ListComplianceAlerts", "0", "")
+	require.Equal(t, int32(200), alerts.Status, alerts.Message)
+	require.Contains(t, string(alerts.Payload), `"orderId":"o-w"`)
+	e.fails(e.invoke(chaincode.BankMSP, "EscrowPayment", lcEscrowReq("o-w"), lcPaymentPrivate()), chaincode.CodeFailedPrecondition)
+	o = e.ok(e.invoke(chaincode.CustomsMSP, "DecideCustoms", map[string]any{"orderId": "o-w", "decision": "CLEARED"}, nil))
+	require.Equal(t, chaincode.StatusCreated, o.Status)
+	require.Equal(t, chaincode.StatusPaid, e.escrow("o-w").Status)
+}
+
+func TestLifecycleCancellation(t *testing.T) {
+	e := lcNew(t)
+	t.Run("unpaid", func(t *testing.T) {
+		o := e.to("c-1", stCancelled)
+		require.Equal(t, chaincode.StatusCancelled, o.Status)
+		require.Equal(t, chaincode.Escrow{}, o.Escrow)
+	})
+	t.Run("paid by bank for the buyer", func(t *testing.T) {
+		o := e.to("c-2", stCancelledPaid)
+		require.Equal(t, chaincode.StatusCancelled, o.Status)
+		require.Equal(t, chaincode.Escrow{Amount: lcTotal, Refunded: lcTotal}, o.Escrow)
+		lcConserved(t, o)
+	})
+	t.Run("after pickup refused", func(t *testing.T) {
+		e.to("c-3", stInTransit)
+		msg := e.fails(e.invoke(chaincode.MerchantMSP, "CancelOrder", map[string]any{"orderId": "c-3"}, nil), chaincode.CodeFailedPrecondition)
+		require.Contains(t, msg, "IN_TRANSIT")
+	})
+}
+
+func TestLifecycleDisputePartialRefund(t *testing.T) {
+	e := lcNew(t)
+	e.to("d-1", stDelivered)
+	o := e.ok(e.invoke(chaincode.BankMSP, "OpenDispute", map[string]any{"orderId": "d-1", "reason": "one widget broken"}, nil))
+	require.Equal(t, chaincode.StatusDisputed, o.Status)
+	e.now = e.now.Add(30 * 24 * time.Hour)
+	msg := e.fails(e.invoke(chaincode.CarrierMSP, "ReleaseEscrow", map[string]any{"orderId": "d-1"}, nil), chaincode.CodeFailedPrecondition)
+	require.Contains(t, msg, "DISPUTED")
+	e.fails(e.invoke(chaincode.BankMSP, "ConfirmDelivery", map[string]any{"orderId": "d-1"}, nil), chaincode.CodeFailedPrecondition)
+	e.fails(e.invoke(chaincode.BankMSP, "ResolveDispute", map[string]any{"orderId": "d-1", "refundAmount": lcTotal + 1}, nil), chaincode.CodeInvalidArgument)
+	res := e.invoke(chaincode.BankMSP, "ResolveDispute", map[string]any{"orderId": "d-1", "refundAmount": 1500, "resolution": "partial refund"}, nil)
+	o = e.ok(res)
+	require.Equal(t, chaincode.StatusCompleted, o.Status)
+	require.Equal(t, chaincode.Escrow{Amount: lcTotal, Released: lcTotal - 1500, Refunded: 1500}, o.Escrow)
+	require.Equal(t, chaincode.EventDisputeResolved, res.Event.EventName)
+	lcConserved(t, o)
+
+	e.to("d-2", stRefunded)
+	o = e.get(chaincode.BankMSP, "d-2")
+	require.Equal(t, chaincode.StatusRefunded, o.Status)
+	require.Equal(t, chaincode.Escrow{Amount: lcTotal, Refunded: lcTotal}, o.Escrow)
+}
+
+func TestLifecycleAutoRelease(t *testing.T) {
+	e := lcNew(t)
+	req := lcCreateReq("r-1")
+	req["confirmationWindowSeconds"] = 3600
+	req["promisedDeliveryBy"] = "2026-12-31"
+	e.ok(e.invoke(chaincode.MerchantMSP, "CreateOrder", req, lcOrderPrivate()))
+	e.escrow("r-1")
+	e.declare("r-1")
+	e.waybill("r-1")
+	e.decide("r-1", chaincode.DecisionCleared)
+	e.checkpoint("r-1", chaincode.CheckpointPickedUp)
+	o := e.deliver("r-1")
+	delivered, err := time.Parse(time.RFC3339Nano, o.Logistics.DeliveredAt)
+	require.NoError(t, err)
+
+	e.now = delivered.Add(30 * time.Minute)
+	msg := e.fails(e.invoke(chaincode.MerchantMSP, "ReleaseEscrow", map[string]any{"orderId": "r-1"}, nil), chaincode.CodeFailedPrecondition)
+	require.Contains(t, msg, delivered.Add(time.Hour).Format(time.RFC3339Nano))
+
+	e.now = delivered.Add(time.Hour - time.Second) // the next transaction is exactly at the end of the window
+	res := e.invoke(chaincode.CustomsMSP, "ReleaseEscrow", map[string]any{"orderId": "r-1"}, nil)
+	o = e.ok(res)
+	require.Equal(t, chaincode.StatusCompleted, o.Status)
+	require.Equal(t, chaincode.Escrow{Amount: lcTotal, Released: lcTotal}, o.Escrow)
+	require.Equal(t, chaincode.EventPaymentReleased, res.Event.EventName)
+}
+
+func TestLifecycleEscrowChecks(t *testing.T) {
+	e := lcNew(t)
+	e.create("p-1")
+	bad := lcEscrowReq("p-1")
+	bad["payerAmount"] = 3681
+	msg := e.fails(e.invoke(chaincode.BankMSP, "EscrowPayment", bad, lcPaymentPrivate()), chaincode.CodeInvalidArgument)
+	require.Contains(t, msg, "payerAmount: must be 3680")
+	e.fails(e.invoke(chaincode.BankMSP, "EscrowPayment", lcEscrowReq("p-1"), nil), chaincode.CodeInvalidArgument)
+	e.escrow("p-1")
+	second := lcEscrowReq("p-1")
+	second["paymentId"] = "pay-other"
+	e.fails(e.invoke(chaincode.BankMSP, "EscrowPayment", second, lcPaymentPrivate()), chaincode.CodeConflict)
+	e.create("p-2")
+	e.fails(e.invoke(chaincode.BankMSP, "EscrowPayment", func() map[string]any { r := lcEscrowReq("p-2"); r["paymentId"] = "pay-p-1"; return r }(), lcPaymentPrivate()), chaincode.CodeConflict)
+	e.fails(e.invoke(chaincode.BankMSP, "EscrowPayment", lcEscrowReq("nope"), lcPaymentPrivate()), chaincode.CodeNotFound)
+	e.fails(e.invoke(chaincode.MerchantMSP, "CreateOrder", lcCreateReq("p-1"), lcOrderPrivate()), chaincode.CodeConflict)
+}
+
+func TestLifecycleArgumentErrors(t *testing.T) {
+	e := lcNew(t)
+	cases := []struct {
+		name   string
+		mutate func(r map[string]any)
+		want   string
+	}{
+		{"unknown field", func(r map[string]any) { r["colour"] = "red" }, "INVALID_ARGUMENT: colour:"},
+		{"wrong type", func(r map[string]any) { r["shippingFee"] = "ten" }, "INVALID_ARGUMENT: shippingFee: must be of type integer"},
+		{"bad currency", func(r map[string]any) { r["currency"] = "XYZ" }, "INVALID_ARGUMENT: currency:"},
+		{"no items", func(r map[string]any) { r["items"] = []any{} }, "INVALID_ARGUMENT: items:"},
+		{"bad hs code", func(r map[string]any) {
+			r["items"] = []map[string]any{{"sku": "S", "name": "N", "hsCode": "12", "quantity": 1, "unitPrice": 1}}
+		}, "INVALID_ARGUMENT: items[0].hsCode:"},
+		{"overflow", func(r map[string]any) {
+			r["items"] = []map[string]any{{"sku": "S", "name": "N", "hsCode": "850440", "quantity": 4, "unitPrice": int64(1) << 62}}
+		}, "INVALID_ARGUMENT: items[0].unitPrice:"},
+		{"missing order id", func(r map[string]any) { delete(r, "orderId") }, "INVALID_ARGUMENT: orderId:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := lcCreateReq("a-1")
+			c.mutate(r)
+			res := e.invoke(chaincode.MerchantMSP, "CreateOrder", r, lcOrderPrivate())
+			require.NotEqual(t, int32(200), res.Status)
+			require.True(t, strings.HasPrefix(res.Message, c.want), "got %q", res.Message)
+		})
+	}
+	t.Run("malformed JSON", func(t *testing.T) {
+		res := e.l.Invoke(e.cc, e.opts(chaincode.MerchantMSP, lcOrderPrivate()), "CreateOrder", "{not json")
+		require.True(t, strings.HasPrefix(res.Message, "INVALID_ARGUMENT: request:"), res.Message)
+	})
+}

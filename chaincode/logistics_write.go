@@ -1,0 +1,172 @@
+package chaincode
+
+import (
+	"slices"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// RegisterWaybillRequest is the argument of RegisterWaybill. The consignee's name and address
+// travel in the transient map under "waybill_private".
+type RegisterWaybillRequest struct {
+	requestBase
+	OrderID   string `json:"orderId"`
+	WaybillNo string `json:"waybillNo"`
+}
+
+// RegisterWaybill records the carrier's waybill for a paid order (CarrierMSP). The consignee is
+// canonicalised and written to orderPrivate under the carrier's consignee key, so customs can
+// compare its hash with the merchant's. A waybill may be replaced until the goods are picked up
+// or customs has cleared the order.
+func (c *Contract) RegisterWaybill(ctx contractapi.TransactionContextInterface, req RegisterWaybillRequest) (*Order, error) {
+	ti, err := begin(ctx, &req, "RegisterWaybill", CarrierMSP)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateID("orderId", req.OrderID); err != nil {
+		return nil, err
+	}
+	if err := ValidateID("waybillNo", req.WaybillNo); err != nil {
+		return nil, err
+	}
+	priv, err := readWaybillPrivate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := loadOrder(ctx, req.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireStatus(o, "register waybill", StatusPaid, StatusDocumented); err != nil {
+		if o.Status != StatusHeld || o.Hold.Kind != HoldCustoms || o.Logistics.PickedUpAt != "" {
+			return nil, err
+		}
+	}
+	consKey, err := compositeKey(ctx, privConsigneeCarrier, o.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := putPrivateJSON(ctx, CollectionOrderPrivate, consKey, newConsigneeRecord(o.OrderID, priv.ConsigneeName, priv.ConsigneeAddress, priv.ConsigneeSalt)); err != nil {
+		return nil, err
+	}
+	key, err := compositeKey(ctx, objWaybill, o.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if err := putJSON(ctx, key, WaybillRecord{
+		OrderID: o.OrderID, WaybillNo: req.WaybillNo,
+		RecordedAt: ti.ts, UpdatedBy: ti.id, UpdatedByMSP: ti.msp, TxID: ti.txID,
+	}); err != nil {
+		return nil, err
+	}
+	prev := o.Status
+	o.Documents.Waybilled = true
+	o.Documents.WaybillNo = req.WaybillNo
+	if err := saveOrder(ctx, o, prev, "", ti); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, EventWaybillRegistered, orderEvent(o, ti)); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// RecordCheckpointRequest is the argument of RecordCheckpoint. DocumentHash is the optional
+// SHA-256 (hex) of an evidence document such as a proof of delivery.
+type RecordCheckpointRequest struct {
+	requestBase
+	OrderID      string `json:"orderId"`
+	Code         string `json:"code"`
+	Location     string `json:"location"`
+	DocumentHash string `json:"documentHash,omitempty" metadata:",optional"`
+}
+
+// RecordCheckpoint certifies a logistics checkpoint (CarrierMSP) with the transaction timestamp
+// and the certifying identity. PICKED_UP, DEPARTED, ARRIVED, OUT_FOR_DELIVERY and DELIVERED must
+// follow each other in that order without gaps or repeats; PICKED_UP needs the waybill and moves
+// the order to IN_TRANSIT; OUT_FOR_DELIVERY and DELIVERED need customs clearance; DELIVERED
+// starts the confirmation window. EXCEPTION may be certified at any time after the waybill
+// (also while the order is held or disputed) and does not advance the shipment. Progress
+// checkpoints are refused while the order is held; during a dispute they are still certified.
+func (c *Contract) RecordCheckpoint(ctx contractapi.TransactionContextInterface, req RecordCheckpointRequest) (*Order, error) {
+	ti, err := begin(ctx, &req, "RecordCheckpoint", CarrierMSP)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateID("orderId", req.OrderID); err != nil {
+		return nil, err
+	}
+	pos := slices.Index(CheckpointSequence, req.Code)
+	if pos < 0 && req.Code != CheckpointException {
+		return nil, errInvalid("code", "must be one of %v or %s, got %q", CheckpointSequence, CheckpointException, req.Code)
+	}
+	if err := ValidateText("location", req.Location, 200); err != nil {
+		return nil, err
+	}
+	docHash := ""
+	if req.DocumentHash != "" {
+		if docHash, err = NormalizeSHA256Hex("documentHash", req.DocumentHash); err != nil {
+			return nil, err
+		}
+	}
+	o, err := loadOrder(ctx, req.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if IsFinalStatus(o.Status) {
+		return nil, errPrecondition("cannot record checkpoint: order %s is %s", o.OrderID, o.Status)
+	}
+	if !o.Documents.Waybilled {
+		return nil, errPrecondition("cannot record checkpoint %s: order %s has no waybill", req.Code, o.OrderID)
+	}
+	if o.Logistics.Checkpoints >= MaxCheckpoints {
+		return nil, errPrecondition("cannot record checkpoint: order %s already has %d checkpoints", o.OrderID, o.Logistics.Checkpoints)
+	}
+	if req.Code != CheckpointException {
+		if o.Hold != nil {
+			return nil, errPrecondition("cannot record checkpoint %s: order %s is HELD (%s)", req.Code, o.OrderID, o.Hold.Reason)
+		}
+		last := slices.Index(CheckpointSequence, o.Logistics.LastCheckpoint)
+		if pos != last+1 {
+			next := "none (delivered)"
+			if last+1 < len(CheckpointSequence) {
+				next = CheckpointSequence[last+1]
+			}
+			return nil, errPrecondition("cannot record checkpoint %s: checkpoints follow %v; order %s expects %s next", req.Code, CheckpointSequence, o.OrderID, next)
+		}
+		if (req.Code == CheckpointOutForDelivery || req.Code == CheckpointDelivered) && !o.Customs.Cleared {
+			return nil, errPrecondition("cannot record checkpoint %s: order %s is not cleared by customs", req.Code, o.OrderID)
+		}
+	}
+	seq := o.Logistics.Checkpoints + 1
+	key, err := checkpointKey(ctx, o.OrderID, seq)
+	if err != nil {
+		return nil, err
+	}
+	if err := putJSON(ctx, key, CheckpointRecord{
+		OrderID: o.OrderID, Seq: seq, Code: req.Code, Location: req.Location, DocumentHash: docHash,
+		RecordedAt: ti.ts, CertifiedBy: ti.id, UpdatedBy: ti.id, UpdatedByMSP: ti.msp, TxID: ti.txID,
+	}); err != nil {
+		return nil, err
+	}
+	prev := o.Status
+	o.Logistics.Checkpoints = seq
+	if req.Code != CheckpointException {
+		o.Logistics.LastCheckpoint = req.Code
+		switch req.Code {
+		case CheckpointPickedUp:
+			o.Logistics.PickedUpAt = ti.ts
+		case CheckpointDelivered:
+			o.Logistics.DeliveredAt = ti.ts
+		}
+	}
+	if err := saveOrder(ctx, o, prev, "", ti); err != nil {
+		return nil, err
+	}
+	ev := orderEvent(o, ti)
+	ev.Checkpoint = req.Code
+	if err := emit(ctx, EventCheckpoint, ev); err != nil {
+		return nil, err
+	}
+	return o, nil
+}

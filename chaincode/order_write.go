@@ -1,0 +1,361 @@
+package chaincode
+
+import (
+	"fmt"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// Event names of the order lifecycle.
+const (
+	EventOrderCreated      = "OrderCreated"
+	EventPaymentEscrowed   = "PaymentEscrowed"
+	EventWaybillRegistered = "WaybillRegistered"
+	EventCustomsDeclared   = "CustomsDeclared"
+	EventCustomsDecided    = "CustomsDecided"
+	EventCheckpoint        = "CheckpointRecorded"
+	EventPaymentReleased   = "PaymentReleased"
+	EventDisputeOpened     = "DisputeOpened"
+	EventDisputeResolved   = "DisputeResolved"
+	EventRefunded          = "Refunded"
+	EventOrderCancelled    = "OrderCancelled"
+)
+
+// BuyerInput is the public part of the buyer in CreateOrderRequest.
+type BuyerInput struct {
+	ID      string `json:"id"`
+	Country string `json:"country"`
+}
+
+// ItemInput is one order line in CreateOrderRequest; UnitPrice is in minor units.
+type ItemInput struct {
+	SKU       string `json:"sku"`
+	Name      string `json:"name"`
+	HSCode    string `json:"hsCode"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice int64  `json:"unitPrice"`
+}
+
+// CreateOrderRequest is the argument of CreateOrder. The buyer's name, address and phone travel
+// in the transient map under "order_private".
+type CreateOrderRequest struct {
+	requestBase
+	OrderID                   string      `json:"orderId"`
+	MerchantID                string      `json:"merchantId"`
+	Buyer                     BuyerInput  `json:"buyer"`
+	SellerCountry             string      `json:"sellerCountry"`
+	Currency                  string      `json:"currency"`
+	Items                     []ItemInput `json:"items"`
+	ShippingFee               int64       `json:"shippingFee"`
+	ConfirmationWindowSeconds int64       `json:"confirmationWindowSeconds,omitempty" metadata:",optional"`
+	PromisedDeliveryBy        string      `json:"promisedDeliveryBy,omitempty" metadata:",optional"`
+}
+
+// validate checks the request and returns the computed order lines and total.
+func (r *CreateOrderRequest) validate() ([]OrderItem, int64, error) {
+	checks := []error{
+		ValidateID("orderId", r.OrderID),
+		ValidateID("merchantId", r.MerchantID),
+		ValidateID("buyer.id", r.Buyer.ID),
+		ValidateCountry("buyer.country", r.Buyer.Country),
+		ValidateCountry("sellerCountry", r.SellerCountry),
+		ValidateCurrency("currency", r.Currency),
+		ValidateNonNegative("shippingFee", r.ShippingFee),
+	}
+	for _, err := range checks {
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	if len(r.Items) == 0 {
+		return nil, 0, errInvalid("items", "must list at least one item")
+	}
+	if len(r.Items) > MaxItems {
+		return nil, 0, errInvalid("items", "must list at most %d items, got %d", MaxItems, len(r.Items))
+	}
+	if r.ConfirmationWindowSeconds != 0 && (r.ConfirmationWindowSeconds < MinConfirmationWindowSecs || r.ConfirmationWindowSeconds > MaxConfirmationWindowSecs) {
+		return nil, 0, errInvalid("confirmationWindowSeconds", "must be between %d and %d, got %d", MinConfirmationWindowSecs, MaxConfirmationWindowSecs, r.ConfirmationWindowSeconds)
+	}
+	if r.PromisedDeliveryBy != "" {
+		if _, err := parsePromised("promisedDeliveryBy", r.PromisedDeliveryBy); err != nil {
+			return nil, 0, err
+		}
+	}
+	items := make([]OrderItem, 0, len(r.Items))
+	total := r.ShippingFee
+	for i, it := range r.Items {
+		p := fmt.Sprintf("items[%d].", i)
+		itemChecks := []error{
+			ValidateID(p+"sku", it.SKU),
+			ValidateText(p+"name", it.Name, 200),
+			ValidateHSCode(p+"hsCode", it.HSCode),
+			ValidatePositive(p+"quantity", it.Quantity),
+			ValidatePositive(p+"unitPrice", it.UnitPrice),
+		}
+		for _, err := range itemChecks {
+			if err != nil {
+				return nil, 0, err
+			}
+		}
+		line, err := MulAmount(p+"unitPrice", it.Quantity, it.UnitPrice)
+		if err != nil {
+			return nil, 0, err
+		}
+		total, err = AddAmounts("items", total, line)
+		if err != nil {
+			return nil, 0, err
+		}
+		items = append(items, OrderItem{SKU: it.SKU, Name: it.Name, HSCode: it.HSCode, Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: line})
+	}
+	return items, total, nil
+}
+
+// CreateOrder records a new order (MerchantMSP). The chaincode computes the total from the
+// items and the shipping fee. The buyer's private details are taken from the transient map
+// ("order_private") into the orderPrivate collection; public state keeps their salted hash.
+// Compliance rules are applied: a violation is COMPLIANCE_REJECTED; a watch-list hit records
+// the order as HELD with a compliance alert (event ComplianceAlert instead of OrderCreated).
+func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req CreateOrderRequest) (*Order, error) {
+	ti, err := begin(ctx, &req, "CreateOrder", MerchantMSP)
+	if err != nil {
+		return nil, err
+	}
+	items, total, err := req.validate()
+	if err != nil {
+		return nil, err
+	}
+	if err := requireMerchant(ctx, ti, req.MerchantID); err != nil {
+		return nil, err
+	}
+	priv, err := readOrderPrivate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := orderKey(ctx, req.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := ctx.GetStub().GetState(key)
+	if err != nil {
+		return nil, errInternal("get state", err)
+	}
+	if existing != nil {
+		return nil, errConflict("order %q already exists", req.OrderID)
+	}
+	hsCodes := make([]string, len(items))
+	for i, it := range items {
+		hsCodes[i] = it.HSCode
+	}
+	alert, err := CheckCompliance(ctx, ComplianceSubject{
+		OrderID: req.OrderID, MerchantID: req.MerchantID, BuyerID: req.Buyer.ID,
+		BuyerCountry: req.Buyer.Country, SellerCountry: req.SellerCountry, Currency: req.Currency,
+		Total: total, HSCodes: hsCodes, At: ti.at,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	buyerKey, err := compositeKey(ctx, privBuyer, req.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := putPrivateJSON(ctx, CollectionOrderPrivate, buyerKey, buyerPrivateRecord{
+		OrderID: req.OrderID, Name: priv.Name, Address: priv.Address, Phone: priv.Phone, Salt: priv.Salt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	consKey, err := compositeKey(ctx, privConsigneeMerchant, req.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := putPrivateJSON(ctx, CollectionOrderPrivate, consKey, newConsigneeRecord(req.OrderID, priv.Name, priv.Address, priv.ConsigneeSalt)); err != nil {
+		return nil, err
+	}
+
+	window := req.ConfirmationWindowSeconds
+	if window == 0 {
+		window = DefaultConfirmationWindowSeconds
+	}
+	o := &Order{
+		OrderID:                   req.OrderID,
+		MerchantID:                req.MerchantID,
+		Currency:                  req.Currency,
+		Total:                     total,
+		ShippingFee:               req.ShippingFee,
+		Items:                     items,
+		Buyer:                     OrderBuyer{ID: req.Buyer.ID, Country: req.Buyer.Country},
+		SellerCountry:             req.SellerCountry,
+		PrivateHash:               hash,
+		ConfirmationWindowSeconds: window,
+		PromisedDeliveryBy:        req.PromisedDeliveryBy,
+		CreatedAt:                 ti.ts,
+		CreatedByMSP:              ti.msp,
+	}
+	event := EventOrderCreated
+	if alert != nil {
+		o.Hold = &Hold{Kind: HoldCompliance, Reason: alert.Reason + ": " + alert.Matched, Since: ti.ts}
+		if err := RecordAlert(ctx, alert); err != nil {
+			return nil, err
+		}
+		event = EventComplianceAlert
+	}
+	if err := saveOrder(ctx, o, "", "", ti); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, event, orderEvent(o, ti)); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// EscrowPaymentRequest is the argument of EscrowPayment. PayerAmount and Fee are minor units of
+// PayerCurrency; FXRate is units of PayerCurrency per unit of the order currency (a decimal
+// string with at most 8 fractional digits). The payer's name and account travel in the transient
+// map under "payment_private".
+type EscrowPaymentRequest struct {
+	requestBase
+	OrderID       string `json:"orderId"`
+	PaymentID     string `json:"paymentId"`
+	PayerCurrency string `json:"payerCurrency"`
+	PayerAmount   int64  `json:"payerAmount"`
+	FXRate        string `json:"fxRate"`
+	Fee           int64  `json:"fee,omitempty" metadata:",optional"`
+}
+
+// EscrowPayment records the bank's escrowed payment for an order (BankMSP). One payment per
+// order: a second is CONFLICT, as is a payment ID already used. The payer amount must equal the
+// order total converted at the rate, rounded half to even in the payer currency's minor unit.
+// The escrow amount is the order total in the order currency. Status becomes PAID.
+func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, req EscrowPaymentRequest) (*Order, error) {
+	ti, err := begin(ctx, &req, "EscrowPayment", BankMSP)
+	if err != nil {
+		return nil, err
+	}
+	for _, err := range []error{
+		ValidateID("orderId", req.OrderID),
+		ValidateID("paymentId", req.PaymentID),
+		ValidateCurrency("payerCurrency", req.PayerCurrency),
+		ValidatePositive("payerAmount", req.PayerAmount),
+		ValidateNonNegative("fee", req.Fee),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if _, err := ParseRate("fxRate", req.FXRate); err != nil {
+		return nil, err
+	}
+	priv, err := readPaymentPrivate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := loadOrder(ctx, req.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Payment != nil {
+		return nil, errConflict("order %s is already paid (payment %s)", o.OrderID, o.Payment.PaymentID)
+	}
+	payKey, err := compositeKey(ctx, objPayment, o.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	idKey, err := compositeKey(ctx, objPaymentID, req.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	used, err := ctx.GetStub().GetState(idKey)
+	if err != nil {
+		return nil, errInternal("get state", err)
+	}
+	if used != nil {
+		return nil, errConflict("payment %q was already used for order %s", req.PaymentID, string(used))
+	}
+	if err := requireStatus(o, "escrow payment", StatusCreated); err != nil {
+		return nil, err
+	}
+	expected, err := ConvertAmount(o.Total, o.Currency, req.PayerCurrency, req.FXRate)
+	if err != nil {
+		return nil, err
+	}
+	if expected != req.PayerAmount {
+		return nil, errInvalid("payerAmount", "must be %d (order total %d %s × fxRate %s, rounded half to even in %s minor units), got %d",
+			expected, o.Total, o.Currency, req.FXRate, req.PayerCurrency, req.PayerAmount)
+	}
+	payerKey, err := compositeKey(ctx, privPayer, o.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := putPrivateJSON(ctx, CollectionPaymentPrivate, payerKey, payerPrivateRecord{
+		OrderID: o.OrderID, PayerName: priv.PayerName, PayerAccount: priv.PayerAccount, Salt: priv.Salt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec := PaymentRecord{
+		OrderID: o.OrderID, PaymentID: req.PaymentID, Currency: o.Currency, Amount: o.Total,
+		PayerCurrency: req.PayerCurrency, PayerAmount: req.PayerAmount, FXRate: req.FXRate, Fee: req.Fee,
+		PrivateHash: hash, RecordedAt: ti.ts, UpdatedBy: ti.id, UpdatedByMSP: ti.msp, TxID: ti.txID,
+	}
+	if err := putJSON(ctx, payKey, rec); err != nil {
+		return nil, err
+	}
+	if err := ctx.GetStub().PutState(idKey, []byte(o.OrderID)); err != nil {
+		return nil, errInternal("put payment ID", err)
+	}
+	prev := o.Status
+	o.Payment = &PaymentInfo{
+		PaymentID: req.PaymentID, PayerCurrency: req.PayerCurrency, PayerAmount: req.PayerAmount,
+		FXRate: req.FXRate, Fee: req.Fee, PrivateHash: hash, PaidAt: ti.ts,
+	}
+	o.Escrow = Escrow{Amount: o.Total}
+	if err := saveOrder(ctx, o, prev, "", ti); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, EventPaymentEscrowed, orderEvent(o, ti)); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// CancelOrderRequest is the argument of CancelOrder.
+type CancelOrderRequest struct {
+	requestBase
+	OrderID string `json:"orderId"`
+	Reason  string `json:"reason,omitempty" metadata:",optional"`
+}
+
+// CancelOrder cancels an order before pickup (MerchantMSP, or BankMSP for the buyer). A paid
+// order is refunded in full in the same transaction. Status becomes CANCELLED (final).
+func (c *Contract) CancelOrder(ctx contractapi.TransactionContextInterface, req CancelOrderRequest) (*Order, error) {
+	ti, err := begin(ctx, &req, "CancelOrder", MerchantMSP, BankMSP)
+	if err != nil {
+		return nil, err
+	}
+	if req.Reason != "" {
+		if err := ValidateText("reason", req.Reason, 500); err != nil {
+			return nil, err
+		}
+	}
+	o, err := loadOrder(ctx, req.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireMerchant(ctx, ti, o.MerchantID); err != nil {
+		return nil, err
+	}
+	if err := requireStatus(o, "cancel order", StatusCreated, StatusPaid, StatusDocumented, StatusCleared, StatusHeld); err != nil {
+		return nil, err
+	}
+	if o.Logistics.PickedUpAt != "" {
+		return nil, errPrecondition("cannot cancel order: order %s was picked up at %s", o.OrderID, o.Logistics.PickedUpAt)
+	}
+	if err := finalize(ctx, o, StatusCancelled, 0, o.Escrow.Amount, ti); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, EventOrderCancelled, orderEvent(o, ti)); err != nil {
+		return nil, err
+	}
+	return o, nil
+}

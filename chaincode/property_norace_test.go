@@ -1,0 +1,6 @@
+//go:build !race
+
+package chaincode_test
+
+// lcPropSteps is the longest operation sequence of TestPropertyConservation.
+const lcPropSteps = 70

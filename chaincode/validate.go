@@ -1,0 +1,204 @@
+package chaincode
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of the argument validators.
+const (
+	// MaxIDLength is the longest identifier ValidateID accepts.
+	MaxIDLength = 64
+	// MinHSCodeDigits and MaxHSCodeDigits bound the length of a Harmonized System code.
+	MinHSCodeDigits = 6
+	MaxHSCodeDigits = 10
+	// DateLayout is the layout of calendar dates in arguments (YYYY-MM-DD, UTC).
+	DateLayout = "2006-01-02"
+	// maxQuotedValue bounds how much of an offending value an error message repeats.
+	maxQuotedValue = 80
+)
+
+// quoteValue renders v for an error message, truncated so a huge argument cannot blow up the
+// response.
+func quoteValue(v string) string {
+	if len(v) <= maxQuotedValue {
+		return fmt.Sprintf("%q", v)
+	}
+	cut := maxQuotedValue
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", v[:cut], len(v))
+}
+
+// isIDSeparator reports whether c is one of the separator characters allowed inside an ID.
+func isIDSeparator(c byte) bool {
+	return c == '.' || c == '_' || c == ':' || c == '-'
+}
+
+// ValidateID checks an identifier (order, merchant, buyer, payment, waybill IDs): 1 to
+// MaxIDLength characters of A-Z, a-z, 0-9 and the separators '.', '_', ':', '-', not starting
+// with a separator. Such IDs are safe inside composite keys and URLs.
+func ValidateID(field, v string) error {
+	if v == "" {
+		return errInvalid(field, "is required")
+	}
+	if len(v) > MaxIDLength {
+		return errInvalid(field, "must be at most %d characters, got %d", MaxIDLength, len(v))
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		ok := (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || isIDSeparator(c)
+		if !ok {
+			return errInvalid(field, "must contain only A-Z, a-z, 0-9, '.', '_', ':' and '-', got %s", quoteValue(v))
+		}
+	}
+	if isIDSeparator(v[0]) {
+		return errInvalid(field, "must start with a letter or digit, got %s", quoteValue(v))
+	}
+	return nil
+}
+
+// isUpperASCII reports whether v is exactly n ASCII upper-case letters.
+func isUpperASCII(v string, n int) bool {
+	if len(v) != n {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		if v[i] < 'A' || v[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateCurrency checks that v is an active ISO 4217 alphabetic currency code with a minor unit
+// (upper case, e.g. "USD"). Codes without a minor unit (XAU, XDR, XXX, ...) are refused.
+func ValidateCurrency(field, v string) error {
+	if v == "" {
+		return errInvalid(field, "is required: an ISO 4217 currency code such as \"USD\"")
+	}
+	if !isUpperASCII(v, 3) {
+		return errInvalid(field, "must be an ISO 4217 alphabetic code of three upper-case letters such as \"USD\", got %s", quoteValue(v))
+	}
+	if isNonMonetaryCurrency(v) {
+		return errInvalid(field, "%s has no minor unit and cannot be used for amounts", v)
+	}
+	if _, ok := CurrencyExponent(v); !ok {
+		return errInvalid(field, "is not an active ISO 4217 currency code, got %s", quoteValue(v))
+	}
+	return nil
+}
+
+// ValidateCountry checks that v is an ISO 3166-1 alpha-2 country code (upper case, e.g. "CN").
+func ValidateCountry(field, v string) error {
+	if v == "" {
+		return errInvalid(field, "is required: an ISO 3166-1 alpha-2 country code such as \"CN\"")
+	}
+	if !isUpperASCII(v, 2) {
+		return errInvalid(field, "must be an ISO 3166-1 alpha-2 code of two upper-case letters such as \"CN\", got %s", quoteValue(v))
+	}
+	if !IsCountry(v) {
+		return errInvalid(field, "is not an assigned ISO 3166-1 alpha-2 country code, got %s", quoteValue(v))
+	}
+	return nil
+}
+
+// ValidateHSCode checks a Harmonized System commodity code: MinHSCodeDigits to MaxHSCodeDigits
+// ASCII digits, without dots or spaces.
+func ValidateHSCode(field, v string) error {
+	if len(v) < MinHSCodeDigits || len(v) > MaxHSCodeDigits || !allDigits(v) {
+		return errInvalid(field, "must be %d to %d digits, got %s", MinHSCodeDigits, MaxHSCodeDigits, quoteValue(v))
+	}
+	return nil
+}
+
+// ValidateHSPrefix checks a prohibited-goods HS code prefix: 1 to MaxHSCodeDigits ASCII digits.
+func ValidateHSPrefix(field, v string) error {
+	if len(v) < 1 || len(v) > MaxHSCodeDigits || !allDigits(v) {
+		return errInvalid(field, "must be 1 to %d digits, got %s", MaxHSCodeDigits, quoteValue(v))
+	}
+	return nil
+}
+
+// ValidatePositive checks that v is greater than zero.
+func ValidatePositive(field string, v int64) error {
+	if v <= 0 {
+		return errInvalid(field, "must be greater than zero, got %d", v)
+	}
+	return nil
+}
+
+// ValidateNonNegative checks that v is zero or more.
+func ValidateNonNegative(field string, v int64) error {
+	if v < 0 {
+		return errInvalid(field, "must not be negative, got %d", v)
+	}
+	return nil
+}
+
+// ValidateText checks free text (names, locations, reasons): valid UTF-8, not empty or blank,
+// at most max characters (runes), and only printable characters (letters, marks, numbers,
+// punctuation, symbols and the ASCII space; no control characters, tabs or line breaks).
+func ValidateText(field, v string, max int) error {
+	if strings.TrimSpace(v) == "" {
+		return errInvalid(field, "is required")
+	}
+	if !utf8.ValidString(v) {
+		return errInvalid(field, "must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(v); n > max {
+		return errInvalid(field, "must be at most %d characters, got %d", max, n)
+	}
+	pos := 0
+	for _, r := range v {
+		if !unicode.IsPrint(r) {
+			return errInvalid(field, "must contain only printable characters; found %U at position %d", r, pos)
+		}
+		pos++
+	}
+	return nil
+}
+
+// ValidateSHA256Hex checks that v is a SHA-256 digest in hexadecimal: exactly 64 hex digits
+// (either case; NormalizeSHA256Hex returns the lower-case form stored on the ledger).
+func ValidateSHA256Hex(field, v string) error {
+	if len(v) != 64 {
+		return errInvalid(field, "must be a SHA-256 digest of 64 hexadecimal digits, got %d characters", len(v))
+	}
+	for i := 0; i < len(v); i++ {
+		if !isHexDigit(v[i]) {
+			return errInvalid(field, "must be a SHA-256 digest of 64 hexadecimal digits, got %s", quoteValue(v))
+		}
+	}
+	return nil
+}
+
+// isHexDigit reports whether c is an ASCII hexadecimal digit of either case.
+func isHexDigit(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// NormalizeSHA256Hex validates v like ValidateSHA256Hex and returns it in lower case.
+func NormalizeSHA256Hex(field, v string) (string, error) {
+	if err := ValidateSHA256Hex(field, v); err != nil {
+		return "", err
+	}
+	return strings.ToLower(v), nil
+}
+
+// ParseDate parses a calendar date in the form YYYY-MM-DD (UTC) and checks that it exists
+// (2026-02-30 is refused).
+func ParseDate(field, v string) (time.Time, error) {
+	if len(v) != len(DateLayout) {
+		return time.Time{}, errInvalid(field, "must be a date in the form YYYY-MM-DD, got %s", quoteValue(v))
+	}
+	t, err := time.Parse(DateLayout, v)
+	if err != nil {
+		return time.Time{}, errInvalid(field, "must be a valid date in the form YYYY-MM-DD, got %s", quoteValue(v))
+	}
+	return t, nil
+}

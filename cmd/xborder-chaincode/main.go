@@ -1,0 +1,141 @@
+// Command xborder-chaincode runs the xborder chaincode.
+//
+// When CHAINCODE_SERVER_ADDRESS and CORE_CHAINCODE_ID_NAME are set it runs as a chaincode
+// server (chaincode-as-a-service): the peer (or the devnet) dials it. TLS for the server is
+// configured, in this order of precedence, by
+//
+//   - CHAINCODE_TLS_DISABLED ("true"/"false"), CHAINCODE_TLS_KEY, CHAINCODE_TLS_CERT and
+//     CHAINCODE_CLIENT_CA_CERT (PEM file paths; the client CA enables mutual TLS), as in
+//     Fabric's chaincode-as-a-service samples; when CHAINCODE_TLS_DISABLED is unset and none of
+//     the files is given, then by
+//   - CORE_PEER_TLS_ENABLED, CORE_TLS_CLIENT_KEY_FILE, CORE_TLS_CLIENT_CERT_FILE and
+//     CORE_PEER_TLS_ROOTCERT_FILE, as contractapi reads them; TLS is off when none is set.
+//
+// Otherwise it runs as a classic peer-launched chaincode: the shim dials CORE_PEER_ADDRESS
+// and reads its own CORE_PEER_TLS_* / CORE_TLS_CLIENT_* variables.
+package main
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"strconv"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/xborder/xborder/chaincode"
+)
+
+func main() {
+	if err := run(os.LookupEnv, os.ReadFile); err != nil {
+		log.Fatalf("xborder-chaincode: %v", err)
+	}
+}
+
+// run builds the chaincode and starts it in the mode the environment selects.
+func run(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) error {
+	cc, err := chaincode.NewChaincode()
+	if err != nil {
+		return err
+	}
+	server, err := serverConfig(lookup, readFile)
+	if err != nil {
+		return err
+	}
+	if server == nil {
+		if err := shim.Start(cc); err != nil {
+			return fmt.Errorf("start classic chaincode: %w", err)
+		}
+		return nil
+	}
+	server.CC = cc
+	log.Printf("xborder-chaincode: serving %s on %s (TLS disabled: %t)", server.CCID, server.Address, server.TLSProps.Disabled)
+	if err := server.Start(); err != nil {
+		return fmt.Errorf("serve chaincode on %s: %w", server.Address, err)
+	}
+	return nil
+}
+
+// serverConfig returns the chaincode server configuration when the environment asks for
+// chaincode-as-a-service, or nil for classic mode.
+func serverConfig(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (*shim.ChaincodeServer, error) {
+	env := func(k string) string { v, _ := lookup(k); return v }
+	address, ccid := env("CHAINCODE_SERVER_ADDRESS"), env("CORE_CHAINCODE_ID_NAME")
+	if address == "" || ccid == "" {
+		return nil, nil
+	}
+	tls, err := tlsProperties(lookup, readFile)
+	if err != nil {
+		return nil, err
+	}
+	return &shim.ChaincodeServer{CCID: ccid, Address: address, TLSProps: *tls}, nil
+}
+
+// tlsProperties reads the server's TLS material (see the package documentation).
+func tlsProperties(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (*shim.TLSProperties, error) {
+	env := func(k string) string { v, _ := lookup(k); return v }
+	read := func(variable string, required bool) ([]byte, error) {
+		path := env(variable)
+		if path == "" {
+			if required {
+				return nil, fmt.Errorf("%s must name a PEM file when TLS is enabled", variable)
+			}
+			return nil, nil
+		}
+		b, err := readFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", variable, err)
+		}
+		return b, nil
+	}
+	disabledRaw, disabledSet := lookup("CHAINCODE_TLS_DISABLED")
+	if disabledSet || env("CHAINCODE_TLS_KEY") != "" || env("CHAINCODE_TLS_CERT") != "" || env("CHAINCODE_CLIENT_CA_CERT") != "" {
+		disabled := false
+		if disabledSet {
+			d, err := strconv.ParseBool(disabledRaw)
+			if err != nil {
+				return nil, fmt.Errorf("CHAINCODE_TLS_DISABLED must be true or false, got %q", disabledRaw)
+			}
+			disabled = d
+		}
+		if disabled {
+			return &shim.TLSProperties{Disabled: true}, nil
+		}
+		key, err := read("CHAINCODE_TLS_KEY", true)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := read("CHAINCODE_TLS_CERT", true)
+		if err != nil {
+			return nil, err
+		}
+		ca, err := read("CHAINCODE_CLIENT_CA_CERT", false)
+		if err != nil {
+			return nil, err
+		}
+		return &shim.TLSProperties{Key: key, Cert: cert, ClientCACerts: ca}, nil
+	}
+	enabledRaw := env("CORE_PEER_TLS_ENABLED")
+	if enabledRaw == "" {
+		return &shim.TLSProperties{Disabled: true}, nil
+	}
+	enabled, err := strconv.ParseBool(enabledRaw)
+	if err != nil {
+		return nil, fmt.Errorf("CORE_PEER_TLS_ENABLED must be true or false, got %q", enabledRaw)
+	}
+	if !enabled {
+		return &shim.TLSProperties{Disabled: true}, nil
+	}
+	key, err := read("CORE_TLS_CLIENT_KEY_FILE", true)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := read("CORE_TLS_CLIENT_CERT_FILE", true)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := read("CORE_PEER_TLS_ROOTCERT_FILE", false)
+	if err != nil {
+		return nil, err
+	}
+	return &shim.TLSProperties{Key: key, Cert: cert, ClientCACerts: ca}, nil
+}
