@@ -19,9 +19,28 @@ const (
 // Organisations lists every member organisation in a fixed order.
 var Organisations = []string{MerchantMSP, BankMSP, CarrierMSP, CustomsMSP}
 
+// clientIdentity returns the transaction creator's identity. contractapi parses the creator's
+// certificate once per transaction and hands the result to the transaction context; only a
+// context built without it (or a creator contractapi could not parse) is parsed here, so that
+// the reason for the failure is reported.
+func clientIdentity(ctx contractapi.TransactionContextInterface) (cid.ClientIdentity, error) {
+	if ci := ctx.GetClientIdentity(); ci != nil {
+		return ci, nil
+	}
+	ci, err := cid.New(ctx.GetStub())
+	if err != nil {
+		return nil, errInternal("read creator identity", err)
+	}
+	return ci, nil
+}
+
 // creatorMSP returns the MSP ID of the transaction creator.
 func creatorMSP(ctx contractapi.TransactionContextInterface) (string, error) {
-	id, err := cid.GetMSPID(ctx.GetStub())
+	ci, err := clientIdentity(ctx)
+	if err != nil {
+		return "", err
+	}
+	id, err := ci.GetMSPID()
 	if err != nil {
 		return "", errInternal("read creator MSP ID", err)
 	}
@@ -44,9 +63,27 @@ func requireOrg(ctx contractapi.TransactionContextInterface, action string, allo
 // creatorID returns a stable identifier of the invoking identity (MSP ID and X.509 subject and
 // issuer, as cid renders them), recorded with each step for the audit trail.
 func creatorID(ctx contractapi.TransactionContextInterface) (string, error) {
-	id, err := cid.GetID(ctx.GetStub())
+	ci, err := clientIdentity(ctx)
+	if err != nil {
+		return "", err
+	}
+	id, err := ci.GetID()
 	if err != nil {
 		return "", errInternal("read creator identity", err)
 	}
 	return id, nil
+}
+
+// creatorAttribute returns the value of an X.509 (Fabric CA) attribute of the creator's
+// certificate and whether the certificate carries it.
+func creatorAttribute(ctx contractapi.TransactionContextInterface, name string) (string, bool, error) {
+	ci, err := clientIdentity(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	v, found, err := ci.GetAttributeValue(name)
+	if err != nil {
+		return "", false, errInternal("read creator attribute "+name, err)
+	}
+	return v, found, nil
 }

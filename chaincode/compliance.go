@@ -251,11 +251,8 @@ func normalizeComplianceRules(req ComplianceRulesRequest) (*ComplianceRules, err
 // amounts, prefixes 1-10 digits, countries ISO 3166-1 alpha-2, watch-list entries valid IDs.
 // The new rules apply to orders created afterwards. It emits ComplianceRulesSet.
 func (c *Contract) SetComplianceRules(ctx contractapi.TransactionContextInterface, req ComplianceRulesRequest) (*ComplianceRules, error) {
-	msp, err := requireOrg(ctx, "SetComplianceRules", CustomsMSP)
+	ti, err := begin(ctx, &req, "SetComplianceRules", CustomsMSP)
 	if err != nil {
-		return nil, err
-	}
-	if err := req.argError(); err != nil {
 		return nil, err
 	}
 	next, err := normalizeComplianceRules(req)
@@ -266,19 +263,11 @@ func (c *Contract) SetComplianceRules(ctx contractapi.TransactionContextInterfac
 	if err != nil {
 		return nil, err
 	}
-	now, err := txTime(ctx)
-	if err != nil {
-		return nil, err
-	}
-	who, err := creatorID(ctx)
-	if err != nil {
-		return nil, err
-	}
 	next.Version = current.Version + 1
-	next.UpdatedAt = now.Format(time.RFC3339Nano)
-	next.UpdatedBy = who
-	next.UpdatedByMSP = msp
-	next.TxID = ctx.GetStub().GetTxID()
+	next.UpdatedAt = ti.ts
+	next.UpdatedBy = ti.id
+	next.UpdatedByMSP = ti.msp
+	next.TxID = ti.txID
 
 	key, err := complianceRulesKey(ctx)
 	if err != nil {
@@ -356,6 +345,22 @@ func CheckCompliance(ctx contractapi.TransactionContextInterface, s ComplianceSu
 		return nil, err
 	}
 	return watchlistAlert(ctx, rules, s, at), nil
+}
+
+// ReleaseComplianceUsage removes an order's usage record, so that an order that ended without
+// the buyer paying for it (CANCELLED, REJECTED, or REFUNDED in full) no longer counts toward the
+// buyer's yearly limit. createdAt is the order's creation time (the year its usage was recorded
+// under). The key is the order's own, so the delete never conflicts with other orders; it is a
+// blind delete (nothing is read), and deleting a record that does not exist is harmless.
+func ReleaseComplianceUsage(ctx contractapi.TransactionContextInterface, buyerID, currency, orderID string, createdAt time.Time) error {
+	key, err := complianceUsageKey(ctx, buyerID, createdAt.UTC().Year(), currency, orderID)
+	if err != nil {
+		return err
+	}
+	if err := ctx.GetStub().DelState(key); err != nil {
+		return errInternal("delete compliance usage", err)
+	}
+	return nil
 }
 
 // buyerYearlyUsage sums the buyer's recorded order totals for one year and currency.

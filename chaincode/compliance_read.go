@@ -29,27 +29,15 @@ func (c *Contract) GetComplianceRules(ctx contractapi.TransactionContextInterfac
 	return loadComplianceRules(ctx)
 }
 
-// resolveAlertPageSize applies the default and the cap to a requested page size.
-func resolveAlertPageSize(pageSize int32) (int32, error) {
-	switch {
-	case pageSize < 0:
-		return 0, errInvalid("pageSize", "must not be negative, got %d", pageSize)
-	case pageSize == 0:
-		return AlertPageSizeDefault, nil
-	case pageSize > AlertPageSizeMax:
-		return AlertPageSizeMax, nil
-	}
-	return pageSize, nil
-}
-
-// ListComplianceAlerts returns one page of compliance alerts in time order (Customs only). A
-// pageSize of 0 means AlertPageSizeDefault; larger sizes are capped at AlertPageSizeMax. The cost
+// ListComplianceAlerts returns one page of compliance alerts in time order (Customs only).
+// pageSize is a decimal string: "" or "0" means AlertPageSizeDefault, larger sizes are capped at
+// AlertPageSizeMax, a negative or non-numeric value is INVALID_ARGUMENT. The cost
 // is proportional to the page, not to the number of alerts. Evaluate only.
-func (c *Contract) ListComplianceAlerts(ctx contractapi.TransactionContextInterface, pageSize int32, bookmark string) (*ComplianceAlertPage, error) {
+func (c *Contract) ListComplianceAlerts(ctx contractapi.TransactionContextInterface, pageSize, bookmark string) (*ComplianceAlertPage, error) {
 	if _, err := requireOrg(ctx, "ListComplianceAlerts", CustomsMSP); err != nil {
 		return nil, err
 	}
-	size, err := resolveAlertPageSize(pageSize)
+	size, err := ParsePageSize("pageSize", pageSize, AlertPageSizeDefault, AlertPageSizeMax)
 	if err != nil {
 		return nil, err
 	}

@@ -23,14 +23,14 @@ var (
 	rtIDsErr  error
 
 	rtCCOnce sync.Once
-	rtCC     *contractapi.ContractChaincode
+	rtCC     *Chaincode
 	rtCCErr  error
 )
 
 // rtChaincode returns the xborder chaincode, built once for the rules tests (building the
 // contract metadata and compiling its schemas is slow, and the chaincode keeps no state of its
 // own between transactions).
-func rtChaincode(t testing.TB) *contractapi.ContractChaincode {
+func rtChaincode(t testing.TB) *Chaincode {
 	t.Helper()
 	rtCCOnce.Do(func() { rtCC, rtCCErr = NewChaincode() })
 	require.NoError(t, rtCCErr)
@@ -51,7 +51,7 @@ func rtIdentities(t testing.TB) *shimtest.Identities {
 // rtEnv is a fake channel running the xborder chaincode for the rules tests.
 type rtEnv struct {
 	t   testing.TB
-	cc  *contractapi.ContractChaincode
+	cc  *Chaincode
 	ids *shimtest.Identities
 	l   *shimtest.Ledger
 	now time.Time

@@ -9,10 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 	"github.com/hyperledger/fabric-contract-api-go/v2/metadata"
 	"github.com/hyperledger/fabric-contract-api-go/v2/serializer"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 )
 
 // ContractName is the name of the xborder contract inside the chaincode; it is also the
@@ -28,7 +32,9 @@ type Contract struct {
 	contractapi.Contract
 }
 
-// NewContract returns the xborder contract with its name and metadata information set.
+// NewContract returns the xborder contract with its name and metadata information set. Before
+// every transaction it checks the number of arguments (see checkArguments); a function name
+// that is not a transaction is refused with a coded error (see unknownTransaction).
 func NewContract() *Contract {
 	c := &Contract{}
 	c.Name = ContractName
@@ -38,6 +44,8 @@ func NewContract() *Contract {
 		Version:     ContractVersion,
 		License:     &metadata.LicenseMetadata{Name: "Apache-2.0"},
 	}
+	c.BeforeTransaction = checkArguments
+	c.UnknownTransaction = unknownTransaction
 	return c
 }
 
@@ -54,16 +62,190 @@ func (c *Contract) GetEvaluateTransactions() []string {
 	return append([]string(nil), evaluateTransactions...)
 }
 
-// NewChaincode builds the chaincode that serves the xborder contract. The result implements
-// shim.Chaincode: it can be started with its Start method (classic or chaincode-as-a-service,
-// chosen by contractapi from the environment) or served by a shim.ChaincodeServer.
-func NewChaincode() (*contractapi.ContractChaincode, error) {
+// requestArgument names the single argument of every write transaction.
+const requestArgument = "request"
+
+// transactionArguments names the arguments of every transaction, in order. Writes take one
+// JSON object; queries take plain strings. TestMetadataComplete checks it against the
+// metadata, so it cannot drift from the Go signatures.
+var transactionArguments = map[string][]string{
+	"CreateOrder":          {requestArgument},
+	"EscrowPayment":        {requestArgument},
+	"RegisterWaybill":      {requestArgument},
+	"DeclareCustoms":       {requestArgument},
+	"DecideCustoms":        {requestArgument},
+	"RecordCheckpoint":     {requestArgument},
+	"ConfirmDelivery":      {requestArgument},
+	"ReleaseEscrow":        {requestArgument},
+	"OpenDispute":          {requestArgument},
+	"ResolveDispute":       {requestArgument},
+	"CancelOrder":          {requestArgument},
+	"SetComplianceRules":   {requestArgument},
+	"AnchorDocument":       {requestArgument},
+	"GetOrder":             {"orderId"},
+	"ListOrders":           {"merchantId", "status", "buyerId", "pageSize", "bookmark"},
+	"GetOrderHistory":      {"orderId"},
+	"GetComplianceRules":   {},
+	"ListComplianceAlerts": {"pageSize", "bookmark"},
+	"GetMerchantCredit":    {"merchantId"},
+	"GetSettlementReport":  {"merchantId", "currency", "from", "to"},
+	"VerifyDocument":       {"sha256"},
+}
+
+// TransactionArguments returns the argument names of every transaction of the contract, in
+// order (a fresh copy). Write transactions take one argument, "request": the request as a
+// JSON object.
+func TransactionArguments() map[string][]string {
+	out := make(map[string][]string, len(transactionArguments))
+	for k, v := range transactionArguments {
+		out[k] = append([]string{}, v...)
+	}
+	return out
+}
+
+// checkArguments runs before every transaction (the contract's BeforeTransaction). contractapi
+// reports too few arguments without an error code ("incorrect number of params. Expected 1,
+// received 0") and silently ignores extra ones; this check reports both as
+// "INVALID_ARGUMENT: arguments: ...", naming the expected arguments. A caller from outside the
+// consortium gets FORBIDDEN instead, whatever its arguments. Unknown transaction names are
+// left to unknownTransaction.
+func checkArguments(ctx contractapi.TransactionContextInterface) error {
+	ns, fn, params := splitFunction(ctx.GetStub())
+	want, known := transactionArguments[fn]
+	if ns != ContractName {
+		known = false
+	}
+	if !known || len(params) == len(want) {
+		return nil
+	}
+	if _, err := requireOrg(ctx, fn, Organisations...); err != nil {
+		return err
+	}
+	var shape string
+	switch {
+	case len(want) == 1 && want[0] == requestArgument:
+		shape = "1 argument (the request as a JSON object)"
+	case len(want) == 0:
+		shape = "no arguments"
+	case len(want) == 1:
+		shape = "1 argument (" + want[0] + ")"
+	default:
+		shape = strconv.Itoa(len(want)) + " arguments (" + strings.Join(want, ", ") + ")"
+	}
+	return errInvalid("arguments", "%s takes %s, got %d", fn, shape, len(params))
+}
+
+// splitFunction returns the contract and transaction name of the invoked function as
+// contractapi resolves them (no "contract:" prefix = the default contract xborder; the first
+// letter of the transaction name is upper-cased, so "getOrder" is GetOrder), and the arguments.
+func splitFunction(stub shim.ChaincodeStubInterface) (string, string, []string) {
+	fn, params := stub.GetFunctionAndParameters()
+	ns := ContractName
+	if i := strings.LastIndex(fn, ":"); i >= 0 {
+		ns, fn = fn[:i], fn[i+1:]
+	}
+	if r, size := utf8.DecodeRuneInString(fn); size > 0 {
+		fn = string(unicode.ToUpper(r)) + fn[size:]
+	}
+	return ns, fn, params
+}
+
+// unknownTransaction answers a call of a function the contract does not have (the contract's
+// UnknownTransaction) with "INVALID_ARGUMENT: function: ..." instead of contractapi's uncoded
+// "Function X not found in contract xborder"; a caller from outside the consortium gets
+// FORBIDDEN.
+func unknownTransaction(ctx contractapi.TransactionContextInterface) error {
+	fn, _ := ctx.GetStub().GetFunctionAndParameters()
+	if _, err := requireOrg(ctx, fn, Organisations...); err != nil {
+		return err
+	}
+	return errInvalid("function", "%s is not a transaction of contract %s", quoteValue(fn), ContractName)
+}
+
+// ChaincodeVersion is the chaincode-level version reported in the metadata's info (the
+// contract's own info carries ContractVersion).
+const ChaincodeVersion = ContractVersion
+
+// ChaincodeTitle is the chaincode-level title reported in the metadata's info.
+const ChaincodeTitle = "xborder"
+
+// chaincodeInfo returns the chaincode-level information of the metadata that
+// org.hyperledger.fabric:GetMetadata returns.
+func chaincodeInfo() metadata.InfoMetadata {
+	return metadata.InfoMetadata{
+		Title:       ChaincodeTitle,
+		Description: "Cross-border e-commerce payment: orders, escrow with FX, customs, logistics, compliance, merchant credit and document anchoring.",
+		Version:     ChaincodeVersion,
+		License:     &metadata.LicenseMetadata{Name: "Apache-2.0"},
+	}
+}
+
+// getMetadataFunction is the name of the metadata transaction of contractapi's system contract
+// (contractapi.SystemContractName).
+const getMetadataFunction = "GetMetadata"
+
+// Chaincode is the xborder chaincode. It implements shim.Chaincode: serve it with shim.Start
+// (classic, peer-launched chaincode) or as the CC of a shim.ChaincodeServer (chaincode as a
+// service). Every call goes to contractapi's ContractChaincode serving the xborder contract.
+// contractapi renders the metadata once, inside contractapi.NewChaincode, with the
+// chaincode-level info left at "undefined"/"latest" (its Info field is read only there), so
+// Chaincode puts its own info (ChaincodeTitle, ChaincodeVersion) into the answer of
+// org.hyperledger.fabric:GetMetadata.
+type Chaincode struct {
+	cc *contractapi.ContractChaincode
+}
+
+// NewChaincode builds the chaincode that serves the xborder contract.
+func NewChaincode() (*Chaincode, error) {
 	cc, err := contractapi.NewChaincode(NewContract())
 	if err != nil {
 		return nil, fmt.Errorf("create xborder chaincode: %w", err)
 	}
+	// Kept for completeness: contractapi rendered the metadata inside NewChaincode already, so
+	// Invoke puts the same info into GetMetadata's answer.
+	cc.Info = chaincodeInfo()
 	cc.TransactionSerializer = &requestSerializer{}
-	return cc, nil
+	return &Chaincode{cc: cc}, nil
+}
+
+// Init is called when the chaincode is instantiated or upgraded (Fabric 1.x lifecycle, or an
+// --init-required definition); it delegates to contractapi.
+func (c *Chaincode) Init(stub shim.ChaincodeStubInterface) *peer.Response {
+	return c.cc.Init(stub)
+}
+
+// Invoke runs one transaction. org.hyperledger.fabric:GetMetadata returns contractapi's
+// metadata with the chaincode info (ChaincodeTitle, ChaincodeVersion) as its info.
+func (c *Chaincode) Invoke(stub shim.ChaincodeStubInterface) *peer.Response {
+	resp := c.cc.Invoke(stub)
+	if ns, fn, _ := splitFunction(stub); ns != contractapi.SystemContractName || fn != getMetadataFunction || resp.GetStatus() != shim.OK {
+		return resp
+	}
+	out, err := withChaincodeInfo(resp.GetPayload(), chaincodeInfo())
+	if err != nil {
+		return shim.Error(errInternal("set chaincode info in metadata", err).Error())
+	}
+	return shim.Success(out)
+}
+
+// withChaincodeInfo replaces the top-level "info" of a metadata document. The other members keep
+// their content (the document is re-encoded compactly, its members in sorted order, so the
+// result is deterministic).
+func withChaincodeInfo(doc []byte, info metadata.InfoMetadata) ([]byte, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &members); err != nil {
+		return nil, fmt.Errorf("decode metadata: %w", err)
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return nil, fmt.Errorf("encode info: %w", err)
+	}
+	members["info"] = b
+	out, err := json.Marshal(members)
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata: %w", err)
+	}
+	return out, nil
 }
 
 // requestBase is embedded in every write request. It carries a decoding error from the

@@ -3,7 +3,6 @@ package chaincode
 import (
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -34,9 +33,9 @@ var DocumentKinds = []string{
 // digits, stored in lower case), the order it belongs to and its kind.
 type AnchorDocumentRequest struct {
 	requestBase
-	SHA256  string `json:"sha256" metadata:",optional"`
-	OrderID string `json:"orderId" metadata:",optional"`
-	Kind    string `json:"kind" metadata:",optional"`
+	SHA256  string `json:"sha256"`
+	OrderID string `json:"orderId"`
+	Kind    string `json:"kind"`
 }
 
 // DocumentRecord is an anchored document hash: which order it belongs to, as what, who anchored
@@ -96,11 +95,8 @@ func orderDocumentKeys(ctx contractapi.TransactionContextInterface, orderID stri
 // organisation and identity, the transaction time and ID, writes the per-order index key (so
 // the order's audit trail lists the document) and emits DocumentAnchored.
 func (c *Contract) AnchorDocument(ctx contractapi.TransactionContextInterface, req AnchorDocumentRequest) (*DocumentRecord, error) {
-	msp, err := requireOrg(ctx, "AnchorDocument", Organisations...)
+	ti, err := begin(ctx, &req, "AnchorDocument", Organisations...)
 	if err != nil {
-		return nil, err
-	}
-	if err := req.argError(); err != nil {
 		return nil, err
 	}
 	sha, err := NormalizeSHA256Hex("sha256", req.SHA256)
@@ -139,18 +135,9 @@ func (c *Contract) AnchorDocument(ctx contractapi.TransactionContextInterface, r
 	if anchored {
 		return nil, errConflict("document %s is already anchored to order %s as %s by %s at %s", sha, existing.OrderID, existing.Kind, existing.AnchoredByMSP, existing.AnchoredAt)
 	}
-	now, err := txTime(ctx)
-	if err != nil {
-		return nil, err
-	}
-	who, err := creatorID(ctx)
-	if err != nil {
-		return nil, err
-	}
 	rec := &DocumentRecord{
 		SHA256: sha, OrderID: req.OrderID, Kind: req.Kind,
-		AnchoredByMSP: msp, AnchoredBy: who, AnchoredAt: now.Format(time.RFC3339Nano),
-		TxID: ctx.GetStub().GetTxID(),
+		AnchoredByMSP: ti.msp, AnchoredBy: ti.id, AnchoredAt: ti.ts, TxID: ti.txID,
 	}
 	if err := putJSON(ctx, dkey, rec); err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
 
@@ -65,9 +64,9 @@ func requireMerchant(ctx contractapi.TransactionContextInterface, ti *txInfo, me
 	if ti.msp != MerchantMSP {
 		return nil
 	}
-	bound, found, err := cid.GetAttributeValue(ctx.GetStub(), MerchantAttribute)
+	bound, found, err := creatorAttribute(ctx, MerchantAttribute)
 	if err != nil {
-		return errInternal("read creator attribute "+MerchantAttribute, err)
+		return err
 	}
 	if found && bound != merchantID {
 		return errForbidden("identity is bound to merchant %q by its %s attribute and may not act for merchant %q", bound, MerchantAttribute, merchantID)
@@ -190,8 +189,8 @@ func checkMoney(o *Order) error {
 }
 
 // finalize settles a non-final order: it pays out released and refunded (which must add up to
-// the escrow), sets the final status, saves the order and records its outcome for the
-// merchant's credit report.
+// the escrow), sets the final status, saves the order, releases the order's compliance usage
+// unless the order is COMPLETED, and records its outcome for the merchant's credit report.
 func finalize(ctx contractapi.TransactionContextInterface, o *Order, final string, released, refunded int64, ti *txInfo) error {
 	prev := o.Status
 	o.Escrow.Released = released
@@ -202,6 +201,17 @@ func finalize(ctx contractapi.TransactionContextInterface, o *Order, final strin
 	o.Hold = nil
 	if err := saveOrder(ctx, o, prev, final, ti); err != nil {
 		return err
+	}
+	if final != StatusCompleted {
+		// Nothing (REJECTED, CANCELLED, REFUNDED) was kept by the merchant: the order no longer
+		// counts toward the buyer's yearly compliance limit.
+		created, err := time.Parse(timeLayout, o.CreatedAt)
+		if err != nil {
+			return errInternal("parse createdAt", err)
+		}
+		if err := ReleaseComplianceUsage(ctx, o.Buyer.ID, o.Currency, o.OrderID, created); err != nil {
+			return err
+		}
 	}
 	onTime := false
 	if o.Logistics.DeliveredAt != "" {

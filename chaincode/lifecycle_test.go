@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/chaincode"
@@ -27,7 +26,7 @@ const lcOutsider = "OutsiderMSP"
 
 var (
 	lcCCOnce sync.Once
-	lcCC     *contractapi.ContractChaincode
+	lcCC     *chaincode.Chaincode
 	lcCCErr  error
 
 	lcIDsOnce sync.Once
@@ -81,7 +80,7 @@ func lcCollections(t lcT) ([]lcCollectionDef, map[string][]string) {
 // lcEnv is a fake channel with the xborder chaincode.
 type lcEnv struct {
 	t   lcT
-	cc  *contractapi.ContractChaincode
+	cc  *chaincode.Chaincode
 	ids *shimtest.Identities
 	l   *shimtest.Ledger
 	now time.Time

@@ -2,6 +2,7 @@ package chaincode
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -15,9 +16,10 @@ type RegisterWaybillRequest struct {
 }
 
 // RegisterWaybill records the carrier's waybill for a paid order (CarrierMSP). The consignee is
-// canonicalised and written to orderPrivate under the carrier's consignee key, so customs can
-// compare its hash with the merchant's. A waybill may be replaced until the goods are picked up
-// or customs has cleared the order.
+// canonicalised, salted with the order's consignee salt (read from the merchant's consignee
+// record in orderPrivate) and written to orderPrivate under the carrier's consignee key, so
+// customs can compare its hash with the merchant's. A waybill may be replaced until the goods
+// are picked up or customs has cleared the order.
 func (c *Contract) RegisterWaybill(ctx contractapi.TransactionContextInterface, req RegisterWaybillRequest) (*Order, error) {
 	ti, err := begin(ctx, &req, "RegisterWaybill", CarrierMSP)
 	if err != nil {
@@ -42,11 +44,19 @@ func (c *Contract) RegisterWaybill(ctx contractapi.TransactionContextInterface, 
 			return nil, err
 		}
 	}
+	salt, err := orderConsigneeSalt(ctx, o.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if priv.ConsigneeSalt != "" && !strings.EqualFold(priv.ConsigneeSalt, salt) {
+		return nil, errInvalid("transient."+TransientWaybillPrivate+".consigneeSalt",
+			"does not match the consignee salt of order %s; omit it, the chaincode takes the salt from the order", o.OrderID)
+	}
 	consKey, err := compositeKey(ctx, privConsigneeCarrier, o.OrderID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := putPrivateJSON(ctx, CollectionOrderPrivate, consKey, newConsigneeRecord(o.OrderID, priv.ConsigneeName, priv.ConsigneeAddress, priv.ConsigneeSalt)); err != nil {
+	if _, err := putPrivateJSON(ctx, CollectionOrderPrivate, consKey, newConsigneeRecord(o.OrderID, priv.ConsigneeName, priv.ConsigneeAddress, salt)); err != nil {
 		return nil, err
 	}
 	key, err := compositeKey(ctx, objWaybill, o.OrderID)
@@ -69,6 +79,26 @@ func (c *Contract) RegisterWaybill(ctx contractapi.TransactionContextInterface, 
 		return nil, err
 	}
 	return o, nil
+}
+
+// orderConsigneeSalt reads the order's consignee salt from the merchant's consignee record in
+// orderPrivate. Only members of orderPrivate may call it (RegisterWaybill runs for CarrierMSP, a
+// member, on a member peer). A record written before consignee salts were mandatory carries an
+// empty salt, which keeps matching the carrier's record of such an order.
+func orderConsigneeSalt(ctx contractapi.TransactionContextInterface, orderID string) (string, error) {
+	key, err := compositeKey(ctx, privConsigneeMerchant, orderID)
+	if err != nil {
+		return "", err
+	}
+	var rec consigneeRecord
+	found, err := getPrivateJSON(ctx, CollectionOrderPrivate, key, &rec)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", errPrecondition("the consignee record of order %s is not available in %s on this peer yet (private data not yet disseminated); retry later", orderID, CollectionOrderPrivate)
+	}
+	return rec.Salt, nil
 }
 
 // RecordCheckpointRequest is the argument of RecordCheckpoint. DocumentHash is the optional

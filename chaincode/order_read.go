@@ -61,11 +61,12 @@ func (c *Contract) GetOrder(ctx contractapi.TransactionContextInterface, orderID
 }
 
 // ListOrders returns one page of orders (any member organisation), public parts only, filtered
-// by any combination of merchantId, status and buyerId ("" = no filter). pageSize 0 means 20;
-// it is capped at 100. bookmark is "" for the first page, then the previous page's bookmark;
+// by any combination of merchantId, status and buyerId ("" = no filter). pageSize is a decimal
+// string: "" or "0" means 20, larger values are capped at 100, a negative or non-numeric value
+// is INVALID_ARGUMENT. bookmark is "" for the first page, then the previous page's bookmark;
 // the last page has an empty bookmark. Each filter combination reads a composite-key index with
 // pagination, so the cost grows with the page size, not with the ledger.
-func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merchantID, status, buyerID string, pageSize int32, bookmark string) (*OrderPage, error) {
+func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merchantID, status, buyerID, pageSize, bookmark string) (*OrderPage, error) {
 	if _, err := requireOrg(ctx, "ListOrders", Organisations...); err != nil {
 		return nil, err
 	}
@@ -82,14 +83,9 @@ func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merch
 	if status != "" && !slices.Contains(Statuses, status) {
 		return nil, errInvalid("status", "must be one of %s, got %q", strings.Join(Statuses, ", "), status)
 	}
-	if pageSize < 0 {
-		return nil, errInvalid("pageSize", "must not be negative, got %d", pageSize)
-	}
-	if pageSize == 0 {
-		pageSize = DefaultPageSize
-	}
-	if pageSize > MaxPageSize {
-		pageSize = MaxPageSize
+	size, err := ParsePageSize("pageSize", pageSize, DefaultPageSize, MaxPageSize)
+	if err != nil {
+		return nil, err
 	}
 	var objectType string
 	var attrs []string
@@ -109,7 +105,7 @@ func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merch
 		attrs = append(attrs, status)
 	}
 	stub := ctx.GetStub()
-	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, pageSize, bookmark)
+	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, size, bookmark)
 	if err != nil {
 		return nil, errInternal("query orders", err)
 	}
@@ -148,7 +144,7 @@ func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merch
 	if meta != nil && page.Count > 0 {
 		page.Bookmark = meta.GetBookmark()
 	}
-	if page.Count < pageSize {
+	if page.Count < size {
 		page.Bookmark = ""
 	}
 	return page, nil

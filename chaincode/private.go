@@ -30,10 +30,13 @@ var CollectionsConfigJSON []byte
 // rejected.
 const (
 	// TransientOrderPrivate (CreateOrder): {"name", "address", "phone", "salt", "consigneeSalt"?}.
+	// Without consigneeSalt the chaincode derives the consignee salt from salt.
 	TransientOrderPrivate = "order_private"
 	// TransientPaymentPrivate (EscrowPayment): {"payerName", "payerAccount", "salt"}.
 	TransientPaymentPrivate = "payment_private"
 	// TransientWaybillPrivate (RegisterWaybill): {"consigneeName", "consigneeAddress", "consigneeSalt"?}.
+	// The carrier's consignee record is salted with the order's consignee salt, read from
+	// orderPrivate; consigneeSalt is optional and, when given, must equal it.
 	TransientWaybillPrivate = "waybill_private"
 )
 
@@ -107,9 +110,12 @@ type waybillPrivateInput struct {
 }
 
 // consigneeRecord is the canonical consignee, written to orderPrivate once from the merchant's
-// buyer data and once from the carrier's waybill data. Both sides canonicalise identically, so
-// equal consignees produce byte-identical values and therefore equal private data hashes, which
-// customs compares with GetPrivateDataHash without reading any private data.
+// buyer data and once from the carrier's waybill data. Both sides canonicalise identically and
+// use the same salt (the order's consignee salt: the merchant's, or derived from the buyer
+// record's salt; the carrier's transaction reads it from the merchant's record), so equal
+// consignees produce byte-identical values and therefore equal private data hashes, which
+// customs compares with GetPrivateDataHash without reading any private data. The salt keeps a
+// channel member from confirming a guessed name and address against the public hash.
 type consigneeRecord struct {
 	OrderID string `json:"orderId"`
 	Name    string `json:"name"`
@@ -178,9 +184,11 @@ func readOrderPrivate(ctx contractapi.TransactionContextInterface) (*orderPrivat
 	if err := ValidateText(p+"name", in.Name, 200); err != nil {
 		return nil, err
 	}
-	if err := ValidateText(p+"address", in.Address, 500); err != nil {
+	address, err := ValidateMultilineText(p+"address", in.Address, 500)
+	if err != nil {
 		return nil, err
 	}
+	in.Address = address
 	if err := ValidateText(p+"phone", in.Phone, 40); err != nil {
 		return nil, err
 	}
@@ -190,7 +198,25 @@ func readOrderPrivate(ctx contractapi.TransactionContextInterface) (*orderPrivat
 	if err := validateSalt(p+"consigneeSalt", in.ConsigneeSalt, false); err != nil {
 		return nil, err
 	}
+	if in.ConsigneeSalt == "" {
+		in.ConsigneeSalt = deriveConsigneeSalt(in.Salt)
+	}
 	return &in, nil
+}
+
+// consigneeSaltLabel separates the derivation of the consignee salt from every other use of
+// the buyer record's salt.
+const consigneeSaltLabel = "xborder/consignee-salt/v1\x00"
+
+// deriveConsigneeSalt returns the consignee salt of an order whose merchant did not choose one:
+// the hex SHA-256 of a fixed label followed by the buyer record's salt (validated hex, taken in
+// lower case). The salt is secret (it lives only in orderPrivate), so the derived salt is too,
+// and the consignee record's public private-data hash cannot be confirmed by guessing a name
+// and address; being a one-way function of it, the derived salt reveals nothing about the
+// buyer record.
+func deriveConsigneeSalt(salt string) string {
+	sum := sha256.Sum256([]byte(consigneeSaltLabel + strings.ToLower(salt)))
+	return hex.EncodeToString(sum[:])
 }
 
 // readPaymentPrivate reads and validates the transient payment_private value.
@@ -222,9 +248,11 @@ func readWaybillPrivate(ctx contractapi.TransactionContextInterface) (*waybillPr
 	if err := ValidateText(p+"consigneeName", in.ConsigneeName, 200); err != nil {
 		return nil, err
 	}
-	if err := ValidateText(p+"consigneeAddress", in.ConsigneeAddress, 500); err != nil {
+	address, err := ValidateMultilineText(p+"consigneeAddress", in.ConsigneeAddress, 500)
+	if err != nil {
 		return nil, err
 	}
+	in.ConsigneeAddress = address
 	if err := validateSalt(p+"consigneeSalt", in.ConsigneeSalt, false); err != nil {
 		return nil, err
 	}

@@ -191,6 +191,20 @@ func lcCheckLedger(t lcT, l *shimtest.Ledger, finals map[string]string, scanEven
 		} else {
 			require.Zero(t, o.Escrow.Amount)
 		}
+		// The order counts toward its buyer's yearly compliance usage unless it ended without
+		// the merchant keeping the money.
+		created, err := time.Parse(time.RFC3339Nano, o.CreatedAt)
+		require.NoError(t, err)
+		usage := l.State(lcKey("compliance~usage", o.Buyer.ID, fmt.Sprint(created.Year()), o.Currency, id))
+		switch o.Status {
+		case chaincode.StatusCancelled, chaincode.StatusRejected, chaincode.StatusRefunded:
+			require.Nil(t, usage, "order %s is %s but still counts toward the yearly limit", id, o.Status)
+		default:
+			require.NotNil(t, usage, "order %s (%s) has no compliance usage", id, o.Status)
+			var u chaincode.ComplianceUsage
+			require.NoError(t, json.Unmarshal(usage, &u))
+			require.Equal(t, o.Total, u.Total, "usage of order %s", id)
+		}
 		raw := string(l.State("\x00order\x00" + id + "\x00"))
 		if prev, ok := finals[id]; ok {
 			require.Equal(t, prev, raw, "final order %s changed", id)

@@ -2,6 +2,7 @@ package chaincode
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -161,6 +162,61 @@ func ValidateText(field, v string, max int) error {
 		pos++
 	}
 	return nil
+}
+
+// ParsePageSize parses a page-size query argument: a decimal whole number, "" or "0" for def,
+// values above max capped at max. A negative number or anything that is not a decimal number
+// (signs other than a leading "-", spaces, fractions, exponents) is INVALID_ARGUMENT naming
+// field. Query arguments travel as strings, so the contract parses them itself and reports a
+// bad value as a coded error rather than as contractapi's conversion error.
+func ParsePageSize(field, v string, def, max int32) (int32, error) {
+	if v == "" {
+		return def, nil
+	}
+	digits := strings.TrimPrefix(v, "-")
+	if digits == "" || !allDigits(digits) {
+		return 0, errInvalid(field, "must be a whole number (decimal digits), got %s", quoteValue(v))
+	}
+	if digits != v {
+		if strings.Trim(digits, "0") == "" {
+			return def, nil // "-0"
+		}
+		return 0, errInvalid(field, "must not be negative, got %s", v)
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	switch {
+	case err != nil || n > int64(max):
+		return max, nil // only a range error is possible here: too large, so capped
+	case n == 0:
+		return def, nil
+	}
+	return int32(n), nil
+}
+
+// ValidateMultilineText checks multi-line free text such as a postal address and returns it
+// normalised: every CR LF pair becomes a single LF, after which the same rules as ValidateText
+// apply (not blank, at most max characters, printable only), except that LF line breaks are
+// allowed. Every other control character, including a CR that is not followed by LF and tabs,
+// is refused.
+func ValidateMultilineText(field, v string, max int) (string, error) {
+	v = strings.ReplaceAll(v, "\r\n", "\n")
+	if strings.TrimSpace(v) == "" {
+		return "", errInvalid(field, "is required")
+	}
+	if !utf8.ValidString(v) {
+		return "", errInvalid(field, "must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(v); n > max {
+		return "", errInvalid(field, "must be at most %d characters, got %d", max, n)
+	}
+	pos := 0
+	for _, r := range v {
+		if r != '\n' && !unicode.IsPrint(r) {
+			return "", errInvalid(field, "must contain only printable characters and line breaks; found %U at position %d", r, pos)
+		}
+		pos++
+	}
+	return v, nil
 }
 
 // ValidateSHA256Hex checks that v is a SHA-256 digest in hexadecimal: exactly 64 hex digits
