@@ -1,0 +1,125 @@
+package devnet_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/stretchr/testify/require"
+
+	"github.com/xborder/xborder/network/devnet"
+	"github.com/xborder/xborder/network/devnet/internal/testcc"
+)
+
+// startBenchNet starts a TLS devnet with testcc for a benchmark.
+func startBenchNet(b *testing.B) *testNet {
+	b.Helper()
+	cc, err := testcc.Start(context.Background(), "127.0.0.1:0")
+	require.NoError(b, err)
+	cfg := testConfig(b.TempDir(), withPolicy(anyOrg))
+	cfg.Chaincodes[0].Address = cc.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := devnet.Start(ctx, cfg)
+	require.NoError(b, err)
+	b.Cleanup(func() {
+		_ = n.Close()
+		cc.Stop()
+	})
+	return &testNet{net: n, cc: cc, dir: cfg.DataDir}
+}
+
+// benchContract connects an SDK gateway (own gRPC connection) for a benchmark client.
+func benchContract(b *testing.B, n *devnet.Network, mspID string) *client.Contract {
+	b.Helper()
+	conn, err := n.ClientConnection(mspID)
+	require.NoError(b, err)
+	id, sign := clientIdentity(b, n, mspID)
+	gw, err := client.Connect(id, client.WithSign(sign), client.WithClientConnection(conn))
+	require.NoError(b, err)
+	b.Cleanup(func() {
+		_ = gw.Close()
+		_ = conn.Close()
+	})
+	return gw.GetNetwork(n.Channel()).GetContract(testcc.Name)
+}
+
+// BenchmarkSubmit measures committed transactions per second and the latency of a full
+// submit (endorse, submit, commit status) of a small write, with 1, 16 and 64 concurrent
+// clients spread over the four organisations' peers.
+func BenchmarkSubmit(b *testing.B) {
+	for _, clients := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			tn := startBenchNet(b)
+			orgs := []string{merchant, bank, carrier, customs}
+			contracts := make([]*client.Contract, clients)
+			for i := range contracts {
+				contracts[i] = benchContract(b, tn.net, orgs[i%len(orgs)])
+			}
+			var next atomic.Int64
+			latencies := make([]time.Duration, b.N)
+			var failed atomic.Int64
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := next.Add(1) - 1
+						if i >= int64(b.N) {
+							return
+						}
+						t0 := time.Now()
+						_, err := contracts[w].Submit("put", client.WithArguments(fmt.Sprintf("key-%d-%d", w, i), "value"))
+						latencies[i] = time.Since(t0)
+						if err != nil {
+							failed.Add(1)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			if f := failed.Load(); f > 0 {
+				b.Fatalf("%d of %d transactions failed", f, b.N)
+			}
+			sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tx/s")
+			b.ReportMetric(float64(latencies[b.N/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(latencies[(b.N*99)/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
+
+// BenchmarkEvaluate measures evaluations per second of a single-key read.
+func BenchmarkEvaluate(b *testing.B) {
+	tn := startBenchNet(b)
+	setup := benchContract(b, tn.net, merchant)
+	_, err := setup.SubmitTransaction("put", "bench", "value")
+	require.NoError(b, err)
+	contracts := make([]*client.Contract, 16)
+	for i := range contracts {
+		contracts[i] = benchContract(b, tn.net, []string{merchant, bank, carrier, customs}[i%4])
+	}
+	var idx atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		c := contracts[int(idx.Add(1)-1)%len(contracts)]
+		for pb.Next() {
+			if _, err := c.EvaluateTransaction("get", "bench"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "eval/s")
+}

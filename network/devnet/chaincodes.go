@@ -1,0 +1,113 @@
+package devnet
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+
+	"github.com/xborder/xborder/network/devnet/msp"
+	"github.com/xborder/xborder/network/devnet/policy"
+)
+
+// chaincode is a chaincode definition resolved for endorsement and validation.
+type chaincode struct {
+	def         ChaincodeDefinition
+	policy      *common.SignaturePolicyEnvelope // the chaincode endorsement policy
+	collections []policy.Collection
+	// collPolicy holds the collection-level endorsement policies (only collections that have one).
+	collPolicy map[string]*common.SignaturePolicyEnvelope
+	// members holds the member organisations of every collection.
+	members map[string]map[string]bool
+}
+
+func (cc *chaincode) id() *peer.ChaincodeID {
+	return &peer.ChaincodeID{Name: cc.def.Name, Version: cc.def.Version}
+}
+
+func (n *Network) loadChaincodes(defs []ChaincodeDefinition) (map[string]*chaincode, error) {
+	out := make(map[string]*chaincode, len(defs))
+	for _, def := range defs {
+		cc := &chaincode{def: def, collPolicy: map[string]*common.SignaturePolicyEnvelope{}, members: map[string]map[string]bool{}}
+		var err error
+		if def.EndorsementPolicy == "" {
+			cc.policy = policy.MajorityOf(n.peerOrgs)
+		} else if cc.policy, err = policy.Parse(def.EndorsementPolicy); err != nil {
+			return nil, fmt.Errorf("devnet: chaincode %s: endorsement policy: %w", def.Name, err)
+		}
+		switch c := strings.TrimSpace(def.Collections); {
+		case c == "":
+		case strings.HasPrefix(c, "["):
+			if cc.collections, err = policy.ParseCollections([]byte(c)); err != nil {
+				return nil, fmt.Errorf("devnet: chaincode %s: collections config: %w", def.Name, err)
+			}
+		default:
+			if cc.collections, err = policy.LoadCollections(c); err != nil {
+				return nil, fmt.Errorf("devnet: chaincode %s: collections config %s: %w", def.Name, c, err)
+			}
+		}
+		for _, coll := range cc.collections {
+			m := map[string]bool{}
+			for _, id := range coll.Members {
+				m[id] = true
+			}
+			cc.members[coll.Name] = m
+			if coll.EndorsementPolicy != "" {
+				env, err := policy.Parse(coll.EndorsementPolicy)
+				if err != nil {
+					return nil, fmt.Errorf("devnet: chaincode %s: collection %s endorsement policy: %w", def.Name, coll.Name, err)
+				}
+				cc.collPolicy[coll.Name] = env
+			}
+		}
+		out[def.Name] = cc
+	}
+	return out, nil
+}
+
+// satisfiedBy reports whether one peer of each organisation in orgs satisfies env.
+func satisfiedBy(env *common.SignaturePolicyEnvelope, orgs []string) bool {
+	signers := make([]policy.Signer, len(orgs))
+	for i, o := range orgs {
+		signers[i] = policy.Signer{MSPID: o, Role: msp.RolePeer, ID: o + "/peer0"}
+	}
+	return policy.Satisfied(env, signers)
+}
+
+// subsets returns every non-empty subset of orgs, smallest first and, within a size, in the
+// lexicographic order of positions in orgs.
+func subsets(orgs []string) [][]string {
+	var out [][]string
+	n := len(orgs)
+	idx := make([]int, 0, n)
+	var rec func(start, k int)
+	rec = func(start, k int) {
+		if len(idx) == k {
+			set := make([]string, k)
+			for j, i := range idx {
+				set[j] = orgs[i]
+			}
+			out = append(out, set)
+			return
+		}
+		for i := start; i <= n-(k-len(idx)); i++ {
+			idx = append(idx, i)
+			rec(i+1, k)
+			idx = idx[:len(idx)-1]
+		}
+	}
+	for k := 1; k <= n; k++ {
+		rec(0, k)
+	}
+	return out
+}
+
+func contains(set []string, s string) bool {
+	for _, x := range set {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,92 @@
+package devnet
+
+import (
+	"fmt"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xborder/xborder/network/devnet/txutil"
+)
+
+// csccName is the name of Fabric's configuration system chaincode.
+const csccName = "cscc"
+
+// The read-only functions of Fabric's configuration system chaincode (cscc) the devnet serves.
+const (
+	csccGetConfigBlock   = "GetConfigBlock"
+	csccGetChannelConfig = "GetChannelConfig"
+	csccGetChannels      = "GetChannels"
+)
+
+// evaluateCSCC runs a proposal for the configuration system chaincode: the channel's config
+// block, its configuration and the list of channels. Joining channels is not supported: the
+// devnet has exactly one.
+func (n *Network) evaluateCSCC(prop *txutil.Proposal) (*peer.Response, *peerFailure) {
+	if f := n.checkProposal(prop); f != nil {
+		return nil, f
+	}
+	resp := n.cscc(prop.Input().GetArgs())
+	if resp.GetStatus() >= 400 {
+		return nil, &peerFailure{codes.Unknown, fmt.Sprintf("chaincode response %d, %s", resp.GetStatus(), resp.GetMessage())}
+	}
+	return resp, nil
+}
+
+func (n *Network) cscc(args [][]byte) *peer.Response {
+	if len(args) < 1 {
+		return qsccError(fmt.Sprintf("Incorrect number of arguments, %d", len(args)))
+	}
+	fname := string(args[0])
+	if fname != csccGetChannels && len(args) < 2 {
+		return qsccError(fmt.Sprintf("Incorrect number of arguments, %d", len(args)))
+	}
+	switch fname {
+	case csccGetConfigBlock:
+		if string(args[1]) != n.cfg.Channel {
+			return qsccError(fmt.Sprintf("Unknown channel ID, %s", string(args[1])))
+		}
+		block, err := n.ledger.Block(n.ledger.LastConfigIndex())
+		if err != nil {
+			return qsccError(err.Error())
+		}
+		return qsccSuccess(block)
+	case csccGetChannelConfig:
+		if len(args[1]) == 0 {
+			return qsccError("empty channel name provided")
+		}
+		if string(args[1]) != n.cfg.Channel {
+			return qsccError(fmt.Sprintf("unknown channel ID, %s", string(args[1])))
+		}
+		cfg, err := n.channelConfig()
+		if err != nil {
+			return qsccError(err.Error())
+		}
+		return qsccSuccess(cfg)
+	case csccGetChannels:
+		return qsccSuccess(&peer.ChannelQueryResponse{Channels: []*peer.ChannelInfo{{ChannelId: n.cfg.Channel}}})
+	}
+	return qsccError(fmt.Sprintf("Requested function %s not found.", fname))
+}
+
+// channelConfig returns the configuration in the channel's last config block.
+func (n *Network) channelConfig() (*common.Config, error) {
+	block, err := n.ledger.Block(n.ledger.LastConfigIndex())
+	if err != nil {
+		return nil, fmt.Errorf("read config block: %w", err)
+	}
+	if len(block.GetData().GetData()) != 1 {
+		return nil, fmt.Errorf("config block %d has %d transactions", block.GetHeader().GetNumber(), len(block.GetData().GetData()))
+	}
+	tx, err := txutil.UnpackEnvelopeBytes(block.GetData().GetData()[0])
+	if err != nil {
+		return nil, fmt.Errorf("config block %d: %w", block.GetHeader().GetNumber(), err)
+	}
+	env := &common.ConfigEnvelope{}
+	if err := proto.Unmarshal(tx.Payload.GetData(), env); err != nil {
+		return nil, fmt.Errorf("config block %d: unmarshal config envelope: %w", block.GetHeader().GetNumber(), err)
+	}
+	return env.GetConfig(), nil
+}

@@ -1,0 +1,246 @@
+package devnet
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xborder/xborder/network/devnet/ledger"
+	"github.com/xborder/xborder/network/devnet/msp"
+	"github.com/xborder/xborder/network/devnet/txutil"
+)
+
+// deliverTimeWindow is how far a deliver request's timestamp may be from the peer's clock
+// (Fabric's peer.authentication.timewindow default).
+const deliverTimeWindow = 15 * time.Minute
+
+// deliverServer is one peer's peer.Deliver service: committed blocks, filtered blocks and
+// blocks with private data, streamed from a seek position as Fabric's deliver handler does.
+type deliverServer struct {
+	peer.UnimplementedDeliverServer
+	p *peerNode
+}
+
+// sender sends one block in the stream's format, or a final status. withReader, when set,
+// returns the block sender for an authenticated requester (for per-reader content).
+type sender struct {
+	block      func(*common.Block) error
+	withReader func(*msp.Principal) func(*common.Block) error
+	status     func(common.Status) error
+}
+
+// Deliver streams full blocks.
+func (d *deliverServer) Deliver(srv peer.Deliver_DeliverServer) error {
+	return d.p.net.deliver(srv.Context(), srv.Recv, sender{
+		block: func(b *common.Block) error {
+			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Block{Block: b}})
+		},
+		status: func(s common.Status) error {
+			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: s}})
+		},
+	})
+}
+
+// DeliverFiltered streams filtered blocks: transaction IDs, types, validation codes and
+// chaincode events without payloads.
+func (d *deliverServer) DeliverFiltered(srv peer.Deliver_DeliverFilteredServer) error {
+	n := d.p.net
+	return n.deliver(srv.Context(), srv.Recv, sender{
+		block: func(b *common.Block) error {
+			fb, err := txutil.FilteredBlock(n.cfg.Channel, b)
+			if err != nil {
+				return err
+			}
+			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_FilteredBlock{FilteredBlock: fb}})
+		},
+		status: func(s common.Status) error {
+			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: s}})
+		},
+	})
+}
+
+// DeliverWithPrivateData streams blocks with the private write sets of the collections the
+// requester's identity is a member of.
+func (d *deliverServer) DeliverWithPrivateData(srv peer.Deliver_DeliverWithPrivateDataServer) error {
+	n := d.p.net
+	return n.deliver(srv.Context(), srv.Recv, sender{
+		withReader: func(reader *msp.Principal) func(*common.Block) error {
+			return func(b *common.Block) error {
+				pvt, err := n.privateDataFor(b, reader)
+				if err != nil {
+					return err
+				}
+				return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_BlockAndPrivateData{
+					BlockAndPrivateData: &peer.BlockAndPrivateData{Block: b, PrivateDataMap: pvt},
+				}})
+			}
+		},
+		status: func(s common.Status) error {
+			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: s}})
+		},
+	})
+}
+
+// deliver serves a deliver stream: every received envelope carries a SeekInfo; its blocks
+// are sent, followed by a status message. A non-SUCCESS status ends the stream.
+func (n *Network) deliver(streamCtx context.Context, recv func() (*common.Envelope, error), out sender) error {
+	ctx, cancel := n.withShutdown(streamCtx)
+	defer cancel()
+	type received struct {
+		env *common.Envelope
+		err error
+	}
+	for {
+		// Receive in the background so that a shutdown ends a stream idle between requests
+		// (the receiving goroutine ends with the stream, when this handler returns).
+		ch := make(chan received, 1)
+		go func() {
+			env, err := recv()
+			ch <- received{env, err}
+		}()
+		var r received
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			if n.shutdown.Err() != nil {
+				return status.Error(codes.Unavailable, "the peer is shutting down")
+			}
+			return status.FromContextError(ctx.Err()).Err()
+		}
+		env, err := r.env, r.err
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st, err := n.deliverBlocks(ctx, env, out)
+		if err != nil {
+			return err
+		}
+		sendErr := out.status(st)
+		if st != common.Status_SUCCESS || sendErr != nil {
+			return sendErr
+		}
+	}
+}
+
+func (n *Network) deliverBlocks(ctx context.Context, env *common.Envelope, out sender) (common.Status, error) {
+	payload := &common.Payload{}
+	if err := proto.Unmarshal(env.GetPayload(), payload); err != nil || payload.GetHeader() == nil {
+		return common.Status_BAD_REQUEST, nil
+	}
+	chdr := &common.ChannelHeader{}
+	if err := proto.Unmarshal(payload.GetHeader().GetChannelHeader(), chdr); err != nil {
+		return common.Status_BAD_REQUEST, nil
+	}
+	shdr := &common.SignatureHeader{}
+	if err := proto.Unmarshal(payload.GetHeader().GetSignatureHeader(), shdr); err != nil {
+		return common.Status_BAD_REQUEST, nil
+	}
+	if ts := chdr.GetTimestamp(); ts != nil {
+		if d := time.Since(ts.AsTime()); d > deliverTimeWindow || d < -deliverTimeWindow {
+			return common.Status_BAD_REQUEST, nil
+		}
+	}
+	if chdr.GetChannelId() != n.cfg.Channel {
+		return common.Status_NOT_FOUND, nil
+	}
+	seek := &orderer.SeekInfo{}
+	if err := proto.Unmarshal(payload.GetData(), seek); err != nil {
+		return common.Status_BAD_REQUEST, nil
+	}
+	reader, err := n.mgr.Authenticate(shdr.GetCreator(), env.GetPayload(), env.GetSignature())
+	if err != nil || !n.isReader(reader) {
+		return common.Status_FORBIDDEN, nil
+	}
+	sendBlock := out.block
+	if out.withReader != nil {
+		sendBlock = out.withReader(reader)
+	}
+	if seek.GetStart() == nil || seek.GetStop() == nil {
+		return common.Status_BAD_REQUEST, nil
+	}
+	height := n.ledger.Height()
+	var number uint64
+	switch start := seek.GetStart().GetType().(type) {
+	case *orderer.SeekPosition_Oldest:
+		number = 0
+	case *orderer.SeekPosition_Newest:
+		number = height - 1
+	case *orderer.SeekPosition_Specified:
+		number = start.Specified.GetNumber()
+		if number > height {
+			return common.Status_NOT_FOUND, nil
+		}
+	case *orderer.SeekPosition_NextCommit:
+		number = height
+	default:
+		return common.Status_BAD_REQUEST, nil
+	}
+	var stopNum uint64
+	switch stop := seek.GetStop().GetType().(type) {
+	case *orderer.SeekPosition_Oldest:
+		stopNum = number
+	case *orderer.SeekPosition_Newest:
+		if proto.Equal(seek.GetStart(), seek.GetStop()) {
+			stopNum = number
+		} else {
+			stopNum = n.ledger.Height() - 1
+		}
+	case *orderer.SeekPosition_Specified:
+		stopNum = stop.Specified.GetNumber()
+		if stopNum < number {
+			return common.Status_BAD_REQUEST, nil
+		}
+	case *orderer.SeekPosition_NextCommit:
+		stopNum = n.ledger.Height()
+	default:
+		return common.Status_BAD_REQUEST, nil
+	}
+	it := n.ledger.Blocks(number)
+	for {
+		if seek.GetBehavior() == orderer.SeekInfo_FAIL_IF_NOT_READY && it.Position() > n.ledger.Height()-1 {
+			return common.Status_NOT_FOUND, nil
+		}
+		block, err := it.Next(ctx)
+		if err != nil {
+			if n.shutdown.Err() != nil {
+				return common.Status_SERVICE_UNAVAILABLE, nil
+			}
+			if ctx.Err() != nil {
+				return common.Status_INTERNAL_SERVER_ERROR, status.FromContextError(ctx.Err()).Err()
+			}
+			if errors.Is(err, ledger.ErrClosed) {
+				return common.Status_SERVICE_UNAVAILABLE, nil
+			}
+			return common.Status_INTERNAL_SERVER_ERROR, nil
+		}
+		send := block
+		if seek.GetContentType() == orderer.SeekInfo_HEADER_WITH_SIG && !isConfigBlock(block) {
+			send = &common.Block{Header: block.GetHeader(), Metadata: block.GetMetadata()}
+		}
+		if err := sendBlock(send); err != nil {
+			return common.Status_INTERNAL_SERVER_ERROR, err
+		}
+		if block.GetHeader().GetNumber() == stopNum {
+			return common.Status_SUCCESS, nil
+		}
+	}
+}
+
+func isConfigBlock(b *common.Block) bool {
+	if len(b.GetData().GetData()) != 1 {
+		return false
+	}
+	tx, err := txutil.UnpackEnvelopeBytes(b.GetData().GetData()[0])
+	return err == nil && tx.HeaderType() == common.HeaderType_CONFIG
+}

@@ -1,0 +1,350 @@
+package devnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	ab "github.com/hyperledger/fabric-protos-go-apiv2/orderer"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xborder/xborder/network/devnet/ledger"
+	"github.com/xborder/xborder/network/devnet/orderer"
+	"github.com/xborder/xborder/network/devnet/txutil"
+)
+
+// gatewayServer is one peer's gateway.Gateway service. It behaves as Fabric v3's gateway
+// embedded in a peer of org p.org: evaluations and first endorsements go to the local peer.
+type gatewayServer struct {
+	gateway.UnimplementedGatewayServer
+	p *peerNode
+}
+
+func (g *gatewayServer) local() string { return g.p.org.MSPID }
+
+// Evaluate simulates a proposal on one peer and returns the chaincode's response.
+func (g *gatewayServer) Evaluate(ctx context.Context, req *gateway.EvaluateRequest) (*gateway.EvaluateResponse, error) {
+	n := g.p.net
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "an evaluate request is required")
+	}
+	prop, err := txutil.UnpackProposal(req.GetProposedTransaction())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "failed to unpack transaction proposal: %s", stripMalformed(err))
+	}
+	if prop.ChannelID() != n.cfg.Channel {
+		return nil, status.Errorf(codes.Unavailable, "channel '%s' not found", prop.ChannelID())
+	}
+	targets := req.GetTargetOrganizations()
+	transientProtected := false
+	if len(prop.Transient()) > 0 && len(targets) == 0 {
+		targets = []string{g.local()}
+		transientProtected = true
+	}
+	org, err := g.evaluator(prop.ChaincodeName(), targets)
+	if err != nil {
+		if transientProtected {
+			return nil, status.Errorf(codes.FailedPrecondition, "no endorsers found in the gateway's organization; retry specifying target organization(s) to protect transient data: %s", err)
+		}
+		return nil, status.Errorf(codes.FailedPrecondition, "%s", err)
+	}
+	var resp *peer.Response
+	var fail *peerFailure
+	switch prop.ChaincodeName() {
+	case qsccName:
+		resp, fail = n.evaluateQSCC(prop)
+	case csccName:
+		resp, fail = n.evaluateCSCC(prop)
+	default:
+		var sim *simulation
+		sim, fail = n.processProposal(ctx, prop, n.chaincodes[prop.ChaincodeName()], org)
+		if sim != nil {
+			resp = sim.result.Response
+		}
+	}
+	if fail != nil {
+		d := n.detail(org, fail.message)
+		if fail.code == codes.Aborted {
+			return nil, rpcError(codes.Aborted, "failed to evaluate transaction, see attached details for more info", d)
+		}
+		return nil, rpcError(fail.code, "evaluate call to endorser returned error: "+fail.message, d)
+	}
+	return &gateway.EvaluateResponse{Result: resp}, nil
+}
+
+// evaluator picks the organisation whose peer evaluates: the gateway's own organisation
+// unless targets exclude it, else the first target.
+func (g *gatewayServer) evaluator(chaincode string, targets []string) (string, error) {
+	n := g.p.net
+	if chaincode != qsccName && chaincode != csccName {
+		if _, ok := n.chaincodes[chaincode]; !ok {
+			return "", fmt.Errorf("no peers available to evaluate chaincode %s in channel %s", chaincode, n.cfg.Channel)
+		}
+	}
+	if len(targets) == 0 || contains(targets, g.local()) {
+		return g.local(), nil
+	}
+	for _, t := range targets {
+		if contains(n.peerOrgs, t) {
+			return t, nil
+		}
+	}
+	return "", fmt.Errorf("no peers available to evaluate chaincode %s in channel %s with target organizations %v", chaincode, n.cfg.Channel, targets)
+}
+
+// Endorse simulates a proposal once, collects the endorsements the chaincode's policies
+// require and returns the transaction envelope for the client to sign.
+func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest) (*gateway.EndorseResponse, error) {
+	n := g.p.net
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "an endorse request is required")
+	}
+	if len(req.GetProposedTransaction().GetProposalBytes()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "the proposed transaction must contain a signed proposal")
+	}
+	prop, err := txutil.UnpackProposal(req.GetProposedTransaction())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, stripMalformed(err))
+	}
+	if prop.ChannelID() != n.cfg.Channel {
+		return nil, status.Errorf(codes.FailedPrecondition, "channel '%s' not found", prop.ChannelID())
+	}
+	cc, ok := n.chaincodes[prop.ChaincodeName()]
+	if !ok {
+		return nil, status.Errorf(codes.FailedPrecondition, "no peers available to endorse chaincode %s in channel %s", prop.ChaincodeName(), n.cfg.Channel)
+	}
+	explicit := req.GetEndorsingOrganizations()
+	simOrg := g.local()
+	if len(explicit) > 0 {
+		var unknown []string
+		for _, o := range explicit {
+			if !contains(n.peerOrgs, o) {
+				unknown = append(unknown, o)
+			}
+		}
+		if len(unknown) > 0 {
+			return nil, status.Errorf(codes.Unavailable, "failed to find any endorsing peers for org(s): %v", unknown)
+		}
+		if !contains(explicit, simOrg) {
+			simOrg = explicit[0]
+		}
+	}
+	sim, fail := n.processProposal(ctx, prop, cc, simOrg)
+	if fail != nil {
+		if len(explicit) > 0 {
+			details := make([]*gateway.ErrorDetail, 0, len(explicit))
+			for _, o := range dedup(append([]string(nil), explicit...)) {
+				details = append(details, n.detail(o, fail.message))
+			}
+			return nil, rpcError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", details...)
+		}
+		return nil, rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", n.detail(simOrg, fail.message))
+	}
+	orgs, err := n.planEndorsers(sim, g.local(), explicit)
+	if err != nil {
+		return nil, err
+	}
+	env, err := n.endorse(sim, orgs)
+	if err != nil {
+		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
+	}
+	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
+}
+
+// Submit checks a signed transaction envelope and hands it to the ordering service.
+func (g *gatewayServer) Submit(ctx context.Context, req *gateway.SubmitRequest) (*gateway.SubmitResponse, error) {
+	n := g.p.net
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "a submit request is required")
+	}
+	env := req.GetPreparedTransaction()
+	if env == nil {
+		return nil, status.Error(codes.InvalidArgument, "a prepared transaction is required")
+	}
+	if len(env.GetSignature()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "prepared transaction must be signed")
+	}
+	if req.GetChannelId() != n.cfg.Channel {
+		return nil, status.Errorf(codes.FailedPrecondition, "channel '%s' not found", req.GetChannelId())
+	}
+	tx, info, code := n.checkEnvelope(env)
+	if code != common.Status_SUCCESS {
+		return nil, rpcError(codes.Aborted, fmt.Sprintf("received unsuccessful response from orderer: status=%s, info=%s", code, info))
+	}
+	if req.GetTransactionId() != "" && tx.TxID() != req.GetTransactionId() {
+		return nil, status.Errorf(codes.InvalidArgument, "transaction ID %s does not match the prepared transaction's ID %s", req.GetTransactionId(), tx.TxID())
+	}
+	raw, err := proto.Marshal(env)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "failed to marshal the prepared transaction: %v", err)
+	}
+	if err := n.order(ctx, raw); err != nil {
+		switch {
+		case errors.Is(err, orderer.ErrTooLarge):
+			return nil, rpcError(codes.Aborted, fmt.Sprintf("received unsuccessful response from orderer: status=%s, info=%s", common.Status_BAD_REQUEST, err))
+		case ctx.Err() != nil:
+			return nil, status.Error(codes.DeadlineExceeded, "submit timeout expired while broadcasting to ordering service")
+		}
+		return nil, rpcError(codes.Unavailable, "no orderers could successfully process transaction", n.ordererDetail(err.Error()))
+	}
+	return &gateway.SubmitResponse{}, nil
+}
+
+// checkEnvelope applies the ordering service's broadcast checks: a well-formed endorser
+// transaction for this channel, signed by a member of an application organisation.
+func (n *Network) checkEnvelope(env *common.Envelope) (*txutil.Transaction, string, common.Status) {
+	tx, err := txutil.UnpackEnvelope(env)
+	if err != nil {
+		return nil, stripMalformed(err), common.Status_BAD_REQUEST
+	}
+	if tx.HeaderType() != common.HeaderType_ENDORSER_TRANSACTION {
+		return nil, fmt.Sprintf("message of type %s is not allowed on this channel", tx.HeaderType()), common.Status_BAD_REQUEST
+	}
+	if tx.ChannelHeader.GetChannelId() != n.cfg.Channel {
+		return nil, fmt.Sprintf("channel %s does not match the channel of the request (%s)", tx.ChannelHeader.GetChannelId(), n.cfg.Channel), common.Status_BAD_REQUEST
+	}
+	creator, err := n.mgr.Deserialize(tx.SignatureHeader.GetCreator())
+	if err == nil {
+		err = creator.Verify(env.GetPayload(), env.GetSignature())
+	}
+	if err != nil || !n.isWriter(creator) {
+		return nil, "implicit policy evaluation failed - 0 sub-policies were satisfied, but this policy requires 1 of the 'Writers' sub-policies to be satisfied", common.Status_FORBIDDEN
+	}
+	return tx, "", common.Status_SUCCESS
+}
+
+// CommitStatus waits for a transaction to be committed and returns its validation code.
+func (g *gatewayServer) CommitStatus(ctx context.Context, signed *gateway.SignedCommitStatusRequest) (*gateway.CommitStatusResponse, error) {
+	n := g.p.net
+	if len(signed.GetRequest()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "a commit status request is required")
+	}
+	req := &gateway.CommitStatusRequest{}
+	if err := proto.Unmarshal(signed.GetRequest(), req); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid status request: %v", err)
+	}
+	switch {
+	case req.GetIdentity() == nil:
+		return nil, status.Error(codes.InvalidArgument, "no identity provided")
+	case req.GetChannelId() == "":
+		return nil, status.Error(codes.InvalidArgument, "no channel ID provided")
+	case req.GetTransactionId() == "":
+		return nil, status.Error(codes.InvalidArgument, "transaction ID should not be empty")
+	}
+	if err := n.checkReader(req.GetChannelId(), req.GetIdentity(), signed.GetRequest(), signed.GetSignature()); err != nil {
+		return nil, err
+	}
+	wctx, cancel := n.withShutdown(ctx)
+	defer cancel()
+	rec, err := n.ledger.WaitForTx(wctx, req.GetTransactionId())
+	if err != nil {
+		return nil, n.ledgerRPCError(ctx, err)
+	}
+	return &gateway.CommitStatusResponse{Result: rec.Code, BlockNumber: rec.BlockNum}, nil
+}
+
+// checkReader checks a signed request against the channel's Readers policy: a valid
+// signature by a member of one of the channel's organisations.
+func (n *Network) checkReader(channel string, identity, msg, sig []byte) error {
+	if channel != n.cfg.Channel {
+		return status.Errorf(codes.NotFound, "channel '%s' not found", channel)
+	}
+	id, err := n.mgr.Authenticate(identity, msg, sig)
+	if err == nil && !n.isReader(id) {
+		err = fmt.Errorf("identity of %s with role %s is not a reader of the channel", id.MSPID, id.Role)
+	}
+	if err != nil {
+		return status.Errorf(codes.PermissionDenied, "failed evaluating policy on signed data during check policy on channel [%s] with policy [/Channel/Application/Readers]: %v", channel, err)
+	}
+	return nil
+}
+
+// ledgerRPCError maps an error from waiting on the ledger to a gRPC status.
+func (n *Network) ledgerRPCError(ctx context.Context, err error) error {
+	switch {
+	case n.shutdown.Err() != nil:
+		return status.Error(codes.Unavailable, "the peer is shutting down")
+	case ctx.Err() != nil:
+		return status.FromContextError(ctx.Err()).Err()
+	case errors.Is(err, ledger.ErrClosed):
+		return status.Error(codes.Unavailable, "the peer is shutting down")
+	default:
+		return status.Error(codes.Aborted, err.Error())
+	}
+}
+
+// ChaincodeEvents streams the events of one chaincode's valid transactions, block by block,
+// from the requested position and then as blocks are committed.
+func (g *gatewayServer) ChaincodeEvents(signed *gateway.SignedChaincodeEventsRequest, stream gateway.Gateway_ChaincodeEventsServer) error {
+	n := g.p.net
+	ctx, cancel := n.withShutdown(stream.Context())
+	defer cancel()
+	if len(signed.GetRequest()) == 0 {
+		return status.Error(codes.InvalidArgument, "a chaincode events request is required")
+	}
+	req := &gateway.ChaincodeEventsRequest{}
+	if err := proto.Unmarshal(signed.GetRequest(), req); err != nil {
+		return status.Errorf(codes.InvalidArgument, "invalid chaincode events request: %v", err)
+	}
+	if err := n.checkReader(req.GetChannelId(), req.GetIdentity(), signed.GetRequest(), signed.GetSignature()); err != nil {
+		return err
+	}
+	start, skipThrough := uint64(0), int64(-1)
+	found := false
+	if after := req.GetAfterTransactionId(); after != "" {
+		if rec, err := n.ledger.TxByID(after); err == nil {
+			start, skipThrough, found = rec.BlockNum, int64(rec.TxNum), true
+		}
+	}
+	if !found {
+		switch pos := req.GetStartPosition().GetType().(type) {
+		case nil, *ab.SeekPosition_NextCommit:
+			start = n.ledger.Height()
+		case *ab.SeekPosition_Specified:
+			start = pos.Specified.GetNumber()
+		default:
+			return status.Errorf(codes.InvalidArgument, "invalid start position type: %T", pos)
+		}
+	}
+	for num := start; ; num++ {
+		if err := n.ledger.WaitForHeight(ctx, num+1); err != nil {
+			return n.ledgerRPCError(stream.Context(), err)
+		}
+		block, err := n.ledger.Block(num)
+		if err != nil {
+			return status.Error(codes.Aborted, err.Error())
+		}
+		events, err := txutil.ChaincodeEvents(block, req.GetChaincodeId())
+		if err != nil {
+			return status.Error(codes.Aborted, err.Error())
+		}
+		resp := &gateway.ChaincodeEventsResponse{BlockNumber: num}
+		for _, e := range events {
+			if num == start && int64(e.TxNum) <= skipThrough {
+				continue
+			}
+			resp.Events = append(resp.Events, e.Event)
+		}
+		if len(resp.Events) == 0 {
+			continue
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// stripMalformed returns err's message without txutil's ErrMalformed prefix.
+func stripMalformed(err error) string {
+	msg := err.Error()
+	prefix := txutil.ErrMalformed.Error() + ": "
+	if len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
+		return msg[len(prefix):]
+	}
+	return msg
+}

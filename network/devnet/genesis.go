@@ -1,0 +1,238 @@
+package devnet
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/xborder/xborder/network/devnet/ledger"
+	"github.com/xborder/xborder/network/devnet/msp"
+	"github.com/xborder/xborder/network/devnet/policy"
+	"github.com/xborder/xborder/network/devnet/txutil"
+)
+
+const adminsPolicy = "Admins"
+
+// Batch size limits of the ordering service (configtxgen's defaults).
+const (
+	absoluteMaxBytes  = 99 << 20
+	preferredMaxBytes = 2 << 20
+)
+
+// ordererPort is the port the channel configuration names for the (embedded) ordering node.
+const ordererPort = 7050
+
+// commitGenesis writes block 0: a CONFIG transaction whose ConfigEnvelope describes the
+// channel as configtxgen would (application organisations with their MSPs and policies,
+// the Raft orderer organisation, capabilities, batch parameters), signed by the ordering node.
+func (n *Network) commitGenesis() error {
+	group, err := n.channelGroup()
+	if err != nil {
+		return fmt.Errorf("devnet: genesis: %w", err)
+	}
+	data, err := txutil.Marshal(&common.ConfigEnvelope{Config: &common.Config{ChannelGroup: group}})
+	if err != nil {
+		return fmt.Errorf("devnet: genesis: %w", err)
+	}
+	signer := n.ordOrg.Node.Signer
+	nonce := make([]byte, 24)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("devnet: genesis nonce: %w", err)
+	}
+	creator := signer.Serialize()
+	ch, err := txutil.Marshal(&common.ChannelHeader{
+		Type:      int32(common.HeaderType_CONFIG),
+		ChannelId: n.cfg.Channel,
+		TxId:      txutil.ComputeTxID(nonce, creator),
+		Timestamp: timestamppb.Now(),
+	})
+	if err != nil {
+		return fmt.Errorf("devnet: genesis: %w", err)
+	}
+	sh, err := txutil.Marshal(&common.SignatureHeader{Creator: creator, Nonce: nonce})
+	if err != nil {
+		return fmt.Errorf("devnet: genesis: %w", err)
+	}
+	payload, err := txutil.Marshal(&common.Payload{Header: &common.Header{ChannelHeader: ch, SignatureHeader: sh}, Data: data})
+	if err != nil {
+		return fmt.Errorf("devnet: genesis: %w", err)
+	}
+	env := &common.Envelope{Payload: payload}
+	if err := txutil.SignEnvelope(env, signer); err != nil {
+		return fmt.Errorf("devnet: genesis: %w", err)
+	}
+	raw, err := txutil.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("devnet: genesis: %w", err)
+	}
+	block := ledger.NewBlock(0, nil, [][]byte{raw})
+	if err := n.signBlock(block); err != nil {
+		return fmt.Errorf("devnet: genesis: %w", err)
+	}
+	if _, err := n.ledger.Commit(block, []peer.TxValidationCode{peer.TxValidationCode_VALID}, nil); err != nil {
+		return fmt.Errorf("devnet: commit genesis block: %w", err)
+	}
+	return nil
+}
+
+func (n *Network) channelGroup() (*common.ConfigGroup, error) {
+	app := &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
+	ord := &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
+	for _, org := range n.crypto.Orgs {
+		g, err := orgGroup(org)
+		if err != nil {
+			return nil, err
+		}
+		if org.Orderer {
+			if err := setValue(g, "Endpoints", &common.OrdererAddresses{Addresses: []string{fmt.Sprintf("%s:%d", org.Node.Name, ordererPort)}}); err != nil {
+				return nil, err
+			}
+			ord.Groups[org.MSPID] = g
+		} else {
+			if err := setValue(g, "AnchorPeers", &peer.AnchorPeers{AnchorPeers: []*peer.AnchorPeer{{Host: org.Node.Name, Port: 7051}}}); err != nil {
+				return nil, err
+			}
+			app.Groups[org.MSPID] = g
+		}
+	}
+	if err := setImplicit(app, map[string][2]any{
+		"Readers":              {"Readers", common.ImplicitMetaPolicy_ANY},
+		"Writers":              {"Writers", common.ImplicitMetaPolicy_ANY},
+		"Admins":               {"Admins", common.ImplicitMetaPolicy_MAJORITY},
+		"Endorsement":          {"Endorsement", common.ImplicitMetaPolicy_MAJORITY},
+		"LifecycleEndorsement": {"Endorsement", common.ImplicitMetaPolicy_MAJORITY},
+	}); err != nil {
+		return nil, err
+	}
+	if err := setValue(app, "Capabilities", capabilities("V2_5")); err != nil {
+		return nil, err
+	}
+	if err := setImplicit(ord, map[string][2]any{
+		"Readers":         {"Readers", common.ImplicitMetaPolicy_ANY},
+		"Writers":         {"Writers", common.ImplicitMetaPolicy_ANY},
+		"Admins":          {"Admins", common.ImplicitMetaPolicy_MAJORITY},
+		"BlockValidation": {"Writers", common.ImplicitMetaPolicy_ANY},
+	}); err != nil {
+		return nil, err
+	}
+	raft, err := txutil.Marshal(&etcdraft.ConfigMetadata{
+		Consenters: []*etcdraft.Consenter{{
+			Host:          n.ordOrg.Node.Name,
+			Port:          ordererPort,
+			ClientTlsCert: n.ordOrg.Node.TLSCertPEM,
+			ServerTlsCert: n.ordOrg.Node.TLSCertPEM,
+		}},
+		Options: &etcdraft.Options{TickInterval: "500ms", ElectionTick: 10, HeartbeatTick: 1, MaxInflightBlocks: 5, SnapshotIntervalSize: 16 << 20},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ordValues := map[string]proto.Message{
+		"ConsensusType": &orderer.ConsensusType{Type: "etcdraft", Metadata: raft},
+		"BatchSize": &orderer.BatchSize{
+			MaxMessageCount:   uint32(n.cfg.MaxBatch),
+			AbsoluteMaxBytes:  absoluteMaxBytes,
+			PreferredMaxBytes: preferredMaxBytes,
+		},
+		"BatchTimeout":        &orderer.BatchTimeout{Timeout: n.cfg.BatchTimeout.String()},
+		"ChannelRestrictions": &orderer.ChannelRestrictions{},
+		"Capabilities":        capabilities("V2_0"),
+	}
+	for k, v := range ordValues {
+		if err := setValue(ord, k, v); err != nil {
+			return nil, err
+		}
+	}
+	ch := &common.ConfigGroup{
+		Groups:    map[string]*common.ConfigGroup{"Application": app, "Orderer": ord},
+		Values:    map[string]*common.ConfigValue{},
+		Policies:  map[string]*common.ConfigPolicy{},
+		ModPolicy: adminsPolicy,
+	}
+	chValues := map[string]proto.Message{
+		"HashingAlgorithm":          &common.HashingAlgorithm{Name: "SHA256"},
+		"BlockDataHashingStructure": &common.BlockDataHashingStructure{Width: math.MaxUint32},
+		"Capabilities":              capabilities("V3_0"),
+	}
+	for k, v := range chValues {
+		if err := setValue(ch, k, v); err != nil {
+			return nil, err
+		}
+	}
+	if err := setImplicit(ch, map[string][2]any{
+		"Readers": {"Readers", common.ImplicitMetaPolicy_ANY},
+		"Writers": {"Writers", common.ImplicitMetaPolicy_ANY},
+		"Admins":  {"Admins", common.ImplicitMetaPolicy_MAJORITY},
+	}); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// orgGroup is an organisation's config group: its MSP and the signature policies configtxgen
+// writes for it (Readers, Writers, Admins and, for peer organisations, Endorsement).
+func orgGroup(org *msp.Org) (*common.ConfigGroup, error) {
+	g := &common.ConfigGroup{Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
+	conf, err := org.MSPConfig()
+	if err != nil {
+		return nil, err
+	}
+	if err := setValue(g, "MSP", conf); err != nil {
+		return nil, err
+	}
+	id := org.MSPID
+	policies := map[string]string{
+		"Readers": fmt.Sprintf("OR('%s.admin','%s.peer','%s.client')", id, id, id),
+		"Writers": fmt.Sprintf("OR('%s.admin','%s.client')", id, id),
+		"Admins":  fmt.Sprintf("OR('%s.admin')", id),
+	}
+	if org.Orderer {
+		policies["Readers"] = fmt.Sprintf("OR('%s.member')", id)
+		policies["Writers"] = fmt.Sprintf("OR('%s.member')", id)
+	} else {
+		policies["Endorsement"] = fmt.Sprintf("OR('%s.peer')", id)
+	}
+	for name, expr := range policies {
+		env, err := policy.Parse(expr)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s of %s: %w", name, id, err)
+		}
+		b, err := txutil.Marshal(env)
+		if err != nil {
+			return nil, err
+		}
+		g.Policies[name] = &common.ConfigPolicy{ModPolicy: adminsPolicy, Policy: &common.Policy{Type: int32(common.Policy_SIGNATURE), Value: b}}
+	}
+	return g, nil
+}
+
+func setValue(g *common.ConfigGroup, key string, m proto.Message) error {
+	b, err := txutil.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("config value %s: %w", key, err)
+	}
+	g.Values[key] = &common.ConfigValue{Value: b, ModPolicy: adminsPolicy}
+	return nil
+}
+
+func setImplicit(g *common.ConfigGroup, policies map[string][2]any) error {
+	for name, p := range policies {
+		b, err := txutil.Marshal(&common.ImplicitMetaPolicy{SubPolicy: p[0].(string), Rule: p[1].(common.ImplicitMetaPolicy_Rule)})
+		if err != nil {
+			return fmt.Errorf("config policy %s: %w", name, err)
+		}
+		g.Policies[name] = &common.ConfigPolicy{ModPolicy: adminsPolicy, Policy: &common.Policy{Type: int32(common.Policy_IMPLICIT_META), Value: b}}
+	}
+	return nil
+}
+
+func capabilities(name string) *common.Capabilities {
+	return &common.Capabilities{Capabilities: map[string]*common.Capability{name: {}}}
+}

@@ -1,0 +1,52 @@
+package devnet_test
+
+import (
+	"testing"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xborder/xborder/network/devnet/policy"
+	"github.com/xborder/xborder/network/devnet/txutil"
+)
+
+// TestKeyLevelEndorsement checks that the gateway plans endorsements for a key-level
+// (state-based) endorsement policy reported in the simulation's chaincode interest.
+func TestKeyLevelEndorsement(t *testing.T) {
+	tn := startNet(t, withPolicy(anyOrg))
+	c := tn.contract(merchant)
+	// Key-level policies apply to existing keys only, as in Fabric.
+	_, err := c.SubmitTransaction("put", "sbe-key", "v0")
+	require.NoError(t, err)
+	ep, err := proto.Marshal(policy.MustParse("AND('CarrierMSP.peer')"))
+	require.NoError(t, err)
+	_, err = c.Submit("setValidation", client.WithBytesArguments([]byte("sbe-key"), ep))
+	require.NoError(t, err)
+
+	p, err := c.NewProposal("put", client.WithArguments("sbe-key", "v"))
+	require.NoError(t, err)
+	tx, err := p.Endorse()
+	require.NoError(t, err)
+	b, err := tx.Bytes()
+	require.NoError(t, err)
+	pt := &gateway.PreparedTransaction{}
+	require.NoError(t, proto.Unmarshal(b, pt))
+	parsed, err := txutil.UnpackEnvelope(pt.GetEnvelope())
+	require.NoError(t, err)
+	var endorsers []string
+	for _, e := range parsed.ActionPayload.GetAction().GetEndorsements() {
+		id := &msp.SerializedIdentity{}
+		require.NoError(t, proto.Unmarshal(e.GetEndorser(), id))
+		endorsers = append(endorsers, id.GetMspid())
+	}
+	require.Contains(t, endorsers, carrier)
+	commit, err := tx.Submit()
+	require.NoError(t, err)
+	st, err := commit.Status()
+	require.NoError(t, err)
+	require.Equal(t, peer.TxValidationCode_VALID, st.Code)
+}
