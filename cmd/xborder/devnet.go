@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	stdnet "net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc"
+
+	"github.com/xborder/xborder/chaincode"
+	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/network/devnet"
+)
+
+// connectionInfo is what `xborder devnet` prints (and writes to <data>/connection.json) so
+// Gateway clients in any language can connect.
+type connectionInfo struct {
+	Channel   string            `json:"channel"`
+	Chaincode string            `json:"chaincode"`
+	Peers     []devnet.PeerInfo `json:"peers"`
+}
+
+func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("devnet", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "./xborder-data", "data directory (crypto material and ledger; reused across restarts)")
+	ccAddress := fs.String("chaincode-address", "", "host:port of a chaincode-as-a-service server to attach (default: the xborder chaincode, served in-process)")
+	ccName := fs.String("chaincode", devapp.ChaincodeName, "chaincode name")
+	ccVersion := fs.String("chaincode-version", "1.0", "chaincode definition version")
+	ccPolicy := fs.String("endorsement-policy", "", "chaincode endorsement policy, e.g. \"OR('BankMSP.peer','MerchantMSP.peer')\" (default: that of `xborder dev` for the in-process xborder chaincode, else MAJORITY of the organisations)")
+	collections := fs.String("collections", "", "path of the chaincode's collections_config.json (default: the xborder chaincode's for the in-process chaincode)")
+	listen := fs.String("listen", devnet.DefaultListenHost, "host the peers listen on")
+	port := fs.Int("port", 7051, "port of the first peer; peer i listens on port+i (0 = free ports)")
+	channel := fs.String("channel", devnet.DefaultChannel, "channel name")
+	plaintext := fs.Bool("plaintext", false, "serve without TLS")
+	batchTimeout := fs.Duration("batch-timeout", devnet.DefaultBatchTimeout, "orderer batch timeout")
+	maxBatch := fs.Int("max-batch", devnet.DefaultMaxBatch, "maximum transactions per block")
+	attachTimeout := fs.Duration("attach-timeout", 30*time.Second, "how long to wait for the chaincode server at start")
+	verbose := fs.Bool("v", false, "log debug messages")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	inProcess := *ccAddress == ""
+	if inProcess {
+		if *ccName != devapp.ChaincodeName {
+			return usageError{fmt.Errorf("--chaincode-address is required for chaincode %q (only %q runs in-process)", *ccName, devapp.ChaincodeName)}
+		}
+		if *ccPolicy == "" {
+			*ccPolicy = devapp.EndorsementPolicy
+		}
+		if *collections == "" {
+			*collections = string(chaincode.CollectionsConfigJSON)
+		}
+		addr, stop, err := serveXborderChaincode()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		*ccAddress = addr
+		logger.Info("xborder chaincode served in-process", "address", addr)
+	}
+	def := devnet.ChaincodeDefinition{
+		Name:              *ccName,
+		Version:           *ccVersion,
+		EndorsementPolicy: *ccPolicy,
+		Collections:       *collections,
+	}
+	cfg := devnet.Config{
+		DataDir:      *data,
+		Channel:      *channel,
+		Chaincodes:   []devnet.ChaincodeDefinition{def},
+		BatchTimeout: *batchTimeout,
+		MaxBatch:     *maxBatch,
+		ListenHost:   *listen,
+		BasePort:     *port,
+		Plaintext:    *plaintext,
+	}
+	net, err := devnet.Start(ctx, cfg, devnet.WithLogger(logger))
+	if err != nil {
+		return fmt.Errorf("start devnet: %w", err)
+	}
+	defer func() {
+		if err := net.Close(); err != nil {
+			logger.Error("close devnet", "error", err)
+		}
+	}()
+	actx, cancel := context.WithTimeout(ctx, *attachTimeout)
+	err = net.AttachChaincode(actx, *ccName, *ccAddress, nil)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("attach chaincode: %w", err)
+	}
+	logger.Info("chaincode ready", "name", *ccName, "address", *ccAddress)
+
+	info := connectionInfo{Channel: net.Channel(), Chaincode: *ccName, Peers: net.Peers()}
+	if err := writeConnectionInfo(filepath.Join(*data, "connection.json"), info); err != nil {
+		return err
+	}
+	printConnectionInfo(stdout, info, filepath.Join(*data, "connection.json"))
+
+	<-ctx.Done()
+	logger.Info("shutting down")
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return ctx.Err()
+}
+
+func writeConnectionInfo(path string, info connectionInfo) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode connection info: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil { //nolint:gosec // connection.json holds only public endpoints and certificate paths, meant for any client
+		return fmt.Errorf("write connection info: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write connection info: %w", err)
+	}
+	return nil
+}
+
+func printConnectionInfo(w io.Writer, info connectionInfo, path string) {
+	fmt.Fprintf(w, "devnet ready: channel %q, chaincode %q\n", info.Channel, info.Chaincode)
+	for _, p := range info.Peers {
+		scheme := "grpcs"
+		if !p.TLS {
+			scheme = "grpc"
+		}
+		fmt.Fprintf(w, "\n%s\n", p.MSPID)
+		fmt.Fprintf(w, "  peer endpoint:    %s://%s (TLS server name %s)\n", scheme, p.Address, p.Name)
+		fmt.Fprintf(w, "  TLS CA:           %s\n", p.TLSCACertPath)
+		fmt.Fprintf(w, "  client cert:      %s\n", p.ClientCertPath)
+		fmt.Fprintf(w, "  client key:       %s\n", p.ClientKeyPath)
+	}
+	fmt.Fprintf(w, "\nconnection details written to %s\n", path)
+}
+
+// serveXborderChaincode serves the xborder chaincode as a chaincode-as-a-service server on a
+// free loopback port, as `xborder dev` does, and returns its address and a stop function.
+func serveXborderChaincode() (string, func(), error) {
+	cc, err := chaincode.NewChaincode()
+	if err != nil {
+		return "", nil, fmt.Errorf("xborder chaincode: %w", err)
+	}
+	lis, err := stdnet.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("xborder chaincode listener: %w", err)
+	}
+	gs := grpc.NewServer()
+	peer.RegisterChaincodeServer(gs, &shim.ChaincodeServer{
+		CCID:     devapp.ChaincodeName + ":devnet",
+		Address:  lis.Addr().String(),
+		CC:       cc,
+		TLSProps: shim.TLSProperties{Disabled: true},
+	})
+	go func() { _ = gs.Serve(lis) }()
+	return lis.Addr().String(), gs.Stop, nil
+}

@@ -1,0 +1,94 @@
+// Command xborder is the xborder command-line tool. Its subcommands run the embedded
+// development network and the other parts of the system, for example:
+//
+//	xborder dev [--data DIR] [--http ADDR]         the whole system in one process
+//	xborder gateway --config FILE                  the REST gateway against a Fabric network
+//	xborder devnet --data DIR [--chaincode-address ADDR] [--listen HOST] [--port N] ...
+//
+// Subcommands register themselves in commands (one file each).
+//
+// Run "xborder <subcommand> -h" for the flags of a subcommand.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand of the CLI.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// commands holds the subcommands by name.
+var commands = map[string]command{
+	"devnet": {summary: "run the embedded Fabric-compatible development network", run: runDevnet},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args to a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "xborder: unknown subcommand %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "xborder %s: %v\n", args[0], err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "xborder %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// usageError marks an error in the command line (exit code 2).
+type usageError struct{ err error }
+
+// Error returns the message of the underlying error.
+func (e usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying error.
+func (e usageError) Unwrap() error { return e.err }
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: xborder <subcommand> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Subcommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+	}
+}

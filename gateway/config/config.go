@@ -1,0 +1,333 @@
+// Package config loads the REST gateway's configuration from a YAML file and XBORDER_*
+// environment variables, and checks API keys against their stored SHA-256 hashes.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Config is the whole gateway configuration.
+type Config struct {
+	// Listen is the HTTP listen address, e.g. "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// DataDir holds the gateway's bbolt store (idempotency records, event log).
+	DataDir string `yaml:"dataDir"`
+	// Channel and Chaincode name the Fabric channel and chaincode.
+	Channel   string `yaml:"channel"`
+	Chaincode string `yaml:"chaincode"`
+	// Organizations are the Fabric identities this gateway signs with (normally one).
+	Organizations []Organization `yaml:"organizations"`
+	// APIKeys maps bearer keys (by hash) to an organisation and user.
+	APIKeys []APIKey `yaml:"apiKeys"`
+	// RateLimit is the per-key request rate.
+	RateLimit RateLimit `yaml:"rateLimit"`
+	// CORS lists the browser origins allowed to call the API (none by default).
+	CORS CORS `yaml:"cors"`
+	// Timeouts bound each Fabric call.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// MaxRetries bounds the fresh proposals made after an MVCC_READ_CONFLICT.
+	MaxRetries int `yaml:"maxRetries"`
+	// MaxBodyBytes is the request body limit (413 above it).
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// IdempotencyRetention is how long first answers to Idempotency-Keys are kept.
+	IdempotencyRetention time.Duration `yaml:"idempotencyRetention"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"logLevel"`
+}
+
+// Organization is one Fabric identity and the peer its gateway connection goes to.
+type Organization struct {
+	MSPID string `yaml:"mspId"`
+	// PeerEndpoint is host:port of the organisation's peer (Fabric Gateway service).
+	PeerEndpoint string `yaml:"peerEndpoint"`
+	// PeerHostOverride is the TLS server name, when it differs from the endpoint host.
+	PeerHostOverride string `yaml:"peerHostOverride"`
+	// TLSCACert is the PEM file of the CA that signed the peer's TLS certificate; empty
+	// means plaintext gRPC (development only).
+	TLSCACert string `yaml:"tlsCACert"`
+	// Certificate and PrivateKey are PEM files of the organisation's client identity.
+	Certificate string `yaml:"certificate"`
+	PrivateKey  string `yaml:"privateKey"`
+	// TLSClientCert and TLSClientKey are PEM files of a client TLS certificate, for peers that
+	// require mutual TLS (optional).
+	TLSClientCert string `yaml:"tlsClientCert"`
+	TLSClientKey  string `yaml:"tlsClientKey"`
+}
+
+// APIKey maps one bearer key, stored as its SHA-256 hash, to an organisation and user.
+type APIKey struct {
+	// ID names the key in logs and metrics.
+	ID    string `yaml:"id"`
+	MSPID string `yaml:"mspId"`
+	User  string `yaml:"user"`
+	// SHA256 is the lowercase hex SHA-256 of the key.
+	SHA256 string `yaml:"sha256"`
+}
+
+// RateLimit is a token bucket per API key.
+type RateLimit struct {
+	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+	Burst             int     `yaml:"burst"`
+}
+
+// CORS configures cross-origin access.
+type CORS struct {
+	AllowedOrigins []string `yaml:"allowedOrigins"`
+}
+
+// Timeouts bound Fabric calls.
+type Timeouts struct {
+	Evaluate time.Duration `yaml:"evaluate"`
+	Endorse  time.Duration `yaml:"endorse"`
+	Submit   time.Duration `yaml:"submit"`
+	Commit   time.Duration `yaml:"commit"`
+}
+
+// Defaults returns the configuration used where the file and environment are silent.
+func Defaults() Config {
+	return Config{
+		Listen:               "127.0.0.1:8080",
+		DataDir:              "./xborder-gateway-data",
+		Channel:              "xborder",
+		Chaincode:            "xborder",
+		RateLimit:            RateLimit{RequestsPerSecond: 50, Burst: 100},
+		Timeouts:             Timeouts{Evaluate: 5 * time.Second, Endorse: 15 * time.Second, Submit: 5 * time.Second, Commit: time.Minute},
+		MaxRetries:           3,
+		MaxBodyBytes:         1 << 20,
+		IdempotencyRetention: 7 * 24 * time.Hour,
+		LogLevel:             "info",
+	}
+}
+
+// Load reads the YAML file at path (skipped when path is ""), applies XBORDER_* variables from
+// env (os.Environ format) over it, makes relative file paths relative to the file's directory,
+// and validates the result. Unknown YAML fields are errors.
+func Load(path string, env []string) (Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		b, err := os.ReadFile(path) // #nosec G304 -- the operator names the configuration file
+		if err != nil {
+			return Config{}, fmt.Errorf("read gateway config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		// An empty file decodes as io.EOF: no settings.
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("parse gateway config %s: %w", path, err)
+		}
+		base := filepath.Dir(path)
+		for i := range cfg.Organizations {
+			o := &cfg.Organizations[i]
+			o.TLSCACert = relTo(base, o.TLSCACert)
+			o.Certificate = relTo(base, o.Certificate)
+			o.PrivateKey = relTo(base, o.PrivateKey)
+			o.TLSClientCert = relTo(base, o.TLSClientCert)
+			o.TLSClientKey = relTo(base, o.TLSClientKey)
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func relTo(base, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+// applyEnv overlays XBORDER_* variables. The single-organisation variables (XBORDER_MSP_ID,
+// XBORDER_PEER_ENDPOINT, ...) set the first organisation, creating it if needed.
+// XBORDER_API_KEYS is a comma-separated list of id:mspId:user:sha256hex.
+func applyEnv(cfg *Config, env []string) error {
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "XBORDER_") {
+			vars[k] = v
+		}
+	}
+	str := map[string]*string{
+		"XBORDER_LISTEN":    &cfg.Listen,
+		"XBORDER_DATA_DIR":  &cfg.DataDir,
+		"XBORDER_CHANNEL":   &cfg.Channel,
+		"XBORDER_CHAINCODE": &cfg.Chaincode,
+		"XBORDER_LOG_LEVEL": &cfg.LogLevel,
+	}
+	for k, p := range str {
+		if v, ok := vars[k]; ok {
+			*p = v
+		}
+	}
+	orgVars := []string{"XBORDER_MSP_ID", "XBORDER_PEER_ENDPOINT", "XBORDER_PEER_HOST_OVERRIDE",
+		"XBORDER_TLS_CA_CERT", "XBORDER_CERTIFICATE", "XBORDER_PRIVATE_KEY"}
+	if slices.ContainsFunc(orgVars, func(k string) bool { _, ok := vars[k]; return ok }) {
+		if len(cfg.Organizations) == 0 {
+			cfg.Organizations = append(cfg.Organizations, Organization{})
+		}
+		o := &cfg.Organizations[0]
+		for k, p := range map[string]*string{
+			"XBORDER_MSP_ID": &o.MSPID, "XBORDER_PEER_ENDPOINT": &o.PeerEndpoint,
+			"XBORDER_PEER_HOST_OVERRIDE": &o.PeerHostOverride, "XBORDER_TLS_CA_CERT": &o.TLSCACert,
+			"XBORDER_CERTIFICATE": &o.Certificate, "XBORDER_PRIVATE_KEY": &o.PrivateKey,
+		} {
+			if v, ok := vars[k]; ok {
+				*p = v
+			}
+		}
+	}
+	if v, ok := vars["XBORDER_API_KEYS"]; ok {
+		keys, err := parseKeyList(v)
+		if err != nil {
+			return err
+		}
+		cfg.APIKeys = keys
+	}
+	if v, ok := vars["XBORDER_CORS_ORIGINS"]; ok {
+		cfg.CORS.AllowedOrigins = splitList(v)
+	}
+	if v, ok := vars["XBORDER_RATE_LIMIT_RPS"]; ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("XBORDER_RATE_LIMIT_RPS: %w", err)
+		}
+		cfg.RateLimit.RequestsPerSecond = f
+	}
+	if v, ok := vars["XBORDER_RATE_LIMIT_BURST"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("XBORDER_RATE_LIMIT_BURST: %w", err)
+		}
+		cfg.RateLimit.Burst = n
+	}
+	if v, ok := vars["XBORDER_MAX_RETRIES"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("XBORDER_MAX_RETRIES: %w", err)
+		}
+		cfg.MaxRetries = n
+	}
+	if v, ok := vars["XBORDER_COMMIT_TIMEOUT"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("XBORDER_COMMIT_TIMEOUT: %w", err)
+		}
+		cfg.Timeouts.Commit = d
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func parseKeyList(v string) ([]APIKey, error) {
+	var keys []APIKey
+	for _, item := range splitList(v) {
+		parts := strings.Split(item, ":")
+		if len(parts) != 4 {
+			return nil, fmt.Errorf("XBORDER_API_KEYS: entry %q: want id:mspId:user:sha256hex", item)
+		}
+		keys = append(keys, APIKey{ID: parts[0], MSPID: parts[1], User: parts[2], SHA256: strings.ToLower(parts[3])})
+	}
+	return keys, nil
+}
+
+// Validate checks that the configuration is complete and consistent.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("dataDir: required"))
+	}
+	if c.Channel == "" || c.Chaincode == "" {
+		errs = append(errs, errors.New("channel and chaincode: required"))
+	}
+	if len(c.Organizations) == 0 {
+		errs = append(errs, errors.New("organizations: at least one required"))
+	}
+	orgs := map[string]bool{}
+	for i, o := range c.Organizations {
+		if o.MSPID == "" || o.PeerEndpoint == "" || o.Certificate == "" || o.PrivateKey == "" {
+			errs = append(errs, fmt.Errorf("organizations[%d]: mspId, peerEndpoint, certificate and privateKey are required", i))
+		}
+		if orgs[o.MSPID] {
+			errs = append(errs, fmt.Errorf("organizations[%d]: duplicate mspId %q", i, o.MSPID))
+		}
+		orgs[o.MSPID] = true
+	}
+	ids := map[string]bool{}
+	hashes := map[string]bool{}
+	for i, k := range c.APIKeys {
+		if k.ID == "" || k.MSPID == "" || k.User == "" {
+			errs = append(errs, fmt.Errorf("apiKeys[%d]: id, mspId and user are required", i))
+		}
+		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != sha256.Size {
+			errs = append(errs, fmt.Errorf("apiKeys[%d]: sha256 must be 64 hex digits", i))
+		}
+		if !orgs[k.MSPID] {
+			errs = append(errs, fmt.Errorf("apiKeys[%d]: mspId %q has no organization in this gateway", i, k.MSPID))
+		}
+		if ids[k.ID] {
+			errs = append(errs, fmt.Errorf("apiKeys[%d]: duplicate id %q", i, k.ID))
+		}
+		if hashes[strings.ToLower(k.SHA256)] {
+			errs = append(errs, fmt.Errorf("apiKeys[%d]: duplicate key hash", i))
+		}
+		ids[k.ID] = true
+		hashes[strings.ToLower(k.SHA256)] = true
+	}
+	if c.RateLimit.RequestsPerSecond <= 0 || c.RateLimit.Burst < 1 {
+		errs = append(errs, errors.New("rateLimit: requestsPerSecond > 0 and burst >= 1 required"))
+	}
+	if c.MaxRetries < 0 {
+		errs = append(errs, errors.New("maxRetries: must not be negative"))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("maxBodyBytes: must be positive"))
+	}
+	t := c.Timeouts
+	if t.Evaluate <= 0 || t.Endorse <= 0 || t.Submit <= 0 || t.Commit <= 0 {
+		errs = append(errs, errors.New("timeouts: evaluate, endorse, submit and commit must be positive"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("logLevel: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid gateway config: %w", err)
+	}
+	return nil
+}
+
+// HashKey returns the lowercase hex SHA-256 of an API key, as stored in the configuration.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,332 @@
+// Package fabric implements the gateway's Ledger service with the Hyperledger Fabric Gateway
+// SDK: one reused gRPC connection per peer, one signing identity per organisation, transient
+// data for private fields, endorsing organisations where private data demands it, commit
+// waiting with a timeout, bounded retry of MVCC read conflicts with fresh proposals, the mapping
+// of every SDK error to a gateway.Error, and the chaincode-event feed into the event log.
+package fabric
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-gateway/pkg/hash"
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xborder/xborder/gateway"
+)
+
+// Org is one organisation's identity and the connection to its peer. The connection is owned
+// by the caller and shared by every request of the organisation.
+type Org struct {
+	MSPID       string
+	Certificate *x509.Certificate
+	Sign        identity.Sign
+	Conn        grpc.ClientConnInterface
+}
+
+// Timeouts bound each phase of a transaction.
+type Timeouts struct {
+	Evaluate time.Duration
+	Endorse  time.Duration
+	Submit   time.Duration
+	Commit   time.Duration
+}
+
+// Options configure a Client.
+type Options struct {
+	Channel   string
+	Chaincode string
+	Orgs      []Org
+	Timeouts  Timeouts
+	// MaxRetries bounds the fresh proposals made after an MVCC_READ_CONFLICT (0: no retry).
+	MaxRetries int
+	Logger     *slog.Logger
+	// Metrics records Fabric outcomes and latencies; nil records nothing.
+	Metrics *Metrics
+}
+
+// Client implements gateway.Ledger with the Fabric Gateway SDK.
+type Client struct {
+	opts     Options
+	gateways map[string]*client.Gateway
+	orgs     []string
+	log      *slog.Logger
+}
+
+var _ gateway.Ledger = (*Client)(nil)
+
+// New connects one SDK gateway per organisation over the given connections.
+func New(opts Options) (*Client, error) {
+	if opts.Channel == "" || opts.Chaincode == "" {
+		return nil, errors.New("fabric client: channel and chaincode are required")
+	}
+	if len(opts.Orgs) == 0 {
+		return nil, errors.New("fabric client: at least one organisation is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := &opts.Timeouts
+	for _, d := range []*time.Duration{&t.Evaluate, &t.Endorse, &t.Submit, &t.Commit} {
+		if *d <= 0 {
+			*d = 30 * time.Second
+		}
+	}
+	c := &Client{opts: opts, gateways: map[string]*client.Gateway{}, log: opts.Logger}
+	for _, o := range opts.Orgs {
+		if _, dup := c.gateways[o.MSPID]; dup {
+			_ = c.Close()
+			return nil, fmt.Errorf("fabric client: duplicate organisation %s", o.MSPID)
+		}
+		id, err := identity.NewX509Identity(o.MSPID, o.Certificate)
+		if err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("fabric client: identity of %s: %w", o.MSPID, err)
+		}
+		gw, err := client.Connect(id,
+			client.WithSign(o.Sign),
+			client.WithHash(hash.SHA256),
+			client.WithClientConnection(o.Conn),
+			client.WithEvaluateTimeout(t.Evaluate),
+			client.WithEndorseTimeout(t.Endorse),
+			client.WithSubmitTimeout(t.Submit),
+			client.WithCommitStatusTimeout(t.Commit),
+		)
+		if err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("fabric client: connect %s: %w", o.MSPID, err)
+		}
+		c.gateways[o.MSPID] = gw
+		c.orgs = append(c.orgs, o.MSPID)
+	}
+	sort.Strings(c.orgs)
+	return c, nil
+}
+
+// Close closes the SDK gateways (not the gRPC connections, which the caller owns).
+func (c *Client) Close() error {
+	var errs []error
+	for _, gw := range c.gateways {
+		if err := gw.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close fabric gateways: %w", err)
+	}
+	return nil
+}
+
+// Organizations implements gateway.Ledger.
+func (c *Client) Organizations() []string { return slices.Clone(c.orgs) }
+
+func (c *Client) network(mspID string) (*client.Network, error) {
+	gw, ok := c.gateways[mspID]
+	if !ok {
+		return nil, &gateway.Error{Code: gateway.CodeForbidden,
+			Message: fmt.Sprintf("this gateway holds no Fabric identity for %s", mspID)}
+	}
+	return gw.GetNetwork(c.opts.Channel), nil
+}
+
+func proposalOptions(inv gateway.Invocation) []client.ProposalOption {
+	opts := []client.ProposalOption{client.WithBytesArguments(inv.Args...)}
+	if len(inv.Transient) > 0 {
+		opts = append(opts, client.WithTransient(inv.Transient))
+	}
+	if len(inv.EndorsingOrganizations) > 0 {
+		opts = append(opts, client.WithEndorsingOrganizations(inv.EndorsingOrganizations...))
+	}
+	return opts
+}
+
+// Submit implements gateway.Ledger: endorse, submit and (unless async) wait for the commit,
+// retrying MVCC_READ_CONFLICT with fresh proposals up to MaxRetries times.
+func (c *Client) Submit(ctx context.Context, caller gateway.Caller, inv gateway.Invocation, opts gateway.SubmitOptions) (*gateway.SubmitResult, error) {
+	network, err := c.network(caller.MSPID)
+	if err != nil {
+		return nil, err
+	}
+	contract := network.GetContract(c.opts.Chaincode)
+	for attempt := 1; ; attempt++ {
+		res, err := c.submitOnce(ctx, contract, inv, opts)
+		if err == nil {
+			res.Attempts = attempt
+			c.opts.Metrics.outcome(inv.Transaction, "VALID")
+			return res, nil
+		}
+		ge := gateway.AsError(err)
+		if ge.Code == gateway.CodeCommitFailed {
+			c.opts.Metrics.outcome(inv.Transaction, ge.ValidationCode)
+		} else {
+			c.opts.Metrics.outcome(inv.Transaction, string(ge.Code))
+		}
+		if ge.ValidationCode == peer.TxValidationCode_MVCC_READ_CONFLICT.String() && attempt <= c.opts.MaxRetries && ctx.Err() == nil {
+			gateway.LoggerFrom(ctx, c.log).LogAttrs(ctx, slog.LevelWarn, "retrying transaction after MVCC read conflict",
+				slog.String("transaction", inv.Transaction), slog.String("txId", ge.TxID), slog.Int("attempt", attempt))
+			continue
+		}
+		return nil, ge
+	}
+}
+
+func (c *Client) submitOnce(ctx context.Context, contract *client.Contract, inv gateway.Invocation, opts gateway.SubmitOptions) (*gateway.SubmitResult, error) {
+	proposal, err := contract.NewProposal(inv.Transaction, proposalOptions(inv)...)
+	if err != nil {
+		return nil, &gateway.Error{Code: gateway.CodeInternal, Message: "cannot build the transaction proposal", Err: err}
+	}
+	txID := proposal.TransactionID()
+	log := gateway.LoggerFrom(ctx, c.log).With(slog.String("txId", txID), slog.String("transaction", inv.Transaction))
+
+	start := time.Now()
+	ectx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Endorse)
+	txn, err := proposal.EndorseWithContext(ectx)
+	cancel()
+	c.opts.Metrics.phase("endorse", start)
+	if err != nil {
+		ge := mapError(err, txID)
+		log.LogAttrs(ctx, slog.LevelInfo, "endorsement failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
+		// No transaction was made: the proposal's ID stays in the log line above only.
+		ge.TxID = ""
+		return nil, ge
+	}
+
+	start = time.Now()
+	sctx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Submit)
+	commit, err := txn.SubmitWithContext(sctx)
+	cancel()
+	c.opts.Metrics.phase("submit", start)
+	if err != nil {
+		ge := mapError(err, txID)
+		log.LogAttrs(ctx, slog.LevelWarn, "submit failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
+		return nil, ge
+	}
+	res := &gateway.SubmitResult{TxID: txID, Payload: txn.Result()}
+	if opts.Async {
+		log.LogAttrs(ctx, slog.LevelInfo, "transaction submitted")
+		return res, nil
+	}
+
+	start = time.Now()
+	cctx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Commit)
+	status, err := commit.StatusWithContext(cctx)
+	cancel()
+	c.opts.Metrics.phase("commit", start)
+	if err != nil {
+		ge := mapError(err, txID)
+		log.LogAttrs(ctx, slog.LevelWarn, "commit status failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
+		return nil, ge
+	}
+	if !status.Successful {
+		ge := &gateway.Error{Code: gateway.CodeCommitFailed, TxID: txID, ValidationCode: status.Code.String(),
+			Message: fmt.Sprintf("transaction %s was not committed: %s", txID, status.Code)}
+		log.LogAttrs(ctx, slog.LevelWarn, "transaction invalidated", slog.String("validationCode", status.Code.String()),
+			slog.Uint64("block", status.BlockNumber))
+		return nil, ge
+	}
+	res.Committed = true
+	res.BlockNumber = status.BlockNumber
+	log.LogAttrs(ctx, slog.LevelInfo, "transaction committed", slog.Uint64("block", status.BlockNumber))
+	return res, nil
+}
+
+// Evaluate implements gateway.Ledger.
+func (c *Client) Evaluate(ctx context.Context, caller gateway.Caller, inv gateway.Invocation) ([]byte, error) {
+	network, err := c.network(caller.MSPID)
+	if err != nil {
+		return nil, err
+	}
+	proposal, err := network.GetContract(c.opts.Chaincode).NewProposal(inv.Transaction, proposalOptions(inv)...)
+	if err != nil {
+		return nil, &gateway.Error{Code: gateway.CodeInternal, Message: "cannot build the query proposal", Err: err}
+	}
+	start := time.Now()
+	ectx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Evaluate)
+	defer cancel()
+	out, err := proposal.EvaluateWithContext(ectx)
+	c.opts.Metrics.phase("evaluate", start)
+	if err != nil {
+		ge := mapError(err, "")
+		gateway.LoggerFrom(ctx, c.log).LogAttrs(ctx, slog.LevelDebug, "evaluate failed", slog.String("transaction", inv.Transaction),
+			slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
+		return nil, ge
+	}
+	return out, nil
+}
+
+// qscc evaluates a query system chaincode function as the first organisation (or caller's).
+func (c *Client) qscc(ctx context.Context, mspID, fn string, args ...string) ([]byte, error) {
+	network, err := c.network(mspID)
+	if err != nil {
+		return nil, err
+	}
+	ectx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Evaluate)
+	defer cancel()
+	proposal, err := network.GetContract("qscc").NewProposal(fn, client.WithArguments(args...))
+	if err != nil {
+		return nil, &gateway.Error{Code: gateway.CodeInternal, Message: "cannot build the qscc proposal", Err: err}
+	}
+	out, err := proposal.EvaluateWithContext(ectx)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Ready implements gateway.Ledger: every organisation's peer answers qscc GetChainInfo.
+func (c *Client) Ready(ctx context.Context) error {
+	for _, org := range c.orgs {
+		out, err := c.qscc(ctx, org, "GetChainInfo", c.opts.Channel)
+		if err != nil {
+			return mapError(err, "")
+		}
+		var info common.BlockchainInfo
+		if err := proto.Unmarshal(out, &info); err != nil {
+			return &gateway.Error{Code: gateway.CodeUnavailable, Message: "peer returned an unreadable chain info", Err: err}
+		}
+		if info.GetHeight() == 0 {
+			return gateway.Errorf(gateway.CodeUnavailable, "channel %s has no blocks yet", c.opts.Channel)
+		}
+	}
+	return nil
+}
+
+// TransactionStatus implements gateway.Ledger with qscc GetTransactionByID and GetBlockByTxID.
+func (c *Client) TransactionStatus(ctx context.Context, caller gateway.Caller, txID string) (*gateway.TxStatus, error) {
+	out, err := c.qscc(ctx, caller.MSPID, "GetTransactionByID", c.opts.Channel, txID)
+	if err != nil {
+		ge := mapError(err, txID)
+		if ge.Code == gateway.CodeEndorsementFailed || ge.Code == gateway.CodeNotFound {
+			return nil, &gateway.Error{Code: gateway.CodeNotFound, TxID: txID,
+				Message: fmt.Sprintf("transaction %s is not in the ledger (yet)", txID), Err: err}
+		}
+		return nil, ge
+	}
+	var ptx peer.ProcessedTransaction
+	if err := proto.Unmarshal(out, &ptx); err != nil {
+		return nil, &gateway.Error{Code: gateway.CodeInternal, Message: "peer returned an unreadable transaction", Err: err}
+	}
+	code := peer.TxValidationCode(ptx.GetValidationCode())
+	st := &gateway.TxStatus{TxID: txID, ValidationCode: code.String(), Valid: code == peer.TxValidationCode_VALID}
+	out, err = c.qscc(ctx, caller.MSPID, "GetBlockByTxID", c.opts.Channel, txID)
+	if err != nil {
+		return nil, mapError(err, txID)
+	}
+	var block common.Block
+	if err := proto.Unmarshal(out, &block); err != nil {
+		return nil, &gateway.Error{Code: gateway.CodeInternal, Message: "peer returned an unreadable block", Err: err}
+	}
+	st.BlockNumber = block.GetHeader().GetNumber()
+	return st, nil
+}

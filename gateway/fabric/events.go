@@ -1,0 +1,117 @@
+package fabric
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+
+	"github.com/xborder/xborder/gateway"
+)
+
+// EventSink stores chaincode events with their checkpoint; *store.Store implements it.
+type EventSink interface {
+	// EventCheckpoint returns the block to resume at and the last transaction of that block
+	// already stored ("" if none).
+	EventCheckpoint() (uint64, string, error)
+	// AppendEvent stores an event and moves the checkpoint past it, atomically.
+	AppendEvent(ev gateway.Event) (gateway.Event, bool, error)
+}
+
+// checkpoint adapts a stored position to the SDK's client.Checkpoint.
+type checkpoint struct {
+	block uint64
+	txID  string
+}
+
+func (c checkpoint) BlockNumber() uint64   { return c.block }
+func (c checkpoint) TransactionID() string { return c.txID }
+
+// FeedEvents copies the channel's chaincode events into sink, as mspID, until ctx ends. It
+// resumes from the sink's checkpoint (from block 0 on first start), so that no event is lost or
+// stored twice across restarts, and reconnects with backoff when the stream breaks.
+func (c *Client) FeedEvents(ctx context.Context, mspID string, sink EventSink) error {
+	network, err := c.network(mspID)
+	if err != nil {
+		return err
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		block, txID, err := sink.EventCheckpoint()
+		if err != nil {
+			return fmt.Errorf("event feed: %w", err)
+		}
+		opt := client.WithCheckpoint(checkpoint{block: block, txID: txID})
+		if block == 0 && txID == "" {
+			opt = client.WithStartBlock(0)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		events, err := network.ChaincodeEvents(sctx, c.opts.Chaincode, opt)
+		if err == nil {
+			c.log.LogAttrs(ctx, slog.LevelInfo, "chaincode event stream connected", slog.Uint64("fromBlock", block))
+			backoff = 100 * time.Millisecond
+			err = c.drain(ctx, events, sink)
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return nil //nolint:nilerr // shutting down is not a failure of the feed
+		}
+		if err != nil {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "chaincode event stream interrupted", slog.String("error", errText(err)))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (c *Client) drain(ctx context.Context, events <-chan *client.ChaincodeEvent, sink EventSink) error {
+	for ev := range events {
+		stored, ok, err := sink.AppendEvent(gateway.Event{
+			Name:        ev.EventName,
+			TxID:        ev.TransactionID,
+			BlockNumber: ev.BlockNumber,
+			OrderID:     payloadOrderID(ev.Payload),
+			Payload:     jsonPayload(ev.Payload),
+			Received:    time.Now().UTC(),
+		})
+		if err != nil {
+			return fmt.Errorf("store chaincode event: %w", err)
+		}
+		if ok {
+			c.opts.Metrics.event()
+			c.log.LogAttrs(ctx, slog.LevelDebug, "chaincode event stored", slog.String("event", ev.EventName),
+				slog.String("txId", ev.TransactionID), slog.String("id", stored.ID.String()))
+		}
+	}
+	return fmt.Errorf("event stream closed")
+}
+
+// payloadOrderID returns the payload's top-level "orderId", if any.
+func payloadOrderID(payload []byte) string {
+	var p struct {
+		OrderID string `json:"orderId"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return ""
+	}
+	return p.OrderID
+}
+
+// jsonPayload returns payload if it is JSON, else the payload as a JSON string.
+func jsonPayload(payload []byte) json.RawMessage {
+	if len(payload) == 0 {
+		return json.RawMessage("null")
+	}
+	if json.Valid(payload) {
+		return json.RawMessage(payload)
+	}
+	b, _ := json.Marshal(string(payload))
+	return b
+}

@@ -1,0 +1,124 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Caller is the authenticated principal of a request: the API key's organisation (an MSP ID
+// whose Fabric identity the gateway signs with) and user name.
+type Caller struct {
+	// KeyID names the API key (never the key itself).
+	KeyID string
+	// MSPID is the organisation the key belongs to, e.g. "MerchantMSP".
+	MSPID string
+	// User is the user name the key was issued to.
+	User string
+}
+
+// Invocation is one chaincode transaction as the ledger service runs it.
+type Invocation struct {
+	// Transaction is the chaincode transaction name, e.g. "CreateOrder".
+	Transaction string
+	// Args are the transaction arguments; xborder write transactions take one JSON object.
+	Args [][]byte
+	// Transient carries private values (never written to the block).
+	Transient map[string][]byte
+	// EndorsingOrganizations, when set, asks for endorsement by exactly these organisations
+	// (needed when private data collections restrict who can simulate the transaction).
+	EndorsingOrganizations []string
+}
+
+// SubmitOptions tune one Submit.
+type SubmitOptions struct {
+	// Async returns as soon as the orderer accepted the transaction, without waiting for commit.
+	Async bool
+}
+
+// SubmitResult is the outcome of a submitted transaction.
+type SubmitResult struct {
+	TxID string
+	// Payload is the chaincode's response payload (from the endorsement).
+	Payload []byte
+	// Committed is true when the transaction committed as VALID; false for Async submissions.
+	Committed bool
+	// BlockNumber is the block the transaction committed in (Committed only).
+	BlockNumber uint64
+	// Attempts counts proposals made (more than one after MVCC_READ_CONFLICT retries).
+	Attempts int
+}
+
+// TxStatus is the ledger's record of one transaction.
+type TxStatus struct {
+	TxID           string `json:"txId"`
+	ValidationCode string `json:"validationCode"`
+	Valid          bool   `json:"valid"`
+	BlockNumber    uint64 `json:"blockNumber"`
+}
+
+// Ledger is the service the HTTP layer calls. Implementations sign with the caller's
+// organisation identity and return *Error values with stable codes.
+type Ledger interface {
+	// Submit endorses, orders and (unless opts.Async) waits for the commit of inv.
+	Submit(ctx context.Context, caller Caller, inv Invocation, opts SubmitOptions) (*SubmitResult, error)
+	// Evaluate runs a query transaction on a peer without ordering it.
+	Evaluate(ctx context.Context, caller Caller, inv Invocation) ([]byte, error)
+	// TransactionStatus returns the validation code and block of a transaction, NOT_FOUND if
+	// the ledger does not know it.
+	TransactionStatus(ctx context.Context, caller Caller, txID string) (*TxStatus, error)
+	// Ready reports whether the ledger is reachable (qscc GetChainInfo succeeds).
+	Ready(ctx context.Context) error
+	// Organizations lists the MSP IDs this gateway holds identities for.
+	Organizations() []string
+}
+
+// Event is one chaincode event as the gateway stores and streams it.
+type Event struct {
+	// ID is "<block>-<index>", index being the event's position among the block's events.
+	ID EventID `json:"-"`
+	// Name is the chaincode event name, e.g. "OrderCreated".
+	Name string `json:"name"`
+	// TxID is the transaction that emitted the event.
+	TxID string `json:"txId"`
+	// BlockNumber is the block the transaction committed in.
+	BlockNumber uint64 `json:"blockNumber"`
+	// OrderID is the payload's orderId, if any, for filtering.
+	OrderID string `json:"orderId,omitempty"`
+	// Payload is the chaincode event payload (JSON, never private data).
+	Payload json.RawMessage `json:"payload"`
+	// Received is when the gateway stored the event.
+	Received time.Time `json:"received"`
+}
+
+// EventLog is the gateway's durable, ordered copy of the channel's chaincode events.
+type EventLog interface {
+	// EventsAfter returns up to limit events strictly after cursor, oldest first. The zero
+	// EventID means "from the beginning".
+	EventsAfter(cursor EventID, limit int) ([]Event, error)
+	// LastEventID returns the ID of the newest stored event (zero if none).
+	LastEventID() (EventID, error)
+	// Changed returns a channel closed at the next append.
+	Changed() <-chan struct{}
+}
+
+// IdempotencyRecord is the first answer given to a write with an Idempotency-Key.
+type IdempotencyRecord struct {
+	// Fingerprint identifies the request (method, path and body hash).
+	Fingerprint string    `json:"fingerprint"`
+	Status      int       `json:"status"`
+	ContentType string    `json:"contentType"`
+	Body        []byte    `json:"body"`
+	TxID        string    `json:"txId,omitempty"`
+	Created     time.Time `json:"created"`
+}
+
+// IdempotencyStore persists first answers by (scope, key).
+type IdempotencyStore interface {
+	// Begin claims (scope, key) for a request with fingerprint. It returns the stored record
+	// when the key was already answered (same fingerprint), an IDEMPOTENCY_KEY_REUSED *Error
+	// when it was answered for another fingerprint, and otherwise a release function that the
+	// caller must call with the final record (nil: do not store, the key may be retried). A
+	// concurrent request with the same key waits for the in-flight one or for ctx.
+	Begin(ctx context.Context, scope, key, fingerprint string) (*IdempotencyRecord, func(*IdempotencyRecord) error, error)
+}

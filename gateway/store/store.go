@@ -1,0 +1,367 @@
+// Package store is the gateway's durable state in one bbolt file: first answers to writes with
+// an Idempotency-Key, and the ordered copy of the channel's chaincode events with the Fabric
+// event checkpoint that feeds it. Everything the gateway must remember across restarts lives
+// here; the ledger itself stays on the peers.
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/gateway"
+)
+
+var (
+	bucketIdempotency = []byte("idempotency")
+	bucketEvents      = []byte("events")
+	bucketMeta        = []byte("meta")
+	keyCheckpoint     = []byte("eventCheckpoint")
+)
+
+// Store is the gateway's bbolt database. It implements gateway.IdempotencyStore and
+// gateway.EventLog. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+
+	mu      sync.Mutex
+	flights map[string]*flight
+	changed chan struct{}
+}
+
+type flight struct {
+	fingerprint string
+	done        chan struct{}
+}
+
+var (
+	_ gateway.IdempotencyStore = (*Store)(nil)
+	_ gateway.EventLog         = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the bbolt database at path.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open gateway store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketIdempotency, bucketEvents, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("initialise gateway store %s: %w", path, err)
+	}
+	return &Store{db: db, flights: map[string]*flight{}, changed: make(chan struct{})}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close gateway store: %w", err)
+	}
+	return nil
+}
+
+// ---- idempotency ----
+
+func idemKey(scope, key string) []byte {
+	return []byte(scope + "\x00" + key)
+}
+
+// Begin implements gateway.IdempotencyStore.
+func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*gateway.IdempotencyRecord, func(*gateway.IdempotencyRecord) error, error) {
+	k := string(idemKey(scope, key))
+	for {
+		s.mu.Lock()
+		rec, err := s.idempotencyRecord(scope, key)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, nil, err
+		}
+		if rec != nil {
+			s.mu.Unlock()
+			if rec.Fingerprint != fingerprint {
+				return nil, nil, reusedKey(key)
+			}
+			return rec, nil, nil
+		}
+		if f, ok := s.flights[k]; ok {
+			s.mu.Unlock()
+			if f.fingerprint != fingerprint {
+				return nil, nil, reusedKey(key)
+			}
+			select {
+			case <-f.done:
+				continue
+			case <-ctx.Done():
+				return nil, nil, &gateway.Error{Code: gateway.CodeConflict,
+					Message: "a request with this Idempotency-Key is still in progress", Err: ctx.Err()}
+			}
+		}
+		f := &flight{fingerprint: fingerprint, done: make(chan struct{})}
+		s.flights[k] = f
+		s.mu.Unlock()
+		var once sync.Once
+		release := func(r *gateway.IdempotencyRecord) error {
+			var err error
+			once.Do(func() {
+				if r != nil {
+					r.Fingerprint = fingerprint
+					err = s.putIdempotencyRecord(scope, key, r)
+				}
+				s.mu.Lock()
+				delete(s.flights, k)
+				s.mu.Unlock()
+				close(f.done)
+			})
+			return err
+		}
+		return nil, release, nil
+	}
+}
+
+func reusedKey(key string) error {
+	return &gateway.Error{Code: gateway.CodeIdempotencyMismatch,
+		Message: fmt.Sprintf("Idempotency-Key %q was already used for a different request", key)}
+}
+
+func (s *Store) idempotencyRecord(scope, key string) (*gateway.IdempotencyRecord, error) {
+	var rec *gateway.IdempotencyRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketIdempotency).Get(idemKey(scope, key))
+		if v == nil {
+			return nil
+		}
+		rec = &gateway.IdempotencyRecord{}
+		if err := json.Unmarshal(v, rec); err != nil {
+			return fmt.Errorf("decode idempotency record: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency record: %w", err)
+	}
+	return rec, nil
+}
+
+func (s *Store) putIdempotencyRecord(scope, key string, rec *gateway.IdempotencyRecord) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode idempotency record: %w", err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIdempotency).Put(idemKey(scope, key), v)
+	})
+	if err != nil {
+		return fmt.Errorf("store idempotency record: %w", err)
+	}
+	return nil
+}
+
+// PurgeIdempotency deletes idempotency records created before cutoff and returns how many.
+func (s *Store) PurgeIdempotency(cutoff time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketIdempotency)
+		var stale [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var rec gateway.IdempotencyRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode idempotency record: %w", err)
+			}
+			if rec.Created.Before(cutoff) {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("delete idempotency record: %w", err)
+			}
+		}
+		n = len(stale)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency records: %w", err)
+	}
+	return n, nil
+}
+
+// ---- events ----
+
+func eventKey(id gateway.EventID) []byte {
+	k := make([]byte, 12)
+	binary.BigEndian.PutUint64(k, id.Block)
+	binary.BigEndian.PutUint32(k[8:], id.Index)
+	return k
+}
+
+func eventIDFromKey(k []byte) gateway.EventID {
+	return gateway.EventID{Block: binary.BigEndian.Uint64(k), Index: binary.BigEndian.Uint32(k[8:])}
+}
+
+// checkpoint is the persisted position of the Fabric chaincode-event stream: the block in
+// which the next event is expected and the last transaction already stored from it.
+type checkpoint struct {
+	Block uint64 `json:"block"`
+	TxID  string `json:"txId"`
+}
+
+// EventCheckpoint returns the block to resume the chaincode-event stream at and the ID of the
+// last transaction of that block already stored ("" if none). With no checkpoint it returns
+// block 0.
+func (s *Store) EventCheckpoint() (uint64, string, error) {
+	var cp checkpoint
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyCheckpoint)
+		if v == nil {
+			return nil
+		}
+		return json.Unmarshal(v, &cp)
+	})
+	if err != nil {
+		return 0, "", fmt.Errorf("read event checkpoint: %w", err)
+	}
+	return cp.Block, cp.TxID, nil
+}
+
+// AppendEvent stores ev (ID assigned here: the next index within ev.BlockNumber) and moves the
+// checkpoint past it, in one atomic commit. An event at or before the checkpoint (a replay after
+// a reconnect) is ignored and reported with stored=false.
+func (s *Store) AppendEvent(ev gateway.Event) (gateway.Event, bool, error) {
+	stored := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		var cp checkpoint
+		if v := meta.Get(keyCheckpoint); v != nil {
+			if err := json.Unmarshal(v, &cp); err != nil {
+				return fmt.Errorf("decode event checkpoint: %w", err)
+			}
+		}
+		events := tx.Bucket(bucketEvents)
+		id := gateway.EventID{Block: ev.BlockNumber}
+		if k, _ := events.Cursor().Last(); k != nil {
+			last := eventIDFromKey(k)
+			if ev.BlockNumber < last.Block {
+				return nil
+			}
+			if ev.BlockNumber == last.Block {
+				if ev.TxID == cp.TxID && cp.Block == ev.BlockNumber {
+					return nil
+				}
+				if seen, err := txInBlock(events, ev.BlockNumber, ev.TxID); err != nil || seen {
+					return err
+				}
+				id.Index = last.Index + 1
+			}
+		}
+		ev.ID = id
+		v, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		if err := events.Put(eventKey(id), v); err != nil {
+			return fmt.Errorf("store event: %w", err)
+		}
+		cpv, err := json.Marshal(checkpoint{Block: ev.BlockNumber, TxID: ev.TxID})
+		if err != nil {
+			return fmt.Errorf("encode event checkpoint: %w", err)
+		}
+		if err := meta.Put(keyCheckpoint, cpv); err != nil {
+			return fmt.Errorf("store event checkpoint: %w", err)
+		}
+		stored = true
+		return nil
+	})
+	if err != nil {
+		return gateway.Event{}, false, fmt.Errorf("append event: %w", err)
+	}
+	if stored {
+		s.mu.Lock()
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.mu.Unlock()
+	}
+	return ev, stored, nil
+}
+
+// txInBlock reports whether an event of txID is already stored for block.
+func txInBlock(events *bolt.Bucket, block uint64, txID string) (bool, error) {
+	c := events.Cursor()
+	prefix := eventKey(gateway.EventID{Block: block})[:8]
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var e gateway.Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return false, fmt.Errorf("decode event: %w", err)
+		}
+		if e.TxID == txID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// EventsAfter implements gateway.EventLog.
+func (s *Store) EventsAfter(cursor gateway.EventID, limit int) ([]gateway.Event, error) {
+	var out []gateway.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		k, v := c.Seek(eventKey(cursor))
+		if k != nil && !cursor.IsZero() && bytes.Equal(k, eventKey(cursor)) {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			var e gateway.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode event: %w", err)
+			}
+			e.ID = eventIDFromKey(k)
+			if cursor.IsZero() || cursor.Less(e.ID) {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+// LastEventID implements gateway.EventLog.
+func (s *Store) LastEventID() (gateway.EventID, error) {
+	var id gateway.EventID
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bucketEvents).Cursor().Last(); k != nil {
+			id = eventIDFromKey(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return gateway.EventID{}, fmt.Errorf("read last event: %w", err)
+	}
+	return id, nil
+}
+
+// Changed implements gateway.EventLog.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
