@@ -1,0 +1,160 @@
+package fabric
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/xborder/xborder/gateway/config"
+)
+
+// Names of the files WriteGatewayFiles writes into the network's home directory.
+const (
+	// GatewayConfigFile is the REST gateway configuration (`xborder gateway --config`).
+	GatewayConfigFile = "gateway.yaml"
+	// CredentialsFile maps each MSP ID to its API key, like the devnet's dev-credentials.json.
+	CredentialsFile = "credentials.json"
+)
+
+// GatewayOptions configures WriteGatewayFiles.
+type GatewayOptions struct {
+	// Home is the network's home directory (XBORDER_FABRIC_HOME), holding organizations/.
+	// The files are written there and name the crypto files relative to it.
+	Home string
+	// PeerHost is the host the gateway dials each peer on: "127.0.0.1" for the native
+	// network; empty for the peers' own host names (docker-compose.yaml).
+	PeerHost string
+	// Listen is the gateway's HTTP listen address.
+	Listen string
+	// DataDir is the gateway's state directory; relative paths are relative to the process's
+	// working directory, as `xborder gateway` reads them.
+	DataDir string
+	// Random is the source of new API keys (crypto/rand.Reader).
+	Random io.Reader
+}
+
+// gatewayFile is the subset of config.Config that network.sh fills in; everything else keeps
+// the gateway's defaults. The tags are those of config.Config.
+type gatewayFile struct {
+	Listen        string       `yaml:"listen"`
+	DataDir       string       `yaml:"dataDir"`
+	Channel       string       `yaml:"channel"`
+	Chaincode     string       `yaml:"chaincode"`
+	Organizations []gatewayOrg `yaml:"organizations"`
+	APIKeys       []gatewayKey `yaml:"apiKeys"`
+}
+
+type gatewayOrg struct {
+	MSPID        string `yaml:"mspId"`
+	PeerEndpoint string `yaml:"peerEndpoint"`
+	TLSCACert    string `yaml:"tlsCACert"`
+	Certificate  string `yaml:"certificate"`
+	PrivateKey   string `yaml:"privateKey"`
+}
+
+type gatewayKey struct {
+	ID     string `yaml:"id"`
+	MSPID  string `yaml:"mspId"`
+	User   string `yaml:"user"`
+	SHA256 string `yaml:"sha256"`
+}
+
+// WriteGatewayFiles writes gateway.yaml (the four organisations, each with its own peer
+// endpoint, TLS CA, client certificate and key, and one API key per organisation, stored as its
+// SHA-256) and credentials.json ({"MerchantMSP": "<key>", ...}, file mode 0600) into opts.Home,
+// then loads gateway.yaml with the gateway's own loader to prove it valid. Keys already in
+// credentials.json are kept, so redeploying does not invalidate clients' keys. It returns the
+// credentials.
+func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
+	if opts.Home == "" || opts.Listen == "" || opts.DataDir == "" || opts.Random == nil {
+		return nil, errors.New("gateway files: home, listen, data directory and random source are required")
+	}
+	credPath := filepath.Join(opts.Home, CredentialsFile)
+	creds, err := readCredentials(credPath)
+	if err != nil {
+		return nil, err
+	}
+	file := gatewayFile{Listen: opts.Listen, DataDir: opts.DataDir, Channel: Channel, Chaincode: ChaincodeName}
+	for _, o := range Orgs() {
+		for _, p := range []string{o.TLSCACert(), o.UserCert(GatewayUser), o.UserKey(GatewayUser)} {
+			if _, err := os.Stat(filepath.Join(opts.Home, filepath.FromSlash(p))); err != nil {
+				return nil, fmt.Errorf("gateway files: organisation %s: %w", o.MSPID, err)
+			}
+		}
+		host := opts.PeerHost
+		if host == "" {
+			host = o.PeerHost()
+		}
+		file.Organizations = append(file.Organizations, gatewayOrg{
+			MSPID:        o.MSPID,
+			PeerEndpoint: HostPort(host, o.PeerPort),
+			TLSCACert:    o.TLSCACert(),
+			Certificate:  o.UserCert(GatewayUser),
+			PrivateKey:   o.UserKey(GatewayUser),
+		})
+		if creds[o.MSPID] == "" {
+			var k [24]byte
+			if _, err := io.ReadFull(opts.Random, k[:]); err != nil {
+				return nil, fmt.Errorf("gateway files: generate API key: %w", err)
+			}
+			creds[o.MSPID] = "xb_" + hex.EncodeToString(k[:])
+		}
+		file.APIKeys = append(file.APIKeys, gatewayKey{
+			ID: o.Key() + "-admin", MSPID: o.MSPID, User: o.Key() + "-admin", SHA256: config.HashKey(creds[o.MSPID]),
+		})
+	}
+	out, err := yaml.Marshal(file)
+	if err != nil {
+		return nil, fmt.Errorf("gateway files: encode %s: %w", GatewayConfigFile, err)
+	}
+	header := "# xborder REST gateway configuration, written by network/fabric/network.sh deploy.\n" +
+		"# Run: xborder gateway --config " + GatewayConfigFile + "\n" +
+		"# File paths are relative to this file; API keys are in " + CredentialsFile + ".\n"
+	cfgPath := filepath.Join(opts.Home, GatewayConfigFile)
+	if err := writeFileAtomic(cfgPath, append([]byte(header), out...), 0o600); err != nil {
+		return nil, err
+	}
+	credJSON, err := json.MarshalIndent(creds, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("gateway files: encode %s: %w", CredentialsFile, err)
+	}
+	if err := writeFileAtomic(credPath, append(credJSON, '\n'), 0o600); err != nil {
+		return nil, err
+	}
+	if _, err := config.Load(cfgPath, nil); err != nil {
+		return nil, fmt.Errorf("gateway files: %s does not load: %w", cfgPath, err)
+	}
+	return creds, nil
+}
+
+func readCredentials(path string) (map[string]string, error) {
+	creds := map[string]string{}
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator's network home directory
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &creds); err != nil {
+			return nil, fmt.Errorf("gateway files: parse %s: %w", path, err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+	default:
+		return nil, fmt.Errorf("gateway files: read %s: %w", path, err)
+	}
+	return creds, nil
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
