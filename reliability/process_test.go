@@ -1,0 +1,191 @@
+package reliability_test
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/network/devnet/ledger"
+)
+
+// binDir holds the binaries built once for the subprocess tests (removed by TestMain).
+var (
+	binDir  string
+	binOnce = map[string]*sync.Once{}
+	binErr  = map[string]error{}
+	binMu   sync.Mutex
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds the command package (e.g. "cmd/xborder") once per test binary run and
+// returns the executable's path.
+func buildBinary(t *testing.T, pkg string) string {
+	t.Helper()
+	binMu.Lock()
+	if binDir == "" {
+		d, err := os.MkdirTemp("", "xborder-reliability-bin-")
+		require.NoError(t, err)
+		binDir = d
+	}
+	once, ok := binOnce[pkg]
+	if !ok {
+		once = &sync.Once{}
+		binOnce[pkg] = once
+	}
+	binMu.Unlock()
+	out := filepath.Join(binDir, filepath.Base(pkg))
+	once.Do(func() {
+		cmd := exec.Command("go", "build", "-o", out, "github.com/xborder/xborder/"+pkg) // #nosec G204 -- fixed package paths
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+		}
+		binMu.Lock()
+		binErr[pkg] = err
+		binMu.Unlock()
+	})
+	binMu.Lock()
+	err := binErr[pkg]
+	binMu.Unlock()
+	require.NoError(t, err)
+	return out
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// devProc is a running `xborder dev` subprocess.
+type devProc struct {
+	cmd   *exec.Cmd
+	url   string
+	creds map[string]string
+	done  chan struct{}
+	err   error
+}
+
+// startDev starts `xborder dev` on dataDir, its logs (stderr) appended to out, and waits until
+// /readyz answers 200. The process is killed at cleanup if still running.
+func startDev(t *testing.T, bin, dataDir string, out *syncBuffer) *devProc {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "dev", "--data", dataDir, "--http", addr, "-v") // #nosec G204 -- our own binary
+	banner := &syncBuffer{}                                                  // the start banner prints the API keys on purpose; only logs are scanned
+	cmd.Stdout, cmd.Stderr = banner, out
+	require.NoError(t, cmd.Start())
+	p := &devProc{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill(t) })
+
+	deadline := time.Now().Add(90 * time.Second)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		select {
+		case <-p.done:
+			t.Fatalf("xborder dev exited before it was ready: %v\n%s%s", p.err, banner.String(), tail(out.String(), 4000))
+		default:
+		}
+		res, err := client.Get(p.url + "/readyz")
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "xborder dev not ready after 90 s:\n%s", tail(out.String(), 4000))
+		time.Sleep(100 * time.Millisecond)
+	}
+	raw, err := os.ReadFile(filepath.Join(dataDir, devapp.CredentialsFile)) // #nosec G304 -- the test's data dir
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &p.creds))
+	return p
+}
+
+// kill sends SIGKILL to the process (by its PID) and waits for it to exit.
+func (p *devProc) kill(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("kill %d: %v", p.cmd.Process.Pid, err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Errorf("process %d did not exit after SIGKILL", p.cmd.Process.Pid)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
+
+// ledgerTx is one transaction of a block.
+type ledgerTx struct {
+	TxID  string
+	Block uint64
+	Code  peer.TxValidationCode
+	Type  common.HeaderType
+}
+
+// inspectLedger opens the devnet ledger of a stopped dev system, verifies the hash chain and
+// returns every transaction in block order.
+func inspectLedger(t *testing.T, dataDir string) (height uint64, txs []ledgerTx) {
+	t.Helper()
+	l, err := ledger.Open(filepath.Join(dataDir, "devnet", "ledger"), ledger.WithLockTimeout(10*time.Second))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, l.Close()) }()
+	require.NoError(t, l.VerifyChain(), "the block hash chain must verify after kill -9")
+	height = l.Height()
+	for n := range height {
+		b, err := l.Block(n)
+		require.NoError(t, err)
+		filter := b.GetMetadata().GetMetadata()[common.BlockMetadataIndex_TRANSACTIONS_FILTER]
+		require.Len(t, filter, len(b.GetData().GetData()), "block %d: transactions filter", n)
+		for i, raw := range b.GetData().GetData() {
+			env := &common.Envelope{}
+			require.NoError(t, proto.Unmarshal(raw, env))
+			pl := &common.Payload{}
+			require.NoError(t, proto.Unmarshal(env.GetPayload(), pl))
+			ch := &common.ChannelHeader{}
+			require.NoError(t, proto.Unmarshal(pl.GetHeader().GetChannelHeader(), ch))
+			txs = append(txs, ledgerTx{TxID: ch.GetTxId(), Block: n, Code: peer.TxValidationCode(filter[i]), Type: common.HeaderType(ch.GetType())})
+		}
+	}
+	return height, txs
+}
