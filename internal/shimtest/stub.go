@@ -392,26 +392,33 @@ func (s *Stub) readLocked(coll, key string) (entry, bool) {
 }
 
 func (s *Stub) getValue(coll, key string) ([]byte, error) {
-	if err := checkKey(key); err != nil {
+	e, ok, err := s.readChecked(coll, key, accessRead)
+	if err != nil || !ok {
 		return nil, err
+	}
+	return bytes.Clone(e.value), nil
+}
+
+// readChecked validates key, the stub's state and (for a collection) the caller's access, then
+// reads one key as of the stub's height, recording the read for the MVCC check.
+func (s *Stub) readChecked(coll, key string, access collectionAccess) (entry, bool, error) {
+	if err := checkKey(key); err != nil {
+		return entry{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkDoneLocked(); err != nil {
-		return nil, err
+		return entry{}, false, err
 	}
 	if coll != "" {
-		if err := s.checkCollectionLocked(coll, accessRead); err != nil {
-			return nil, err
+		if err := s.checkCollectionLocked(coll, access); err != nil {
+			return entry{}, false, err
 		}
 	}
 	s.ledger.mu.RLock()
 	defer s.ledger.mu.RUnlock()
 	e, ok := s.readLocked(coll, key)
-	if !ok {
-		return nil, nil
-	}
-	return bytes.Clone(e.value), nil
+	return e, ok, nil
 }
 
 func (s *Stub) getValues(coll string, keys []string) ([][]byte, error) {
@@ -475,46 +482,18 @@ func (s *Stub) GetPrivateDataHash(collection, key string) ([]byte, error) {
 	if collection == "" {
 		return nil, errors.New("collection must not be an empty string")
 	}
-	if err := checkKey(key); err != nil {
+	e, ok, err := s.readChecked(collection, key, accessHash)
+	if err != nil || !ok {
 		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkDoneLocked(); err != nil {
-		return nil, err
-	}
-	if err := s.checkCollectionLocked(collection, accessHash); err != nil {
-		return nil, err
-	}
-	s.ledger.mu.RLock()
-	defer s.ledger.mu.RUnlock()
-	e, ok := s.readLocked(collection, key)
-	if !ok {
-		return nil, nil
 	}
 	sum := sha256.Sum256(e.value)
 	return sum[:], nil
 }
 
 func (s *Stub) getMetadata(coll, key, metakey string) ([]byte, error) {
-	if err := checkKey(key); err != nil {
+	e, ok, err := s.readChecked(coll, key, accessRead)
+	if err != nil || !ok {
 		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkDoneLocked(); err != nil {
-		return nil, err
-	}
-	if coll != "" {
-		if err := s.checkCollectionLocked(coll, accessRead); err != nil {
-			return nil, err
-		}
-	}
-	s.ledger.mu.RLock()
-	defer s.ledger.mu.RUnlock()
-	e, ok := s.readLocked(coll, key)
-	if !ok {
-		return nil, nil
 	}
 	return bytes.Clone(e.metadata[metakey]), nil
 }
