@@ -111,14 +111,77 @@ type IdempotencyRecord struct {
 	Body        []byte    `json:"body"`
 	TxID        string    `json:"txId,omitempty"`
 	Created     time.Time `json:"created"`
+	// Prepared is the endorsed transaction of the request, recorded before it was submitted.
+	// A record with Prepared and Status 0 is a claim whose answer is not known yet (the
+	// process died or the commit was not confirmed); a 202 record keeps it so that a replay
+	// can resubmit a transaction that never reached the ledger.
+	Prepared *PreparedTx `json:"prepared,omitempty"`
 }
+
+// Answered reports whether r holds a final answer (not only a claim).
+func (r *IdempotencyRecord) Answered() bool { return r.Status != 0 }
 
 // IdempotencyStore persists first answers by (scope, key).
 type IdempotencyStore interface {
 	// Begin claims (scope, key) for a request with fingerprint. It returns the stored record
 	// when the key was already answered (same fingerprint), an IDEMPOTENCY_KEY_REUSED *Error
 	// when it was answered for another fingerprint, and otherwise a release function that the
-	// caller must call with the final record (nil: do not store, the key may be retried). A
-	// concurrent request with the same key waits for the in-flight one or for ctx.
+	// caller must call with the final record (nil: do not store, the key may be retried). When
+	// the stored record has a Prepared transaction that may still have to be finished (a claim
+	// without answer, or a 202 answer), Begin returns both the record and a release function:
+	// the caller resumes that transaction. A concurrent request with the same key waits for
+	// the in-flight one or for ctx.
 	Begin(ctx context.Context, scope, key, fingerprint string) (*IdempotencyRecord, func(*IdempotencyRecord) error, error)
+	// Prepare durably records (fsync'd before it returns) that the request holding the claim
+	// of (scope, key) is about to submit tx, keeping any answer already stored.
+	Prepare(scope, key, fingerprint string, tx PreparedTx) error
+}
+
+// PreparedTx is an endorsed transaction, ready to be submitted to the orderer: its ID and its
+// serialized form, from which the ledger service can re-create and resubmit exactly the same
+// transaction (the same ID: at most one copy can ever commit).
+type PreparedTx struct {
+	TxID  string `json:"txId"`
+	Bytes []byte `json:"bytes"`
+	// Proposal is the signed proposal, kept only for transactions with private (transient)
+	// data: the peers hold that data between endorsement and commit only, so a transaction
+	// that never reached the ledger is endorsed again from this same proposal (same ID) before
+	// it is resubmitted. It holds private values: it lives only as long as the claim.
+	Proposal []byte `json:"proposal,omitempty"`
+}
+
+// PrepareHook is called by Ledger.Submit after endorsement and before the transaction is
+// submitted. It must record tx durably; when it returns an error the transaction is not
+// submitted and Submit fails with that error.
+type PrepareHook func(ctx context.Context, tx PreparedTx) error
+
+type prepareHookKey struct{}
+
+type resumeKey struct{}
+
+// WithPrepareHook returns a context asking Ledger.Submit to call hook with every endorsed
+// transaction before submitting it (again for each fresh proposal after an MVCC conflict).
+func WithPrepareHook(ctx context.Context, hook PrepareHook) context.Context {
+	return context.WithValue(ctx, prepareHookKey{}, hook)
+}
+
+// PrepareHookFrom returns the hook set with WithPrepareHook, or nil.
+func PrepareHookFrom(ctx context.Context) PrepareHook {
+	h, _ := ctx.Value(prepareHookKey{}).(PrepareHook)
+	return h
+}
+
+// WithResume returns a context asking Ledger.Submit to finish tx, a transaction prepared
+// earlier (possibly by a process that died), instead of endorsing a new one: when tx committed
+// VALID, Submit answers from the ledger as the first submission would have; when the ledger
+// does not know tx, Submit submits the same transaction again; when tx committed invalid,
+// Submit makes a fresh proposal as for a retry after an MVCC conflict.
+func WithResume(ctx context.Context, tx PreparedTx) context.Context {
+	return context.WithValue(ctx, resumeKey{}, tx)
+}
+
+// ResumeFrom returns the transaction set with WithResume.
+func ResumeFrom(ctx context.Context) (PreparedTx, bool) {
+	tx, ok := ctx.Value(resumeKey{}).(PreparedTx)
+	return tx, ok
 }

@@ -6,9 +6,9 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -248,22 +248,14 @@ func TestCrashRecovery(t *testing.T) {
 	proc.kill(t)
 }
 
-// knownBugs reports whether XBORDER_KNOWN_BUGS=1 asks to run the tests that demonstrate open
-// bugs of other packages (they fail until the bug is fixed).
-func knownBugs() bool { return os.Getenv("XBORDER_KNOWN_BUGS") == "1" }
-
-// TestIdempotentRetryAfterCrash demonstrates an open gateway bug: DESIGN §7 promises that a
-// repeated write with the same Idempotency-Key returns the first answer, also after a gateway
-// restart. When the gateway dies after the transaction committed but before it stored the
-// answer (gateway/store Begin keeps the in-flight claim in memory only; httpapi's
-// idempotencyMiddleware stores the answer after the handler returns), the retry runs the
-// transaction again and gets 409 CONFLICT from the chaincode instead of the first answer.
-// No money moves twice (the chaincode refuses the duplicate); the client loses its answer.
-// Runs with XBORDER_KNOWN_BUGS=1.
+// TestIdempotentRetryAfterCrash checks DESIGN §7's promise that a repeated write with the same
+// Idempotency-Key returns the first answer, also after the gateway died with kill -9 at a
+// random moment: after the transaction committed but before the answer was stored, or after
+// the transaction was recorded but before it reached the orderer. The gateway records every
+// endorsed transaction durably before submitting it (gateway/store Prepare, via httpapi's
+// idempotencyMiddleware) and a retry finishes that same transaction, so no retry may get 409
+// CONFLICT from the chaincode for its own committed write.
 func TestIdempotentRetryAfterCrash(t *testing.T) {
-	if !knownBugs() {
-		t.Skip("demonstrates an open gateway bug (lost first answer after kill -9); run with XBORDER_KNOWN_BUGS=1")
-	}
 	bin := buildBinary(t, "cmd/xborder")
 	dataDir := t.TempDir()
 	out := &syncBuffer{}
@@ -287,6 +279,8 @@ func TestIdempotentRetryAfterCrash(t *testing.T) {
 		load.mu.Unlock()
 		lost := load.retryPending(t)
 		require.Zero(t, lost, "round %d: %d of %d retried writes got 409 instead of their first answer", round, lost, pending)
+		t.Logf("round %d: %d unanswered writes retried, %d finished from their recorded transaction so far", round, pending,
+			strings.Count(out.String(), "finishing the transaction recorded for this Idempotency-Key"))
 	}
 	proc.kill(t)
 }

@@ -100,11 +100,8 @@ func (s *fuzzServer) serve(org, method, target string, body []byte) *httptest.Re
 // checkAnswer is the property of every answer: a 2xx, or a 4xx problem+json with a code, a
 // detail and (for INVALID_ARGUMENT) the field at fault; never a 5xx (a recovered panic answers
 // 500 INTERNAL). body is the request body.
-//
-// Known gaps (gateway/httpapi/spec.go, collect, the *openapi3.SchemaError case): a body that is
-// valid JSON but not an object ([], null, "s", 1) is refused with 400 INVALID_ARGUMENT without
-// a field, where malformed JSON names "body"; an unknown property with an empty name ({"": ""})
-// is refused as "unknown field" without a field. Tolerated unless XBORDER_KNOWN_BUGS=1.
+// A body that is valid JSON but not an object ([], null, "s", 1) names "body"; an unknown
+// property with an empty name names body[""].
 func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, what string, body []byte) {
 	t.Helper()
 	if w.Code >= 200 && w.Code < 300 {
@@ -126,19 +123,9 @@ func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, what string, body [
 	require.NotEmpty(t, p.Detail, "%s: %s", what, w.Body)
 	require.NotEmpty(t, p.Title, "%s: %s", what, w.Body)
 	require.NotEmpty(t, p.Type, "%s: %s", what, w.Body)
-	if p.Code == "INVALID_ARGUMENT" && (knownBugs() || !knownFieldGap(body, p.Detail)) {
+	if p.Code == "INVALID_ARGUMENT" {
 		require.NotEmpty(t, p.Field, "%s: a rejection must name the field: %s", what, w.Body)
 	}
-}
-
-// knownFieldGap reports the two known cases of a 400 without a field (see checkAnswer): a body
-// that is valid JSON but not an object, and an unknown property whose name is empty ({"": 1}).
-func knownFieldGap(body []byte, detail string) bool {
-	b := bytes.TrimSpace(body)
-	if len(b) > 0 && json.Valid(b) && b[0] != '{' {
-		return true
-	}
-	return detail == "unknown field" && bytes.Contains(body, []byte(`""`))
 }
 
 // privateFieldsOf lists, per write transaction, the request fields that must travel only in

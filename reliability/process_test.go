@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -84,6 +85,9 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// bannerURL finds the base URL in the start banner of `xborder dev` ("API:  http://host:port/api/v1").
+var bannerURL = regexp.MustCompile(`API:\s+(http://[^\s/]+)/api/v1`)
+
 // devProc is a running `xborder dev` subprocess.
 type devProc struct {
 	cmd   *exec.Cmd
@@ -97,12 +101,13 @@ type devProc struct {
 // /readyz answers 200. The process is killed at cleanup if still running.
 func startDev(t *testing.T, bin, dataDir string, out *syncBuffer) *devProc {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "dev", "--data", dataDir, "--http", addr, "-v") // #nosec G204 -- our own binary
-	banner := &syncBuffer{}                                                  // the start banner prints the API keys on purpose; only logs are scanned
+	// Port 0: the process binds a free port itself and prints it, so nothing else can take the
+	// port between choosing and binding it.
+	cmd := exec.Command(bin, "dev", "--data", dataDir, "--http", "127.0.0.1:0", "-v") // #nosec G204 -- our own binary
+	banner := &syncBuffer{}                                                           // the start banner prints the API keys on purpose; only logs are scanned
 	cmd.Stdout, cmd.Stderr = banner, out
 	require.NoError(t, cmd.Start())
-	p := &devProc{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
+	p := &devProc{cmd: cmd, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.kill(t) })
 
@@ -113,6 +118,15 @@ func startDev(t *testing.T, bin, dataDir string, out *syncBuffer) *devProc {
 		case <-p.done:
 			t.Fatalf("xborder dev exited before it was ready: %v\n%s%s", p.err, banner.String(), tail(out.String(), 4000))
 		default:
+		}
+		if p.url == "" {
+			if m := bannerURL.FindStringSubmatch(banner.String()); m != nil {
+				p.url = m[1]
+			} else {
+				require.True(t, time.Now().Before(deadline), "xborder dev printed no API URL after 90 s:\n%s", tail(out.String(), 4000))
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
 		}
 		res, err := client.Get(p.url + "/readyz")
 		if err == nil {

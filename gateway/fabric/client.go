@@ -159,6 +159,12 @@ func (c *Client) Submit(ctx context.Context, caller gateway.Caller, inv gateway.
 		return nil, err
 	}
 	contract := network.GetContract(c.opts.Chaincode)
+	if ptx, ok := gateway.ResumeFrom(ctx); ok {
+		res, fresh, err := c.resume(ctx, caller, inv, ptx, opts)
+		if !fresh {
+			return res, err
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		res, err := c.submitOnce(ctx, contract, inv, opts)
 		if err == nil {
@@ -200,6 +206,9 @@ func (c *Client) submitOnce(ctx context.Context, contract *client.Contract, inv 
 		// No transaction was made: the proposal's ID stays in the log line above only.
 		ge.TxID = ""
 		return nil, ge
+	}
+	if err := c.recordPrepared(ctx, proposal, inv, txn); err != nil {
+		return nil, err
 	}
 
 	start = time.Now()

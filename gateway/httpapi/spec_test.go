@@ -43,6 +43,17 @@ func TestSpecRequestValidation(t *testing.T) {
 		{name: "no items", op: "createOrder", method: "POST", target: "/api/v1/orders", body: strings.Replace(strings.SplitN(validOrder, `"items":[`, 2)[0]+`"items":[],"shippingFee":500}`, "", "", 1), field: "items"},
 		{name: "malformed JSON", op: "createOrder", method: "POST", target: "/api/v1/orders", body: `{"orderId":`, field: "body"},
 		{name: "missing body", op: "createOrder", method: "POST", target: "/api/v1/orders", body: ``, field: "body"},
+		{name: "array body", op: "createOrder", method: "POST", target: "/api/v1/orders", body: `[]`, field: "body"},
+		{name: "null body", op: "createOrder", method: "POST", target: "/api/v1/orders", body: `null`, field: "body"},
+		{name: "string body", op: "createOrder", method: "POST", target: "/api/v1/orders", body: `"s"`, field: "body"},
+		{name: "number body", op: "createOrder", method: "POST", target: "/api/v1/orders", body: `1`, field: "body"},
+		{name: "empty property name", op: "createOrder", method: "POST", target: "/api/v1/orders", body: replace(`"shippingFee":500`, `"shippingFee":500,"":""`), field: `body[""]`},
+		{name: "only empty property name", op: "createOrder", method: "POST", target: "/api/v1/orders", body: `{"":1}`, field: `body[""]`},
+		{name: "empty nested property name", op: "createOrder", method: "POST", target: "/api/v1/orders", body: replace(`"phone":"+1 555"`, `"phone":"+1 555","":1`), field: `buyer[""]`},
+		{name: "array body of empty-body operation", op: "confirmDelivery", method: "POST", target: "/api/v1/orders/o-1/delivery-confirmation",
+			params: map[string]string{"id": "o-1"}, body: `[]`, field: "body"},
+		{name: "empty property of empty-body operation", op: "confirmDelivery", method: "POST", target: "/api/v1/orders/o-1/delivery-confirmation",
+			params: map[string]string{"id": "o-1"}, body: `{"":""}`, field: `body[""]`},
 		{name: "fx rate places", op: "escrowPayment", method: "POST", target: "/api/v1/orders/o-1/payment", params: map[string]string{"id": "o-1"},
 			body: `{"paymentId":"p","payerCurrency":"EUR","payerAmount":1,"fxRate":"1.123456789","payerName":"A","payerAccount":"B"}`, field: "fxRate"},
 		{name: "empty body allowed", op: "confirmDelivery", method: "POST", target: "/api/v1/orders/o-1/delivery-confirmation", params: map[string]string{"id": "o-1"}},
@@ -70,16 +81,57 @@ func TestSpecRequestValidation(t *testing.T) {
 			if params == nil {
 				params = map[string]string{}
 			}
-			err := spec.ValidateRequest(context.Background(), op, req, params, []byte(tc.body))
-			if tc.field == "" {
-				require.NoError(t, err)
-				return
+			// The parameters are checked with OpenAPI 3.0 semantics (no per-request schema
+			// compilation) and, for comparison, with kin-openapi's 3.1 path: same outcome.
+			require.True(t, op.plainParams, "operation %s takes the fast parameter path", op.ID)
+			full := *op
+			full.plainParams = false
+			for _, o := range []*Operation{op, &full} {
+				err := spec.ValidateRequest(context.Background(), o, req, params, []byte(tc.body))
+				if tc.field == "" {
+					require.NoError(t, err)
+					continue
+				}
+				require.Error(t, err)
+				ge := gateway.AsError(err)
+				require.Equal(t, gateway.CodeInvalidArgument, ge.Code)
+				require.Equal(t, tc.field, ge.Field, "message: %s", ge.Message)
+				require.NotContains(t, ge.Message, "jsonschema validation failed")
 			}
-			require.Error(t, err)
-			ge := gateway.AsError(err)
-			require.Equal(t, gateway.CodeInvalidArgument, ge.Code)
-			require.Equal(t, tc.field, ge.Field, "message: %s", ge.Message)
-			require.NotContains(t, ge.Message, "jsonschema validation failed")
+		})
+	}
+}
+
+// TestPlainParams checks which parameter schemas may be validated with OpenAPI 3.0 semantics:
+// every operation of the shipped document, and no schema using a keyword whose meaning differs.
+func TestPlainParams(t *testing.T) {
+	spec, err := LoadSpec(api.OpenAPI)
+	require.NoError(t, err)
+	for _, op := range spec.Operations() {
+		require.True(t, op.plainParams, "operation %s", op.ID)
+	}
+	doc := func(schema string) []byte {
+		return []byte(`{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/x":{"get":{"operationId":"x",` +
+			`"parameters":[{"name":"q","in":"query","schema":` + schema + `}],"responses":{"200":{"description":"ok"}}}}}}`)
+	}
+	for _, tc := range []struct {
+		name   string
+		schema string
+		plain  bool
+	}{
+		{"string with pattern", `{"type":"string","pattern":"^a$","maxLength":3}`, true},
+		{"bounded integer", `{"type":"integer","minimum":1,"maximum":9,"default":2}`, true},
+		{"enum", `{"type":"string","enum":["A","B"]}`, true},
+		{"type list", `{"type":["string","null"]}`, false},
+		{"const", `{"const":"a"}`, false},
+		{"exclusive bound", `{"type":"integer","exclusiveMinimum":1}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := LoadSpec(doc(tc.schema))
+			require.NoError(t, err)
+			op, ok := s.Operation("x")
+			require.True(t, ok)
+			require.Equal(t, tc.plain, op.plainParams)
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -91,11 +92,14 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*gat
 			return nil, nil, err
 		}
 		if rec != nil {
-			s.mu.Unlock()
 			if rec.Fingerprint != fingerprint {
+				s.mu.Unlock()
 				return nil, nil, reusedKey(key)
 			}
-			return rec, nil, nil
+			if !resumable(rec) {
+				s.mu.Unlock()
+				return rec, nil, nil
+			}
 		}
 		if f, ok := s.flights[k]; ok {
 			s.mu.Unlock()
@@ -128,8 +132,42 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*gat
 			})
 			return err
 		}
-		return nil, release, nil
+		return rec, release, nil
 	}
+}
+
+// resumable reports whether rec's transaction may still have to be finished by the next
+// request with its key: a claim whose answer was never stored, or a 202 answer (the
+// transaction may never have reached the ledger).
+func resumable(rec *gateway.IdempotencyRecord) bool {
+	return rec.Prepared != nil && (!rec.Answered() || rec.Status == http.StatusAccepted)
+}
+
+// Prepare implements gateway.IdempotencyStore. bbolt syncs the file before Update returns.
+func (s *Store) Prepare(scope, key, fingerprint string, tx gateway.PreparedTx) error {
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketIdempotency)
+		rec := &gateway.IdempotencyRecord{Fingerprint: fingerprint, Created: time.Now().UTC()}
+		if v := b.Get(idemKey(scope, key)); v != nil {
+			rec = &gateway.IdempotencyRecord{}
+			if err := json.Unmarshal(v, rec); err != nil {
+				return fmt.Errorf("decode idempotency record: %w", err)
+			}
+			if rec.Fingerprint != fingerprint {
+				return reusedKey(key)
+			}
+		}
+		rec.Prepared = &gateway.PreparedTx{TxID: tx.TxID, Bytes: bytes.Clone(tx.Bytes), Proposal: bytes.Clone(tx.Proposal)}
+		v, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("encode idempotency record: %w", err)
+		}
+		return b.Put(idemKey(scope, key), v)
+	})
+	if err != nil {
+		return fmt.Errorf("record prepared transaction %s: %w", tx.TxID, err)
+	}
+	return nil
 }
 
 func reusedKey(key string) error {

@@ -203,3 +203,127 @@ func TestEvents(t *testing.T) {
 		require.Equal(t, "6-2", stored.ID.String())
 	})
 }
+
+func TestIdempotencyPreparedClaims(t *testing.T) {
+	ctx := context.Background()
+	ptx := gateway.PreparedTx{TxID: "tx-prepared", Bytes: []byte{1, 2, 3}, Proposal: []byte{4, 5}}
+	t.Run("a claim with a prepared transaction survives a crash and is resumed", func(t *testing.T) {
+		s, path := openTemp(t)
+		rec, release, err := s.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.Nil(t, rec)
+		require.NoError(t, s.Prepare("key", "idem", "fp", ptx))
+		// The process dies here: release is never called.
+		_ = release
+		require.NoError(t, s.Close())
+
+		s2, err := Open(path)
+		require.NoError(t, err)
+		defer s2.Close()
+		rec, release, err = s2.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.NotNil(t, release, "the claim must be resumed")
+		require.NotNil(t, rec)
+		require.False(t, rec.Answered())
+		require.Equal(t, &ptx, rec.Prepared)
+
+		_, _, err = s2.Begin(ctx, "key", "idem", "other-fp")
+		require.Equal(t, gateway.CodeIdempotencyMismatch, gateway.ErrorCode(err), "another request with the key")
+
+		require.NoError(t, release(&gateway.IdempotencyRecord{Status: 201, Body: []byte(`{}`), TxID: ptx.TxID}))
+		rec, release, err = s2.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.Nil(t, release, "answered")
+		require.Equal(t, 201, rec.Status)
+		require.Nil(t, rec.Prepared, "the final record replaces the claim")
+	})
+	t.Run("released without a record the claim stays", func(t *testing.T) {
+		s, _ := openTemp(t)
+		_, release, err := s.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.NoError(t, s.Prepare("key", "idem", "fp", ptx))
+		require.NoError(t, release(nil))
+		rec, release, err := s.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.NotNil(t, release)
+		require.Equal(t, ptx.TxID, rec.Prepared.TxID)
+		require.NoError(t, release(nil))
+	})
+	t.Run("a fresh proposal replaces the prepared transaction", func(t *testing.T) {
+		s, _ := openTemp(t)
+		_, release, err := s.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.NoError(t, s.Prepare("key", "idem", "fp", ptx))
+		require.NoError(t, s.Prepare("key", "idem", "fp", gateway.PreparedTx{TxID: "tx-2", Bytes: []byte{4}}))
+		require.NoError(t, release(nil))
+		rec, release, err := s.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.Equal(t, "tx-2", rec.Prepared.TxID)
+		require.NoError(t, release(nil))
+	})
+	t.Run("prepare refuses another fingerprint", func(t *testing.T) {
+		s, _ := openTemp(t)
+		_, release, err := s.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.NoError(t, s.Prepare("key", "idem", "fp", ptx))
+		err = s.Prepare("key", "idem", "fp-other", ptx)
+		require.Equal(t, gateway.CodeIdempotencyMismatch, gateway.ErrorCode(err))
+		require.NoError(t, release(nil))
+	})
+	t.Run("a 202 with its transaction is resumable, other answers are not", func(t *testing.T) {
+		for _, tc := range []struct {
+			name      string
+			status    int
+			prepared  *gateway.PreparedTx
+			resumable bool
+		}{
+			{name: "202 with transaction", status: 202, prepared: &ptx, resumable: true},
+			{name: "202 known on the ledger", status: 202},
+			{name: "201", status: 201, prepared: &ptx},
+			{name: "409", status: 409},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				s, _ := openTemp(t)
+				_, release, err := s.Begin(ctx, "key", "idem", "fp")
+				require.NoError(t, err)
+				require.NoError(t, release(&gateway.IdempotencyRecord{Status: tc.status, TxID: ptx.TxID, Prepared: tc.prepared}))
+				rec, release, err := s.Begin(ctx, "key", "idem", "fp")
+				require.NoError(t, err)
+				require.Equal(t, tc.status, rec.Status)
+				require.Equal(t, tc.resumable, release != nil)
+				if release != nil {
+					require.NoError(t, release(nil))
+				}
+			})
+		}
+	})
+	t.Run("a concurrent duplicate of a resumed claim waits for it", func(t *testing.T) {
+		s, _ := openTemp(t)
+		_, release, err := s.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.NoError(t, s.Prepare("key", "idem", "fp", ptx))
+		got := make(chan *gateway.IdempotencyRecord, 1)
+		go func() {
+			rec, rel, err := s.Begin(ctx, "key", "idem", "fp")
+			if err != nil || rel != nil {
+				got <- nil
+				return
+			}
+			got <- rec
+		}()
+		require.NoError(t, release(&gateway.IdempotencyRecord{Status: 200, TxID: ptx.TxID}))
+		rec := <-got
+		require.NotNil(t, rec)
+		require.Equal(t, 200, rec.Status)
+	})
+	t.Run("purge removes stale claims", func(t *testing.T) {
+		s, _ := openTemp(t)
+		_, release, err := s.Begin(ctx, "key", "idem", "fp")
+		require.NoError(t, err)
+		require.NoError(t, s.Prepare("key", "idem", "fp", ptx))
+		require.NoError(t, release(nil))
+		n, err := s.PurgeIdempotency(time.Now().Add(time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+	})
+}
