@@ -1,0 +1,252 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultOpTimeout bounds one operation of a round when Round.OpTimeout is zero.
+const DefaultOpTimeout = 2 * time.Minute
+
+// Round is one Caliper-style round: a workload driven against a target by Workers concurrent
+// workers, at a fixed Rate or as fast as they can, until Count operations were sent or
+// Duration elapsed (whichever is set; Count wins when both are).
+type Round struct {
+	// Label names the round in reports (default "<workload>-<target>-w<workers>").
+	Label string
+	// Workload and Driver say what to do and against which target.
+	Workload Workload
+	Driver   Driver
+	// Workers is the number of concurrent workers (default 1).
+	Workers int
+	// Rate is the fixed send rate in operations per second; 0 sends at the maximum rate.
+	Rate float64
+	// Count and Duration end the round.
+	Count    int
+	Duration time.Duration
+	// OpTimeout bounds each operation (default DefaultOpTimeout).
+	OpTimeout time.Duration
+	// Progress, when set, receives a live progress line every ProgressEvery (default 1 s),
+	// rewritten in place with a carriage return (for terminals).
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// Buckets is the number of time slices of the latency-over-time chart (default 60).
+	Buckets int
+}
+
+// Result is the outcome of a round.
+type Result struct {
+	Label    string `json:"label"`
+	Workload string `json:"workload"`
+	Target   string `json:"target"`
+	Workers  int    `json:"workers"`
+	// Rate is the configured fixed rate (0: maximum rate).
+	Rate     float64       `json:"rate"`
+	Count    int           `json:"count,omitempty"`
+	Duration time.Duration `json:"durationNs,omitempty"`
+	// TxPerOp is the ledger transactions per operation; TxThroughput is Throughput × TxPerOp.
+	TxPerOp      int     `json:"txPerOp"`
+	TxThroughput float64 `json:"txThroughput"`
+	// Started is the wall-clock start of the measured phase.
+	Started time.Time `json:"started"`
+	// Prepare is how long the unmeasured preparation took.
+	Prepare time.Duration `json:"prepareNs"`
+	Stats   Stats         `json:"stats"`
+	// Buckets are the latencies over time, for the chart.
+	Buckets []Bucket `json:"buckets"`
+	// Memory is sampled right after the round.
+	Memory Memory `json:"memory"`
+	// Samples are every operation's measurements (not written to JSON).
+	Samples []Sample `json:"-"`
+}
+
+// Validate checks r and fills in defaults.
+func (r *Round) Validate() error {
+	if r.Workload == nil || r.Driver == nil {
+		return errors.New("round: a workload and a driver are required")
+	}
+	if r.Workers <= 0 {
+		r.Workers = 1
+	}
+	if r.Rate < 0 {
+		return fmt.Errorf("round: negative rate %v", r.Rate)
+	}
+	if r.Count < 0 || r.Duration < 0 {
+		return errors.New("round: negative count or duration")
+	}
+	if r.Count == 0 && r.Duration == 0 {
+		return errors.New("round: a count or a duration is required")
+	}
+	if r.OpTimeout <= 0 {
+		r.OpTimeout = DefaultOpTimeout
+	}
+	if r.ProgressEvery <= 0 {
+		r.ProgressEvery = time.Second
+	}
+	if r.Buckets <= 0 {
+		r.Buckets = 60
+	}
+	if r.Label == "" {
+		r.Label = fmt.Sprintf("%s-%s-w%d", r.Workload.Name(), r.Driver.Name(), r.Workers)
+	}
+	return nil
+}
+
+// progress counts operations for the live progress line.
+type progress struct {
+	sent, ok, failed atomic.Int64
+}
+
+// Run prepares and runs the round and summarises it. Failed operations are counted, not
+// returned; Run fails only when the round cannot run (bad configuration, preparation failed,
+// ctx cancelled).
+func Run(ctx context.Context, r Round) (*Result, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	res := &Result{Label: r.Label, Workload: r.Workload.Name(), Target: r.Driver.Name(), Workers: r.Workers,
+		Rate: r.Rate, Count: r.Count, Duration: r.Duration, TxPerOp: r.Workload.TxPerOp()}
+	planned := r.Count
+	if planned == 0 && r.Rate > 0 {
+		planned = ScheduledCount(r.Rate, 0, r.Duration)
+	}
+	prepStart := time.Now()
+	if err := r.Workload.Prepare(ctx, r.Driver, planned); err != nil {
+		return nil, fmt.Errorf("round %s: prepare: %w", r.Label, err)
+	}
+	res.Prepare = time.Since(prepStart)
+
+	var pr progress
+	stopProgress := func() {}
+	if r.Progress != nil {
+		stopProgress = startProgress(r, &pr)
+	}
+	start := time.Now()
+	res.Started = start
+	perWorker := make([][]Sample, r.Workers)
+	var wg sync.WaitGroup
+	do := func(w, i int) {
+		sent := time.Since(start)
+		pr.sent.Add(1)
+		octx, cancel := context.WithTimeout(ctx, r.OpTimeout)
+		err := r.Workload.Op(octx, r.Driver, i)
+		cancel()
+		s := Sample{Start: sent, Latency: time.Since(start) - sent}
+		if err != nil {
+			s.Reason = ReasonOf(err)
+			pr.failed.Add(1)
+		} else {
+			pr.ok.Add(1)
+		}
+		perWorker[w] = append(perWorker[w], s)
+	}
+	if r.Rate > 0 {
+		work := make(chan int)
+		for w := range r.Workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range work {
+					do(w, i)
+				}
+			}()
+		}
+		dispatchFixedRate(ctx, r, start, work)
+		close(work)
+	} else {
+		var next atomic.Int64
+		for w := range r.Workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					if r.Count == 0 && time.Since(start) >= r.Duration {
+						return
+					}
+					i := int(next.Add(1) - 1)
+					if r.Count > 0 && i >= r.Count {
+						return
+					}
+					do(w, i)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	stopProgress()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("round %s: %w", r.Label, err)
+	}
+	for _, s := range perWorker {
+		res.Samples = append(res.Samples, s...)
+	}
+	res.Stats = Summarize(res.Samples)
+	res.TxThroughput = res.Stats.Throughput * float64(res.TxPerOp)
+	// At least ten samples per slice on average, so every point of the chart means something.
+	res.Buckets = Buckets(res.Samples, min(r.Buckets, max(1, len(res.Samples)/10)))
+	res.Memory = ReadMemory()
+	return res, nil
+}
+
+// dispatchFixedRate hands operation indexes to the workers at their scheduled times. When
+// every worker is busy the hand-over waits, so the send rate falls below the target rate:
+// the report's send rate shows it.
+func dispatchFixedRate(ctx context.Context, r Round, start time.Time, work chan<- int) {
+	n := ScheduledCount(r.Rate, r.Count, r.Duration)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for i := range n {
+		if wait := time.Until(start.Add(ScheduleOffset(r.Rate, i))); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case work <- i:
+		}
+	}
+}
+
+func startProgress(r Round, pr *progress) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	start := time.Now()
+	line := func() {
+		el := time.Since(start)
+		ok := pr.ok.Load()
+		rate := 0.0
+		if el > 0 {
+			rate = float64(ok) / el.Seconds()
+		}
+		fmt.Fprintf(r.Progress, "\r%-28s %6.1fs  sent %-7d ok %-7d failed %-5d %8.1f op/s ", r.Label, el.Seconds(),
+			pr.sent.Load(), ok, pr.failed.Load(), rate)
+	}
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				line()
+				fmt.Fprintln(r.Progress)
+				return
+			case <-t.C:
+				line()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}

@@ -1,0 +1,384 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-gateway/pkg/hash"
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/xborder/xborder/network/devnet"
+)
+
+// SDKRetries is how many fresh proposals the SDK driver makes after an MVCC_READ_CONFLICT,
+// the same bound the REST gateway of `xborder dev` uses, so both targets do the same work.
+const SDKRetries = 3
+
+// SDKPeer is one organisation's connection and client identity for the SDK driver.
+type SDKPeer struct {
+	// MSPID is the organisation.
+	MSPID string
+	// Conn is the gRPC connection to the organisation's peer.
+	Conn *grpc.ClientConn
+	// CertPath and KeyPath are the PEM files of the organisation's client user.
+	CertPath, KeyPath string
+}
+
+// SDKDriver performs operations directly with the Fabric Gateway SDK, one SDK gateway per
+// organisation, sending the same transactions (arguments, transient data, endorsing
+// organisations) as the REST gateway does.
+type SDKDriver struct {
+	contracts map[string]*client.Contract
+	gateways  []*client.Gateway
+	conns     []*grpc.ClientConn
+}
+
+var _ Driver = (*SDKDriver)(nil)
+
+// NewSDKDriver connects the SDK as every organisation in peers to chaincode on channel. The
+// driver closes the peers' connections in Close.
+func NewSDKDriver(channel, chaincodeName string, peers []SDKPeer) (*SDKDriver, error) {
+	d := &SDKDriver{contracts: map[string]*client.Contract{}}
+	for _, p := range peers {
+		d.conns = append(d.conns, p.Conn)
+	}
+	for _, p := range peers {
+		id, sign, err := loadIdentity(p.MSPID, p.CertPath, p.KeyPath)
+		if err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("sdk driver: %w", err)
+		}
+		gw, err := client.Connect(id,
+			client.WithSign(sign),
+			client.WithHash(hash.SHA256),
+			client.WithClientConnection(p.Conn),
+			client.WithEvaluateTimeout(30*time.Second),
+			client.WithEndorseTimeout(30*time.Second),
+			client.WithSubmitTimeout(30*time.Second),
+			client.WithCommitStatusTimeout(time.Minute),
+		)
+		if err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("sdk driver: connect as %s: %w", p.MSPID, err)
+		}
+		d.gateways = append(d.gateways, gw)
+		d.contracts[p.MSPID] = gw.GetNetwork(channel).GetContract(chaincodeName)
+	}
+	for _, org := range []string{MerchantMSP, BankMSP, CarrierMSP, CustomsMSP} {
+		if d.contracts[org] == nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("sdk driver: no peer or identity for %s", org)
+		}
+	}
+	return d, nil
+}
+
+// NewSDKDriverForNetwork connects the SDK to a devnet running in this process, as each
+// organisation's client user.
+func NewSDKDriverForNetwork(n *devnet.Network, chaincodeName string) (*SDKDriver, error) {
+	var peers []SDKPeer
+	closeAll := func() {
+		for _, p := range peers {
+			_ = p.Conn.Close()
+		}
+	}
+	for _, info := range n.Peers() {
+		conn, err := n.ClientConnection(info.MSPID)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("sdk driver: %w", err)
+		}
+		peers = append(peers, SDKPeer{MSPID: info.MSPID, Conn: conn, CertPath: info.ClientCertPath, KeyPath: info.ClientKeyPath})
+	}
+	d, err := NewSDKDriver(n.Channel(), chaincodeName, peers)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return d, nil
+}
+
+// ConnectionFile is the file `xborder devnet` writes in its data directory with the channel,
+// the chaincode and every peer's endpoint and identity files.
+const ConnectionFile = "connection.json"
+
+// ConnectionInfo is the content of ConnectionFile.
+type ConnectionInfo struct {
+	// Channel and Chaincode name what to call.
+	Channel   string `json:"channel"`
+	Chaincode string `json:"chaincode"`
+	// Peers are the organisations' peers and client identity files.
+	Peers []devnet.PeerInfo `json:"peers"`
+}
+
+// DialDevnet reads dir/connection.json (written by `xborder devnet --data dir`; also looked
+// for in dir/devnet, where `xborder dev` keeps its devnet) and connects the SDK to every
+// organisation's peer with TLS (trusting the organisation's TLS CA) or in plaintext, as the
+// file says.
+func DialDevnet(dir string) (*SDKDriver, error) {
+	path := filepath.Join(dir, ConnectionFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if alt := filepath.Join(dir, "devnet", ConnectionFile); fileExists(alt) {
+			path = alt
+		}
+	}
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the directory
+	if err != nil {
+		return nil, fmt.Errorf("sdk driver: read %s (written by `xborder devnet --data %s`): %w", path, dir, err)
+	}
+	var info ConnectionInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("sdk driver: parse %s: %w", path, err)
+	}
+	if info.Channel == "" || info.Chaincode == "" || len(info.Peers) == 0 {
+		return nil, fmt.Errorf("sdk driver: %s lacks the channel, the chaincode or the peers", path)
+	}
+	var peers []SDKPeer
+	for _, p := range info.Peers {
+		conn, err := dialPeer(p)
+		if err != nil {
+			for _, q := range peers {
+				_ = q.Conn.Close()
+			}
+			return nil, fmt.Errorf("sdk driver: %w", err)
+		}
+		peers = append(peers, SDKPeer{MSPID: p.MSPID, Conn: conn, CertPath: p.ClientCertPath, KeyPath: p.ClientKeyPath})
+	}
+	d, err := NewSDKDriver(info.Channel, info.Chaincode, peers)
+	if err != nil {
+		for _, q := range peers {
+			_ = q.Conn.Close()
+		}
+		return nil, err
+	}
+	return d, nil
+}
+
+func dialPeer(p devnet.PeerInfo) (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if p.TLS {
+		pemBytes, err := os.ReadFile(p.TLSCACertPath)
+		if err != nil {
+			return nil, fmt.Errorf("TLS CA of %s: %w", p.MSPID, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("TLS CA of %s: no certificate in %s", p.MSPID, p.TLSCACertPath)
+		}
+		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: p.Name, MinVersion: tls.VersionTLS12})
+	}
+	conn, err := grpc.NewClient(p.Address, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, fmt.Errorf("dial peer of %s at %s: %w", p.MSPID, p.Address, err)
+	}
+	return conn, nil
+}
+
+func loadIdentity(mspID, certPath, keyPath string) (*identity.X509Identity, identity.Sign, error) {
+	certPEM, err := os.ReadFile(certPath) // #nosec G304 -- identity files of the network
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate of %s: %w", mspID, err)
+	}
+	cert, err := identity.CertificateFromPEM(certPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate of %s: %w", mspID, err)
+	}
+	id, err := identity.NewX509Identity(mspID, cert)
+	if err != nil {
+		return nil, nil, fmt.Errorf("identity of %s: %w", mspID, err)
+	}
+	keyPEM, err := os.ReadFile(keyPath) // #nosec G304 -- identity files of the network
+	if err != nil {
+		return nil, nil, fmt.Errorf("private key of %s: %w", mspID, err)
+	}
+	key, err := identity.PrivateKeyFromPEM(keyPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("private key of %s: %w", mspID, err)
+	}
+	sign, err := identity.NewPrivateKeySign(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signer of %s: %w", mspID, err)
+	}
+	return id, sign, nil
+}
+
+// Name implements Driver.
+func (d *SDKDriver) Name() string { return "sdk" }
+
+// Close implements Driver.
+func (d *SDKDriver) Close() error {
+	var errs []error
+	for _, gw := range d.gateways {
+		errs = append(errs, gw.Close())
+	}
+	for _, c := range d.conns {
+		errs = append(errs, c.Close())
+	}
+	d.gateways, d.conns = nil, nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sdk driver: close: %w", err)
+	}
+	return nil
+}
+
+// Do implements Driver.
+func (d *SDKDriver) Do(ctx context.Context, req Request) error {
+	spec, ok := opSpecs[req.Op]
+	if !ok {
+		return &CallError{Op: req.Op, Reason: "UNKNOWN_OP", Err: errors.New("no such operation")}
+	}
+	contract := d.contracts[spec.org]
+	if !spec.write {
+		var args []string
+		switch req.Op {
+		case OpGetOrder:
+			args = []string{req.OrderID}
+		case OpListOrders:
+			args = []string{req.MerchantID, "", "", strconv.Itoa(req.PageSize), ""}
+		}
+		if _, err := contract.EvaluateWithContext(ctx, string(req.Op), client.WithArguments(args...)); err != nil {
+			return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
+		}
+		return nil
+	}
+	body, transient, err := chaincodeRequest(req, spec)
+	if err != nil {
+		return &CallError{Op: req.Op, Reason: "ENCODE", Err: err}
+	}
+	opts := []client.ProposalOption{client.WithBytesArguments(body)}
+	if transient != nil {
+		opts = append(opts, client.WithTransient(transient))
+	}
+	if len(spec.endorsers) > 0 {
+		opts = append(opts, client.WithEndorsingOrganizations(spec.endorsers...))
+	}
+	for attempt := 0; ; attempt++ {
+		_, err := contract.SubmitWithContext(ctx, string(req.Op), opts...)
+		if err == nil {
+			return nil
+		}
+		var ce *client.CommitError
+		if errors.As(err, &ce) && ce.Code == peer.TxValidationCode_MVCC_READ_CONFLICT && attempt < SDKRetries && ctx.Err() == nil {
+			continue
+		}
+		return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
+	}
+}
+
+// chaincodeRequest builds the chaincode's JSON argument and transient map from a REST body,
+// as the REST gateway does: the order ID from the path joins the body, private fields move to
+// one transient entry (with a fresh salt where the chaincode hashes them).
+func chaincodeRequest(req Request, spec opSpec) ([]byte, map[string][]byte, error) {
+	body := make(map[string]any, len(req.Body)+1)
+	for k, v := range req.Body {
+		body[k] = v
+	}
+	if req.Op != OpCreateOrder {
+		body["orderId"] = req.OrderID
+	}
+	var transient map[string][]byte
+	if p := spec.private; p != nil {
+		obj := body
+		if p.object != "" {
+			inner, ok := body[p.object].(map[string]any)
+			if !ok {
+				return nil, nil, fmt.Errorf("%s: request field %q is required", req.Op, p.object)
+			}
+			obj = make(map[string]any, len(inner))
+			for k, v := range inner {
+				obj[k] = v
+			}
+			body[p.object] = obj
+		}
+		priv := map[string]any{}
+		for _, f := range p.fields {
+			if v, ok := obj[f]; ok {
+				priv[f] = v
+				delete(obj, f)
+			}
+		}
+		if p.salted {
+			var salt [32]byte
+			if _, err := rand.Read(salt[:]); err != nil {
+				return nil, nil, fmt.Errorf("%s: salt: %w", req.Op, err)
+			}
+			priv["salt"] = hex.EncodeToString(salt[:])
+		}
+		t, err := json.Marshal(priv)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: encode private data: %w", req.Op, err)
+		}
+		transient = map[string][]byte{p.transientKey: t}
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: encode request: %w", req.Op, err)
+	}
+	return b, transient, nil
+}
+
+// sdkReason classifies a Gateway SDK error: the chaincode's domain code if any message
+// carries one, the validation code of a failed commit, else the phase and gRPC code.
+func sdkReason(err error) string {
+	var ce *client.CommitError
+	if errors.As(err, &ce) {
+		return ce.Code.String()
+	}
+	var msgs []string
+	var te *client.TransactionError
+	if errors.As(err, &te) {
+		for _, d := range te.Details() {
+			msgs = append(msgs, d.GetMessage())
+		}
+	}
+	st, _ := status.FromError(err)
+	msgs = append(msgs, st.Message())
+	// Details come from several peers; pick a stable answer.
+	sort.Strings(msgs)
+	for _, m := range msgs {
+		if c, ok := domainCode(m); ok {
+			return c
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || st.Code() == codes.DeadlineExceeded {
+		return "TIMEOUT"
+	}
+	if st.Code() == codes.Unavailable {
+		return "UNAVAILABLE"
+	}
+	var ee *client.EndorseError
+	var se *client.SubmitError
+	var cse *client.CommitStatusError
+	switch {
+	case errors.As(err, &ee):
+		return "ENDORSEMENT_FAILED"
+	case errors.As(err, &se):
+		return "SUBMIT_FAILED"
+	case errors.As(err, &cse):
+		return "COMMIT_STATUS_FAILED"
+	}
+	return ReasonOf(err)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
