@@ -108,6 +108,12 @@ var ErrHighS = errors.New("msp: invalid signature: S must be smaller than half t
 var ErrBadSignature = errors.New("msp: signature is not valid")
 
 func verifySignature(pub *ecdsa.PublicKey, msg, sig []byte) error {
+	digest := sha256.Sum256(msg)
+	return verifyDigest(pub, &digest, sig)
+}
+
+// verifyDigest is verifySignature with the SHA-256 of the message already computed.
+func verifyDigest(pub *ecdsa.PublicKey, digest *[sha256.Size]byte, sig []byte) error {
 	var es ecdsaSignature
 	rest, err := asn1.Unmarshal(sig, &es)
 	if err != nil {
@@ -123,7 +129,6 @@ func verifySignature(pub *ecdsa.PublicKey, msg, sig []byte) error {
 	if es.S.Cmp(half) > 0 {
 		return ErrHighS
 	}
-	digest := sha256.Sum256(msg)
 	if !ecdsa.Verify(pub, digest[:], es.R, es.S) {
 		return ErrBadSignature
 	}

@@ -29,15 +29,23 @@ type Principal struct {
 	Serialized []byte
 	// ID identifies the identity uniquely: MSP ID and the hex SHA-256 of the certificate.
 	ID string
+
+	// verified is the issuing Manager's cache of successful verifications (nil for a
+	// Principal built by hand: every Verify then runs the ECDSA check).
+	verified *sigCache
 }
 
-// Verify checks sig (ASN.1 ECDSA, low-S) over msg with the principal's public key.
+// Verify checks sig (ASN.1 ECDSA, low-S) over msg with the principal's public key. For a
+// Principal returned by a Manager, a successful verification of the same (identity, message,
+// signature) is remembered in a bounded cache, so the second check of a signature (for example
+// a transaction creator's, at broadcast and again at commit) costs a hash instead of an ECDSA
+// verification; failures are never remembered.
 func (p *Principal) Verify(msg, sig []byte) error {
 	pub, ok := p.Cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
 		return fmt.Errorf("msp: identity %s: certificate key is %T, want ECDSA", p.ID, p.Cert.PublicKey)
 	}
-	if err := verifySignature(pub, msg, sig); err != nil {
+	if err := p.verified.verifyCached(p.Serialized, pub, msg, sig); err != nil {
 		return fmt.Errorf("msp: identity %s of %s: %w", p.Cert.Subject.CommonName, p.MSPID, err)
 	}
 	return nil
@@ -72,13 +80,15 @@ type Manager struct {
 	mu    sync.RWMutex
 	orgs  map[string]*orgTrust
 	cache map[string]*Principal
+	// verified remembers successful signature verifications of the principals it issued.
+	verified *sigCache
 	// gen counts trust changes, so that a validation racing with AddOrg is not cached.
 	gen uint64
 }
 
 // NewManager returns an empty manager; add organisations with AddOrg or AddMSPConfig.
 func NewManager(opts ...ManagerOption) *Manager {
-	m := &Manager{now: time.Now, orgs: map[string]*orgTrust{}, cache: map[string]*Principal{}}
+	m := &Manager{now: time.Now, orgs: map[string]*orgTrust{}, cache: map[string]*Principal{}, verified: newSigCache()}
 	for _, o := range opts {
 		o(m)
 	}
@@ -104,6 +114,7 @@ func (m *Manager) AddOrg(mspID string, roots, tlsRoots []*x509.Certificate) erro
 	defer m.mu.Unlock()
 	m.orgs[mspID] = t
 	m.cache = map[string]*Principal{}
+	m.verified = newSigCache()
 	m.gen++
 	return nil
 }
@@ -215,6 +226,7 @@ func (m *Manager) validate(serialized []byte) (*Principal, error) {
 	}
 	m.mu.RLock()
 	t, ok := m.orgs[sid.Mspid]
+	verified := m.verified
 	m.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownMSP, sid.Mspid)
@@ -250,6 +262,7 @@ func (m *Manager) validate(serialized []byte) (*Principal, error) {
 		Cert:       cert,
 		Serialized: bytes.Clone(serialized),
 		ID:         sid.Mspid + ":" + hex.EncodeToString(sum[:]),
+		verified:   verified,
 	}, nil
 }
 
