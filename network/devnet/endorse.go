@@ -117,7 +117,7 @@ func (n *Network) checkProposal(prop *txutil.Proposal) *peerFailure {
 	if !n.isWriter(creator) {
 		return &peerFailure{codes.FailedPrecondition, fmt.Sprintf("failed evaluating policy on signed data during check policy on channel [%s] with policy [/Channel/Application/Writers]: implicit policy evaluation failed - 0 sub-policies were satisfied, but this policy requires 1 of the 'Writers' sub-policies to be satisfied", prop.ChannelID())}
 	}
-	if _, err := n.ledger.TxByID(prop.TxID()); err == nil {
+	if _, err := n.ledger.TxStatus(prop.TxID()); err == nil {
 		return &peerFailure{codes.FailedPrecondition, fmt.Sprintf("duplicate transaction found [%s]. Creator [%s]", prop.TxID(), hex.EncodeToString(prop.Creator()))}
 	} else if !errors.Is(err, ledger.ErrNotFound) {
 		return &peerFailure{codes.Aborted, fmt.Sprintf("failed to look up transaction %s: %v", prop.TxID(), err)}

@@ -241,7 +241,7 @@ func (g *gatewayServer) CommitStatus(ctx context.Context, signed *gateway.Signed
 	}
 	wctx, cancel := n.withShutdown(ctx)
 	defer cancel()
-	rec, err := n.ledger.WaitForTx(wctx, req.GetTransactionId())
+	rec, err := n.ledger.WaitForTxStatus(wctx, req.GetTransactionId())
 	if err != nil {
 		return nil, n.ledgerRPCError(ctx, err)
 	}

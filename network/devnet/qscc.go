@@ -89,7 +89,7 @@ func (n *Network) qscc(args [][]byte) *peer.Response {
 		}
 		return qsccSuccess(&peer.ProcessedTransaction{TransactionEnvelope: rec.Envelope, ValidationCode: int32(rec.Code)})
 	case qsccGetBlockByTxID:
-		rec, err := n.ledger.TxByID(string(args[2]))
+		rec, err := n.ledger.TxStatus(string(args[2]))
 		if err != nil {
 			return qsccError(fmt.Sprintf("Failed to get block for txID %s, error %s", string(args[2]), err))
 		}

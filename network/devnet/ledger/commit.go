@@ -84,6 +84,7 @@ func (l *Ledger) Commit(block *common.Block, preCodes []peer.TxValidationCode,
 	}
 	index := tx.Bucket(bucketTxIndex)
 	codes := make([]peer.TxValidationCode, len(envs))
+	indexed := make([]string, 0, len(envs)) // IDs whose index entry this block creates
 	for i, env := range envs {
 		code := peer.TxValidationCode_VALID
 		if preCodes != nil {
@@ -136,6 +137,7 @@ func (l *Ledger) Commit(block *common.Block, preCodes []peer.TxValidationCode,
 			if err := index.Put([]byte(txID), encodeTxIndex(txIndexValue{blockNum: num, txNum: uint64(i), code: int32(code)})); err != nil {
 				return nil, fmt.Errorf("commit block %d: index tx %s: %w", num, txID, err)
 			}
+			indexed = append(indexed, txID)
 		}
 	}
 
@@ -177,7 +179,7 @@ func (l *Ledger) Commit(block *common.Block, preCodes []peer.TxValidationCode,
 		return nil, fmt.Errorf("commit block %d: %w", num, err)
 	}
 	block.Metadata = stored.Metadata
-	l.publish(num+1, headerHash, prevHash, newCommitHash, lastConfig)
+	l.publish(num+1, headerHash, prevHash, newCommitHash, lastConfig, indexed)
 	for _, hook := range l.opts.hooks {
 		hook(block)
 	}

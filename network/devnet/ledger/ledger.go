@@ -135,6 +135,16 @@ type Ledger struct {
 	closed     bool
 	subs       map[uint64]chan uint64
 	nextSub    uint64
+	// txWaiters are the transaction-status waiters by transaction ID: a commit wakes only the
+	// waiters of the transactions it indexes, not every waiter of every transaction.
+	txWaiters map[string]*txWaiter
+}
+
+// txWaiter is shared by the waiters of one transaction ID; ch is closed when a block indexes
+// the transaction or the ledger closes.
+type txWaiter struct {
+	ch   chan struct{}
+	refs int
 }
 
 // Open opens (creating if needed) the ledger in dir/ledger.db. The file is locked against
@@ -156,7 +166,8 @@ func Open(dir string, opts ...Option) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
-	l := &Ledger{db: db, path: path, opts: o, notify: make(chan struct{}), subs: map[uint64]chan uint64{}}
+	l := &Ledger{db: db, path: path, opts: o, notify: make(chan struct{}), subs: map[uint64]chan uint64{},
+		txWaiters: map[string]*txWaiter{}}
 	if err := l.init(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
@@ -272,6 +283,10 @@ func (l *Ledger) Close() error {
 		close(ch)
 		delete(l.subs, id)
 	}
+	for id, w := range l.txWaiters {
+		close(w.ch)
+		delete(l.txWaiters, id)
+	}
 	l.mu.Unlock()
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("close ledger %s: %w", l.path, err)
@@ -386,22 +401,17 @@ func (l *Ledger) TxByID(txID string) (*TxRecord, error) {
 	var rec *TxRecord
 	var envBytes []byte
 	err := l.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTxIndex).Get([]byte(txID))
-		if v == nil {
-			return fmt.Errorf("transaction %q: %w", txID, ErrNotFound)
+		var err error
+		if rec, err = txIndexEntry(tx, txID); err != nil {
+			return err
 		}
-		iv, err := decodeTxIndex(v)
-		if err != nil {
-			return fmt.Errorf("transaction %q: %w", txID, err)
-		}
-		rec = &TxRecord{BlockNum: iv.blockNum, TxNum: iv.txNum, Code: peer.TxValidationCode(iv.code)}
-		bb := tx.Bucket(bucketBlocks).Get(be64(iv.blockNum))
+		bb := tx.Bucket(bucketBlocks).Get(be64(rec.BlockNum))
 		if bb == nil {
-			return fmt.Errorf("block %d of transaction %q: %w", iv.blockNum, txID, ErrCorrupt)
+			return fmt.Errorf("block %d of transaction %q: %w", rec.BlockNum, txID, ErrCorrupt)
 		}
-		e, err := envelopeAt(bb, iv.txNum)
+		e, err := envelopeAt(bb, rec.TxNum)
 		if err != nil {
-			return fmt.Errorf("transaction %q in block %d: %w", txID, iv.blockNum, err)
+			return fmt.Errorf("transaction %q in block %d: %w", txID, rec.BlockNum, err)
 		}
 		envBytes = bytes.Clone(e)
 		return nil
@@ -414,6 +424,34 @@ func (l *Ledger) TxByID(txID string) (*TxRecord, error) {
 		return nil, fmt.Errorf("unmarshal envelope of transaction %q: %w", txID, err)
 	}
 	return rec, nil
+}
+
+// TxStatus is TxByID without the envelope (Envelope is nil): one index lookup, no block read.
+// It is what duplicate checks and commit-status waiters need.
+func (l *Ledger) TxStatus(txID string) (*TxRecord, error) {
+	var rec *TxRecord
+	err := l.view(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = txIndexEntry(tx, txID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// txIndexEntry reads the tx-ID index entry of txID (Envelope left nil).
+func txIndexEntry(tx *bolt.Tx, txID string) (*TxRecord, error) {
+	v := tx.Bucket(bucketTxIndex).Get([]byte(txID))
+	if v == nil {
+		return nil, fmt.Errorf("transaction %q: %w", txID, ErrNotFound)
+	}
+	iv, err := decodeTxIndex(v)
+	if err != nil {
+		return nil, fmt.Errorf("transaction %q: %w", txID, err)
+	}
+	return &TxRecord{BlockNum: iv.blockNum, TxNum: iv.txNum, Code: peer.TxValidationCode(iv.code)}, nil
 }
 
 // changed returns a channel closed at the next commit (or Close), the current height and
@@ -444,25 +482,70 @@ func (l *Ledger) WaitForHeight(ctx context.Context, h uint64) error {
 }
 
 // WaitForTx blocks until transaction txID is committed (valid or not) and returns its
-// record, or returns ctx's error or ErrClosed. This is what Gateway CommitStatus needs.
+// record, or returns ctx's error or ErrClosed.
 func (l *Ledger) WaitForTx(ctx context.Context, txID string) (*TxRecord, error) {
+	return l.waitForTx(ctx, txID, l.TxByID)
+}
+
+// WaitForTxStatus is WaitForTx without the envelope (see TxStatus): every commit wakes every
+// waiter, so each wake-up costs one index lookup instead of a block read and an envelope
+// decode. This is what Gateway CommitStatus needs.
+func (l *Ledger) WaitForTxStatus(ctx context.Context, txID string) (*TxRecord, error) {
+	return l.waitForTx(ctx, txID, l.TxStatus)
+}
+
+func (l *Ledger) waitForTx(ctx context.Context, txID string, lookup func(string) (*TxRecord, error)) (*TxRecord, error) {
 	for {
-		ch, _, closed := l.changed()
-		rec, err := l.TxByID(txID)
-		if err == nil {
-			return rec, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
+		// Register before looking up, so that a commit between the lookup and the wait
+		// is not missed.
+		w, closed := l.addTxWaiter(txID)
+		rec, err := lookup(txID)
+		if err == nil || !errors.Is(err, ErrNotFound) || closed {
+			l.removeTxWaiter(txID, w)
+			if err == nil {
+				return rec, nil
+			}
+			if closed {
+				return nil, ErrClosed
+			}
 			return nil, err
-		}
-		if closed {
-			return nil, ErrClosed
 		}
 		select {
 		case <-ctx.Done():
+			l.removeTxWaiter(txID, w)
 			return nil, fmt.Errorf("wait for transaction %q: %w", txID, ctx.Err())
-		case <-ch:
+		case <-w.ch:
+			l.removeTxWaiter(txID, w)
 		}
+	}
+}
+
+// addTxWaiter registers interest in txID (w is nil and closed true on a closed ledger).
+func (l *Ledger) addTxWaiter(txID string) (w *txWaiter, closed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, true
+	}
+	w, ok := l.txWaiters[txID]
+	if !ok {
+		w = &txWaiter{ch: make(chan struct{})}
+		l.txWaiters[txID] = w
+	}
+	w.refs++
+	return w, false
+}
+
+// removeTxWaiter drops one reference to w; the last one removes it if it is still registered.
+func (l *Ledger) removeTxWaiter(txID string, w *txWaiter) {
+	if w == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w.refs--
+	if cur, ok := l.txWaiters[txID]; ok && cur == w && w.refs == 0 {
+		delete(l.txWaiters, txID)
 	}
 }
 
@@ -493,10 +576,17 @@ func (l *Ledger) Subscribe() (<-chan uint64, func()) {
 	}
 }
 
-// publish records a committed block in memory and wakes waiters; l.mu must not be held.
-func (l *Ledger) publish(height uint64, lastHash, prevHash, commitHash []byte, lastConfig uint64) {
+// publish records a committed block in memory and wakes waiters, the transaction-status
+// waiters of the indexed transaction IDs only; l.mu must not be held.
+func (l *Ledger) publish(height uint64, lastHash, prevHash, commitHash []byte, lastConfig uint64, indexed []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, id := range indexed {
+		if w, ok := l.txWaiters[id]; ok {
+			close(w.ch)
+			delete(l.txWaiters, id)
+		}
+	}
 	l.height = height
 	l.lastHash = lastHash
 	l.prevHash = prevHash

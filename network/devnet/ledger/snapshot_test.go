@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"crypto/sha256"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -155,6 +156,14 @@ func TestNotifications(t *testing.T) {
 		}
 		txDone <- rec
 	}()
+	statusDone := make(chan *TxRecord, 1)
+	go func() {
+		rec, err := l.WaitForTxStatus(ctx, "late")
+		if err != nil {
+			t.Error(err)
+		}
+		statusDone <- rec
+	}()
 	heightDone := make(chan error, 1)
 	go func() { heightDone <- l.WaitForHeight(ctx, 3) }()
 	blocks := make(chan uint64, 3)
@@ -178,6 +187,14 @@ func TestNotifications(t *testing.T) {
 	rec := <-txDone
 	require.Equal(t, uint64(2), rec.BlockNum)
 	require.Equal(t, mvcc, rec.Code)
+	require.NotNil(t, rec.Envelope)
+	status := <-statusDone
+	require.Equal(t, &TxRecord{BlockNum: 2, TxNum: 0, Code: mvcc}, status, "the status has no envelope")
+	direct, err := l.TxStatus("late")
+	require.NoError(t, err)
+	require.Equal(t, status, direct)
+	_, err = l.TxStatus("never")
+	require.ErrorIs(t, err, ErrNotFound)
 	require.Equal(t, []uint64{0, 1, 2}, []uint64{<-blocks, <-blocks, <-blocks})
 	require.Equal(t, uint64(3), <-heights, "the latest height is delivered even if some were coalesced")
 	mu.Lock()
@@ -190,7 +207,9 @@ func TestNotifications(t *testing.T) {
 	short, cancelShort := context.WithCancel(context.Background())
 	cancelShort()
 	require.ErrorIs(t, l.WaitForHeight(short, 10), context.Canceled)
-	_, err := l.WaitForTx(short, "never")
+	_, err = l.WaitForTx(short, "never")
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = l.WaitForTxStatus(short, "never")
 	require.ErrorIs(t, err, context.Canceled)
 
 	closedErr := make(chan error, 1)
@@ -281,4 +300,64 @@ func TestRangeQueryRecorder(t *testing.T) {
 	}
 	_, err := NewRangeQueryRecorder("", "", 1)
 	require.Error(t, err)
+}
+
+// TestTxWaiters checks the per-transaction wake-ups of WaitForTxStatus: waiters of a
+// committed transaction are answered, waiters of other transactions keep waiting, cancelled
+// waiters and answered ones leave no registration behind, and Close releases the rest.
+func TestTxWaiters(t *testing.T) {
+	l, _ := openTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type result struct {
+		rec *TxRecord
+		err error
+	}
+	wait := func(ctx context.Context, id string) chan result {
+		out := make(chan result, 1)
+		go func() {
+			rec, err := l.WaitForTxStatus(ctx, id)
+			out <- result{rec, err}
+		}()
+		return out
+	}
+	registered := func(id string) int {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		if w, ok := l.txWaiters[id]; ok {
+			return w.refs
+		}
+		return 0
+	}
+	settle := func(id string, refs int) {
+		for registered(id) != refs {
+			runtime.Gosched()
+		}
+	}
+
+	first, second := wait(ctx, "t1"), wait(ctx, "t1")
+	other := wait(ctx, "t2")
+	cctx, ccancel := context.WithCancel(ctx)
+	cancelled := wait(cctx, "t3")
+	settle("t1", 2)
+	settle("t2", 1)
+	settle("t3", 1)
+	ccancel()
+	require.ErrorIs(t, (<-cancelled).err, context.Canceled)
+	require.Zero(t, registered("t3"))
+
+	commitTxs(t, l, nil, tx("t1").put("k", "1"))
+	for _, ch := range []chan result{first, second} {
+		r := <-ch
+		require.NoError(t, r.err)
+		require.Equal(t, &TxRecord{BlockNum: 0, TxNum: 0, Code: peer.TxValidationCode_VALID}, r.rec)
+	}
+	require.Zero(t, registered("t1"))
+	require.Equal(t, 1, registered("t2"), "a commit of another transaction does not answer t2")
+
+	require.NoError(t, l.Close())
+	require.ErrorIs(t, (<-other).err, ErrClosed)
+	l.mu.RLock()
+	require.Empty(t, l.txWaiters)
+	l.mu.RUnlock()
 }
