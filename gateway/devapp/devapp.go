@@ -138,6 +138,9 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	a.Network, err = devnet.Start(ctx, devnet.Config{
 		DataDir:  filepath.Join(cfg.DataDir, "devnet"),
 		BasePort: cfg.PeerBasePort,
+		// A lone write is committed at once instead of waiting out the batch timeout;
+		// concurrent writes still share blocks.
+		CutWhenIdle: true,
 		Chaincodes: []devnet.ChaincodeDefinition{{
 			Name:              ChaincodeName,
 			EndorsementPolicy: EndorsementPolicy,

@@ -17,11 +17,11 @@ import (
 )
 
 // startBenchNet starts a TLS devnet with testcc for a benchmark.
-func startBenchNet(b *testing.B) *testNet {
+func startBenchNet(b *testing.B, opts ...netOption) *testNet {
 	b.Helper()
 	cc, err := testcc.Start(context.Background(), "127.0.0.1:0")
 	require.NoError(b, err)
-	cfg := testConfig(b.TempDir(), withPolicy(anyOrg))
+	cfg := testConfig(b.TempDir(), append([]netOption{withPolicy(anyOrg)}, opts...)...)
 	cfg.Chaincodes[0].Address = cc.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -51,52 +51,67 @@ func benchContract(b *testing.B, n *devnet.Network, mspID string) *client.Contra
 
 // BenchmarkSubmit measures committed transactions per second and the latency of a full
 // submit (endorse, submit, commit status) of a small write, with 1, 16 and 64 concurrent
-// clients spread over the four organisations' peers.
+// clients spread over the four organisations' peers. The "clients=N" runs use the test
+// network's 5 ms batch timeout; the "cut=idle/clients=N" runs add Config.CutWhenIdle, as
+// xborder dev does.
 func BenchmarkSubmit(b *testing.B) {
-	for _, clients := range []int{1, 16, 64} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			tn := startBenchNet(b)
-			orgs := []string{merchant, bank, carrier, customs}
-			contracts := make([]*client.Contract, clients)
-			for i := range contracts {
-				contracts[i] = benchContract(b, tn.net, orgs[i%len(orgs)])
-			}
-			var next atomic.Int64
-			latencies := make([]time.Duration, b.N)
-			var failed atomic.Int64
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := next.Add(1) - 1
-						if i >= int64(b.N) {
-							return
-						}
-						t0 := time.Now()
-						_, err := contracts[w].Submit("put", client.WithArguments(fmt.Sprintf("key-%d-%d", w, i), "value"))
-						latencies[i] = time.Since(t0)
-						if err != nil {
-							failed.Add(1)
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if f := failed.Load(); f > 0 {
-				b.Fatalf("%d of %d transactions failed", f, b.N)
-			}
-			sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tx/s")
-			b.ReportMetric(float64(latencies[b.N/2].Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(latencies[(b.N*99)/100].Microseconds())/1000, "p99-ms")
-		})
+	modes := []struct {
+		prefix string
+		opts   []netOption
+	}{
+		{"", nil},
+		{"cut=idle/", []netOption{func(c *devnet.Config) { c.CutWhenIdle = true }}},
 	}
+	for _, mode := range modes {
+		for _, clients := range []int{1, 16, 64} {
+			benchSubmit(b, mode.prefix, clients, mode.opts)
+		}
+	}
+}
+
+func benchSubmit(b *testing.B, prefix string, clients int, opts []netOption) {
+	b.Run(fmt.Sprintf("%sclients=%d", prefix, clients), func(b *testing.B) {
+		tn := startBenchNet(b, opts...)
+		orgs := []string{merchant, bank, carrier, customs}
+		contracts := make([]*client.Contract, clients)
+		for i := range contracts {
+			contracts[i] = benchContract(b, tn.net, orgs[i%len(orgs)])
+		}
+		var next atomic.Int64
+		latencies := make([]time.Duration, b.N)
+		var failed atomic.Int64
+		b.ResetTimer()
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := next.Add(1) - 1
+					if i >= int64(b.N) {
+						return
+					}
+					t0 := time.Now()
+					_, err := contracts[w].Submit("put", client.WithArguments(fmt.Sprintf("key-%d-%d", w, i), "value"))
+					latencies[i] = time.Since(t0)
+					if err != nil {
+						failed.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if f := failed.Load(); f > 0 {
+			b.Fatalf("%d of %d transactions failed", f, b.N)
+		}
+		sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tx/s")
+		b.ReportMetric(float64(latencies[b.N/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(latencies[(b.N*99)/100].Microseconds())/1000, "p99-ms")
+	})
 }
 
 // BenchmarkEvaluate measures evaluations per second of a single-key read.

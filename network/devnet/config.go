@@ -42,6 +42,12 @@ type Config struct {
 	BatchTimeout time.Duration
 	// MaxBatch is the orderer's maximum message count per block (default DefaultMaxBatch).
 	MaxBatch int
+	// CutWhenIdle makes the orderer cut a block at once for a transaction that finds it idle
+	// and alone, instead of holding it for BatchTimeout (see orderer.Config.CutWhenIdle): a
+	// lone write commits without waiting, while transactions that queue up behind each other
+	// under concurrent load still fill blocks for up to BatchTimeout. Off by default, so that
+	// BatchTimeout behaves as in Fabric.
+	CutWhenIdle bool
 	// ListenHost is the host the peers listen on (default DefaultListenHost).
 	ListenHost string
 	// BasePort is the port of the first peer; peer i listens on BasePort+i. Zero picks free ports.

@@ -159,6 +159,7 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Network, error) {
 		MaxMessageCount:   cfg.MaxBatch,
 		PreferredMaxBytes: preferredMaxBytes,
 		AbsoluteMaxBytes:  absoluteMaxBytes,
+		CutWhenIdle:       cfg.CutWhenIdle,
 	}, n.commitBatch)
 	for _, cc := range cfg.Chaincodes {
 		if cc.Address == "" {

@@ -26,6 +26,13 @@ type Config struct {
 	// QueueSize bounds the number of messages waiting to be cut; Order blocks when the queue is
 	// full (default 4 * MaxMessageCount).
 	QueueSize int
+	// CutWhenIdle cuts a batch of a single message as soon as no other message is waiting,
+	// instead of holding it for BatchTimeout: a message that finds the orderer idle and alone
+	// is delivered at once. Once messages queue up behind each other (concurrent load), the
+	// batch is filled for up to BatchTimeout as usual, so that the cost of a batch is shared.
+	// Because batches are delivered by one goroutine, the messages that arrive while a batch is
+	// being delivered form the next one.
+	CutWhenIdle bool
 }
 
 // Default values of Config fields.
@@ -175,6 +182,9 @@ func (c *Cutter) run() {
 				return
 			}
 			add(msg)
+			if c.cfg.CutWhenIdle && len(pending) == 1 && len(c.queue) == 0 {
+				cut()
+			}
 		case <-timeout:
 			timer, timeout = nil, nil
 			cut()

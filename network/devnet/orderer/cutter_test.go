@@ -180,3 +180,78 @@ func BenchmarkOrder(b *testing.B) {
 	}
 	c.Close()
 }
+
+// TestCutWhenIdle checks the idle cut: a lone message is delivered without waiting for the
+// (hour-long) batch timeout, while the messages that queued up behind a batch being delivered
+// are batched as usual (by count here, or by the timeout) rather than cut one by one.
+func TestCutWhenIdle(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxCount  int
+		queued    int
+		wantSizes []int
+	}{
+		{"one queued message is cut at once", 100, 1, []int{1, 1}},
+		{"queued messages fill a batch", 3, 3, []int{1, 3}},
+		{"count limit still applies", 2, 4, []int{1, 2, 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			gate := make(chan struct{})
+			entered := make(chan struct{}, 16)
+			first := true
+			c := New(Config{BatchTimeout: time.Hour, MaxMessageCount: tc.maxCount, CutWhenIdle: true}, func(b [][]byte) {
+				if first {
+					first = false
+					entered <- struct{}{}
+					<-gate
+				}
+				rec.deliver(b)
+			})
+			defer c.Close()
+			// The first message alone is cut at once although the timeout is an hour.
+			require.NoError(t, c.Order(context.Background(), msg(0, 8)))
+			<-entered
+			sent := [][]byte{msg(0, 8)}
+			for i := 1; i <= tc.queued; i++ {
+				m := msg(i, 8)
+				sent = append(sent, m)
+				require.NoError(t, c.Order(context.Background(), m))
+			}
+			close(gate)
+			// Every expected batch is cut by the idle rule or by count, never by the timeout.
+			for len(rec.all()) < len(sent) {
+				<-rec.signal
+			}
+			require.Equal(t, sent, rec.all())
+			require.Equal(t, tc.wantSizes, rec.sizes())
+		})
+	}
+}
+
+// TestCutWhenIdleFillsBatches checks that messages queued behind each other wait for more
+// (here until Close flushes them) instead of being cut as soon as the queue is empty.
+func TestCutWhenIdleFillsBatches(t *testing.T) {
+	rec := newRecorder()
+	gate := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	first := true
+	c := New(Config{BatchTimeout: time.Hour, MaxMessageCount: 100, CutWhenIdle: true}, func(b [][]byte) {
+		if first {
+			first = false
+			entered <- struct{}{}
+			<-gate
+		}
+		rec.deliver(b)
+	})
+	require.NoError(t, c.Order(context.Background(), msg(0, 8)))
+	<-entered
+	for i := 1; i <= 4; i++ {
+		require.NoError(t, c.Order(context.Background(), msg(i, 8)))
+	}
+	close(gate)
+	<-rec.signal
+	c.Close()
+	require.Equal(t, []int{1, 4}, rec.sizes())
+}
