@@ -53,11 +53,19 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	// The same connection file as `xborder devnet`, so Gateway SDK clients (and xborder-bench
+	// --target sdk) can reach the peers of the dev system directly.
+	connPath := filepath.Join(*data, "connection.json")
+	info := connectionInfo{Channel: app.Network.Channel(), Chaincode: devapp.ChaincodeName, Peers: app.Network.Peers()}
+	if err := writeConnectionInfo(connPath, info); err != nil {
+		return errors.Join(err, app.Close())
+	}
 	fmt.Fprintf(stdout, "xborder is ready\n\n")
 	fmt.Fprintf(stdout, "  API:       %s/api/v1\n", app.URL)
 	fmt.Fprintf(stdout, "  API docs:  %s/docs\n", app.URL)
 	fmt.Fprintf(stdout, "  OpenAPI:   %s/openapi.yaml\n", app.URL)
-	fmt.Fprintf(stdout, "  events:    %s/api/v1/events\n\n", app.URL)
+	fmt.Fprintf(stdout, "  events:    %s/api/v1/events\n", app.URL)
+	fmt.Fprintf(stdout, "  peers:     %s (for Fabric Gateway SDK clients)\n\n", connPath)
 	fmt.Fprintf(stdout, "API keys (also in %s):\n", filepath.Join(*data, devapp.CredentialsFile))
 	for _, org := range app.Ledger.Organizations() {
 		fmt.Fprintf(stdout, "  %-12s %s\n", org, app.Credentials[org])

@@ -45,6 +45,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	plaintext := fs.Bool("plaintext", false, "serve without TLS")
 	batchTimeout := fs.Duration("batch-timeout", devnet.DefaultBatchTimeout, "orderer batch timeout")
 	maxBatch := fs.Int("max-batch", devnet.DefaultMaxBatch, "maximum transactions per block")
+	cutWhenIdle := fs.Bool("cut-when-idle", true, "cut a block at once for a transaction that finds the orderer idle (false: always wait for --batch-timeout, as Fabric does)")
 	attachTimeout := fs.Duration("attach-timeout", 30*time.Second, "how long to wait for the chaincode server at start")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +94,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Chaincodes:   []devnet.ChaincodeDefinition{def},
 		BatchTimeout: *batchTimeout,
 		MaxBatch:     *maxBatch,
+		CutWhenIdle:  *cutWhenIdle,
 		ListenHost:   *listen,
 		BasePort:     *port,
 		Plaintext:    *plaintext,
