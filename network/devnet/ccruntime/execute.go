@@ -487,17 +487,7 @@ func (tx *txContext) handleGetStateMetadata(p []byte) ([]byte, error) {
 // putState records a write (value nil or empty: a delete) of a public or private key.
 func (tx *txContext) putState(coll, key string, value []byte) error {
 	if coll != "" {
-		if err := tx.checkWritePermission(coll); err != nil {
-			return err
-		}
-		if err := tx.validateCollName(coll); err != nil {
-			return err
-		}
-		if err := tx.checkWritePrecondition(); err != nil {
-			return err
-		}
-		tx.rw.addPvtWrite(tx.ns, coll, key, value, false)
-		return tx.noteWrittenPrivateKey(coll, key)
+		return tx.putPrivate(coll, key, value, false)
 	}
 	if err := tx.checkWritePrecondition(); err != nil {
 		return err
@@ -510,6 +500,12 @@ func (tx *txContext) purgePrivateData(coll, key string) error {
 	if coll == "" {
 		return errors.New("only applicable for private data")
 	}
+	return tx.putPrivate(coll, key, nil, true)
+}
+
+// putPrivate records a private write, delete or purge after the checks a peer makes for any
+// private write: the creator's write permission, the collection, and the read-only rules.
+func (tx *txContext) putPrivate(coll, key string, value []byte, purge bool) error {
 	if err := tx.checkWritePermission(coll); err != nil {
 		return err
 	}
@@ -519,7 +515,7 @@ func (tx *txContext) purgePrivateData(coll, key string) error {
 	if err := tx.checkWritePrecondition(); err != nil {
 		return err
 	}
-	tx.rw.addPvtWrite(tx.ns, coll, key, nil, true)
+	tx.rw.addPvtWrite(tx.ns, coll, key, value, purge)
 	return tx.noteWrittenPrivateKey(coll, key)
 }
 
