@@ -48,23 +48,17 @@ type opSpec struct {
 	method string
 	path   string // REST path; "%s" is the order ID
 	write  bool
-	// private and endorsers mirror the REST gateway: private-data writes are endorsed by the
-	// collection's members only.
-	private   *privateSpec
-	endorsers []string
+	// private mirrors the REST gateway: private fields travel in the transient map and, as
+	// there, the Fabric gateway chooses the endorsing collection members.
+	private *privateSpec
 }
 
-var (
-	orderPrivateMembers   = []string{MerchantMSP, CarrierMSP, CustomsMSP}
-	paymentPrivateMembers = []string{BankMSP, CustomsMSP}
-)
-
 var opSpecs = map[Op]opSpec{
-	OpCreateOrder: {org: MerchantMSP, method: "POST", path: "/api/v1/orders", write: true, endorsers: orderPrivateMembers,
+	OpCreateOrder: {org: MerchantMSP, method: "POST", path: "/api/v1/orders", write: true,
 		private: &privateSpec{transientKey: "order_private", object: "buyer", fields: []string{"name", "address", "phone"}, salted: true}},
-	OpEscrowPayment: {org: BankMSP, method: "POST", path: "/api/v1/orders/%s/payment", write: true, endorsers: paymentPrivateMembers,
+	OpEscrowPayment: {org: BankMSP, method: "POST", path: "/api/v1/orders/%s/payment", write: true,
 		private: &privateSpec{transientKey: "payment_private", fields: []string{"payerName", "payerAccount"}, salted: true}},
-	OpRegisterWaybill: {org: CarrierMSP, method: "POST", path: "/api/v1/orders/%s/waybill", write: true, endorsers: orderPrivateMembers,
+	OpRegisterWaybill: {org: CarrierMSP, method: "POST", path: "/api/v1/orders/%s/waybill", write: true,
 		private: &privateSpec{transientKey: "waybill_private", fields: []string{"consigneeName", "consigneeAddress"}}},
 	OpDeclareCustoms:   {org: MerchantMSP, method: "POST", path: "/api/v1/orders/%s/customs/declaration", write: true},
 	OpDecideCustoms:    {org: CustomsMSP, method: "POST", path: "/api/v1/orders/%s/customs/decision", write: true},

@@ -267,9 +267,6 @@ func (d *SDKDriver) Do(ctx context.Context, req Request) error {
 	if transient != nil {
 		opts = append(opts, client.WithTransient(transient))
 	}
-	if len(spec.endorsers) > 0 {
-		opts = append(opts, client.WithEndorsingOrganizations(spec.endorsers...))
-	}
 	for attempt := 0; ; attempt++ {
 		_, err := contract.SubmitWithContext(ctx, string(req.Op), opts...)
 		if err == nil {

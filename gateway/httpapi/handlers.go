@@ -17,13 +17,6 @@ import (
 	"github.com/xborder/xborder/gateway"
 )
 
-// The member organisations of the private data collections; transactions writing a
-// collection are endorsed by its members only, which can simulate the private writes.
-var (
-	orderPrivateMembers   = []string{"MerchantMSP", "CarrierMSP", "CustomsMSP"}
-	paymentPrivateMembers = []string{"BankMSP", "CustomsMSP"}
-)
-
 // privateSpec moves private request fields into one transient map entry.
 type privateSpec struct {
 	// transientKey is the chaincode's transient map key, e.g. "order_private".
@@ -45,20 +38,24 @@ type writeOp struct {
 	status int
 	// orderIDFromPath copies the {id} path parameter into the request's "orderId".
 	orderIDFromPath bool
-	private         *privateSpec
-	endorsers       []string
+	// private moves private fields into the transient map. No endorsing organisations are
+	// named: the caller's organisation is a member of every collection its writes touch, so
+	// Fabric's gateway endorses there first and then, from the chaincode interest (which names
+	// the collections), picks only collection members that satisfy the endorsement policy —
+	// transient data never leaves the members, and any two members can endorse.
+	private *privateSpec
 	// location renders the Location header from the result (nil: none).
 	location func(result map[string]any) string
 }
 
 var writeOps = map[string]writeOp{
-	"createOrder": {transaction: "CreateOrder", status: http.StatusCreated, endorsers: orderPrivateMembers,
+	"createOrder": {transaction: "CreateOrder", status: http.StatusCreated,
 		private: &privateSpec{transientKey: "order_private", object: "buyer", fields: []string{"name", "address", "phone"},
 			topFields: []string{"consigneeSalt"}, salted: true},
 		location: func(r map[string]any) string { return "/api/v1/orders/" + str(r["orderId"]) }},
-	"escrowPayment": {transaction: "EscrowPayment", status: http.StatusOK, orderIDFromPath: true, endorsers: paymentPrivateMembers,
+	"escrowPayment": {transaction: "EscrowPayment", status: http.StatusOK, orderIDFromPath: true,
 		private: &privateSpec{transientKey: "payment_private", fields: []string{"payerName", "payerAccount"}, salted: true}},
-	"registerWaybill": {transaction: "RegisterWaybill", status: http.StatusOK, orderIDFromPath: true, endorsers: orderPrivateMembers,
+	"registerWaybill": {transaction: "RegisterWaybill", status: http.StatusOK, orderIDFromPath: true,
 		private: &privateSpec{transientKey: "waybill_private", fields: []string{"consigneeName", "consigneeAddress", "consigneeSalt"}}},
 	"declareCustoms":     {transaction: "DeclareCustoms", status: http.StatusOK, orderIDFromPath: true},
 	"decideCustoms":      {transaction: "DecideCustoms", status: http.StatusOK, orderIDFromPath: true},
@@ -183,7 +180,7 @@ func (s *Server) write(op writeOp) gin.HandlerFunc {
 		if op.orderIDFromPath {
 			req["orderId"] = c.Param("id")
 		}
-		inv := gateway.Invocation{Transaction: op.transaction, EndorsingOrganizations: op.endorsers}
+		inv := gateway.Invocation{Transaction: op.transaction}
 		if op.private != nil {
 			t, err := splitPrivate(req, op.private)
 			if err != nil {
