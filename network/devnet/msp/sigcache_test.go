@@ -92,3 +92,43 @@ func TestSigCacheBounded(t *testing.T) {
 	require.False(t, c.contains(key(0)), "the oldest entries are dropped")
 	require.True(t, c.contains(key(3*maxVerified-1)))
 }
+
+// TestRememberSignature checks that a signature the process made itself and remembered is
+// accepted from the cache, and that the record vouches for nothing else: another message, a
+// tampered signature or another identity are verified in full and fail.
+func TestRememberSignature(t *testing.T) {
+	cfg := shared(t)
+	peer := cfg.Org("BankMSP").Node.Signer
+	other := cfg.Org("CarrierMSP").Node.Signer
+	msg := []byte("proposal response payload || endorser")
+	sig, err := peer.Sign(msg)
+	require.NoError(t, err)
+	tampered := append([]byte(nil), sig...)
+	tampered[len(tampered)-1] ^= 0x01
+
+	tests := []struct {
+		name                 string
+		serialized, msg, sig []byte
+		wantErr              bool
+	}{
+		{"the remembered signature", peer.Serialize(), msg, sig, false},
+		{"another message", peer.Serialize(), []byte("altered payload"), sig, true},
+		{"a tampered signature", peer.Serialize(), msg, tampered, true},
+		{"another identity", other.Serialize(), msg, sig, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mgr, err := cfg.Manager()
+			require.NoError(t, err)
+			mgr.RememberSignature(peer.Serialize(), msg, sig)
+			require.Equal(t, 1, mgr.verified.len())
+			err = mgr.Verify(tc.serialized, tc.msg, tc.sig)
+			if tc.wantErr {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
+			}
+			require.Equal(t, 1, mgr.verified.len(), "only successes are cached, and the hit adds nothing")
+		})
+	}
+}
