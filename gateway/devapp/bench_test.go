@@ -95,8 +95,7 @@ func BenchmarkThroughput(b *testing.B) {
 		delete(buyer, "phone")
 		arg, _ := json.Marshal(body)
 		_, err := contract.Submit("CreateOrder", client.WithBytesArguments(arg),
-			client.WithTransient(map[string][]byte{"order_private": priv}),
-			client.WithEndorsingOrganizations(merchant, carrier, customs))
+			client.WithTransient(map[string][]byte{"order_private": priv}))
 		return err
 	}
 	readID := newID("bench-read")
