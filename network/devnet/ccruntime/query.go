@@ -136,30 +136,16 @@ func (tx *txContext) privateRange(coll, startKey, endKey string) (*queryIterator
 	if err != nil {
 		return nil, fmt.Errorf("private range scan %s/%s [%q, %q): %w", tx.ns, coll, startKey, endKey, err)
 	}
-	closed := false
-	closeScan := func() {
-		if !closed {
-			closed = true
-			db.Close()
+	return scanIterator(func() (proto.Message, error) {
+		kv, err := db.Next()
+		if err != nil {
+			return nil, fmt.Errorf("private range scan %s/%s: %w", tx.ns, coll, err)
 		}
-	}
-	return &queryIterator{
-		next: func() (proto.Message, error) {
-			if closed {
-				return nil, nil
-			}
-			kv, err := db.Next()
-			if err != nil {
-				return nil, fmt.Errorf("private range scan %s/%s: %w", tx.ns, coll, err)
-			}
-			if kv == nil {
-				return nil, nil
-			}
-			return &queryresult.KV{Namespace: tx.ns, Key: kv.Key, Value: valueOf(kv.Value)}, nil
-		},
-		bookmark: func() string { closeScan(); return "" },
-		close:    closeScan,
-	}, nil
+		if kv == nil {
+			return nil, nil
+		}
+		return &queryresult.KV{Namespace: tx.ns, Key: kv.Key, Value: valueOf(kv.Value)}, nil
+	}, db.Close), nil
 }
 
 func (tx *txContext) history(key string) (*queryIterator, error) {
@@ -167,11 +153,27 @@ func (tx *txContext) history(key string) (*queryIterator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", key, err)
 	}
+	return scanIterator(func() (proto.Message, error) {
+		m, err := db.Next()
+		if err != nil {
+			return nil, fmt.Errorf("history of %s: %w", key, err)
+		}
+		if m == nil {
+			return nil, nil // not a typed nil inside the interface
+		}
+		return m, nil
+	}, db.Close), nil
+}
+
+// scanIterator adapts a ledger scan that is read without pagination to a queryIterator. The scan
+// is closed once: on close, or when a bookmark is asked for (there is none); next returns the end
+// after that.
+func scanIterator(next func() (proto.Message, error), closeDB func()) *queryIterator {
 	closed := false
 	closeScan := func() {
 		if !closed {
 			closed = true
-			db.Close()
+			closeDB()
 		}
 	}
 	return &queryIterator{
@@ -179,18 +181,11 @@ func (tx *txContext) history(key string) (*queryIterator, error) {
 			if closed {
 				return nil, nil
 			}
-			m, err := db.Next()
-			if err != nil {
-				return nil, fmt.Errorf("history of %s: %w", key, err)
-			}
-			if m == nil {
-				return nil, nil
-			}
-			return m, nil
+			return next()
 		},
 		bookmark: func() string { closeScan(); return "" },
 		close:    closeScan,
-	}, nil
+	}
 }
 
 func queryMetadata(b []byte) (*peer.QueryMetadata, error) {
