@@ -98,7 +98,6 @@ func (s *Server) handlers() map[string]gin.HandlerFunc {
 		"readyz":         s.readyz,
 		"metrics":        s.metricsHandler(),
 		"openapi":        s.openapi,
-		"docs":           s.docsPage,
 	}
 	for id, op := range writeOps {
 		h[id] = s.write(op)
@@ -313,9 +312,4 @@ func (s *Server) readyz(c *gin.Context) {
 
 func (s *Server) openapi(c *gin.Context) {
 	c.Data(http.StatusOK, "application/yaml", s.opts.Spec)
-}
-
-func (s *Server) docsPage(c *gin.Context) {
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	c.Data(http.StatusOK, "text/html; charset=utf-8", s.docs)
 }
