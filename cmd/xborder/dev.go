@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/gateway/httpapi"
 )
 
 func init() {
@@ -61,6 +62,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errors.Join(err, app.Close())
 	}
 	fmt.Fprintf(stdout, "xborder is ready\n\n")
+	fmt.Fprintf(stdout, "  console:   %s%s (sign in with an API key below)\n", app.URL, httpapi.ConsolePath)
 	fmt.Fprintf(stdout, "  API:       %s/api/v1\n", app.URL)
 	fmt.Fprintf(stdout, "  API docs:  %s/docs\n", app.URL)
 	fmt.Fprintf(stdout, "  OpenAPI:   %s/openapi.yaml\n", app.URL)

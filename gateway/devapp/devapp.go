@@ -28,6 +28,7 @@ import (
 	"github.com/xborder/xborder/chaincode"
 	"github.com/xborder/xborder/gateway"
 	"github.com/xborder/xborder/gateway/config"
+	"github.com/xborder/xborder/gateway/console"
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/store"
@@ -207,6 +208,9 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 		MaxBodyBytes:   1 << 20,
 		Logger:         cfg.Logger.With("component", "http"),
 		Registry:       reg,
+		Console:        console.FS(),
+		KeysHint: fmt.Sprintf("xborder dev prints one key per organisation at start and keeps them in %s.",
+			filepath.Join(cfg.DataDir, CredentialsFile)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("devapp: %w", err)

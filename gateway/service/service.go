@@ -18,6 +18,7 @@ import (
 
 	"github.com/xborder/xborder/api"
 	"github.com/xborder/xborder/gateway/config"
+	"github.com/xborder/xborder/gateway/console"
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/store"
@@ -92,6 +93,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, started fu
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Logger:         logger.With("component", "http"),
 		Registry:       reg,
+		Console:        console.FS(),
 	})
 	if err != nil {
 		return err
