@@ -14,10 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// chromiumPath finds a Chromium binary: XBORDER_CHROMIUM, else the usual names on PATH.
+// chromiumPath finds a Chromium binary: XBORDER_CHROMIUM when set, else the usual names on
+// PATH; "" when there is none.
 func chromiumPath() string {
 	if p := os.Getenv("XBORDER_CHROMIUM"); p != "" {
-		return p
+		if found, err := exec.LookPath(p); err == nil {
+			return found
+		}
+		return ""
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(name); err == nil {

@@ -171,6 +171,11 @@ func TestConsole(t *testing.T) {
 	t.Run("channel explorer", func(t *testing.T) { testExplorer(t, app, tabs[customs].in(t), orderID) })
 	t.Run("compliance rules and alerts", func(t *testing.T) { testCompliance(t, app, in(t, tabs)) })
 	t.Run("reports", func(t *testing.T) { testReports(t, tabs[bank].in(t)) })
+	t.Run("API reference", func(t *testing.T) {
+		tb := b.newTab("docs").in(t)
+		defer func() { require.Empty(t, tb.errors.all(), "page errors on /docs") }()
+		testDocs(t, app, tb)
+	})
 }
 
 // in returns the tabs reporting to t.
@@ -359,4 +364,21 @@ func testReports(t *testing.T, tb *tab) {
 	require.Contains(t, text, "Released to merchants")
 	require.Contains(t, text, "Credit score")
 	tb.screenshot("reports")
+}
+
+// testDocs opens the API reference (Swagger UI served from the binary) and runs "Try it out"
+// on the readiness probe against the gateway itself.
+func testDocs(t *testing.T, app *devapp.App, tb *tab) {
+	tb.run(chromedp.Navigate(app.URL+"/docs"), chromedp.WaitVisible(css(`#operations-operations-readyz`)))
+	require.Contains(t, tb.textOf(".swagger-ui .info"), "xborder REST API")
+	tb.screenshot("docs")
+	tb.run(
+		chromedp.Click(css(`#operations-operations-readyz .opblock-summary-control`)),
+		chromedp.WaitVisible(css(`#operations-operations-readyz .try-out__btn`)),
+		chromedp.Click(css(`#operations-operations-readyz .try-out__btn`)),
+		chromedp.WaitVisible(css(`#operations-operations-readyz .execute`)),
+		chromedp.Click(css(`#operations-operations-readyz .execute`)),
+		chromedp.WaitVisible(css(`#operations-operations-readyz .live-responses-table tbody .response-col_status`)),
+	)
+	require.Contains(t, tb.textOf(`#operations-operations-readyz .live-responses-table tbody .response-col_status`), "200")
 }

@@ -82,21 +82,23 @@ export function form(opts) {
     }
     button.disabled = true;
     el.setAttribute("aria-busy", "true");
+    let result;
     try {
-      const result = await opts.send(values.values, idemKey);
-      idemKey = newIdempotencyKey();
-      delete el.dataset.dirty;
-      if (result && result.txId) announce(`${opts.title || opts.submit}: committed in transaction ${result.txId.slice(0, 12)}…`, "ok");
-      if (opts.onDone) await opts.onDone(result);
+      result = await opts.send(values.values, idemKey);
     } catch (e) {
       // A definite refusal is stored under the key by the gateway: the corrected request needs
       // a new one. An uncertain outcome (no answer, 5xx) keeps it, so a retry is not doubled.
       if (e instanceof Problem && e.status >= 400 && e.status < 500) idemKey = newIdempotencyKey();
       showProblem(el, e);
+      return;
     } finally {
       button.disabled = false;
       el.removeAttribute("aria-busy");
     }
+    idemKey = newIdempotencyKey();
+    delete el.dataset.dirty;
+    if (result && result.txId) announce(`${opts.title || opts.submit}: committed in transaction ${result.txId.slice(0, 12)}…`, "ok");
+    if (opts.onDone) await opts.onDone(result);
   });
   return el;
 }

@@ -195,30 +195,64 @@ function auditTable(entries) {
   ], entries, { class: "audit" });
 }
 
-/** renderOrder fills root with the order's page. */
+/**
+ * layout builds the order page's regions once; later renders fill them in place. The actions
+ * region keeps its forms as they are (see syncChildren), so that a ledger event arriving while
+ * someone fills in or clicks a form neither loses what was typed nor the click.
+ */
+function layout(root, state) {
+  if (state.layout && root.contains(state.layout.head)) return state.layout;
+  const L = {
+    head: h("div", { class: "page-head" }),
+    lead: h("p", { class: "lead" }),
+    notices: h("div"),
+    lifecycle: h("div"),
+    actions: h("div", { id: "actions" }),
+    toggle: h("label", { class: "toggle" },
+      h("input", { type: "checkbox", onchange: (ev) => { state.all = ev.target.checked; state.rerender(); } }),
+      " show every action my organisation may take, whatever the order's status"),
+    three: h("div", { class: "grid three" }),
+    more: h("div", { class: "grid" }),
+    audit: h("div"),
+  };
+  replace(root, L.head, L.lead, L.notices,
+    h("div", { class: "grid" },
+      card("Lifecycle", L.lifecycle),
+      h("section", { class: "card actions-card", "aria-label": "Actions" }, h("h2", {}, "Actions"), L.actions, L.toggle)),
+    L.three, L.more,
+    card("Audit history", h("p", { class: "muted" }, "Every version of every record of this order, oldest first."), L.audit));
+  state.layout = L;
+  return L;
+}
+
+/** syncChildren makes nodes the children of parent, moving only the nodes out of place. */
+function syncChildren(parent, nodes) {
+  nodes.forEach((node, i) => {
+    if (parent.children[i] !== node) parent.insertBefore(node, parent.children[i] || null);
+  });
+  while (parent.children.length > nodes.length) parent.lastElementChild.remove();
+}
+
+/** renderOrder fills the order's page. */
 function renderOrder(root, o, entries, done, state) {
+  const L = layout(root, state);
   const paid = o.payment?.paidAt ? new Date(o.payment.paidAt).getTime() : null;
   const closed = o.status === "COMPLETED" && o.closedAt ? new Date(o.closedAt).getTime() : null;
-  state.forms = actionForms(o, done, state.all, state.forms);
-  const actions = [...state.forms.values()];
-  const toggle = h("label", { class: "toggle" },
-    h("input", { type: "checkbox", checked: state.all, onchange: (ev) => { state.all = ev.target.checked; renderOrder(root, o, entries, done, state); } }),
-    " show every action my organisation may take, whatever the order's status");
-  replace(root,
-    h("div", { class: "page-head" },
-      h("h1", {}, "Order ", h("span", { id: "order-id" }, o.orderId), " ", h("span", { id: "order-status" }, statusBadge(o.status)))),
-    h("p", { class: "lead" }, `Merchant ${o.merchantId} · seller ${o.sellerCountry} → buyer ${o.buyer?.id} (${o.buyer?.country}) · `,
-      money(o.total, o.currency), paid && closed ? ` · paid to released in ${duration(closed - paid)}` : ""),
+  replace(L.head, h("h1", {}, "Order ", h("span", { id: "order-id" }, o.orderId), " ", h("span", { id: "order-status" }, statusBadge(o.status))));
+  replace(L.lead, `Merchant ${o.merchantId} · seller ${o.sellerCountry} → buyer ${o.buyer?.id} (${o.buyer?.country}) · `,
+    money(o.total, o.currency), paid && closed ? ` · paid to released in ${duration(closed - paid)}` : "");
+  replace(L.notices,
     o.hold ? notice(`Held (${statusLabel(o.hold.kind)}) since ${time(o.hold.since)}: ${o.hold.reason}`, "warn") : null,
-    o.buyer?.name ? notice(`Buyer (private to your organisation): ${o.buyer.name}, ${o.buyer.address}, ${o.buyer.phone}`) : null,
-    h("div", { class: "grid" },
-      card("Lifecycle", entries.length ? timeline(entries) : notice("No history is visible to your organisation.")),
-      h("section", { class: "card actions-card", "aria-label": "Actions" }, h("h2", {}, "Actions"),
-        actions.length ? actions : notice(isFinal(o.status) ? "The order is final." : `Nothing for ${session.me.mspId} to do at this step.`),
-        toggle)),
-    h("div", { class: "grid three" }, paymentCard(o), customsCard(o, entries), logisticsCard(o, entries)),
-    h("div", { class: "grid" }, itemsCard(o), documentsCard(entries), disputeCard(o)),
-    card("Audit history", h("p", { class: "muted" }, "Every version of every record of this order, oldest first."), auditTable(entries)));
+    o.buyer?.name ? notice(`Buyer (private to your organisation): ${o.buyer.name}, ${o.buyer.address}, ${o.buyer.phone}`) : null);
+  replace(L.lifecycle, entries.length ? timeline(entries) : notice("No history is visible to your organisation."));
+  state.forms = actionForms(o, done, state.all, state.forms);
+  const forms = [...state.forms.values()];
+  syncChildren(L.actions, forms.length ? forms
+    : [notice(isFinal(o.status) ? "The order is final." : `Nothing for ${session.me.mspId} to do at this step.`)]);
+  L.toggle.querySelector("input").checked = state.all;
+  replace(L.three, paymentCard(o), customsCard(o, entries), logisticsCard(o, entries));
+  replace(L.more, itemsCard(o), documentsCard(entries), disputeCard(o));
+  replace(L.audit, auditTable(entries));
 }
 
 export async function orderView(main, { params }) {
@@ -237,12 +271,8 @@ export async function orderView(main, { params }) {
       replace(root, h("h1", {}, "Order ", id), notice(e instanceof Problem && e.status === 404 ? `There is no order ${id}.` : e.message, "error"));
       return;
     }
-    // Kept forms are the same nodes after the render: give the focus back to where it was.
-    const focused = root.contains(document.activeElement) ? document.activeElement : null;
-    const focusedForm = focused?.closest("form")?.id;
-    renderOrder(root, o, entries, () => refresh(), state);
-    if (focused && focused.isConnected) focused.focus({ preventScroll: true });
-    else if (focusedForm) root.querySelector("#" + focusedForm)?.querySelector("input, select, button")?.focus({ preventScroll: true });
+    state.rerender = () => renderOrder(root, o, entries, () => refresh(), state);
+    state.rerender();
   }
   await refresh();
   return live.subscribe((ev) => {
