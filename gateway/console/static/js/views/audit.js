@@ -28,7 +28,7 @@ export async function auditView(main, { params, go }) {
     const entries = hist.entries || [];
     replace(out, h("p", {}, `${entries.length} entries for order `, orderLink(id), "."),
       table(`Audit trail of ${id}`, [
-        { label: "When", cell: (e) => time(e.timestamp) },
+        { label: "When", cell: (e) => time(e.timestamp), class: "nowrap" },
         { label: "Record", cell: (e) => e.type + (e.isDelete ? " (deleted)" : ""), header: true },
         { label: "Organisation", cell: (e) => e.creatorMsp },
         { label: "Signed by", cell: (e) => (e.creator ? who(e.creator) : who(e.value?.updatedBy || e.value?.anchoredBy || e.value?.certifiedBy || "")) },

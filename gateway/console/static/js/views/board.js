@@ -16,8 +16,8 @@ const columns = [
   { label: "Status", cell: (o) => statusBadge(o.status) },
   { label: "Total", cell: (o) => money(o.total, o.currency), class: "num" },
   { label: "Escrow held", cell: (o) => money((o.escrow?.amount ?? 0) - (o.escrow?.released ?? 0) - (o.escrow?.refunded ?? 0), o.currency), class: "num" },
-  { label: "Created", cell: (o) => time(o.createdAt) },
-  { label: "Updated", cell: (o) => time(o.updatedAt) },
+  { label: "Created", cell: (o) => time(o.createdAt), class: "nowrap" },
+  { label: "Updated", cell: (o) => time(o.updatedAt), class: "nowrap" },
 ];
 
 /** inPeriod reports whether an order was created in [from, to] (local dates, inclusive). */

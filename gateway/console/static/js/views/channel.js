@@ -60,7 +60,7 @@ export async function channelView(main, { query, go }) {
     head.textContent = `The chain has ${res.height} blocks.`;
     replace(list, table("Blocks", [
       { label: "Block", cell: (b) => h("a", { href: "#/channel/" + b.number }, "#" + b.number), header: true },
-      { label: "Time", cell: (b) => time(b.timestamp) },
+      { label: "Time", cell: (b) => time(b.timestamp), class: "nowrap" },
       { label: "Transactions", cell: (b) => String(b.txCount), class: "num" },
       { label: "Valid", cell: (b) => (b.validCount === b.txCount ? String(b.validCount) : h("span", { class: "bad" }, `${b.validCount} of ${b.txCount}`)), class: "num" },
       { label: "Hash", cell: (b) => h("code", { title: b.hash }, shortHash(b.hash, 16)) },
@@ -92,7 +92,7 @@ export async function blockView(main, { params, query }) {
   const t = table(`Transactions of block ${n}`, [
     { label: "#", cell: (x) => String(x.index), class: "num" },
     { label: "Transaction", cell: (x) => h("code", { title: x.txId }, shortHash(x.txId, 16)), header: true },
-    { label: "Time", cell: (x) => time(x.timestamp) },
+    { label: "Time", cell: (x) => time(x.timestamp), class: "nowrap" },
     { label: "Creator", cell: (x) => [h("strong", {}, x.creator?.mspId), x.creator?.name ? h("br") : null, x.creator?.name ? h("small", {}, x.creator.name) : null] },
     { label: "Endorsers", cell: (x) => (x.endorsers || []).map((e) => h("div", { title: e.name }, e.mspId)) },
     { label: "Function", cell: (x) => (x.function ? h("code", {}, (x.chaincode ? x.chaincode + ":" : "") + x.function) : x.type) },

@@ -41,8 +41,8 @@ function alertsSection() {
   }
 
   async function showAlert(a) {
-    replace(drill, card(`Alert ${a.alertId}`, facts([
-      ["Order", orderLink(a.orderId)], ["Merchant", a.merchantId], ["Buyer", a.buyerId], ["Reason", a.reason],
+    replace(drill, card("Alert details", facts([
+      ["Alert", h("code", { class: "wrap" }, a.alertId)], ["Order", orderLink(a.orderId)], ["Merchant", a.merchantId], ["Buyer", a.buyerId], ["Reason", a.reason],
       ["Matched", a.matched], ["Rule version", a.ruleVersion], ["At", time(a.at)], ["Transaction", txLink(a.txId)],
     ]), h("p", { class: "muted" }, "Loading the order…")));
     try {
@@ -60,7 +60,7 @@ function alertsSection() {
     const rows = filtered();
     replace(list, h("p", { class: "muted" }, `${rows.length} of ${all.length} alerts`),
       table("Compliance alerts", [
-        { label: "At", cell: (a) => time(a.at) },
+        { label: "At", cell: (a) => time(a.at), class: "nowrap" },
         { label: "Order", cell: (a) => orderLink(a.orderId), header: true },
         { label: "Merchant", cell: (a) => a.merchantId },
         { label: "Buyer", cell: (a) => a.buyerId },

@@ -143,7 +143,7 @@ function logisticsCard(o, entries) {
       { label: "Checkpoint", cell: (e) => statusLabel(e.value.code), header: true },
       { label: "Location", cell: (e) => e.value.location },
       { label: "Certified by", cell: (e) => who(e.value.certifiedBy || e.value.updatedBy) || e.creatorMsp },
-      { label: "At", cell: (e) => time(e.timestamp) },
+      { label: "At", cell: (e) => time(e.timestamp), class: "nowrap" },
       { label: "Proof", cell: (e) => (e.value.documentHash ? h("code", { title: e.value.documentHash }, shortHash(e.value.documentHash, 12)) : "—") },
       { label: "Transaction", cell: (e) => txLink(e.txId) },
     ], cps, { empty: "No checkpoint certified yet." }));
@@ -155,7 +155,7 @@ function documentsCard(entries) {
     { label: "Kind", cell: (e) => statusLabel(e.value.kind), header: true },
     { label: "SHA-256", cell: (e) => h("code", { title: e.value.sha256 }, shortHash(e.value.sha256, 16)) },
     { label: "Anchored by", cell: (e) => `${who(e.value.anchoredBy)} (${e.value.anchoredByMsp})` },
-    { label: "At", cell: (e) => time(e.value.anchoredAt || e.timestamp) },
+    { label: "At", cell: (e) => time(e.value.anchoredAt || e.timestamp), class: "nowrap" },
     { label: "Transaction", cell: (e) => txLink(e.txId) },
   ], docs, { empty: "No document anchored." }));
 }
@@ -186,7 +186,7 @@ function itemsCard(o) {
 
 function auditTable(entries) {
   return table("Audit history", [
-    { label: "When", cell: (e) => time(e.timestamp) },
+    { label: "When", cell: (e) => time(e.timestamp), class: "nowrap" },
     { label: "Record", cell: (e) => e.type + (e.isDelete ? " (deleted)" : "") },
     { label: "Organisation", cell: (e) => e.creatorMsp },
     { label: "Signed by", cell: (e) => signer(e) },
