@@ -7,8 +7,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
-	"github.com/xborder/xborder/network/devnet/msp"
 	"github.com/xborder/xborder/network/devnet/policy"
+	"github.com/xborder/xborder/network/devnet/validator"
 )
 
 // chaincode is a chaincode definition resolved for endorsement and validation.
@@ -66,48 +66,11 @@ func (n *Network) loadChaincodes(defs []ChaincodeDefinition) (map[string]*chainc
 	return out, nil
 }
 
-// satisfiedBy reports whether one peer of each organisation in orgs satisfies env.
-func satisfiedBy(env *common.SignaturePolicyEnvelope, orgs []string) bool {
-	signers := make([]policy.Signer, len(orgs))
-	for i, o := range orgs {
-		signers[i] = policy.Signer{MSPID: o, Role: msp.RolePeer, ID: o + "/peer0"}
+// isMember reports whether org is a member of the chaincode's collection coll (or of the
+// implicit collection of org).
+func (cc *chaincode) isMember(coll, org string) bool {
+	if id, implicit := strings.CutPrefix(coll, validator.ImplicitCollectionPrefix); implicit {
+		return id == org
 	}
-	return policy.Satisfied(env, signers)
-}
-
-// subsets returns every non-empty subset of orgs, smallest first and, within a size, in the
-// lexicographic order of positions in orgs.
-func subsets(orgs []string) [][]string {
-	var out [][]string
-	n := len(orgs)
-	idx := make([]int, 0, n)
-	var rec func(start, k int)
-	rec = func(start, k int) {
-		if len(idx) == k {
-			set := make([]string, k)
-			for j, i := range idx {
-				set[j] = orgs[i]
-			}
-			out = append(out, set)
-			return
-		}
-		for i := start; i <= n-(k-len(idx)); i++ {
-			idx = append(idx, i)
-			rec(i+1, k)
-			idx = idx[:len(idx)-1]
-		}
-	}
-	for k := 1; k <= n; k++ {
-		rec(0, k)
-	}
-	return out
-}
-
-func contains(set []string, s string) bool {
-	for _, x := range set {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return cc.members[coll][org]
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
@@ -86,11 +87,11 @@ func (g *gatewayServer) evaluator(chaincode string, targets []string) (string, e
 			return "", fmt.Errorf("no peers available to evaluate chaincode %s in channel %s", chaincode, n.cfg.Channel)
 		}
 	}
-	if len(targets) == 0 || contains(targets, g.local()) {
+	if len(targets) == 0 || slices.Contains(targets, g.local()) {
 		return g.local(), nil
 	}
 	for _, t := range targets {
-		if contains(n.peerOrgs, t) {
+		if slices.Contains(n.peerOrgs, t) {
 			return t, nil
 		}
 	}
@@ -123,14 +124,14 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 	if len(explicit) > 0 {
 		var unknown []string
 		for _, o := range explicit {
-			if !contains(n.peerOrgs, o) {
+			if !slices.Contains(n.peerOrgs, o) {
 				unknown = append(unknown, o)
 			}
 		}
 		if len(unknown) > 0 {
 			return nil, status.Errorf(codes.Unavailable, "failed to find any endorsing peers for org(s): %v", unknown)
 		}
-		if !contains(explicit, simOrg) {
+		if !slices.Contains(explicit, simOrg) {
 			simOrg = explicit[0]
 		}
 	}
@@ -145,11 +146,20 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 		}
 		return nil, rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", n.detail(simOrg, fail.message))
 	}
-	orgs, err := n.planEndorsers(sim, g.local(), explicit)
+	plan, err := n.planner.plan(&planRequest{
+		chaincode:    cc.def.Name,
+		simulator:    sim.org,
+		local:        g.local(),
+		transient:    len(prop.Transient()) > 0,
+		rwset:        sim.result.RWSet,
+		interest:     sim.result.Interest,
+		privateReads: sim.result.PrivateReads,
+		explicit:     explicit,
+	})
 	if err != nil {
 		return nil, err
 	}
-	env, err := n.endorse(sim, orgs)
+	env, err := n.endorse(sim, plan.orgs())
 	if err != nil {
 		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
 	}

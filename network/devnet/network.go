@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -72,7 +73,7 @@ type Network struct {
 	peers     []*peerNode
 	pvt       *pvtStore
 	pvtBlocks *pvtBlockStore
-	plans     sync.Map // planEndorsers decisions by policies and organisations (cachedPlan)
+	planner   *endorsementPlanner
 
 	commitMu  sync.Mutex // serialises block assembly and commit
 	failMu    sync.Mutex
@@ -130,6 +131,7 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Network, error) {
 	if n.chaincodes, err = n.loadChaincodes(cfg.Chaincodes); err != nil {
 		return nil, err
 	}
+	n.planner = newEndorsementPlanner(n.peerOrgs, n.chaincodes)
 	vcfg := validator.Config{ChannelID: cfg.Channel, MSP: n.mgr, ApplicationOrgs: n.peerOrgs}
 	for _, def := range cfg.Chaincodes {
 		cc := n.chaincodes[def.Name]
@@ -398,7 +400,7 @@ func (n *Network) AttachChaincode(ctx context.Context, name, address string, tls
 	if _, ok := n.chaincodes[name]; !ok {
 		return fmt.Errorf("devnet: attach chaincode %s: chaincode is not defined on channel %s", name, n.cfg.Channel)
 	}
-	if contains(n.runtime.Chaincodes(), name) {
+	if slices.Contains(n.runtime.Chaincodes(), name) {
 		if err := n.runtime.Detach(name); err != nil {
 			return fmt.Errorf("devnet: detach chaincode %s: %w", name, err)
 		}
