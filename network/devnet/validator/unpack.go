@@ -148,6 +148,36 @@ func (ns *NsRWSet) Writes() bool {
 	return false
 }
 
+// eachWrittenKey calls fn for every key the namespace read-write set writes or writes
+// metadata of, in order: public writes, public metadata writes, then for each collection its
+// hashed writes and hashed metadata writes (coll is "" for public keys; for private keys key
+// is the key hash). It stops at, and returns, the first error of fn.
+func (ns *NsRWSet) eachWrittenKey(fn func(coll, key string) error) error {
+	for _, w := range ns.KV.GetWrites() {
+		if err := fn("", w.GetKey()); err != nil {
+			return err
+		}
+	}
+	for _, mw := range ns.KV.GetMetadataWrites() {
+		if err := fn("", mw.GetKey()); err != nil {
+			return err
+		}
+	}
+	for _, c := range ns.Collections {
+		for _, w := range c.Hashed.GetHashedWrites() {
+			if err := fn(c.Name, string(w.GetKeyHash())); err != nil {
+				return err
+			}
+		}
+		for _, mw := range c.Hashed.GetMetadataWrites() {
+			if err := fn(c.Name, string(mw.GetKeyHash())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Writes reports whether the collection read-write set has hashed writes or metadata writes.
 func (c *CollHashedRWSet) Writes() bool {
 	return len(c.Hashed.GetHashedWrites()) > 0 || len(c.Hashed.GetMetadataWrites()) > 0
