@@ -26,44 +26,67 @@ func (cc *chaincode) id() *peer.ChaincodeID {
 	return &peer.ChaincodeID{Name: cc.def.Name, Version: cc.def.Version}
 }
 
+// loadChaincodes resolves the chaincode definitions of the configuration.
 func (n *Network) loadChaincodes(defs []ChaincodeDefinition) (map[string]*chaincode, error) {
 	out := make(map[string]*chaincode, len(defs))
 	for _, def := range defs {
-		cc := &chaincode{def: def, collPolicy: map[string]*common.SignaturePolicyEnvelope{}, members: map[string]map[string]bool{}}
-		var err error
-		if def.EndorsementPolicy == "" {
-			cc.policy = policy.MajorityOf(n.peerOrgs)
-		} else if cc.policy, err = policy.Parse(def.EndorsementPolicy); err != nil {
-			return nil, fmt.Errorf("devnet: chaincode %s: endorsement policy: %w", def.Name, err)
-		}
-		switch c := strings.TrimSpace(def.Collections); {
-		case c == "":
-		case strings.HasPrefix(c, "["):
-			if cc.collections, err = policy.ParseCollections([]byte(c)); err != nil {
-				return nil, fmt.Errorf("devnet: chaincode %s: collections config: %w", def.Name, err)
-			}
-		default:
-			if cc.collections, err = policy.LoadCollections(c); err != nil {
-				return nil, fmt.Errorf("devnet: chaincode %s: collections config %s: %w", def.Name, c, err)
-			}
-		}
-		for _, coll := range cc.collections {
-			m := map[string]bool{}
-			for _, id := range coll.Members {
-				m[id] = true
-			}
-			cc.members[coll.Name] = m
-			if coll.EndorsementPolicy != "" {
-				env, err := policy.Parse(coll.EndorsementPolicy)
-				if err != nil {
-					return nil, fmt.Errorf("devnet: chaincode %s: collection %s endorsement policy: %w", def.Name, coll.Name, err)
-				}
-				cc.collPolicy[coll.Name] = env
-			}
+		cc, err := n.loadChaincode(def)
+		if err != nil {
+			return nil, fmt.Errorf("devnet: chaincode %s: %w", def.Name, err)
 		}
 		out[def.Name] = cc
 	}
 	return out, nil
+}
+
+// loadChaincode parses a definition's endorsement policy (the channel's majority by default)
+// and its collections with their membership and endorsement policies.
+func (n *Network) loadChaincode(def ChaincodeDefinition) (*chaincode, error) {
+	cc := &chaincode{def: def, collPolicy: map[string]*common.SignaturePolicyEnvelope{}, members: map[string]map[string]bool{}}
+	var err error
+	if def.EndorsementPolicy == "" {
+		cc.policy = policy.MajorityOf(n.peerOrgs)
+	} else if cc.policy, err = policy.Parse(def.EndorsementPolicy); err != nil {
+		return nil, fmt.Errorf("endorsement policy: %w", err)
+	}
+	if cc.collections, err = loadCollections(def.Collections); err != nil {
+		return nil, err
+	}
+	for _, coll := range cc.collections {
+		m := map[string]bool{}
+		for _, id := range coll.Members {
+			m[id] = true
+		}
+		cc.members[coll.Name] = m
+		if coll.EndorsementPolicy != "" {
+			env, err := policy.Parse(coll.EndorsementPolicy)
+			if err != nil {
+				return nil, fmt.Errorf("collection %s endorsement policy: %w", coll.Name, err)
+			}
+			cc.collPolicy[coll.Name] = env
+		}
+	}
+	return cc, nil
+}
+
+// loadCollections parses ChaincodeDefinition.Collections: none, the JSON itself or a file.
+func loadCollections(config string) ([]policy.Collection, error) {
+	switch c := strings.TrimSpace(config); {
+	case c == "":
+		return nil, nil
+	case strings.HasPrefix(c, "["):
+		colls, err := policy.ParseCollections([]byte(c))
+		if err != nil {
+			return nil, fmt.Errorf("collections config: %w", err)
+		}
+		return colls, nil
+	default:
+		colls, err := policy.LoadCollections(c)
+		if err != nil {
+			return nil, fmt.Errorf("collections config %s: %w", c, err)
+		}
+		return colls, nil
+	}
 }
 
 // isMember reports whether org is a member of the chaincode's collection coll (or of the

@@ -133,96 +133,117 @@ func (n *Network) deliver(streamCtx context.Context, recv func() (*common.Envelo
 	}
 }
 
+// deliverBlocks answers one SeekInfo request: it checks the request, then sends the blocks
+// from its start to its stop position. The status ends the reply; an error ends the stream.
 func (n *Network) deliverBlocks(ctx context.Context, env *common.Envelope, out sender) (common.Status, error) {
-	payload := &common.Payload{}
-	if err := proto.Unmarshal(env.GetPayload(), payload); err != nil || payload.GetHeader() == nil {
-		return common.Status_BAD_REQUEST, nil
-	}
-	chdr := &common.ChannelHeader{}
-	if err := proto.Unmarshal(payload.GetHeader().GetChannelHeader(), chdr); err != nil {
-		return common.Status_BAD_REQUEST, nil
-	}
-	shdr := &common.SignatureHeader{}
-	if err := proto.Unmarshal(payload.GetHeader().GetSignatureHeader(), shdr); err != nil {
-		return common.Status_BAD_REQUEST, nil
-	}
-	if ts := chdr.GetTimestamp(); ts != nil {
-		if d := time.Since(ts.AsTime()); d > deliverTimeWindow || d < -deliverTimeWindow {
-			return common.Status_BAD_REQUEST, nil
-		}
-	}
-	if chdr.GetChannelId() != n.cfg.Channel {
-		return common.Status_NOT_FOUND, nil
-	}
-	seek := &orderer.SeekInfo{}
-	if err := proto.Unmarshal(payload.GetData(), seek); err != nil {
-		return common.Status_BAD_REQUEST, nil
-	}
-	reader, err := n.mgr.Authenticate(shdr.GetCreator(), env.GetPayload(), env.GetSignature())
-	if err != nil || !n.isReader(reader) {
-		return common.Status_FORBIDDEN, nil
+	seek, reader, st := n.checkSeekRequest(env)
+	if st != common.Status_SUCCESS {
+		return st, nil
 	}
 	sendBlock := out.block
 	if out.withReader != nil {
 		sendBlock = out.withReader(reader)
 	}
+	start, stop, st := n.seekRange(seek)
+	if st != common.Status_SUCCESS {
+		return st, nil
+	}
+	return n.sendBlocks(ctx, seek, start, stop, sendBlock)
+}
+
+// checkSeekRequest unpacks a deliver request as Fabric's deliver handler does: a well-formed
+// payload for this channel, a timestamp within deliverTimeWindow, a SeekInfo, and a creator
+// that signed it and satisfies the channel's Readers policy.
+func (n *Network) checkSeekRequest(env *common.Envelope) (*orderer.SeekInfo, *msp.Principal, common.Status) {
+	payload := &common.Payload{}
+	if err := proto.Unmarshal(env.GetPayload(), payload); err != nil || payload.GetHeader() == nil {
+		return nil, nil, common.Status_BAD_REQUEST
+	}
+	chdr := &common.ChannelHeader{}
+	if err := proto.Unmarshal(payload.GetHeader().GetChannelHeader(), chdr); err != nil {
+		return nil, nil, common.Status_BAD_REQUEST
+	}
+	shdr := &common.SignatureHeader{}
+	if err := proto.Unmarshal(payload.GetHeader().GetSignatureHeader(), shdr); err != nil {
+		return nil, nil, common.Status_BAD_REQUEST
+	}
+	if ts := chdr.GetTimestamp(); ts != nil {
+		if d := time.Since(ts.AsTime()); d > deliverTimeWindow || d < -deliverTimeWindow {
+			return nil, nil, common.Status_BAD_REQUEST
+		}
+	}
+	if chdr.GetChannelId() != n.cfg.Channel {
+		return nil, nil, common.Status_NOT_FOUND
+	}
+	seek := &orderer.SeekInfo{}
+	if err := proto.Unmarshal(payload.GetData(), seek); err != nil {
+		return nil, nil, common.Status_BAD_REQUEST
+	}
+	reader, err := n.mgr.Authenticate(shdr.GetCreator(), env.GetPayload(), env.GetSignature())
+	if err != nil || !n.isReader(reader) {
+		return nil, nil, common.Status_FORBIDDEN
+	}
+	return seek, reader, common.Status_SUCCESS
+}
+
+// seekRange resolves a SeekInfo's start and stop positions to block numbers.
+func (n *Network) seekRange(seek *orderer.SeekInfo) (start, stop uint64, st common.Status) {
 	if seek.GetStart() == nil || seek.GetStop() == nil {
-		return common.Status_BAD_REQUEST, nil
+		return 0, 0, common.Status_BAD_REQUEST
 	}
 	height := n.ledger.Height()
-	var number uint64
-	switch start := seek.GetStart().GetType().(type) {
+	switch pos := seek.GetStart().GetType().(type) {
 	case *orderer.SeekPosition_Oldest:
-		number = 0
+		start = 0
 	case *orderer.SeekPosition_Newest:
-		number = height - 1
+		start = height - 1
 	case *orderer.SeekPosition_Specified:
-		number = start.Specified.GetNumber()
-		if number > height {
-			return common.Status_NOT_FOUND, nil
+		start = pos.Specified.GetNumber()
+		if start > height {
+			return 0, 0, common.Status_NOT_FOUND
 		}
 	case *orderer.SeekPosition_NextCommit:
-		number = height
+		start = height
 	default:
-		return common.Status_BAD_REQUEST, nil
+		return 0, 0, common.Status_BAD_REQUEST
 	}
-	var stopNum uint64
-	switch stop := seek.GetStop().GetType().(type) {
+	stop, st = n.seekStop(seek, start)
+	return start, stop, st
+}
+
+// seekStop resolves a SeekInfo's stop position, given its start block number.
+func (n *Network) seekStop(seek *orderer.SeekInfo, start uint64) (uint64, common.Status) {
+	switch pos := seek.GetStop().GetType().(type) {
 	case *orderer.SeekPosition_Oldest:
-		stopNum = number
+		return start, common.Status_SUCCESS
 	case *orderer.SeekPosition_Newest:
 		if proto.Equal(seek.GetStart(), seek.GetStop()) {
-			stopNum = number
-		} else {
-			stopNum = n.ledger.Height() - 1
+			return start, common.Status_SUCCESS
 		}
+		return n.ledger.Height() - 1, common.Status_SUCCESS
 	case *orderer.SeekPosition_Specified:
-		stopNum = stop.Specified.GetNumber()
-		if stopNum < number {
-			return common.Status_BAD_REQUEST, nil
+		if pos.Specified.GetNumber() < start {
+			return 0, common.Status_BAD_REQUEST
 		}
+		return pos.Specified.GetNumber(), common.Status_SUCCESS
 	case *orderer.SeekPosition_NextCommit:
-		stopNum = n.ledger.Height()
+		return n.ledger.Height(), common.Status_SUCCESS
 	default:
-		return common.Status_BAD_REQUEST, nil
+		return 0, common.Status_BAD_REQUEST
 	}
-	it := n.ledger.Blocks(number)
+}
+
+// sendBlocks sends blocks start..stop, waiting for those not yet committed unless the request
+// says FAIL_IF_NOT_READY.
+func (n *Network) sendBlocks(ctx context.Context, seek *orderer.SeekInfo, start, stop uint64, sendBlock func(*common.Block) error) (common.Status, error) {
+	it := n.ledger.Blocks(start)
 	for {
 		if seek.GetBehavior() == orderer.SeekInfo_FAIL_IF_NOT_READY && it.Position() > n.ledger.Height()-1 {
 			return common.Status_NOT_FOUND, nil
 		}
 		block, err := it.Next(ctx)
 		if err != nil {
-			if n.shutdown.Err() != nil {
-				return common.Status_SERVICE_UNAVAILABLE, nil
-			}
-			if ctx.Err() != nil {
-				return common.Status_INTERNAL_SERVER_ERROR, status.FromContextError(ctx.Err()).Err()
-			}
-			if errors.Is(err, ledger.ErrClosed) {
-				return common.Status_SERVICE_UNAVAILABLE, nil
-			}
-			return common.Status_INTERNAL_SERVER_ERROR, nil
+			return n.waitFailure(ctx, err)
 		}
 		send := block
 		if seek.GetContentType() == orderer.SeekInfo_HEADER_WITH_SIG && !isConfigBlock(block) {
@@ -231,9 +252,23 @@ func (n *Network) deliverBlocks(ctx context.Context, env *common.Envelope, out s
 		if err := sendBlock(send); err != nil {
 			return common.Status_INTERNAL_SERVER_ERROR, err
 		}
-		if block.GetHeader().GetNumber() == stopNum {
+		if block.GetHeader().GetNumber() == stop {
 			return common.Status_SUCCESS, nil
 		}
+	}
+}
+
+// waitFailure maps an error waiting for the next block to the status that ends the reply.
+func (n *Network) waitFailure(ctx context.Context, err error) (common.Status, error) {
+	switch {
+	case n.shutdown.Err() != nil:
+		return common.Status_SERVICE_UNAVAILABLE, nil
+	case ctx.Err() != nil:
+		return common.Status_INTERNAL_SERVER_ERROR, status.FromContextError(ctx.Err()).Err()
+	case errors.Is(err, ledger.ErrClosed):
+		return common.Status_SERVICE_UNAVAILABLE, nil
+	default:
+		return common.Status_INTERNAL_SERVER_ERROR, nil
 	}
 }
 

@@ -120,31 +120,13 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 		return nil, status.Errorf(codes.FailedPrecondition, "no peers available to endorse chaincode %s in channel %s", prop.ChaincodeName(), n.cfg.Channel)
 	}
 	explicit := req.GetEndorsingOrganizations()
-	simOrg := g.local()
-	if len(explicit) > 0 {
-		var unknown []string
-		for _, o := range explicit {
-			if !slices.Contains(n.peerOrgs, o) {
-				unknown = append(unknown, o)
-			}
-		}
-		if len(unknown) > 0 {
-			return nil, status.Errorf(codes.Unavailable, "failed to find any endorsing peers for org(s): %v", unknown)
-		}
-		if !slices.Contains(explicit, simOrg) {
-			simOrg = explicit[0]
-		}
+	simOrg, err := g.simulatingOrg(explicit)
+	if err != nil {
+		return nil, err
 	}
 	sim, fail := n.processProposal(ctx, prop, cc, simOrg)
 	if fail != nil {
-		if len(explicit) > 0 {
-			details := make([]*gateway.ErrorDetail, 0, len(explicit))
-			for _, o := range dedup(append([]string(nil), explicit...)) {
-				details = append(details, n.detail(o, fail.message))
-			}
-			return nil, rpcError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", details...)
-		}
-		return nil, rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", n.detail(simOrg, fail.message))
+		return nil, n.endorseFailure(explicit, simOrg, fail)
 	}
 	plan, err := n.planner.plan(&planRequest{
 		chaincode:    cc.def.Name,
@@ -164,6 +146,40 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
 	}
 	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
+}
+
+// simulatingOrg returns the organisation whose peer simulates a proposal to endorse: the
+// gateway's own unless the client chose endorsing organisations without it, then the first
+// of those. Every chosen organisation must have a peer.
+func (g *gatewayServer) simulatingOrg(explicit []string) (string, error) {
+	n := g.p.net
+	var unknown []string
+	for _, o := range explicit {
+		if !slices.Contains(n.peerOrgs, o) {
+			unknown = append(unknown, o)
+		}
+	}
+	if len(unknown) > 0 {
+		return "", status.Errorf(codes.Unavailable, "failed to find any endorsing peers for org(s): %v", unknown)
+	}
+	if len(explicit) > 0 && !slices.Contains(explicit, g.local()) {
+		return explicit[0], nil
+	}
+	return g.local(), nil
+}
+
+// endorseFailure is Endorse's answer to a simulation that failed on simOrg's peer: Aborted,
+// with the peer's message in the details of every organisation the client chose, or of simOrg.
+func (n *Network) endorseFailure(explicit []string, simOrg string, fail *peerFailure) error {
+	if len(explicit) == 0 {
+		return rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", n.detail(simOrg, fail.message))
+	}
+	orgs := dedup(slices.Clone(explicit))
+	details := make([]*gateway.ErrorDetail, 0, len(orgs))
+	for _, o := range orgs {
+		details = append(details, n.detail(o, fail.message))
+	}
+	return rpcError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", details...)
 }
 
 // Submit checks a signed transaction envelope and hands it to the ordering service.
@@ -304,41 +320,21 @@ func (g *gatewayServer) ChaincodeEvents(signed *gateway.SignedChaincodeEventsReq
 	if err := n.checkReader(req.GetChannelId(), req.GetIdentity(), signed.GetRequest(), signed.GetSignature()); err != nil {
 		return err
 	}
-	start, skipThrough := uint64(0), int64(-1)
-	found := false
-	if after := req.GetAfterTransactionId(); after != "" {
-		if rec, err := n.ledger.TxByID(after); err == nil {
-			start, skipThrough, found = rec.BlockNum, int64(rec.TxNum), true
-		}
-	}
-	if !found {
-		switch pos := req.GetStartPosition().GetType().(type) {
-		case nil, *ab.SeekPosition_NextCommit:
-			start = n.ledger.Height()
-		case *ab.SeekPosition_Specified:
-			start = pos.Specified.GetNumber()
-		default:
-			return status.Errorf(codes.InvalidArgument, "invalid start position type: %T", pos)
-		}
+	start, skipThrough, err := n.eventsStart(req)
+	if err != nil {
+		return err
 	}
 	for num := start; ; num++ {
 		if err := n.ledger.WaitForHeight(ctx, num+1); err != nil {
 			return n.ledgerRPCError(stream.Context(), err)
 		}
-		block, err := n.ledger.Block(num)
+		skip := int64(-1)
+		if num == start {
+			skip = skipThrough
+		}
+		resp, err := n.blockEvents(num, req.GetChaincodeId(), skip)
 		if err != nil {
 			return status.Error(codes.Aborted, err.Error())
-		}
-		events, err := txutil.ChaincodeEvents(block, req.GetChaincodeId())
-		if err != nil {
-			return status.Error(codes.Aborted, err.Error())
-		}
-		resp := &gateway.ChaincodeEventsResponse{BlockNumber: num}
-		for _, e := range events {
-			if num == start && int64(e.TxNum) <= skipThrough {
-				continue
-			}
-			resp.Events = append(resp.Events, e.Event)
 		}
 		if len(resp.Events) == 0 {
 			continue
@@ -347,6 +343,45 @@ func (g *gatewayServer) ChaincodeEvents(signed *gateway.SignedChaincodeEventsReq
 			return err
 		}
 	}
+}
+
+// eventsStart returns the block a chaincode events request starts from and, when it resumes
+// after a transaction, that transaction's number in the block (else -1): the events of
+// transactions up to it are skipped.
+func (n *Network) eventsStart(req *gateway.ChaincodeEventsRequest) (uint64, int64, error) {
+	if after := req.GetAfterTransactionId(); after != "" {
+		if rec, err := n.ledger.TxByID(after); err == nil {
+			return rec.BlockNum, int64(rec.TxNum), nil
+		}
+	}
+	switch pos := req.GetStartPosition().GetType().(type) {
+	case nil, *ab.SeekPosition_NextCommit:
+		return n.ledger.Height(), -1, nil
+	case *ab.SeekPosition_Specified:
+		return pos.Specified.GetNumber(), -1, nil
+	default:
+		return 0, 0, status.Errorf(codes.InvalidArgument, "invalid start position type: %T", pos)
+	}
+}
+
+// blockEvents returns the chaincode's events in block num, leaving out those of the
+// transactions numbered up to skipThrough (-1: none).
+func (n *Network) blockEvents(num uint64, chaincode string, skipThrough int64) (*gateway.ChaincodeEventsResponse, error) {
+	block, err := n.ledger.Block(num)
+	if err != nil {
+		return nil, err
+	}
+	events, err := txutil.ChaincodeEvents(block, chaincode)
+	if err != nil {
+		return nil, err
+	}
+	resp := &gateway.ChaincodeEventsResponse{BlockNumber: num}
+	for _, e := range events {
+		if int64(e.TxNum) > skipThrough {
+			resp.Events = append(resp.Events, e.Event)
+		}
+	}
+	return resp, nil
 }
 
 // stripMalformed returns err's message without txutil's ErrMalformed prefix.
