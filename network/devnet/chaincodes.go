@@ -16,8 +16,6 @@ type chaincode struct {
 	def         ChaincodeDefinition
 	policy      *common.SignaturePolicyEnvelope // the chaincode endorsement policy
 	collections []policy.Collection
-	// collPolicy holds the collection-level endorsement policies (only collections that have one).
-	collPolicy map[string]*common.SignaturePolicyEnvelope
 	// members holds the member organisations of every collection.
 	members map[string]map[string]bool
 }
@@ -40,9 +38,10 @@ func (n *Network) loadChaincodes(defs []ChaincodeDefinition) (map[string]*chainc
 }
 
 // loadChaincode parses a definition's endorsement policy (the channel's majority by default)
-// and its collections with their membership and endorsement policies.
+// and its collections (whose endorsement policies the validator resolves) with their
+// membership.
 func (n *Network) loadChaincode(def ChaincodeDefinition) (*chaincode, error) {
-	cc := &chaincode{def: def, collPolicy: map[string]*common.SignaturePolicyEnvelope{}, members: map[string]map[string]bool{}}
+	cc := &chaincode{def: def, members: map[string]map[string]bool{}}
 	var err error
 	if def.EndorsementPolicy == "" {
 		cc.policy = policy.MajorityOf(n.peerOrgs)
@@ -58,13 +57,6 @@ func (n *Network) loadChaincode(def ChaincodeDefinition) (*chaincode, error) {
 			m[id] = true
 		}
 		cc.members[coll.Name] = m
-		if coll.EndorsementPolicy != "" {
-			env, err := policy.Parse(coll.EndorsementPolicy)
-			if err != nil {
-				return nil, fmt.Errorf("collection %s endorsement policy: %w", coll.Name, err)
-			}
-			cc.collPolicy[coll.Name] = env
-		}
 	}
 	return cc, nil
 }

@@ -118,10 +118,10 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Network, error) {
 	if n.chaincodes, err = n.loadChaincodes(cfg.Chaincodes); err != nil {
 		return nil, err
 	}
-	n.planner = newEndorsementPlanner(n.peerOrgs, n.chaincodes)
 	if err := n.openStores(); err != nil {
 		return nil, err
 	}
+	n.planner = newEndorsementPlanner(n.peerOrgs, n.chaincodes, n.validator)
 	n.shutdown, n.stopShutdown = context.WithCancel(context.Background())
 	if err := n.startServices(ctx); err != nil {
 		_ = n.Close()

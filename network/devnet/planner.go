@@ -28,12 +28,21 @@ import (
 type endorsementPlanner struct {
 	orgs       []string // the channel's peer organisations, in configuration order
 	chaincodes map[string]*chaincode
-	// plans remembers outcomes of transactions governed only by stable policies, by planKey.
+	policies   collectionPolicies
+	// plans remembers outcomes of transactions governed only by stable policies, by the key
+	// needs.key makes of them.
 	plans sync.Map
 }
 
-func newEndorsementPlanner(orgs []string, chaincodes map[string]*chaincode) *endorsementPlanner {
-	return &endorsementPlanner{orgs: orgs, chaincodes: chaincodes}
+// collectionPolicies says which endorsement policy governs writes to a collection, as
+// validation will evaluate it (*validator.Validator does): the collection's own, or nil when
+// the chaincode's applies. The policies must not change during the planner's life.
+type collectionPolicies interface {
+	CollectionPolicy(ns, coll string) (*common.SignaturePolicyEnvelope, error)
+}
+
+func newEndorsementPlanner(orgs []string, chaincodes map[string]*chaincode, policies collectionPolicies) *endorsementPlanner {
+	return &endorsementPlanner{orgs: orgs, chaincodes: chaincodes, policies: policies}
 }
 
 // planRequest is what the planner needs to know about one simulated proposal.
@@ -130,7 +139,7 @@ func (pl *endorsementPlanner) needsOf(req *planRequest) (*needs, error) {
 	nd := &needs{}
 	for _, ns := range sum.namespaces(req.chaincode) {
 		if cc, ok := pl.chaincodes[ns]; ok {
-			nd.addNamespace(req, cc, sum, keyPolicies[ns], disregard[ns])
+			nd.addNamespace(req, cc, pl.policies, sum, keyPolicies[ns], disregard[ns])
 		}
 	}
 	for _, coll := range req.privateReads {
@@ -142,12 +151,13 @@ func (pl *endorsementPlanner) needsOf(req *planRequest) (*needs, error) {
 
 // addNamespace adds the needs of the writes to one chaincode's namespace: its collection
 // policies, its key-level policies and, when needed, its chaincode policy.
-func (nd *needs) addNamespace(req *planRequest, cc *chaincode, sum *rwsetSummary, keyPolicies []*common.SignaturePolicyEnvelope, disregard bool) {
+func (nd *needs) addNamespace(req *planRequest, cc *chaincode, policies collectionPolicies, sum *rwsetSummary, keyPolicies []*common.SignaturePolicyEnvelope, disregard bool) {
 	ns := cc.def.Name
 	needCC := (sum.publicWrites[ns] && !disregard) ||
 		(ns == req.chaincode && !sum.publicWrites[ns] && len(sum.collWrites[ns]) == 0)
 	for _, coll := range sum.collWrites[ns] {
-		if env, ok := cc.collPolicy[coll]; ok {
+		// An undefined collection (which validation rejects anyway) needs the chaincode policy.
+		if env, err := policies.CollectionPolicy(ns, coll); err == nil && env != nil {
 			nd.reqs = append(nd.reqs, requirement{fmt.Sprintf("collection %s/%s", ns, coll), env, true})
 		} else {
 			needCC = true

@@ -12,7 +12,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/xborder/xborder/network/devnet/msp"
 	"github.com/xborder/xborder/network/devnet/policy"
+	"github.com/xborder/xborder/network/devnet/validator"
 )
 
 const (
@@ -25,16 +27,20 @@ const (
 var planOrgs = []string{merchantOrg, bankOrg, carrierOrg, customsOrg}
 
 // planCollections: privA has no endorsement policy of its own (the chaincode's applies),
-// privB has one.
+// privB has one, privC refers to Customs' Endorsement policy in the channel configuration.
 const planCollections = `[
   {"name": "privA", "policy": "OR('MerchantMSP.member', 'BankMSP.member')", "maxPeerCount": 3},
   {"name": "privB", "policy": "OR('CarrierMSP.member', 'CustomsMSP.member')", "maxPeerCount": 3,
-   "endorsementPolicy": {"signaturePolicy": "OR('CarrierMSP.peer')"}}
+   "endorsementPolicy": {"signaturePolicy": "OR('CarrierMSP.peer')"}},
+  {"name": "privC", "policy": "OR('CarrierMSP.member', 'CustomsMSP.member')", "maxPeerCount": 3,
+   "endorsementPolicy": {"channelConfigPolicy": "/Channel/Application/CustomsMSP/Endorsement"}}
 ]`
 
 // newTestPlanner returns a planner for the four default organisations and the chaincodes
-// "cc" (implicit majority policy, collections privA and privB), "bankcc" (Bank alone) and
-// "nobody" (a policy no channel organisation can satisfy).
+// "cc" (implicit majority policy, collections privA, privB and privC), "bankcc" (Bank alone)
+// and "nobody" (a policy no channel organisation can satisfy). Collection policies come from
+// the validator, as in a running network; the MSP manager is empty because the planner
+// checks no identity.
 func newTestPlanner(t *testing.T) *endorsementPlanner {
 	t.Helper()
 	n := &Network{peerOrgs: planOrgs}
@@ -44,7 +50,13 @@ func newTestPlanner(t *testing.T) *endorsementPlanner {
 		{Name: "nobody", EndorsementPolicy: "OR('OtherMSP.peer')"},
 	})
 	require.NoError(t, err)
-	return newEndorsementPlanner(planOrgs, ccs)
+	vcfg := validator.Config{ChannelID: DefaultChannel, MSP: msp.NewManager(), ApplicationOrgs: planOrgs}
+	for name, cc := range ccs {
+		vcfg.Chaincodes = append(vcfg.Chaincodes, validator.Chaincode{Name: name, EndorsementPolicy: cc.policy, Collections: cc.collections})
+	}
+	v, err := validator.New(vcfg)
+	require.NoError(t, err)
+	return newEndorsementPlanner(planOrgs, ccs, v)
 }
 
 // nsWrites describes the writes of one namespace in a simulated read-write set.
@@ -129,6 +141,16 @@ func TestEndorsementPlanner(t *testing.T) {
 			name:        "collection with its own policy and transient data: members only",
 			req:         planRequest{chaincode: "cc", simulator: carrierOrg, local: carrierOrg, transient: true, rwset: rwsetOf(t, nsWrites{ns: "cc", colls: []string{"privB"}})},
 			wantLayouts: [][]string{{carrierOrg}},
+		},
+		{
+			name:        "collection with a policy reference: the referenced policy",
+			req:         planRequest{chaincode: "cc", simulator: merchantOrg, local: merchantOrg, transient: true, rwset: rwsetOf(t, nsWrites{ns: "cc", colls: []string{"privC"}})},
+			wantLayouts: [][]string{{customsOrg}},
+		},
+		{
+			name:        "own implicit collection with transient data: the organisation alone",
+			req:         planRequest{chaincode: "cc", simulator: bankOrg, local: bankOrg, transient: true, rwset: rwsetOf(t, nsWrites{ns: "cc", colls: []string{"_implicit_org_BankMSP"}})},
+			wantLayouts: [][]string{{bankOrg}},
 		},
 		{
 			name: "public and collection writes: both policies",
@@ -281,7 +303,9 @@ func TestEndorsementPlanAgreesWithPolicies(t *testing.T) {
 	plan, err := pl.plan(&planRequest{chaincode: "cc", simulator: carrierOrg, local: bankOrg,
 		rwset: rwsetOf(t, nsWrites{ns: "cc", public: true, colls: []string{"privB"}})})
 	require.NoError(t, err)
-	envs := []*common.SignaturePolicyEnvelope{pl.chaincodes["cc"].collPolicy["privB"], pl.chaincodes["cc"].policy}
+	privB, err := pl.policies.CollectionPolicy("cc", "privB")
+	require.NoError(t, err)
+	envs := []*common.SignaturePolicyEnvelope{privB, pl.chaincodes["cc"].policy}
 	for _, layout := range plan.layouts {
 		for _, env := range envs {
 			require.True(t, policy.SatisfiedByOrgs(env, layout), "%v", layout)

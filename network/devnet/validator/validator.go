@@ -117,7 +117,9 @@ type Validator struct {
 	mgr       *msp.Manager
 	appOrgs   []string
 	majority  *common.SignaturePolicyEnvelope
-	state     StateMetadata
+	// orgEndorsement holds /Channel/Application/<Org>/Endorsement, OR('<Org>.peer'), per org.
+	orgEndorsement map[string]*common.SignaturePolicyEnvelope
+	state          StateMetadata
 
 	mu         sync.RWMutex
 	chaincodes map[string]*ccDef
@@ -141,6 +143,15 @@ func New(cfg Config) (*Validator, error) {
 		majority:   policy.MajorityOf(cfg.ApplicationOrgs),
 		state:      cfg.State,
 		chaincodes: map[string]*ccDef{},
+
+		orgEndorsement: map[string]*common.SignaturePolicyEnvelope{},
+	}
+	for _, o := range cfg.ApplicationOrgs {
+		env, err := policy.Parse("OR('" + o + ".peer')")
+		if err != nil {
+			return nil, fmt.Errorf("validator: endorsement policy of organisation %s: %w", o, err)
+		}
+		v.orgEndorsement[o] = env
 	}
 	for _, cc := range cfg.Chaincodes {
 		if err := v.Define(cc); err != nil {
@@ -633,6 +644,19 @@ func keyPolicy(st StateMetadata, ns, coll, key string) (*common.SignaturePolicyE
 // validationParameter is the metadata key of a key-level endorsement policy.
 var validationParameter = peer.MetaDataKeys_VALIDATION_PARAMETER.String()
 
+// CollectionPolicy returns the endorsement policy validation applies to a write, without a
+// key-level policy, to collection coll of chaincode ns: the collection's own policy or policy
+// reference (an implicit collection's is its organisation's Endorsement policy,
+// OR('<Org>.peer')), nil when the chaincode's endorsement policy applies. It fails for a
+// chaincode or collection that is not defined.
+func (v *Validator) CollectionPolicy(ns, coll string) (*common.SignaturePolicyEnvelope, error) {
+	def := v.chaincode(ns)
+	if def == nil {
+		return nil, fmt.Errorf("chaincode %s is not defined on channel %s", ns, v.channelID)
+	}
+	return v.collectionEP(def, coll)
+}
+
 // collectionEP returns the collection-level endorsement policy of a collection, nil if the
 // chaincode's applies, or an error if the collection is not defined.
 func (v *Validator) collectionEP(def *ccDef, name string) (*common.SignaturePolicyEnvelope, error) {
@@ -664,10 +688,8 @@ func (v *Validator) resolveReference(ref string) (*common.SignaturePolicyEnvelop
 	case len(parts) == 2 && parts[0] == "Application" && parts[1] == "Endorsement":
 		return v.majority, nil
 	case len(parts) == 3 && parts[0] == "Application" && parts[2] == "Endorsement":
-		for _, o := range v.appOrgs {
-			if o == parts[1] {
-				return policy.Parse("OR('" + o + ".peer')")
-			}
+		if env, ok := v.orgEndorsement[parts[1]]; ok {
+			return env, nil
 		}
 		return nil, fmt.Errorf("policy reference %q names an organisation that is not in the channel", ref)
 	default:
