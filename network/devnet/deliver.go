@@ -29,22 +29,25 @@ type deliverServer struct {
 	p *peerNode
 }
 
-// sender sends one block in the stream's format, or a final status. withReader, when set,
-// returns the block sender for an authenticated requester (for per-reader content).
+// deliverStream is what the three deliver services' streams have in common.
+type deliverStream interface {
+	Context() context.Context
+	Recv() (*common.Envelope, error)
+	Send(*peer.DeliverResponse) error
+}
+
+// sender sends one block in the stream's format. withReader, when set, returns the block
+// sender for an authenticated requester (for per-reader content).
 type sender struct {
 	block      func(*common.Block) error
 	withReader func(*msp.Principal) func(*common.Block) error
-	status     func(common.Status) error
 }
 
 // Deliver streams full blocks.
 func (d *deliverServer) Deliver(srv peer.Deliver_DeliverServer) error {
-	return d.p.net.deliver(srv.Context(), srv.Recv, sender{
+	return d.p.net.deliver(srv, sender{
 		block: func(b *common.Block) error {
 			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Block{Block: b}})
-		},
-		status: func(s common.Status) error {
-			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: s}})
 		},
 	})
 }
@@ -53,16 +56,13 @@ func (d *deliverServer) Deliver(srv peer.Deliver_DeliverServer) error {
 // chaincode events without payloads.
 func (d *deliverServer) DeliverFiltered(srv peer.Deliver_DeliverFilteredServer) error {
 	n := d.p.net
-	return n.deliver(srv.Context(), srv.Recv, sender{
+	return n.deliver(srv, sender{
 		block: func(b *common.Block) error {
 			fb, err := txutil.FilteredBlock(n.cfg.Channel, b)
 			if err != nil {
 				return err
 			}
 			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_FilteredBlock{FilteredBlock: fb}})
-		},
-		status: func(s common.Status) error {
-			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: s}})
 		},
 	})
 }
@@ -71,7 +71,7 @@ func (d *deliverServer) DeliverFiltered(srv peer.Deliver_DeliverFilteredServer) 
 // requester's identity is a member of.
 func (d *deliverServer) DeliverWithPrivateData(srv peer.Deliver_DeliverWithPrivateDataServer) error {
 	n := d.p.net
-	return n.deliver(srv.Context(), srv.Recv, sender{
+	return n.deliver(srv, sender{
 		withReader: func(reader *msp.Principal) func(*common.Block) error {
 			return func(b *common.Block) error {
 				pvt, err := n.privateDataFor(b, reader)
@@ -83,16 +83,13 @@ func (d *deliverServer) DeliverWithPrivateData(srv peer.Deliver_DeliverWithPriva
 				}})
 			}
 		},
-		status: func(s common.Status) error {
-			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: s}})
-		},
 	})
 }
 
 // deliver serves a deliver stream: every received envelope carries a SeekInfo; its blocks
 // are sent, followed by a status message. A non-SUCCESS status ends the stream.
-func (n *Network) deliver(streamCtx context.Context, recv func() (*common.Envelope, error), out sender) error {
-	ctx, cancel := n.withShutdown(streamCtx)
+func (n *Network) deliver(srv deliverStream, out sender) error {
+	ctx, cancel := n.withShutdown(srv.Context())
 	defer cancel()
 	type received struct {
 		env *common.Envelope
@@ -103,7 +100,7 @@ func (n *Network) deliver(streamCtx context.Context, recv func() (*common.Envelo
 		// (the receiving goroutine ends with the stream, when this handler returns).
 		ch := make(chan received, 1)
 		go func() {
-			env, err := recv()
+			env, err := srv.Recv()
 			ch <- received{env, err}
 		}()
 		var r received
@@ -126,7 +123,7 @@ func (n *Network) deliver(streamCtx context.Context, recv func() (*common.Envelo
 		if err != nil {
 			return err
 		}
-		sendErr := out.status(st)
+		sendErr := srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: st}})
 		if st != common.Status_SUCCESS || sendErr != nil {
 			return sendErr
 		}

@@ -363,15 +363,7 @@ func closedErr(err error) error {
 
 // Block returns committed block num, with its metadata.
 func (l *Ledger) Block(num uint64) (*common.Block, error) {
-	var b []byte
-	err := l.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketBlocks).Get(be64(num))
-		if v == nil {
-			return fmt.Errorf("block %d: %w", num, ErrNotFound)
-		}
-		b = bytes.Clone(v)
-		return nil
-	})
+	b, err := l.BlockBytes(num)
 	if err != nil {
 		return nil, err
 	}

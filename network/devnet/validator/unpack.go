@@ -2,7 +2,6 @@ package validator
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -11,6 +10,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/xborder/xborder/network/devnet/txutil"
 )
 
 // CodeError is an error that carries the Fabric validation code a committing peer assigns to a
@@ -101,12 +102,10 @@ func checkSignatureHeader(s *common.SignatureHeader, code peer.TxValidationCode)
 	return nil
 }
 
-// ComputeTxID returns Fabric's transaction ID: the hex SHA-256 of nonce || creator.
+// ComputeTxID returns Fabric's transaction ID: the hex SHA-256 of nonce || creator (as
+// txutil.ComputeTxID, which builders of transactions use).
 func ComputeTxID(nonce, creator []byte) string {
-	h := sha256.New()
-	h.Write(nonce)
-	h.Write(creator)
-	return hex.EncodeToString(h.Sum(nil))
+	return txutil.ComputeTxID(nonce, creator)
 }
 
 // ProposalHash returns the hash an endorser records in ProposalResponsePayload.ProposalHash:
