@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -354,12 +355,7 @@ func (s *rwsetSummary) namespaces(invoked string) []string {
 	for ns := range s.collWrites {
 		set[ns] = true
 	}
-	names := make([]string, 0, len(set))
-	for ns := range set {
-		names = append(names, ns)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(set))
 }
 
 // dedup sorts in and removes repeated elements, in place.

@@ -8,8 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -158,12 +158,7 @@ func (m *Manager) AddMSPConfig(conf *mspproto.MSPConfig) error {
 func (m *Manager) MSPIDs() []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	ids := make([]string, 0, len(m.orgs))
-	for id := range m.orgs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return slices.Sorted(maps.Keys(m.orgs))
 }
 
 // TLSRootPool returns a pool with every organisation's TLS root CA certificates.
