@@ -5,12 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"sort"
-	"sync"
-	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
@@ -30,11 +26,6 @@ func (n *Network) order(ctx context.Context, env []byte) error {
 		return fmt.Errorf("order transaction: %w", err)
 	}
 	return nil
-}
-
-// ordererDetail returns the ErrorDetail naming the ordering node.
-func (n *Network) ordererDetail(message string) *gateway.ErrorDetail {
-	return &gateway.ErrorDetail{Address: n.ordOrg.Node.Name + ":7050", MspId: n.ordOrg.MSPID, Message: message}
 }
 
 // commitBatch is the orderer's callback: it turns a batch of envelopes into the next block,
@@ -69,7 +60,7 @@ func (n *Network) commitBlock(envs [][]byte) error {
 	pvt := map[uint64]*rwset.TxPvtReadWriteSet{}
 	for i := range envs {
 		// Private write sets of invalid transactions are dropped with them.
-		if p := n.pvt.take(txIDs[i]); p != nil && codes[i] == peer.TxValidationCode_VALID {
+		if p := n.transient.take(txIDs[i]); p != nil && codes[i] == peer.TxValidationCode_VALID {
 			pvt[uint64(i)] = p
 		}
 	}
@@ -120,60 +111,4 @@ func (n *Network) signBlock(block *common.Block) error {
 	}
 	block.Metadata.Metadata[common.BlockMetadataIndex_SIGNATURES] = md
 	return nil
-}
-
-// pvtStore holds the private write sets of endorsed transactions until they are committed
-// (Fabric's transient store). Entries expire after a retention period; the store is bounded.
-type pvtStore struct {
-	retention time.Duration
-	max       int
-
-	mu        sync.Mutex
-	entries   map[string]pvtEntry
-	lastSweep time.Time
-}
-
-type pvtEntry struct {
-	pvt   *rwset.TxPvtReadWriteSet
-	added time.Time
-}
-
-func newPvtStore(retention time.Duration, max int) *pvtStore {
-	return &pvtStore{retention: retention, max: max, entries: map[string]pvtEntry{}}
-}
-
-func (s *pvtStore) put(txID string, pvt *rwset.TxPvtReadWriteSet) {
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Sub(s.lastSweep) > time.Second {
-		s.lastSweep = now
-		for id, e := range s.entries {
-			if now.Sub(e.added) > s.retention {
-				delete(s.entries, id)
-			}
-		}
-	}
-	if len(s.entries) >= s.max {
-		ids := make([]string, 0, len(s.entries))
-		for id := range s.entries {
-			ids = append(ids, id)
-		}
-		sort.Slice(ids, func(i, j int) bool { return s.entries[ids[i]].added.Before(s.entries[ids[j]].added) })
-		for _, id := range ids[:len(ids)-s.max+1] {
-			delete(s.entries, id)
-		}
-	}
-	s.entries[txID] = pvtEntry{pvt: pvt, added: now}
-}
-
-func (s *pvtStore) take(txID string) *rwset.TxPvtReadWriteSet {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.entries[txID]
-	if !ok {
-		return nil
-	}
-	delete(s.entries, txID)
-	return e.pvt
 }

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/xborder/xborder/network/devnet/ledger"
 	"github.com/xborder/xborder/network/devnet/orderer"
 	"github.com/xborder/xborder/network/devnet/txutil"
 )
@@ -274,36 +273,6 @@ func (g *gatewayServer) CommitStatus(ctx context.Context, signed *gateway.Signed
 	return &gateway.CommitStatusResponse{Result: rec.Code, BlockNumber: rec.BlockNum}, nil
 }
 
-// checkReader checks a signed request against the channel's Readers policy: a valid
-// signature by a member of one of the channel's organisations.
-func (n *Network) checkReader(channel string, identity, msg, sig []byte) error {
-	if channel != n.cfg.Channel {
-		return status.Errorf(codes.NotFound, "channel '%s' not found", channel)
-	}
-	id, err := n.mgr.Authenticate(identity, msg, sig)
-	if err == nil && !n.isReader(id) {
-		err = fmt.Errorf("identity of %s with role %s is not a reader of the channel", id.MSPID, id.Role)
-	}
-	if err != nil {
-		return status.Errorf(codes.PermissionDenied, "failed evaluating policy on signed data during check policy on channel [%s] with policy [/Channel/Application/Readers]: %v", channel, err)
-	}
-	return nil
-}
-
-// ledgerRPCError maps an error from waiting on the ledger to a gRPC status.
-func (n *Network) ledgerRPCError(ctx context.Context, err error) error {
-	switch {
-	case n.shutdown.Err() != nil:
-		return status.Error(codes.Unavailable, "the peer is shutting down")
-	case ctx.Err() != nil:
-		return status.FromContextError(ctx.Err()).Err()
-	case errors.Is(err, ledger.ErrClosed):
-		return status.Error(codes.Unavailable, "the peer is shutting down")
-	default:
-		return status.Error(codes.Aborted, err.Error())
-	}
-}
-
 // ChaincodeEvents streams the events of one chaincode's valid transactions, block by block,
 // from the requested position and then as blocks are committed.
 func (g *gatewayServer) ChaincodeEvents(signed *gateway.SignedChaincodeEventsRequest, stream gateway.Gateway_ChaincodeEventsServer) error {
@@ -382,14 +351,4 @@ func (n *Network) blockEvents(num uint64, chaincode string, skipThrough int64) (
 		}
 	}
 	return resp, nil
-}
-
-// stripMalformed returns err's message without txutil's ErrMalformed prefix.
-func stripMalformed(err error) string {
-	msg := err.Error()
-	prefix := txutil.ErrMalformed.Error() + ": "
-	if len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
-		return msg[len(prefix):]
-	}
-	return msg
 }

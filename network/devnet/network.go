@@ -71,7 +71,7 @@ type Network struct {
 	peerOrgs   []string // peer organisations' MSP IDs in configuration order
 
 	peers     []*peerNode
-	pvt       *pvtStore
+	transient *transientStore
 	pvtBlocks *pvtBlockStore
 	planner   *endorsementPlanner
 
@@ -111,7 +111,7 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Network, error) {
 	if o.logger == nil {
 		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	n := &Network{cfg: cfg, opts: o, logger: o.logger, pvt: newPvtStore(o.pvtRetention, 100000)}
+	n := &Network{cfg: cfg, opts: o, logger: o.logger, transient: newTransientStore(o.pvtRetention, 100000)}
 	if err := n.loadOrganisations(); err != nil {
 		return nil, err
 	}

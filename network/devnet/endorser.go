@@ -9,28 +9,14 @@ import (
 	"strings"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/xborder/xborder/network/devnet/ccruntime"
 	"github.com/xborder/xborder/network/devnet/ledger"
-	"github.com/xborder/xborder/network/devnet/msp"
 	"github.com/xborder/xborder/network/devnet/txutil"
 )
-
-// peerFailure is a proposal that one organisation's peer did not endorse, classified the way
-// Fabric's gateway classifies a peer's answer (internal/pkg/gateway responseStatus):
-//   - codes.FailedPrecondition: the peer rejected the proposal (validation, access, duplicate).
-//   - codes.Aborted: the peer failed to process it (simulation error, chaincode unreachable).
-//   - codes.Unknown: the chaincode answered with an error status.
-type peerFailure struct {
-	code    codes.Code
-	message string
-}
 
 // simulation is the successful outcome of one proposal on one peer.
 type simulation struct {
@@ -144,45 +130,7 @@ func (n *Network) endorse(sim *simulation, orgs []string) (*common.Envelope, err
 		return nil, err
 	}
 	if sim.result.PvtRWSet != nil && len(sim.result.PvtRWSet.GetNsPvtRwset()) > 0 {
-		n.pvt.put(sim.prop.TxID(), sim.result.PvtRWSet)
+		n.transient.put(sim.prop.TxID(), sim.result.PvtRWSet)
 	}
 	return env, nil
-}
-
-// rpcError returns a gRPC status error with gateway.ErrorDetail details, as Fabric's gateway.
-func rpcError(code codes.Code, message string, details ...*gateway.ErrorDetail) error {
-	st := status.New(code, message)
-	if len(details) == 0 {
-		return st.Err()
-	}
-	ds := make([]protoadapt.MessageV1, len(details))
-	for i, d := range details {
-		ds[i] = protoadapt.MessageV1Of(d)
-	}
-	withDetails, err := st.WithDetails(ds...)
-	if err != nil {
-		return st.Err()
-	}
-	return withDetails.Err()
-}
-
-// detail returns the ErrorDetail naming an organisation's peer.
-func (n *Network) detail(org, message string) *gateway.ErrorDetail {
-	d := &gateway.ErrorDetail{MspId: org, Message: message}
-	if p, err := n.peer(org); err == nil {
-		d.Address = p.address
-	}
-	return d
-}
-
-// isWriter reports whether id satisfies the channel's /Channel/Application/Writers policy:
-// an admin or client of an application organisation.
-func (n *Network) isWriter(id *msp.Principal) bool {
-	return slices.Contains(n.peerOrgs, id.MSPID) && (id.Role == msp.RoleClient || id.Role == msp.RoleAdmin)
-}
-
-// isReader reports whether id satisfies the channel's /Channel/Application/Readers policy:
-// an admin, peer or client of an application organisation.
-func (n *Network) isReader(id *msp.Principal) bool {
-	return slices.Contains(n.peerOrgs, id.MSPID) && (id.Role == msp.RoleClient || id.Role == msp.RoleAdmin || id.Role == msp.RolePeer)
 }
