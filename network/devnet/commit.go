@@ -12,6 +12,7 @@ import (
 
 	"github.com/xborder/xborder/network/devnet/ledger"
 	"github.com/xborder/xborder/network/devnet/txutil"
+	"github.com/xborder/xborder/network/devnet/validator"
 )
 
 // errNotOrdering is returned by order once the network stopped ordering after a failed commit.
@@ -56,7 +57,10 @@ func (n *Network) commitBlock(envs [][]byte) error {
 	if err := n.signBlock(block); err != nil {
 		return err
 	}
-	txIDs, codes := n.validator.ValidateBlock(block)
+	txIDs, codes, err := n.validateBlock(block)
+	if err != nil {
+		return err
+	}
 	pvt := map[uint64]*rwset.TxPvtReadWriteSet{}
 	for i := range envs {
 		// Private write sets of invalid transactions are dropped with them.
@@ -75,6 +79,38 @@ func (n *Network) commitBlock(envs [][]byte) error {
 	}
 	n.logger.Debug("block committed", "number", block.GetHeader().GetNumber(), "txs", len(envs), "codes", final)
 	return nil
+}
+
+// validateBlock validates every transaction of block against the committed state: key-level
+// endorsement policies are read from a snapshot of the ledger as the previous block left it
+// (blocks are validated and committed one at a time). A state that cannot be read fails the
+// block, as it halts a Fabric peer's channel.
+func (n *Network) validateBlock(block *common.Block) ([]string, []peer.TxValidationCode, error) {
+	snap, err := n.ledger.NewSnapshot()
+	if err != nil {
+		return nil, nil, fmt.Errorf("validate block %d: %w", block.GetHeader().GetNumber(), err)
+	}
+	defer snap.Release()
+	res, err := n.validator.ValidateBlockWithState(block, validator.MetadataFuncs{
+		Public: func(ns, key string) ([]byte, error) {
+			return metadataOf(snap.GetState(ns, key))
+		},
+		Private: func(ns, coll string, keyHash []byte) ([]byte, error) {
+			return metadataOf(snap.GetPrivateDataHash(ns, coll, keyHash))
+		},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("validate block %d: %w", block.GetHeader().GetNumber(), err)
+	}
+	return res.TxIDs, res.Codes, nil
+}
+
+// metadataOf returns the metadata of a state entry read from the ledger (nil if it is absent).
+func metadataOf(vv *ledger.VersionedValue, err error) ([]byte, error) {
+	if err != nil || vv == nil {
+		return nil, err
+	}
+	return vv.Metadata, nil
 }
 
 // signBlock fills the block's SIGNATURES metadata as a Raft ordering node does: an
