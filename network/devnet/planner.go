@@ -68,7 +68,7 @@ type planRequest struct {
 // endorsementPlan is the planner's answer: the sets of organisations (layouts) whose peers,
 // one per organisation, can endorse the transaction, best first. Every layout satisfies every
 // policy the transaction must meet at validation and, when needed, contains only members of
-// the collections involved.
+// the collections involved. Plans are remembered and shared: callers must not modify them.
 type endorsementPlan struct {
 	layouts [][]string
 }
