@@ -7,8 +7,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
-	"github.com/xborder/xborder/network/devnet/msp"
 	"github.com/xborder/xborder/network/devnet/policy"
+	"github.com/xborder/xborder/network/devnet/validator"
 )
 
 // chaincode is a chaincode definition resolved for endorsement and validation.
@@ -16,8 +16,6 @@ type chaincode struct {
 	def         ChaincodeDefinition
 	policy      *common.SignaturePolicyEnvelope // the chaincode endorsement policy
 	collections []policy.Collection
-	// collPolicy holds the collection-level endorsement policies (only collections that have one).
-	collPolicy map[string]*common.SignaturePolicyEnvelope
 	// members holds the member organisations of every collection.
 	members map[string]map[string]bool
 }
@@ -26,88 +24,68 @@ func (cc *chaincode) id() *peer.ChaincodeID {
 	return &peer.ChaincodeID{Name: cc.def.Name, Version: cc.def.Version}
 }
 
+// loadChaincodes resolves the chaincode definitions of the configuration.
 func (n *Network) loadChaincodes(defs []ChaincodeDefinition) (map[string]*chaincode, error) {
 	out := make(map[string]*chaincode, len(defs))
 	for _, def := range defs {
-		cc := &chaincode{def: def, collPolicy: map[string]*common.SignaturePolicyEnvelope{}, members: map[string]map[string]bool{}}
-		var err error
-		if def.EndorsementPolicy == "" {
-			cc.policy = policy.MajorityOf(n.peerOrgs)
-		} else if cc.policy, err = policy.Parse(def.EndorsementPolicy); err != nil {
-			return nil, fmt.Errorf("devnet: chaincode %s: endorsement policy: %w", def.Name, err)
-		}
-		switch c := strings.TrimSpace(def.Collections); {
-		case c == "":
-		case strings.HasPrefix(c, "["):
-			if cc.collections, err = policy.ParseCollections([]byte(c)); err != nil {
-				return nil, fmt.Errorf("devnet: chaincode %s: collections config: %w", def.Name, err)
-			}
-		default:
-			if cc.collections, err = policy.LoadCollections(c); err != nil {
-				return nil, fmt.Errorf("devnet: chaincode %s: collections config %s: %w", def.Name, c, err)
-			}
-		}
-		for _, coll := range cc.collections {
-			m := map[string]bool{}
-			for _, id := range coll.Members {
-				m[id] = true
-			}
-			cc.members[coll.Name] = m
-			if coll.EndorsementPolicy != "" {
-				env, err := policy.Parse(coll.EndorsementPolicy)
-				if err != nil {
-					return nil, fmt.Errorf("devnet: chaincode %s: collection %s endorsement policy: %w", def.Name, coll.Name, err)
-				}
-				cc.collPolicy[coll.Name] = env
-			}
+		cc, err := n.loadChaincode(def)
+		if err != nil {
+			return nil, fmt.Errorf("devnet: chaincode %s: %w", def.Name, err)
 		}
 		out[def.Name] = cc
 	}
 	return out, nil
 }
 
-// satisfiedBy reports whether one peer of each organisation in orgs satisfies env.
-func satisfiedBy(env *common.SignaturePolicyEnvelope, orgs []string) bool {
-	signers := make([]policy.Signer, len(orgs))
-	for i, o := range orgs {
-		signers[i] = policy.Signer{MSPID: o, Role: msp.RolePeer, ID: o + "/peer0"}
+// loadChaincode parses a definition's endorsement policy (the channel's majority by default)
+// and its collections (whose endorsement policies the validator resolves) with their
+// membership.
+func (n *Network) loadChaincode(def ChaincodeDefinition) (*chaincode, error) {
+	cc := &chaincode{def: def, members: map[string]map[string]bool{}}
+	var err error
+	if def.EndorsementPolicy == "" {
+		cc.policy = policy.MajorityOf(n.peerOrgs)
+	} else if cc.policy, err = policy.Parse(def.EndorsementPolicy); err != nil {
+		return nil, fmt.Errorf("endorsement policy: %w", err)
 	}
-	return policy.Satisfied(env, signers)
+	if cc.collections, err = loadCollections(def.Collections); err != nil {
+		return nil, err
+	}
+	for _, coll := range cc.collections {
+		m := map[string]bool{}
+		for _, id := range coll.Members {
+			m[id] = true
+		}
+		cc.members[coll.Name] = m
+	}
+	return cc, nil
 }
 
-// subsets returns every non-empty subset of orgs, smallest first and, within a size, in the
-// lexicographic order of positions in orgs.
-func subsets(orgs []string) [][]string {
-	var out [][]string
-	n := len(orgs)
-	idx := make([]int, 0, n)
-	var rec func(start, k int)
-	rec = func(start, k int) {
-		if len(idx) == k {
-			set := make([]string, k)
-			for j, i := range idx {
-				set[j] = orgs[i]
-			}
-			out = append(out, set)
-			return
+// loadCollections parses ChaincodeDefinition.Collections: none, the JSON itself or a file.
+func loadCollections(config string) ([]policy.Collection, error) {
+	switch c := strings.TrimSpace(config); {
+	case c == "":
+		return nil, nil
+	case strings.HasPrefix(c, "["):
+		colls, err := policy.ParseCollections([]byte(c))
+		if err != nil {
+			return nil, fmt.Errorf("collections config: %w", err)
 		}
-		for i := start; i <= n-(k-len(idx)); i++ {
-			idx = append(idx, i)
-			rec(i+1, k)
-			idx = idx[:len(idx)-1]
+		return colls, nil
+	default:
+		colls, err := policy.LoadCollections(c)
+		if err != nil {
+			return nil, fmt.Errorf("collections config %s: %w", c, err)
 		}
+		return colls, nil
 	}
-	for k := 1; k <= n; k++ {
-		rec(0, k)
-	}
-	return out
 }
 
-func contains(set []string, s string) bool {
-	for _, x := range set {
-		if x == s {
-			return true
-		}
+// isMember reports whether org is a member of the chaincode's collection coll (or of the
+// implicit collection of org).
+func (cc *chaincode) isMember(coll, org string) bool {
+	if id, implicit := strings.CutPrefix(coll, validator.ImplicitCollectionPrefix); implicit {
+		return id == org
 	}
-	return false
+	return cc.members[coll][org]
 }

@@ -5,17 +5,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"sort"
-	"sync"
-	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
 	"github.com/xborder/xborder/network/devnet/ledger"
 	"github.com/xborder/xborder/network/devnet/txutil"
+	"github.com/xborder/xborder/network/devnet/validator"
 )
 
 // errNotOrdering is returned by order once the network stopped ordering after a failed commit.
@@ -30,11 +27,6 @@ func (n *Network) order(ctx context.Context, env []byte) error {
 		return fmt.Errorf("order transaction: %w", err)
 	}
 	return nil
-}
-
-// ordererDetail returns the ErrorDetail naming the ordering node.
-func (n *Network) ordererDetail(message string) *gateway.ErrorDetail {
-	return &gateway.ErrorDetail{Address: n.ordOrg.Node.Name + ":7050", MspId: n.ordOrg.MSPID, Message: message}
 }
 
 // commitBatch is the orderer's callback: it turns a batch of envelopes into the next block,
@@ -65,11 +57,14 @@ func (n *Network) commitBlock(envs [][]byte) error {
 	if err := n.signBlock(block); err != nil {
 		return err
 	}
-	txIDs, codes := n.validator.ValidateBlock(block)
+	txIDs, codes, err := n.validateBlock(block)
+	if err != nil {
+		return err
+	}
 	pvt := map[uint64]*rwset.TxPvtReadWriteSet{}
 	for i := range envs {
 		// Private write sets of invalid transactions are dropped with them.
-		if p := n.pvt.take(txIDs[i]); p != nil && codes[i] == peer.TxValidationCode_VALID {
+		if p := n.transient.take(txIDs[i]); p != nil && codes[i] == peer.TxValidationCode_VALID {
 			pvt[uint64(i)] = p
 		}
 	}
@@ -84,6 +79,38 @@ func (n *Network) commitBlock(envs [][]byte) error {
 	}
 	n.logger.Debug("block committed", "number", block.GetHeader().GetNumber(), "txs", len(envs), "codes", final)
 	return nil
+}
+
+// validateBlock validates every transaction of block against the committed state: key-level
+// endorsement policies are read from a snapshot of the ledger as the previous block left it
+// (blocks are validated and committed one at a time). A state that cannot be read fails the
+// block, as it halts a Fabric peer's channel.
+func (n *Network) validateBlock(block *common.Block) ([]string, []peer.TxValidationCode, error) {
+	snap, err := n.ledger.NewSnapshot()
+	if err != nil {
+		return nil, nil, fmt.Errorf("validate block %d: %w", block.GetHeader().GetNumber(), err)
+	}
+	defer snap.Release()
+	res, err := n.validator.ValidateBlockWithState(block, validator.MetadataFuncs{
+		Public: func(ns, key string) ([]byte, error) {
+			return metadataOf(snap.GetState(ns, key))
+		},
+		Private: func(ns, coll string, keyHash []byte) ([]byte, error) {
+			return metadataOf(snap.GetPrivateDataHash(ns, coll, keyHash))
+		},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("validate block %d: %w", block.GetHeader().GetNumber(), err)
+	}
+	return res.TxIDs, res.Codes, nil
+}
+
+// metadataOf returns the metadata of a state entry read from the ledger (nil if it is absent).
+func metadataOf(vv *ledger.VersionedValue, err error) ([]byte, error) {
+	if err != nil || vv == nil {
+		return nil, err
+	}
+	return vv.Metadata, nil
 }
 
 // signBlock fills the block's SIGNATURES metadata as a Raft ordering node does: an
@@ -120,60 +147,4 @@ func (n *Network) signBlock(block *common.Block) error {
 	}
 	block.Metadata.Metadata[common.BlockMetadataIndex_SIGNATURES] = md
 	return nil
-}
-
-// pvtStore holds the private write sets of endorsed transactions until they are committed
-// (Fabric's transient store). Entries expire after a retention period; the store is bounded.
-type pvtStore struct {
-	retention time.Duration
-	max       int
-
-	mu        sync.Mutex
-	entries   map[string]pvtEntry
-	lastSweep time.Time
-}
-
-type pvtEntry struct {
-	pvt   *rwset.TxPvtReadWriteSet
-	added time.Time
-}
-
-func newPvtStore(retention time.Duration, max int) *pvtStore {
-	return &pvtStore{retention: retention, max: max, entries: map[string]pvtEntry{}}
-}
-
-func (s *pvtStore) put(txID string, pvt *rwset.TxPvtReadWriteSet) {
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Sub(s.lastSweep) > time.Second {
-		s.lastSweep = now
-		for id, e := range s.entries {
-			if now.Sub(e.added) > s.retention {
-				delete(s.entries, id)
-			}
-		}
-	}
-	if len(s.entries) >= s.max {
-		ids := make([]string, 0, len(s.entries))
-		for id := range s.entries {
-			ids = append(ids, id)
-		}
-		sort.Slice(ids, func(i, j int) bool { return s.entries[ids[i]].added.Before(s.entries[ids[j]].added) })
-		for _, id := range ids[:len(ids)-s.max+1] {
-			delete(s.entries, id)
-		}
-	}
-	s.entries[txID] = pvtEntry{pvt: pvt, added: now}
-}
-
-func (s *pvtStore) take(txID string) *rwset.TxPvtReadWriteSet {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.entries[txID]
-	if !ok {
-		return nil
-	}
-	delete(s.entries, txID)
-	return e.pvt
 }

@@ -120,16 +120,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	if len(cfg.Orgs) == 0 {
 		cfg.Orgs = msp.DefaultOrgs()
 	}
-	orderers, peers := 0, 0
-	for _, o := range cfg.Orgs {
-		if o.Orderer {
-			orderers++
-		} else {
-			peers++
-		}
-	}
-	if orderers != 1 || peers == 0 {
-		return cfg, fmt.Errorf("devnet: config: need exactly one orderer organisation and at least one peer organisation, got %d and %d", orderers, peers)
+	if err := checkOrgs(cfg.Orgs); err != nil {
+		return cfg, err
 	}
 	if cfg.BatchTimeout <= 0 {
 		cfg.BatchTimeout = DefaultBatchTimeout
@@ -143,17 +135,44 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.BasePort < 0 || cfg.BasePort > 65535 {
 		return cfg, fmt.Errorf("devnet: config: invalid base port %d", cfg.BasePort)
 	}
+	ccs, err := chaincodeDefaults(cfg.Chaincodes)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Chaincodes = ccs
+	return cfg, nil
+}
+
+// checkOrgs checks that there is exactly one orderer organisation and some peer organisation.
+func checkOrgs(orgs []msp.OrgSpec) error {
+	orderers, peers := 0, 0
+	for _, o := range orgs {
+		if o.Orderer {
+			orderers++
+		} else {
+			peers++
+		}
+	}
+	if orderers != 1 || peers == 0 {
+		return fmt.Errorf("devnet: config: need exactly one orderer organisation and at least one peer organisation, got %d and %d", orderers, peers)
+	}
+	return nil
+}
+
+// chaincodeDefaults validates the chaincode definitions' names and returns a copy with
+// default versions and sequences filled in.
+func chaincodeDefaults(defs []ChaincodeDefinition) ([]ChaincodeDefinition, error) {
 	seen := map[string]bool{}
-	ccs := make([]ChaincodeDefinition, len(cfg.Chaincodes))
-	for i, cc := range cfg.Chaincodes {
+	ccs := make([]ChaincodeDefinition, len(defs))
+	for i, cc := range defs {
 		if !ccNamePattern.MatchString(cc.Name) {
-			return cfg, fmt.Errorf("devnet: config: invalid chaincode name %q", cc.Name)
+			return nil, fmt.Errorf("devnet: config: invalid chaincode name %q", cc.Name)
 		}
 		if isSystemChaincode(cc.Name) {
-			return cfg, fmt.Errorf("devnet: config: chaincode name %q is reserved for a system chaincode", cc.Name)
+			return nil, fmt.Errorf("devnet: config: chaincode name %q is reserved for a system chaincode", cc.Name)
 		}
 		if seen[cc.Name] {
-			return cfg, fmt.Errorf("devnet: config: chaincode %q defined twice", cc.Name)
+			return nil, fmt.Errorf("devnet: config: chaincode %q defined twice", cc.Name)
 		}
 		seen[cc.Name] = true
 		if cc.Version == "" {
@@ -164,8 +183,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 		ccs[i] = cc
 	}
-	cfg.Chaincodes = ccs
-	return cfg, nil
+	return ccs, nil
 }
 
 func isSystemChaincode(name string) bool {

@@ -29,22 +29,25 @@ type deliverServer struct {
 	p *peerNode
 }
 
-// sender sends one block in the stream's format, or a final status. withReader, when set,
-// returns the block sender for an authenticated requester (for per-reader content).
+// deliverStream is what the three deliver services' streams have in common.
+type deliverStream interface {
+	Context() context.Context
+	Recv() (*common.Envelope, error)
+	Send(*peer.DeliverResponse) error
+}
+
+// sender sends one block in the stream's format. withReader, when set, returns the block
+// sender for an authenticated requester (for per-reader content).
 type sender struct {
 	block      func(*common.Block) error
 	withReader func(*msp.Principal) func(*common.Block) error
-	status     func(common.Status) error
 }
 
 // Deliver streams full blocks.
 func (d *deliverServer) Deliver(srv peer.Deliver_DeliverServer) error {
-	return d.p.net.deliver(srv.Context(), srv.Recv, sender{
+	return d.p.net.deliver(srv, sender{
 		block: func(b *common.Block) error {
 			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Block{Block: b}})
-		},
-		status: func(s common.Status) error {
-			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: s}})
 		},
 	})
 }
@@ -53,16 +56,13 @@ func (d *deliverServer) Deliver(srv peer.Deliver_DeliverServer) error {
 // chaincode events without payloads.
 func (d *deliverServer) DeliverFiltered(srv peer.Deliver_DeliverFilteredServer) error {
 	n := d.p.net
-	return n.deliver(srv.Context(), srv.Recv, sender{
+	return n.deliver(srv, sender{
 		block: func(b *common.Block) error {
 			fb, err := txutil.FilteredBlock(n.cfg.Channel, b)
 			if err != nil {
 				return err
 			}
 			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_FilteredBlock{FilteredBlock: fb}})
-		},
-		status: func(s common.Status) error {
-			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: s}})
 		},
 	})
 }
@@ -71,7 +71,7 @@ func (d *deliverServer) DeliverFiltered(srv peer.Deliver_DeliverFilteredServer) 
 // requester's identity is a member of.
 func (d *deliverServer) DeliverWithPrivateData(srv peer.Deliver_DeliverWithPrivateDataServer) error {
 	n := d.p.net
-	return n.deliver(srv.Context(), srv.Recv, sender{
+	return n.deliver(srv, sender{
 		withReader: func(reader *msp.Principal) func(*common.Block) error {
 			return func(b *common.Block) error {
 				pvt, err := n.privateDataFor(b, reader)
@@ -83,16 +83,13 @@ func (d *deliverServer) DeliverWithPrivateData(srv peer.Deliver_DeliverWithPriva
 				}})
 			}
 		},
-		status: func(s common.Status) error {
-			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: s}})
-		},
 	})
 }
 
 // deliver serves a deliver stream: every received envelope carries a SeekInfo; its blocks
 // are sent, followed by a status message. A non-SUCCESS status ends the stream.
-func (n *Network) deliver(streamCtx context.Context, recv func() (*common.Envelope, error), out sender) error {
-	ctx, cancel := n.withShutdown(streamCtx)
+func (n *Network) deliver(srv deliverStream, out sender) error {
+	ctx, cancel := n.withShutdown(srv.Context())
 	defer cancel()
 	type received struct {
 		env *common.Envelope
@@ -103,7 +100,7 @@ func (n *Network) deliver(streamCtx context.Context, recv func() (*common.Envelo
 		// (the receiving goroutine ends with the stream, when this handler returns).
 		ch := make(chan received, 1)
 		go func() {
-			env, err := recv()
+			env, err := srv.Recv()
 			ch <- received{env, err}
 		}()
 		var r received
@@ -126,103 +123,124 @@ func (n *Network) deliver(streamCtx context.Context, recv func() (*common.Envelo
 		if err != nil {
 			return err
 		}
-		sendErr := out.status(st)
+		sendErr := srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: st}})
 		if st != common.Status_SUCCESS || sendErr != nil {
 			return sendErr
 		}
 	}
 }
 
+// deliverBlocks answers one SeekInfo request: it checks the request, then sends the blocks
+// from its start to its stop position. The status ends the reply; an error ends the stream.
 func (n *Network) deliverBlocks(ctx context.Context, env *common.Envelope, out sender) (common.Status, error) {
-	payload := &common.Payload{}
-	if err := proto.Unmarshal(env.GetPayload(), payload); err != nil || payload.GetHeader() == nil {
-		return common.Status_BAD_REQUEST, nil
-	}
-	chdr := &common.ChannelHeader{}
-	if err := proto.Unmarshal(payload.GetHeader().GetChannelHeader(), chdr); err != nil {
-		return common.Status_BAD_REQUEST, nil
-	}
-	shdr := &common.SignatureHeader{}
-	if err := proto.Unmarshal(payload.GetHeader().GetSignatureHeader(), shdr); err != nil {
-		return common.Status_BAD_REQUEST, nil
-	}
-	if ts := chdr.GetTimestamp(); ts != nil {
-		if d := time.Since(ts.AsTime()); d > deliverTimeWindow || d < -deliverTimeWindow {
-			return common.Status_BAD_REQUEST, nil
-		}
-	}
-	if chdr.GetChannelId() != n.cfg.Channel {
-		return common.Status_NOT_FOUND, nil
-	}
-	seek := &orderer.SeekInfo{}
-	if err := proto.Unmarshal(payload.GetData(), seek); err != nil {
-		return common.Status_BAD_REQUEST, nil
-	}
-	reader, err := n.mgr.Authenticate(shdr.GetCreator(), env.GetPayload(), env.GetSignature())
-	if err != nil || !n.isReader(reader) {
-		return common.Status_FORBIDDEN, nil
+	seek, reader, st := n.checkSeekRequest(env)
+	if st != common.Status_SUCCESS {
+		return st, nil
 	}
 	sendBlock := out.block
 	if out.withReader != nil {
 		sendBlock = out.withReader(reader)
 	}
+	start, stop, st := n.seekRange(seek)
+	if st != common.Status_SUCCESS {
+		return st, nil
+	}
+	return n.sendBlocks(ctx, seek, start, stop, sendBlock)
+}
+
+// checkSeekRequest unpacks a deliver request as Fabric's deliver handler does: a well-formed
+// payload for this channel, a timestamp within deliverTimeWindow, a SeekInfo, and a creator
+// that signed it and satisfies the channel's Readers policy.
+func (n *Network) checkSeekRequest(env *common.Envelope) (*orderer.SeekInfo, *msp.Principal, common.Status) {
+	payload := &common.Payload{}
+	if err := proto.Unmarshal(env.GetPayload(), payload); err != nil || payload.GetHeader() == nil {
+		return nil, nil, common.Status_BAD_REQUEST
+	}
+	chdr := &common.ChannelHeader{}
+	if err := proto.Unmarshal(payload.GetHeader().GetChannelHeader(), chdr); err != nil {
+		return nil, nil, common.Status_BAD_REQUEST
+	}
+	shdr := &common.SignatureHeader{}
+	if err := proto.Unmarshal(payload.GetHeader().GetSignatureHeader(), shdr); err != nil {
+		return nil, nil, common.Status_BAD_REQUEST
+	}
+	if ts := chdr.GetTimestamp(); ts != nil {
+		if d := time.Since(ts.AsTime()); d > deliverTimeWindow || d < -deliverTimeWindow {
+			return nil, nil, common.Status_BAD_REQUEST
+		}
+	}
+	if chdr.GetChannelId() != n.cfg.Channel {
+		return nil, nil, common.Status_NOT_FOUND
+	}
+	seek := &orderer.SeekInfo{}
+	if err := proto.Unmarshal(payload.GetData(), seek); err != nil {
+		return nil, nil, common.Status_BAD_REQUEST
+	}
+	reader, err := n.mgr.Authenticate(shdr.GetCreator(), env.GetPayload(), env.GetSignature())
+	if err != nil || !n.isReader(reader) {
+		return nil, nil, common.Status_FORBIDDEN
+	}
+	return seek, reader, common.Status_SUCCESS
+}
+
+// seekRange resolves a SeekInfo's start and stop positions to block numbers.
+func (n *Network) seekRange(seek *orderer.SeekInfo) (start, stop uint64, st common.Status) {
 	if seek.GetStart() == nil || seek.GetStop() == nil {
-		return common.Status_BAD_REQUEST, nil
+		return 0, 0, common.Status_BAD_REQUEST
 	}
 	height := n.ledger.Height()
-	var number uint64
-	switch start := seek.GetStart().GetType().(type) {
+	switch pos := seek.GetStart().GetType().(type) {
 	case *orderer.SeekPosition_Oldest:
-		number = 0
+		start = 0
 	case *orderer.SeekPosition_Newest:
-		number = height - 1
+		start = height - 1
 	case *orderer.SeekPosition_Specified:
-		number = start.Specified.GetNumber()
-		if number > height {
-			return common.Status_NOT_FOUND, nil
+		start = pos.Specified.GetNumber()
+		if start > height {
+			return 0, 0, common.Status_NOT_FOUND
 		}
 	case *orderer.SeekPosition_NextCommit:
-		number = height
+		start = height
 	default:
-		return common.Status_BAD_REQUEST, nil
+		return 0, 0, common.Status_BAD_REQUEST
 	}
-	var stopNum uint64
-	switch stop := seek.GetStop().GetType().(type) {
+	stop, st = n.seekStop(seek, start)
+	return start, stop, st
+}
+
+// seekStop resolves a SeekInfo's stop position, given its start block number.
+func (n *Network) seekStop(seek *orderer.SeekInfo, start uint64) (uint64, common.Status) {
+	switch pos := seek.GetStop().GetType().(type) {
 	case *orderer.SeekPosition_Oldest:
-		stopNum = number
+		return start, common.Status_SUCCESS
 	case *orderer.SeekPosition_Newest:
 		if proto.Equal(seek.GetStart(), seek.GetStop()) {
-			stopNum = number
-		} else {
-			stopNum = n.ledger.Height() - 1
+			return start, common.Status_SUCCESS
 		}
+		return n.ledger.Height() - 1, common.Status_SUCCESS
 	case *orderer.SeekPosition_Specified:
-		stopNum = stop.Specified.GetNumber()
-		if stopNum < number {
-			return common.Status_BAD_REQUEST, nil
+		if pos.Specified.GetNumber() < start {
+			return 0, common.Status_BAD_REQUEST
 		}
+		return pos.Specified.GetNumber(), common.Status_SUCCESS
 	case *orderer.SeekPosition_NextCommit:
-		stopNum = n.ledger.Height()
+		return n.ledger.Height(), common.Status_SUCCESS
 	default:
-		return common.Status_BAD_REQUEST, nil
+		return 0, common.Status_BAD_REQUEST
 	}
-	it := n.ledger.Blocks(number)
+}
+
+// sendBlocks sends blocks start..stop, waiting for those not yet committed unless the request
+// says FAIL_IF_NOT_READY.
+func (n *Network) sendBlocks(ctx context.Context, seek *orderer.SeekInfo, start, stop uint64, sendBlock func(*common.Block) error) (common.Status, error) {
+	it := n.ledger.Blocks(start)
 	for {
 		if seek.GetBehavior() == orderer.SeekInfo_FAIL_IF_NOT_READY && it.Position() > n.ledger.Height()-1 {
 			return common.Status_NOT_FOUND, nil
 		}
 		block, err := it.Next(ctx)
 		if err != nil {
-			if n.shutdown.Err() != nil {
-				return common.Status_SERVICE_UNAVAILABLE, nil
-			}
-			if ctx.Err() != nil {
-				return common.Status_INTERNAL_SERVER_ERROR, status.FromContextError(ctx.Err()).Err()
-			}
-			if errors.Is(err, ledger.ErrClosed) {
-				return common.Status_SERVICE_UNAVAILABLE, nil
-			}
-			return common.Status_INTERNAL_SERVER_ERROR, nil
+			return n.waitFailure(ctx, err)
 		}
 		send := block
 		if seek.GetContentType() == orderer.SeekInfo_HEADER_WITH_SIG && !isConfigBlock(block) {
@@ -231,9 +249,23 @@ func (n *Network) deliverBlocks(ctx context.Context, env *common.Envelope, out s
 		if err := sendBlock(send); err != nil {
 			return common.Status_INTERNAL_SERVER_ERROR, err
 		}
-		if block.GetHeader().GetNumber() == stopNum {
+		if block.GetHeader().GetNumber() == stop {
 			return common.Status_SUCCESS, nil
 		}
+	}
+}
+
+// waitFailure maps an error waiting for the next block to the status that ends the reply.
+func (n *Network) waitFailure(ctx context.Context, err error) (common.Status, error) {
+	switch {
+	case n.shutdown.Err() != nil:
+		return common.Status_SERVICE_UNAVAILABLE, nil
+	case ctx.Err() != nil:
+		return common.Status_INTERNAL_SERVER_ERROR, status.FromContextError(ctx.Err()).Err()
+	case errors.Is(err, ledger.ErrClosed):
+		return common.Status_SERVICE_UNAVAILABLE, nil
+	default:
+		return common.Status_INTERNAL_SERVER_ERROR, nil
 	}
 }
 

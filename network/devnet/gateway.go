@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
@@ -13,7 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/xborder/xborder/network/devnet/ledger"
 	"github.com/xborder/xborder/network/devnet/orderer"
 	"github.com/xborder/xborder/network/devnet/txutil"
 )
@@ -86,11 +86,11 @@ func (g *gatewayServer) evaluator(chaincode string, targets []string) (string, e
 			return "", fmt.Errorf("no peers available to evaluate chaincode %s in channel %s", chaincode, n.cfg.Channel)
 		}
 	}
-	if len(targets) == 0 || contains(targets, g.local()) {
+	if len(targets) == 0 || slices.Contains(targets, g.local()) {
 		return g.local(), nil
 	}
 	for _, t := range targets {
-		if contains(n.peerOrgs, t) {
+		if slices.Contains(n.peerOrgs, t) {
 			return t, nil
 		}
 	}
@@ -119,41 +119,66 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 		return nil, status.Errorf(codes.FailedPrecondition, "no peers available to endorse chaincode %s in channel %s", prop.ChaincodeName(), n.cfg.Channel)
 	}
 	explicit := req.GetEndorsingOrganizations()
-	simOrg := g.local()
-	if len(explicit) > 0 {
-		var unknown []string
-		for _, o := range explicit {
-			if !contains(n.peerOrgs, o) {
-				unknown = append(unknown, o)
-			}
-		}
-		if len(unknown) > 0 {
-			return nil, status.Errorf(codes.Unavailable, "failed to find any endorsing peers for org(s): %v", unknown)
-		}
-		if !contains(explicit, simOrg) {
-			simOrg = explicit[0]
-		}
-	}
-	sim, fail := n.processProposal(ctx, prop, cc, simOrg)
-	if fail != nil {
-		if len(explicit) > 0 {
-			details := make([]*gateway.ErrorDetail, 0, len(explicit))
-			for _, o := range dedup(append([]string(nil), explicit...)) {
-				details = append(details, n.detail(o, fail.message))
-			}
-			return nil, rpcError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", details...)
-		}
-		return nil, rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", n.detail(simOrg, fail.message))
-	}
-	orgs, err := n.planEndorsers(sim, g.local(), explicit)
+	simOrg, err := g.simulatingOrg(explicit)
 	if err != nil {
 		return nil, err
 	}
-	env, err := n.endorse(sim, orgs)
+	sim, fail := n.processProposal(ctx, prop, cc, simOrg)
+	if fail != nil {
+		return nil, n.endorseFailure(explicit, simOrg, fail)
+	}
+	plan, err := n.planner.plan(&planRequest{
+		chaincode:    cc.def.Name,
+		simulator:    sim.org,
+		local:        g.local(),
+		transient:    len(prop.Transient()) > 0,
+		rwset:        sim.result.RWSet,
+		interest:     sim.result.Interest,
+		privateReads: sim.result.PrivateReads,
+		explicit:     explicit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	env, err := n.endorse(sim, plan.orgs())
 	if err != nil {
 		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
 	}
 	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
+}
+
+// simulatingOrg returns the organisation whose peer simulates a proposal to endorse: the
+// gateway's own unless the client chose endorsing organisations without it, then the first
+// of those. Every chosen organisation must have a peer.
+func (g *gatewayServer) simulatingOrg(explicit []string) (string, error) {
+	n := g.p.net
+	var unknown []string
+	for _, o := range explicit {
+		if !slices.Contains(n.peerOrgs, o) {
+			unknown = append(unknown, o)
+		}
+	}
+	if len(unknown) > 0 {
+		return "", status.Errorf(codes.Unavailable, "failed to find any endorsing peers for org(s): %v", unknown)
+	}
+	if len(explicit) > 0 && !slices.Contains(explicit, g.local()) {
+		return explicit[0], nil
+	}
+	return g.local(), nil
+}
+
+// endorseFailure is Endorse's answer to a simulation that failed on simOrg's peer: Aborted,
+// with the peer's message in the details of every organisation the client chose, or of simOrg.
+func (n *Network) endorseFailure(explicit []string, simOrg string, fail *peerFailure) error {
+	if len(explicit) == 0 {
+		return rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", n.detail(simOrg, fail.message))
+	}
+	orgs := dedup(slices.Clone(explicit))
+	details := make([]*gateway.ErrorDetail, 0, len(orgs))
+	for _, o := range orgs {
+		details = append(details, n.detail(o, fail.message))
+	}
+	return rpcError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", details...)
 }
 
 // Submit checks a signed transaction envelope and hands it to the ordering service.
@@ -248,36 +273,6 @@ func (g *gatewayServer) CommitStatus(ctx context.Context, signed *gateway.Signed
 	return &gateway.CommitStatusResponse{Result: rec.Code, BlockNumber: rec.BlockNum}, nil
 }
 
-// checkReader checks a signed request against the channel's Readers policy: a valid
-// signature by a member of one of the channel's organisations.
-func (n *Network) checkReader(channel string, identity, msg, sig []byte) error {
-	if channel != n.cfg.Channel {
-		return status.Errorf(codes.NotFound, "channel '%s' not found", channel)
-	}
-	id, err := n.mgr.Authenticate(identity, msg, sig)
-	if err == nil && !n.isReader(id) {
-		err = fmt.Errorf("identity of %s with role %s is not a reader of the channel", id.MSPID, id.Role)
-	}
-	if err != nil {
-		return status.Errorf(codes.PermissionDenied, "failed evaluating policy on signed data during check policy on channel [%s] with policy [/Channel/Application/Readers]: %v", channel, err)
-	}
-	return nil
-}
-
-// ledgerRPCError maps an error from waiting on the ledger to a gRPC status.
-func (n *Network) ledgerRPCError(ctx context.Context, err error) error {
-	switch {
-	case n.shutdown.Err() != nil:
-		return status.Error(codes.Unavailable, "the peer is shutting down")
-	case ctx.Err() != nil:
-		return status.FromContextError(ctx.Err()).Err()
-	case errors.Is(err, ledger.ErrClosed):
-		return status.Error(codes.Unavailable, "the peer is shutting down")
-	default:
-		return status.Error(codes.Aborted, err.Error())
-	}
-}
-
 // ChaincodeEvents streams the events of one chaincode's valid transactions, block by block,
 // from the requested position and then as blocks are committed.
 func (g *gatewayServer) ChaincodeEvents(signed *gateway.SignedChaincodeEventsRequest, stream gateway.Gateway_ChaincodeEventsServer) error {
@@ -294,41 +289,21 @@ func (g *gatewayServer) ChaincodeEvents(signed *gateway.SignedChaincodeEventsReq
 	if err := n.checkReader(req.GetChannelId(), req.GetIdentity(), signed.GetRequest(), signed.GetSignature()); err != nil {
 		return err
 	}
-	start, skipThrough := uint64(0), int64(-1)
-	found := false
-	if after := req.GetAfterTransactionId(); after != "" {
-		if rec, err := n.ledger.TxByID(after); err == nil {
-			start, skipThrough, found = rec.BlockNum, int64(rec.TxNum), true
-		}
-	}
-	if !found {
-		switch pos := req.GetStartPosition().GetType().(type) {
-		case nil, *ab.SeekPosition_NextCommit:
-			start = n.ledger.Height()
-		case *ab.SeekPosition_Specified:
-			start = pos.Specified.GetNumber()
-		default:
-			return status.Errorf(codes.InvalidArgument, "invalid start position type: %T", pos)
-		}
+	start, skipThrough, err := n.eventsStart(req)
+	if err != nil {
+		return err
 	}
 	for num := start; ; num++ {
 		if err := n.ledger.WaitForHeight(ctx, num+1); err != nil {
 			return n.ledgerRPCError(stream.Context(), err)
 		}
-		block, err := n.ledger.Block(num)
+		skip := int64(-1)
+		if num == start {
+			skip = skipThrough
+		}
+		resp, err := n.blockEvents(num, req.GetChaincodeId(), skip)
 		if err != nil {
 			return status.Error(codes.Aborted, err.Error())
-		}
-		events, err := txutil.ChaincodeEvents(block, req.GetChaincodeId())
-		if err != nil {
-			return status.Error(codes.Aborted, err.Error())
-		}
-		resp := &gateway.ChaincodeEventsResponse{BlockNumber: num}
-		for _, e := range events {
-			if num == start && int64(e.TxNum) <= skipThrough {
-				continue
-			}
-			resp.Events = append(resp.Events, e.Event)
 		}
 		if len(resp.Events) == 0 {
 			continue
@@ -339,12 +314,41 @@ func (g *gatewayServer) ChaincodeEvents(signed *gateway.SignedChaincodeEventsReq
 	}
 }
 
-// stripMalformed returns err's message without txutil's ErrMalformed prefix.
-func stripMalformed(err error) string {
-	msg := err.Error()
-	prefix := txutil.ErrMalformed.Error() + ": "
-	if len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
-		return msg[len(prefix):]
+// eventsStart returns the block a chaincode events request starts from and, when it resumes
+// after a transaction, that transaction's number in the block (else -1): the events of
+// transactions up to it are skipped.
+func (n *Network) eventsStart(req *gateway.ChaincodeEventsRequest) (uint64, int64, error) {
+	if after := req.GetAfterTransactionId(); after != "" {
+		if rec, err := n.ledger.TxByID(after); err == nil {
+			return rec.BlockNum, int64(rec.TxNum), nil
+		}
 	}
-	return msg
+	switch pos := req.GetStartPosition().GetType().(type) {
+	case nil, *ab.SeekPosition_NextCommit:
+		return n.ledger.Height(), -1, nil
+	case *ab.SeekPosition_Specified:
+		return pos.Specified.GetNumber(), -1, nil
+	default:
+		return 0, 0, status.Errorf(codes.InvalidArgument, "invalid start position type: %T", pos)
+	}
+}
+
+// blockEvents returns the chaincode's events in block num, leaving out those of the
+// transactions numbered up to skipThrough (-1: none).
+func (n *Network) blockEvents(num uint64, chaincode string, skipThrough int64) (*gateway.ChaincodeEventsResponse, error) {
+	block, err := n.ledger.Block(num)
+	if err != nil {
+		return nil, err
+	}
+	events, err := txutil.ChaincodeEvents(block, chaincode)
+	if err != nil {
+		return nil, err
+	}
+	resp := &gateway.ChaincodeEventsResponse{BlockNumber: num}
+	for _, e := range events {
+		if int64(e.TxNum) > skipThrough {
+			resp.Events = append(resp.Events, e.Event)
+		}
+	}
+	return resp, nil
 }

@@ -82,73 +82,18 @@ func (n *Network) commitGenesis() error {
 	return nil
 }
 
+// channelGroup is the channel's configuration tree, as configtxgen writes it for a channel
+// with the devnet's organisations and orderer settings.
 func (n *Network) channelGroup() (*common.ConfigGroup, error) {
-	app := &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
-	ord := &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
-	for _, org := range n.crypto.Orgs {
-		g, err := orgGroup(org)
-		if err != nil {
-			return nil, err
-		}
-		if org.Orderer {
-			if err := setValue(g, "Endpoints", &common.OrdererAddresses{Addresses: []string{fmt.Sprintf("%s:%d", org.Node.Name, ordererPort)}}); err != nil {
-				return nil, err
-			}
-			ord.Groups[org.MSPID] = g
-		} else {
-			if err := setValue(g, "AnchorPeers", &peer.AnchorPeers{AnchorPeers: []*peer.AnchorPeer{{Host: org.Node.Name, Port: 7051}}}); err != nil {
-				return nil, err
-			}
-			app.Groups[org.MSPID] = g
-		}
-	}
-	if err := setImplicit(app, map[string][2]any{
-		"Readers":              {"Readers", common.ImplicitMetaPolicy_ANY},
-		"Writers":              {"Writers", common.ImplicitMetaPolicy_ANY},
-		"Admins":               {"Admins", common.ImplicitMetaPolicy_MAJORITY},
-		"Endorsement":          {"Endorsement", common.ImplicitMetaPolicy_MAJORITY},
-		"LifecycleEndorsement": {"Endorsement", common.ImplicitMetaPolicy_MAJORITY},
-	}); err != nil {
-		return nil, err
-	}
-	if err := setValue(app, "Capabilities", capabilities("V2_5")); err != nil {
-		return nil, err
-	}
-	if err := setImplicit(ord, map[string][2]any{
-		"Readers":         {"Readers", common.ImplicitMetaPolicy_ANY},
-		"Writers":         {"Writers", common.ImplicitMetaPolicy_ANY},
-		"Admins":          {"Admins", common.ImplicitMetaPolicy_MAJORITY},
-		"BlockValidation": {"Writers", common.ImplicitMetaPolicy_ANY},
-	}); err != nil {
-		return nil, err
-	}
-	raft, err := txutil.Marshal(&etcdraft.ConfigMetadata{
-		Consenters: []*etcdraft.Consenter{{
-			Host:          n.ordOrg.Node.Name,
-			Port:          ordererPort,
-			ClientTlsCert: n.ordOrg.Node.TLSCertPEM,
-			ServerTlsCert: n.ordOrg.Node.TLSCertPEM,
-		}},
-		Options: &etcdraft.Options{TickInterval: "500ms", ElectionTick: 10, HeartbeatTick: 1, MaxInflightBlocks: 5, SnapshotIntervalSize: 16 << 20},
-	})
+	app, ord, err := n.orgGroups()
 	if err != nil {
 		return nil, err
 	}
-	ordValues := map[string]proto.Message{
-		"ConsensusType": &orderer.ConsensusType{Type: "etcdraft", Metadata: raft},
-		"BatchSize": &orderer.BatchSize{
-			MaxMessageCount:   uint32(n.cfg.MaxBatch),
-			AbsoluteMaxBytes:  absoluteMaxBytes,
-			PreferredMaxBytes: preferredMaxBytes,
-		},
-		"BatchTimeout":        &orderer.BatchTimeout{Timeout: n.cfg.BatchTimeout.String()},
-		"ChannelRestrictions": &orderer.ChannelRestrictions{},
-		"Capabilities":        capabilities("V2_0"),
+	if err := configureApplication(app); err != nil {
+		return nil, err
 	}
-	for k, v := range ordValues {
-		if err := setValue(ord, k, v); err != nil {
-			return nil, err
-		}
+	if err := n.configureOrderer(ord); err != nil {
+		return nil, err
 	}
 	ch := &common.ConfigGroup{
 		Groups:    map[string]*common.ConfigGroup{"Application": app, "Orderer": ord},
@@ -161,10 +106,8 @@ func (n *Network) channelGroup() (*common.ConfigGroup, error) {
 		"BlockDataHashingStructure": &common.BlockDataHashingStructure{Width: math.MaxUint32},
 		"Capabilities":              capabilities("V3_0"),
 	}
-	for k, v := range chValues {
-		if err := setValue(ch, k, v); err != nil {
-			return nil, err
-		}
+	if err := setValues(ch, chValues); err != nil {
+		return nil, err
 	}
 	if err := setImplicit(ch, map[string][2]any{
 		"Readers": {"Readers", common.ImplicitMetaPolicy_ANY},
@@ -174,6 +117,90 @@ func (n *Network) channelGroup() (*common.ConfigGroup, error) {
 		return nil, err
 	}
 	return ch, nil
+}
+
+// orgGroups returns the Application and Orderer groups holding the organisations' groups:
+// peer organisations with their anchor peer, the orderer organisation with its endpoint.
+func (n *Network) orgGroups() (app, ord *common.ConfigGroup, err error) {
+	app = &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
+	ord = &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
+	for _, org := range n.crypto.Orgs {
+		g, err := orgGroup(org)
+		if err != nil {
+			return nil, nil, err
+		}
+		if org.Orderer {
+			err = setValue(g, "Endpoints", &common.OrdererAddresses{Addresses: []string{fmt.Sprintf("%s:%d", org.Node.Name, ordererPort)}})
+			ord.Groups[org.MSPID] = g
+		} else {
+			err = setValue(g, "AnchorPeers", &peer.AnchorPeers{AnchorPeers: []*peer.AnchorPeer{{Host: org.Node.Name, Port: 7051}}})
+			app.Groups[org.MSPID] = g
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return app, ord, nil
+}
+
+// configureApplication sets the Application group's implicit policies and capabilities.
+func configureApplication(app *common.ConfigGroup) error {
+	if err := setImplicit(app, map[string][2]any{
+		"Readers":              {"Readers", common.ImplicitMetaPolicy_ANY},
+		"Writers":              {"Writers", common.ImplicitMetaPolicy_ANY},
+		"Admins":               {"Admins", common.ImplicitMetaPolicy_MAJORITY},
+		"Endorsement":          {"Endorsement", common.ImplicitMetaPolicy_MAJORITY},
+		"LifecycleEndorsement": {"Endorsement", common.ImplicitMetaPolicy_MAJORITY},
+	}); err != nil {
+		return err
+	}
+	return setValue(app, "Capabilities", capabilities("V2_5"))
+}
+
+// configureOrderer sets the Orderer group's implicit policies, its single-node Raft consenter
+// and its batch settings.
+func (n *Network) configureOrderer(ord *common.ConfigGroup) error {
+	if err := setImplicit(ord, map[string][2]any{
+		"Readers":         {"Readers", common.ImplicitMetaPolicy_ANY},
+		"Writers":         {"Writers", common.ImplicitMetaPolicy_ANY},
+		"Admins":          {"Admins", common.ImplicitMetaPolicy_MAJORITY},
+		"BlockValidation": {"Writers", common.ImplicitMetaPolicy_ANY},
+	}); err != nil {
+		return err
+	}
+	raft, err := txutil.Marshal(&etcdraft.ConfigMetadata{
+		Consenters: []*etcdraft.Consenter{{
+			Host:          n.ordOrg.Node.Name,
+			Port:          ordererPort,
+			ClientTlsCert: n.ordOrg.Node.TLSCertPEM,
+			ServerTlsCert: n.ordOrg.Node.TLSCertPEM,
+		}},
+		Options: &etcdraft.Options{TickInterval: "500ms", ElectionTick: 10, HeartbeatTick: 1, MaxInflightBlocks: 5, SnapshotIntervalSize: 16 << 20},
+	})
+	if err != nil {
+		return err
+	}
+	return setValues(ord, map[string]proto.Message{
+		"ConsensusType": &orderer.ConsensusType{Type: "etcdraft", Metadata: raft},
+		"BatchSize": &orderer.BatchSize{
+			MaxMessageCount:   uint32(n.cfg.MaxBatch),
+			AbsoluteMaxBytes:  absoluteMaxBytes,
+			PreferredMaxBytes: preferredMaxBytes,
+		},
+		"BatchTimeout":        &orderer.BatchTimeout{Timeout: n.cfg.BatchTimeout.String()},
+		"ChannelRestrictions": &orderer.ChannelRestrictions{},
+		"Capabilities":        capabilities("V2_0"),
+	})
+}
+
+// setValues sets every value of values in g.
+func setValues(g *common.ConfigGroup, values map[string]proto.Message) error {
+	for k, v := range values {
+		if err := setValue(g, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // orgGroup is an organisation's config group: its MSP and the signature policies configtxgen

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -70,9 +71,9 @@ type Network struct {
 	peerOrgs   []string // peer organisations' MSP IDs in configuration order
 
 	peers     []*peerNode
-	pvt       *pvtStore
+	transient *transientStore
 	pvtBlocks *pvtBlockStore
-	plans     sync.Map // planEndorsers decisions by policies and organisations (cachedPlan)
+	planner   *endorsementPlanner
 
 	commitMu  sync.Mutex // serialises block assembly and commit
 	failMu    sync.Mutex
@@ -110,15 +111,38 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Network, error) {
 	if o.logger == nil {
 		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	n := &Network{cfg: cfg, opts: o, logger: o.logger, pvt: newPvtStore(o.pvtRetention, 100000)}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("devnet: create data dir: %w", err)
+	n := &Network{cfg: cfg, opts: o, logger: o.logger, transient: newTransientStore(o.pvtRetention, 100000)}
+	if err := n.loadOrganisations(); err != nil {
+		return nil, err
 	}
-	if n.crypto, err = msp.Generate(cfg.DataDir, cfg.Orgs); err != nil {
-		return nil, fmt.Errorf("devnet: crypto material: %w", err)
+	if n.chaincodes, err = n.loadChaincodes(cfg.Chaincodes); err != nil {
+		return nil, err
+	}
+	if err := n.openStores(); err != nil {
+		return nil, err
+	}
+	n.planner = newEndorsementPlanner(n.peerOrgs, n.chaincodes, n.validator)
+	n.shutdown, n.stopShutdown = context.WithCancel(context.Background())
+	if err := n.startServices(ctx); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	n.logger.Info("devnet started", "dataDir", cfg.DataDir, "channel", cfg.Channel, "height", n.ledger.Height())
+	return n, nil
+}
+
+// loadOrganisations creates (first run) or loads the organisations' crypto material and the
+// MSP manager that verifies their identities.
+func (n *Network) loadOrganisations() error {
+	if err := os.MkdirAll(n.cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("devnet: create data dir: %w", err)
+	}
+	var err error
+	if n.crypto, err = msp.Generate(n.cfg.DataDir, n.cfg.Orgs); err != nil {
+		return fmt.Errorf("devnet: crypto material: %w", err)
 	}
 	if n.mgr, err = n.crypto.Manager(); err != nil {
-		return nil, fmt.Errorf("devnet: msp manager: %w", err)
+		return fmt.Errorf("devnet: msp manager: %w", err)
 	}
 	for _, org := range n.crypto.Orgs {
 		if org.Orderer {
@@ -127,59 +151,66 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Network, error) {
 			n.peerOrgs = append(n.peerOrgs, org.MSPID)
 		}
 	}
-	if n.chaincodes, err = n.loadChaincodes(cfg.Chaincodes); err != nil {
-		return nil, err
-	}
-	vcfg := validator.Config{ChannelID: cfg.Channel, MSP: n.mgr, ApplicationOrgs: n.peerOrgs}
-	for _, def := range cfg.Chaincodes {
+	return nil
+}
+
+// openStores creates the validator and opens the ledger and the private data store,
+// committing the genesis block on first run. On failure it closes what it opened.
+func (n *Network) openStores() error {
+	vcfg := validator.Config{ChannelID: n.cfg.Channel, MSP: n.mgr, ApplicationOrgs: n.peerOrgs}
+	for _, def := range n.cfg.Chaincodes {
 		cc := n.chaincodes[def.Name]
 		vcfg.Chaincodes = append(vcfg.Chaincodes, validator.Chaincode{Name: def.Name, EndorsementPolicy: cc.policy, Collections: cc.collections})
 	}
+	var err error
 	if n.validator, err = validator.New(vcfg); err != nil {
-		return nil, fmt.Errorf("devnet: validator: %w", err)
+		return fmt.Errorf("devnet: validator: %w", err)
 	}
-	if n.ledger, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger")); err != nil {
-		return nil, fmt.Errorf("devnet: open ledger: %w", err)
+	if n.ledger, err = ledger.Open(filepath.Join(n.cfg.DataDir, "ledger")); err != nil {
+		return fmt.Errorf("devnet: open ledger: %w", err)
 	}
-	if n.pvtBlocks, err = openPvtBlockStore(cfg.DataDir); err != nil {
+	if n.pvtBlocks, err = openPvtBlockStore(n.cfg.DataDir); err != nil {
 		_ = n.ledger.Close()
-		return nil, fmt.Errorf("devnet: %w", err)
+		return fmt.Errorf("devnet: %w", err)
 	}
 	if n.ledger.Height() == 0 {
 		if err := n.commitGenesis(); err != nil {
 			_ = n.pvtBlocks.close()
 			_ = n.ledger.Close()
-			return nil, err
+			return err
 		}
 	}
-	n.shutdown, n.stopShutdown = context.WithCancel(context.Background())
-	n.runtime = ccruntime.NewRuntime(ccruntime.WithLogger(n.logger), ccruntime.WithTimeout(o.endorsementTimeout))
+	return nil
+}
+
+// startServices starts the chaincode runtime (attaching the chaincodes with an address), the
+// ordering service and one peer per peer organisation. The caller closes the network on
+// failure.
+func (n *Network) startServices(ctx context.Context) error {
+	n.runtime = ccruntime.NewRuntime(ccruntime.WithLogger(n.logger), ccruntime.WithTimeout(n.opts.endorsementTimeout))
 	n.cutter = orderer.New(orderer.Config{
-		BatchTimeout:      cfg.BatchTimeout,
-		MaxMessageCount:   cfg.MaxBatch,
+		BatchTimeout:      n.cfg.BatchTimeout,
+		MaxMessageCount:   n.cfg.MaxBatch,
 		PreferredMaxBytes: preferredMaxBytes,
 		AbsoluteMaxBytes:  absoluteMaxBytes,
-		CutWhenIdle:       cfg.CutWhenIdle,
+		CutWhenIdle:       n.cfg.CutWhenIdle,
 	}, n.commitBatch)
-	for _, cc := range cfg.Chaincodes {
+	for _, cc := range n.cfg.Chaincodes {
 		if cc.Address == "" {
 			continue
 		}
 		if err := n.runtime.Attach(ctx, cc.Name, cc.Address, cc.TLS); err != nil {
-			_ = n.Close()
-			return nil, fmt.Errorf("devnet: attach chaincode %s at %s: %w", cc.Name, cc.Address, err)
+			return fmt.Errorf("devnet: attach chaincode %s at %s: %w", cc.Name, cc.Address, err)
 		}
 	}
 	for i, org := range n.crypto.PeerOrgs() {
 		p, err := n.startPeer(org, i)
 		if err != nil {
-			_ = n.Close()
-			return nil, err
+			return err
 		}
 		n.peers = append(n.peers, p)
 	}
-	n.logger.Info("devnet started", "dataDir", cfg.DataDir, "channel", cfg.Channel, "height", n.ledger.Height())
-	return n, nil
+	return nil
 }
 
 func (n *Network) startPeer(org *msp.Org, index int) (*peerNode, error) {
@@ -222,43 +253,54 @@ func (n *Network) startPeer(org *msp.Org, index int) (*peerNode, error) {
 // call more than once.
 func (n *Network) Close() error {
 	n.closeOnce.Do(func() {
-		var errs []error
 		if n.stopShutdown != nil {
 			n.stopShutdown()
 		}
-		var wg sync.WaitGroup
-		for _, p := range n.peers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p.stop(gracePeriod)
-			}()
-		}
-		wg.Wait()
+		n.stopPeers()
 		if n.cutter != nil {
 			n.cutter.Close()
 		}
-		if n.runtime != nil {
-			if err := n.runtime.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("devnet: close chaincode runtime: %w", err))
-			}
-		}
-		if n.pvtBlocks != nil {
-			if err := n.pvtBlocks.close(); err != nil {
-				errs = append(errs, fmt.Errorf("devnet: close private data store: %w", err))
-			}
-		}
-		if n.ledger != nil {
-			if err := n.ledger.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("devnet: close ledger: %w", err))
-			}
-		}
+		errs := n.closeStores()
 		if err := n.commitFailure(); err != nil {
 			errs = append(errs, fmt.Errorf("devnet: ordering stopped after a failed commit: %w", err))
 		}
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
+}
+
+// stopPeers stops every peer's server at once, each with the grace period.
+func (n *Network) stopPeers() {
+	var wg sync.WaitGroup
+	for _, p := range n.peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.stop(gracePeriod)
+		}()
+	}
+	wg.Wait()
+}
+
+// closeStores closes the chaincode runtime, the private data store and the ledger.
+func (n *Network) closeStores() []error {
+	var errs []error
+	if n.runtime != nil {
+		if err := n.runtime.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("devnet: close chaincode runtime: %w", err))
+		}
+	}
+	if n.pvtBlocks != nil {
+		if err := n.pvtBlocks.close(); err != nil {
+			errs = append(errs, fmt.Errorf("devnet: close private data store: %w", err))
+		}
+	}
+	if n.ledger != nil {
+		if err := n.ledger.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("devnet: close ledger: %w", err))
+		}
+	}
+	return errs
 }
 
 // gracePeriod is how long Close lets in-flight calls finish before it cuts connections.
@@ -398,7 +440,7 @@ func (n *Network) AttachChaincode(ctx context.Context, name, address string, tls
 	if _, ok := n.chaincodes[name]; !ok {
 		return fmt.Errorf("devnet: attach chaincode %s: chaincode is not defined on channel %s", name, n.cfg.Channel)
 	}
-	if contains(n.runtime.Chaincodes(), name) {
+	if slices.Contains(n.runtime.Chaincodes(), name) {
 		if err := n.runtime.Detach(name); err != nil {
 			return fmt.Errorf("devnet: detach chaincode %s: %w", name, err)
 		}

@@ -182,3 +182,30 @@ func TestEvaluateTargetOrganizations(t *testing.T) {
 		})
 	}
 }
+
+// TestImplicitCollectionEndorsement writes an organisation's implicit collection with
+// transient data under the default (majority) chaincode policy. Validation applies the
+// organisation's own Endorsement policy to such a write, so the gateway has the organisation's
+// peer endorse alone, never sending the transient data elsewhere, and the write commits.
+func TestImplicitCollectionEndorsement(t *testing.T) {
+	tn := startNet(t)
+	tests := []struct {
+		name string
+		org  string
+	}{
+		{name: "bank", org: bank},
+		{name: "customs", org: customs},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			coll := "_implicit_org_" + tc.org
+			_, err := tn.contract(tc.org).Submit("putPrivate",
+				client.WithArguments(coll, "note"),
+				client.WithTransient(map[string][]byte{"value": []byte("for " + tc.org + " only")}))
+			require.NoError(t, err)
+			got, err := tn.contract(tc.org).EvaluateTransaction("getPrivate", coll, "note")
+			require.NoError(t, err)
+			require.Equal(t, "for "+tc.org+" only", string(got))
+		})
+	}
+}

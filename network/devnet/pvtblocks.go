@@ -161,7 +161,7 @@ func (n *Network) mayReadCollection(ns, coll string, reader *msp.Principal, bloc
 	}
 	c := policy.FindCollection(cc.collections, coll)
 	if c == nil {
-		return n.isMember(ns+"/"+coll, reader.MSPID)
+		return cc.isMember(coll, reader.MSPID)
 	}
 	if c.BlockToLive > 0 && height > blockNum+c.BlockToLive+1 {
 		return false

@@ -50,3 +50,39 @@ func TestKeyLevelEndorsement(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, peer.TxValidationCode_VALID, st.Code)
 }
+
+// TestKeyLevelPolicyAtCommit checks that validation applies the key-level policy committed
+// when the transaction's block is validated, as a Fabric peer does: a write endorsed before
+// the key's policy required CarrierMSP, and committed after, is ENDORSEMENT_POLICY_FAILURE and
+// leaves the value unchanged; the same write endorsed afterwards is planned with CarrierMSP and
+// is valid.
+func TestKeyLevelPolicyAtCommit(t *testing.T) {
+	tn := startNet(t, withPolicy(anyOrg))
+	c := tn.contract(merchant)
+	_, err := c.SubmitTransaction("put", "sbe-late", "v0")
+	require.NoError(t, err)
+	p, err := c.NewProposal("put", client.WithArguments("sbe-late", "stale"))
+	require.NoError(t, err)
+	stale, err := p.Endorse()
+	require.NoError(t, err)
+
+	ep, err := proto.Marshal(policy.MustParse("AND('CarrierMSP.peer')"))
+	require.NoError(t, err)
+	_, err = c.Submit("setValidation", client.WithBytesArguments([]byte("sbe-late"), ep))
+	require.NoError(t, err)
+
+	commit, err := stale.Submit()
+	require.NoError(t, err)
+	st, err := commit.Status()
+	require.NoError(t, err)
+	require.Equal(t, peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE, st.Code)
+	got, err := c.EvaluateTransaction("get", "sbe-late")
+	require.NoError(t, err)
+	require.Equal(t, "v0", string(got))
+
+	_, err = c.SubmitTransaction("put", "sbe-late", "fresh")
+	require.NoError(t, err)
+	got, err = c.EvaluateTransaction("get", "sbe-late")
+	require.NoError(t, err)
+	require.Equal(t, "fresh", string(got))
+}

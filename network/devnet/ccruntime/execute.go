@@ -257,29 +257,13 @@ func (tx *txContext) dispatch(m *peer.ChaincodeMessage) ([]byte, error) {
 	case peer.ChaincodeMessage_GET_STATE_MULTIPLE:
 		return tx.handleGetStateMultiple(p)
 	case peer.ChaincodeMessage_PUT_STATE:
-		req := &peer.PutState{}
-		if err := proto.Unmarshal(p, req); err != nil {
-			return nil, fmt.Errorf("unmarshal failed: %w", err)
-		}
-		return nil, tx.putState(req.GetCollection(), req.GetKey(), req.GetValue())
+		return nil, tx.handlePutState(p)
 	case peer.ChaincodeMessage_DEL_STATE:
-		req := &peer.DelState{}
-		if err := proto.Unmarshal(p, req); err != nil {
-			return nil, fmt.Errorf("unmarshal failed: %w", err)
-		}
-		return nil, tx.putState(req.GetCollection(), req.GetKey(), nil)
+		return nil, tx.handleDelState(p)
 	case peer.ChaincodeMessage_PURGE_PRIVATE_DATA:
-		req := &peer.DelState{}
-		if err := proto.Unmarshal(p, req); err != nil {
-			return nil, fmt.Errorf("unmarshal failed: %w", err)
-		}
-		return nil, tx.purgePrivateData(req.GetCollection(), req.GetKey())
+		return nil, tx.handlePurgePrivateData(p)
 	case peer.ChaincodeMessage_PUT_STATE_METADATA:
-		req := &peer.PutStateMetadata{}
-		if err := proto.Unmarshal(p, req); err != nil {
-			return nil, fmt.Errorf("unmarshal failed: %w", err)
-		}
-		return nil, tx.putStateMetadata(req.GetCollection(), req.GetKey(), req.GetMetadata())
+		return nil, tx.handlePutStateMetadata(p)
 	case peer.ChaincodeMessage_WRITE_BATCH_STATE:
 		return nil, tx.handleWriteBatch(p)
 	case peer.ChaincodeMessage_GET_STATE_METADATA:
@@ -297,14 +281,51 @@ func (tx *txContext) dispatch(m *peer.ChaincodeMessage) ([]byte, error) {
 	case peer.ChaincodeMessage_GET_HISTORY_FOR_KEY:
 		return tx.handleGetHistoryForKey(p)
 	case peer.ChaincodeMessage_INVOKE_CHAINCODE:
-		spec := &peer.ChaincodeSpec{}
-		if err := proto.Unmarshal(p, spec); err != nil {
-			return nil, fmt.Errorf("unmarshal failed: %w", err)
-		}
-		return nil, fmt.Errorf("chaincode-to-chaincode invocation of %q is not supported by the devnet", spec.GetChaincodeId().GetName())
+		return nil, handleInvokeChaincode(p)
 	default:
 		return nil, fmt.Errorf("unexpected message type %s", m.GetType())
 	}
+}
+
+func (tx *txContext) handlePutState(p []byte) error {
+	req := &peer.PutState{}
+	if err := proto.Unmarshal(p, req); err != nil {
+		return fmt.Errorf("unmarshal failed: %w", err)
+	}
+	return tx.putState(req.GetCollection(), req.GetKey(), req.GetValue())
+}
+
+func (tx *txContext) handleDelState(p []byte) error {
+	req := &peer.DelState{}
+	if err := proto.Unmarshal(p, req); err != nil {
+		return fmt.Errorf("unmarshal failed: %w", err)
+	}
+	return tx.putState(req.GetCollection(), req.GetKey(), nil)
+}
+
+func (tx *txContext) handlePurgePrivateData(p []byte) error {
+	req := &peer.DelState{}
+	if err := proto.Unmarshal(p, req); err != nil {
+		return fmt.Errorf("unmarshal failed: %w", err)
+	}
+	return tx.purgePrivateData(req.GetCollection(), req.GetKey())
+}
+
+func (tx *txContext) handlePutStateMetadata(p []byte) error {
+	req := &peer.PutStateMetadata{}
+	if err := proto.Unmarshal(p, req); err != nil {
+		return fmt.Errorf("unmarshal failed: %w", err)
+	}
+	return tx.putStateMetadata(req.GetCollection(), req.GetKey(), req.GetMetadata())
+}
+
+// handleInvokeChaincode refuses chaincode-to-chaincode calls, which the devnet does not support.
+func handleInvokeChaincode(p []byte) error {
+	spec := &peer.ChaincodeSpec{}
+	if err := proto.Unmarshal(p, spec); err != nil {
+		return fmt.Errorf("unmarshal failed: %w", err)
+	}
+	return fmt.Errorf("chaincode-to-chaincode invocation of %q is not supported by the devnet", spec.GetChaincodeId().GetName())
 }
 
 func (tx *txContext) handleGetState(p []byte) ([]byte, error) {
@@ -330,44 +351,62 @@ func (tx *txContext) handleGetStateMultiple(p []byte) ([]byte, error) {
 	if err := proto.Unmarshal(p, req); err != nil {
 		return nil, fmt.Errorf("unmarshal failed: %w", err)
 	}
-	values := make([][]byte, len(req.GetKeys()))
+	var values [][]byte
+	var err error
 	if coll := req.GetCollection(); coll != "" {
-		if err := tx.checkReadPermission(coll); err != nil {
-			return nil, err
-		}
-		if err := tx.validateCollName(coll); err != nil {
-			return nil, err
-		}
-		// Fabric's multi-key private read takes what the local private store holds, with no
-		// hash-version cross-check, and records a hashed read per key.
-		local := tx.localMember(coll)
-		for i, key := range req.GetKeys() {
-			var vv *ledgerValue
-			if local {
-				v, err := tx.localPrivateData(coll, key)
-				if err != nil {
-					return nil, err
-				}
-				vv = v
-			}
-			tx.rw.addHashedRead(tx.ns, coll, key, toVersion(vv))
-			tx.privateReads[coll] = true
-			values[i] = valueOf(vv)
-		}
+		values, err = tx.getPrivateMultiple(coll, req.GetKeys())
 	} else {
-		for i, key := range req.GetKeys() {
-			vv, err := tx.getPublic(key)
-			if err != nil {
-				return nil, err
-			}
-			values[i] = valueOf(vv)
-		}
+		values, err = tx.getPublicMultiple(req.GetKeys())
+	}
+	if err != nil {
+		return nil, err
 	}
 	out, err := proto.Marshal(&peer.GetStateMultipleResult{Values: values})
 	if err != nil {
 		return nil, fmt.Errorf("marshal failed: %w", err)
 	}
 	return out, nil
+}
+
+// getPublicMultiple reads committed public keys, recording each read.
+func (tx *txContext) getPublicMultiple(keys []string) ([][]byte, error) {
+	values := make([][]byte, len(keys))
+	for i, key := range keys {
+		vv, err := tx.getPublic(key)
+		if err != nil {
+			return nil, err
+		}
+		values[i] = valueOf(vv)
+	}
+	return values, nil
+}
+
+// getPrivateMultiple reads private keys as Fabric's multi-key private read does: it takes what
+// the local private store holds, with no hash-version cross-check, and records a hashed read
+// per key.
+func (tx *txContext) getPrivateMultiple(coll string, keys []string) ([][]byte, error) {
+	if err := tx.checkReadPermission(coll); err != nil {
+		return nil, err
+	}
+	if err := tx.validateCollName(coll); err != nil {
+		return nil, err
+	}
+	local := tx.localMember(coll)
+	values := make([][]byte, len(keys))
+	for i, key := range keys {
+		var vv *ledgerValue
+		if local {
+			v, err := tx.localPrivateData(coll, key)
+			if err != nil {
+				return nil, err
+			}
+			vv = v
+		}
+		tx.rw.addHashedRead(tx.ns, coll, key, toVersion(vv))
+		tx.privateReads[coll] = true
+		values[i] = valueOf(vv)
+	}
+	return values, nil
 }
 
 // getPublic reads a committed public key and records the read with its version.

@@ -226,13 +226,7 @@ func (tx *txContext) handleGetStateByRange(p []byte) ([]byte, error) {
 	var qi *queryIterator
 	switch coll := req.GetCollection(); {
 	case coll != "":
-		if err := tx.checkReadPermission(coll); err != nil {
-			return nil, err
-		}
-		if err := tx.checkBeforePvtdataQueries(); err != nil {
-			return nil, err
-		}
-		if err := tx.validateCollName(coll); err != nil {
+		if err := tx.checkPrivateQuery(coll); err != nil {
 			return nil, err
 		}
 		qi, err = tx.privateRange(coll, req.GetStartKey(), req.GetEndKey())
@@ -254,6 +248,18 @@ func (tx *txContext) handleGetStateByRange(p []byte) ([]byte, error) {
 	}
 	tx.queries[id] = qi
 	return tx.queryResponse(qi, id, paginated, limit)
+}
+
+// checkPrivateQuery applies the peer's checks before a query of collection coll: read
+// permission, no private data query after a write in this transaction, a defined collection.
+func (tx *txContext) checkPrivateQuery(coll string) error {
+	if err := tx.checkReadPermission(coll); err != nil {
+		return err
+	}
+	if err := tx.checkBeforePvtdataQueries(); err != nil {
+		return err
+	}
+	return tx.validateCollName(coll)
 }
 
 func (tx *txContext) handleQueryStateNext(p []byte) ([]byte, error) {
@@ -294,13 +300,7 @@ func (tx *txContext) handleGetQueryResult(p []byte) ([]byte, error) {
 	}
 	switch coll := req.GetCollection(); {
 	case coll != "":
-		if err := tx.checkReadPermission(coll); err != nil {
-			return nil, err
-		}
-		if err := tx.checkBeforePvtdataQueries(); err != nil {
-			return nil, err
-		}
-		if err := tx.validateCollName(coll); err != nil {
+		if err := tx.checkPrivateQuery(coll); err != nil {
 			return nil, err
 		}
 		return nil, errors.New("ExecuteQuery not supported for leveldb")

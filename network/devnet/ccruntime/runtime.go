@@ -19,7 +19,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -350,12 +351,7 @@ func (r *Runtime) detach(name string, c *connection) {
 func (r *Runtime) Chaincodes() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	names := make([]string, 0, len(r.conns))
-	for n := range r.conns {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(r.conns))
 }
 
 // Ready reports whether chaincode name is attached and its stream is up.

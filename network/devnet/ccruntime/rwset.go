@@ -3,6 +3,8 @@ package ccruntime
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
@@ -257,12 +259,7 @@ func decodeMetadata(b []byte) (map[string][]byte, error) {
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
 
 func sortedValues[V any](m map[string]V) []V {

@@ -72,118 +72,176 @@ func (l *Ledger) Commit(block *common.Block, preCodes []peer.TxValidationCode,
 	}
 	defer func() { _ = tx.Rollback() }() // no-op after a successful Commit
 
-	c := &committer{
-		blockNum: num,
-		state:    tx.Bucket(bucketState),
-		history:  tx.Bucket(bucketHistory),
-		pvt:      tx.Bucket(bucketPvt),
-		pvtHash:  tx.Bucket(bucketPvtHash),
-		expiry:   tx.Bucket(bucketExpiry),
-		btl:      l.opts.blockToLive,
-		updates:  sha256.New(),
-	}
-	index := tx.Bucket(bucketTxIndex)
+	c := l.newCommitter(tx, num, lastConfig)
 	codes := make([]peer.TxValidationCode, len(envs))
-	indexed := make([]string, 0, len(envs)) // IDs whose index entry this block creates
 	for i, env := range envs {
 		code := peer.TxValidationCode_VALID
 		if preCodes != nil {
 			code = preCodes[i]
 		}
-		p, parseCode, parseErr := ParseTx(env)
-		txID := ""
-		if parseErr == nil {
-			txID = p.TxID()
-		} else if code == peer.TxValidationCode_VALID {
-			code = parseCode
-		}
-		if len(txID) > maxKeyLen {
-			// Too long to index; a real transaction ID is a 64-character hex digest.
-			txID = ""
-			if code == peer.TxValidationCode_VALID {
-				code = peer.TxValidationCode_BAD_PROPOSAL_TXID
-			}
-		}
-		duplicate := false
-		if txID != "" {
-			if prev := index.Get([]byte(txID)); prev != nil {
-				duplicate = true
-				first, err := decodeTxIndex(prev)
-				if err != nil {
-					return nil, fmt.Errorf("commit block %d: tx index of %s: %w", num, txID, err)
-				}
-				// A repeat within the block is DUPLICATE_TXID whatever its earlier code, as
-				// Fabric's committer marks it; a repeat of a committed ID overrides VALID only.
-				if first.blockNum == num || code == peer.TxValidationCode_VALID {
-					code = peer.TxValidationCode_DUPLICATE_TXID
-				}
-			}
-		}
-		if code == peer.TxValidationCode_VALID {
-			switch p.HeaderType() {
-			case common.HeaderType_CONFIG:
-				lastConfig = num
-			case common.HeaderType_ENDORSER_TRANSACTION:
-				code, err = c.validateAndApply(p, uint64(i), pvt[uint64(i)])
-				if err != nil {
-					return nil, fmt.Errorf("commit block %d tx %d (%s): %w", num, i, txID, err)
-				}
-			default:
-				code = peer.TxValidationCode_UNKNOWN_TX_TYPE
-			}
-		}
-		codes[i] = code
-		if txID != "" && !duplicate {
-			if err := index.Put([]byte(txID), encodeTxIndex(txIndexValue{blockNum: num, txNum: uint64(i), code: int32(code)})); err != nil {
-				return nil, fmt.Errorf("commit block %d: index tx %s: %w", num, txID, err)
-			}
-			indexed = append(indexed, txID)
+		if codes[i], err = c.commitTx(uint64(i), env, code, pvt[uint64(i)]); err != nil {
+			return nil, err
 		}
 	}
-
 	if err := c.purgeExpired(); err != nil {
 		return nil, fmt.Errorf("commit block %d: purge expired private data: %w", num, err)
 	}
-	md := buildMetadata(block, codes, lastConfig)
-	newCommitHash := nextCommitHash(md[common.BlockMetadataIndex_TRANSACTIONS_FILTER], c.updates.Sum(nil), commitHash)
-	md[common.BlockMetadataIndex_COMMIT_HASH], err = proto.Marshal(&common.Metadata{Value: newCommitHash})
+	stored, head, err := c.storeBlock(tx, block, codes, commitHash)
 	if err != nil {
-		return nil, fmt.Errorf("commit block %d: marshal commit hash: %w", num, err)
-	}
-	stored := &common.Block{Header: block.GetHeader(), Data: block.GetData(), Metadata: &common.BlockMetadata{Metadata: md}}
-	blockBytes, err := deterministic.Marshal(stored)
-	if err != nil {
-		return nil, fmt.Errorf("commit block %d: marshal: %w", num, err)
-	}
-	if err := tx.Bucket(bucketBlocks).Put(be64(num), blockBytes); err != nil {
-		return nil, fmt.Errorf("commit block %d: store block: %w", num, err)
-	}
-	headerHash := BlockHeaderHash(block.GetHeader())
-	if err := tx.Bucket(bucketHashes).Put(headerHash, be64(num)); err != nil {
-		return nil, fmt.Errorf("commit block %d: index block hash: %w", num, err)
-	}
-	prevHash := bytes.Clone(block.GetHeader().GetPreviousHash())
-	meta := tx.Bucket(bucketMeta)
-	for _, kv := range []struct{ k, v []byte }{
-		{metaHeight, be64(num + 1)},
-		{metaLastHash, headerHash},
-		{metaPrevHash, prevHash},
-		{metaLastConfig, be64(lastConfig)},
-		{metaCommitHash, newCommitHash},
-	} {
-		if err := meta.Put(kv.k, kv.v); err != nil {
-			return nil, fmt.Errorf("commit block %d: meta %s: %w", num, kv.k, err)
-		}
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", num, err)
 	}
 	block.Metadata = stored.Metadata
-	l.publish(num+1, headerHash, prevHash, newCommitHash, lastConfig, indexed)
+	l.publish(num+1, head.lastHash, head.prevHash, head.commitHash, c.lastConfig, c.indexed)
 	for _, hook := range l.opts.hooks {
 		hook(block)
 	}
 	return codes, nil
+}
+
+// newCommitter returns the committer of block num inside the read-write transaction tx.
+func (l *Ledger) newCommitter(tx *bolt.Tx, num, lastConfig uint64) *committer {
+	return &committer{
+		blockNum:   num,
+		state:      tx.Bucket(bucketState),
+		history:    tx.Bucket(bucketHistory),
+		pvt:        tx.Bucket(bucketPvt),
+		pvtHash:    tx.Bucket(bucketPvtHash),
+		expiry:     tx.Bucket(bucketExpiry),
+		index:      tx.Bucket(bucketTxIndex),
+		btl:        l.opts.blockToLive,
+		updates:    sha256.New(),
+		lastConfig: lastConfig,
+	}
+}
+
+// commitTx decides the final code of the block's transaction txNum (pre-validated with
+// code), applies its writes if it is valid and indexes its ID unless that ID is already
+// indexed.
+func (c *committer) commitTx(txNum uint64, env []byte, code peer.TxValidationCode, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
+	p, txID, code := parseForCommit(env, code)
+	duplicate, code, err := c.checkDuplicate(txID, code)
+	if err != nil {
+		return 0, err
+	}
+	if code == peer.TxValidationCode_VALID {
+		if code, err = c.execute(p, txNum, pvt); err != nil {
+			return 0, fmt.Errorf("commit block %d tx %d (%s): %w", c.blockNum, txNum, txID, err)
+		}
+	}
+	if txID != "" && !duplicate {
+		if err := c.index.Put([]byte(txID), encodeTxIndex(txIndexValue{blockNum: c.blockNum, txNum: txNum, code: int32(code)})); err != nil {
+			return 0, fmt.Errorf("commit block %d: index tx %s: %w", c.blockNum, txID, err)
+		}
+		c.indexed = append(c.indexed, txID)
+	}
+	return code, nil
+}
+
+// parseForCommit parses an envelope of the block and returns it with its transaction ID ("" if
+// it has none that can be indexed) and its code: a VALID code becomes the parse failure's
+// code, or BAD_PROPOSAL_TXID for an ID too long to index.
+func parseForCommit(env []byte, code peer.TxValidationCode) (*ParsedTx, string, peer.TxValidationCode) {
+	p, parseCode, parseErr := ParseTx(env)
+	txID := ""
+	if parseErr == nil {
+		txID = p.TxID()
+	} else if code == peer.TxValidationCode_VALID {
+		code = parseCode
+	}
+	if len(txID) > maxKeyLen {
+		// Too long to index; a real transaction ID is a 64-character hex digest.
+		txID = ""
+		if code == peer.TxValidationCode_VALID {
+			code = peer.TxValidationCode_BAD_PROPOSAL_TXID
+		}
+	}
+	return p, txID, code
+}
+
+// checkDuplicate reports whether txID is already indexed and the transaction's code given
+// that: a repeat within the block is DUPLICATE_TXID whatever its earlier code, as Fabric's
+// committer marks it; a repeat of a committed ID overrides VALID only.
+func (c *committer) checkDuplicate(txID string, code peer.TxValidationCode) (bool, peer.TxValidationCode, error) {
+	if txID == "" {
+		return false, code, nil
+	}
+	prev := c.index.Get([]byte(txID))
+	if prev == nil {
+		return false, code, nil
+	}
+	first, err := decodeTxIndex(prev)
+	if err != nil {
+		return true, code, fmt.Errorf("commit block %d: tx index of %s: %w", c.blockNum, txID, err)
+	}
+	if first.blockNum == c.blockNum || code == peer.TxValidationCode_VALID {
+		code = peer.TxValidationCode_DUPLICATE_TXID
+	}
+	return true, code, nil
+}
+
+// execute commits a transaction that is valid so far: a config transaction becomes the last
+// configuration, an endorser transaction is validated and applied, other types are
+// UNKNOWN_TX_TYPE.
+func (c *committer) execute(p *ParsedTx, txNum uint64, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
+	switch p.HeaderType() {
+	case common.HeaderType_CONFIG:
+		c.lastConfig = c.blockNum
+		return peer.TxValidationCode_VALID, nil
+	case common.HeaderType_ENDORSER_TRANSACTION:
+		return c.validateAndApply(p, txNum, pvt)
+	default:
+		return peer.TxValidationCode_UNKNOWN_TX_TYPE, nil
+	}
+}
+
+// chainHead is what a committed block makes the ledger's head.
+type chainHead struct {
+	lastHash, prevHash, commitHash []byte
+}
+
+// storeBlock stores the block with its final metadata (validation flags, commit hash chained
+// to prevCommitHash, last config), indexes its header hash and records the new chain head,
+// all in tx. It returns the stored block and the new head.
+func (c *committer) storeBlock(tx *bolt.Tx, block *common.Block, codes []peer.TxValidationCode, prevCommitHash []byte) (*common.Block, *chainHead, error) {
+	num := c.blockNum
+	md := buildMetadata(block, codes, c.lastConfig)
+	head := &chainHead{
+		lastHash:   BlockHeaderHash(block.GetHeader()),
+		prevHash:   bytes.Clone(block.GetHeader().GetPreviousHash()),
+		commitHash: nextCommitHash(md[common.BlockMetadataIndex_TRANSACTIONS_FILTER], c.updates.Sum(nil), prevCommitHash),
+	}
+	var err error
+	md[common.BlockMetadataIndex_COMMIT_HASH], err = proto.Marshal(&common.Metadata{Value: head.commitHash})
+	if err != nil {
+		return nil, nil, fmt.Errorf("commit block %d: marshal commit hash: %w", num, err)
+	}
+	stored := &common.Block{Header: block.GetHeader(), Data: block.GetData(), Metadata: &common.BlockMetadata{Metadata: md}}
+	blockBytes, err := deterministic.Marshal(stored)
+	if err != nil {
+		return nil, nil, fmt.Errorf("commit block %d: marshal: %w", num, err)
+	}
+	if err := tx.Bucket(bucketBlocks).Put(be64(num), blockBytes); err != nil {
+		return nil, nil, fmt.Errorf("commit block %d: store block: %w", num, err)
+	}
+	if err := tx.Bucket(bucketHashes).Put(head.lastHash, be64(num)); err != nil {
+		return nil, nil, fmt.Errorf("commit block %d: index block hash: %w", num, err)
+	}
+	meta := tx.Bucket(bucketMeta)
+	for _, kv := range []struct{ k, v []byte }{
+		{metaHeight, be64(num + 1)},
+		{metaLastHash, head.lastHash},
+		{metaPrevHash, head.prevHash},
+		{metaLastConfig, be64(c.lastConfig)},
+		{metaCommitHash, head.commitHash},
+	} {
+		if err := meta.Put(kv.k, kv.v); err != nil {
+			return nil, nil, fmt.Errorf("commit block %d: meta %s: %w", num, kv.k, err)
+		}
+	}
+	return stored, head, nil
 }
 
 // checkBlock verifies that block extends the chain at height with previous hash lastHash.
@@ -255,8 +313,12 @@ type committer struct {
 	pvt      *bolt.Bucket
 	pvtHash  *bolt.Bucket
 	expiry   *bolt.Bucket
+	index    *bolt.Bucket
 	btl      func(ns, coll string) uint64 // nil = no private data expiry
 	updates  hash.Hash                    // digest of applied updates, for COMMIT_HASH
+
+	lastConfig uint64   // the last configuration block, this one's if it holds a config transaction
+	indexed    []string // the transaction IDs whose index entry this block creates
 }
 
 // scheduleExpiry records that the private entry under hashKey, written at ver, expires per
@@ -287,31 +349,7 @@ func (c *committer) purgeExpired() error {
 	var done [][]byte
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		done = append(done, bytes.Clone(k))
-		ev, err := decodeExpiry(v)
-		if err != nil {
-			return fmt.Errorf("expiry entry %x: %w", k, err)
-		}
-		hk := bytes.Clone(k[8:])
-		hv := c.pvtHash.Get(hk)
-		if hv == nil {
-			continue
-		}
-		h, err := decodeVersion(hv)
-		if err != nil {
-			return fmt.Errorf("private data hash %x: %w", hk, err)
-		}
-		if h != ev.version {
-			continue // rewritten after the expiring write
-		}
-		if ev.hasKey && len(hk) >= sha256.Size {
-			pk := append(bytes.Clone(hk[:len(hk)-sha256.Size]), ev.key...)
-			if pv := c.pvt.Get(pk); pv != nil {
-				if err := c.del(c.pvt, tagPvt, pk); err != nil {
-					return err
-				}
-			}
-		}
-		if err := c.del(c.pvtHash, tagPvtHash, hk); err != nil {
+		if err := c.purgeEntry(k, v); err != nil {
 			return err
 		}
 	}
@@ -321,6 +359,36 @@ func (c *committer) purgeExpired() error {
 		}
 	}
 	return nil
+}
+
+// purgeEntry deletes the private hash named by the expiry entry k (and its clear value when
+// stored), unless it was rewritten after the expiring write.
+func (c *committer) purgeEntry(k, v []byte) error {
+	ev, err := decodeExpiry(v)
+	if err != nil {
+		return fmt.Errorf("expiry entry %x: %w", k, err)
+	}
+	hk := bytes.Clone(k[8:])
+	hv := c.pvtHash.Get(hk)
+	if hv == nil {
+		return nil
+	}
+	h, err := decodeVersion(hv)
+	if err != nil {
+		return fmt.Errorf("private data hash %x: %w", hk, err)
+	}
+	if h != ev.version {
+		return nil // rewritten after the expiring write
+	}
+	if ev.hasKey && len(hk) >= sha256.Size {
+		pk := append(bytes.Clone(hk[:len(hk)-sha256.Size]), ev.key...)
+		if pv := c.pvt.Get(pk); pv != nil {
+			if err := c.del(c.pvt, tagPvt, pk); err != nil {
+				return err
+			}
+		}
+	}
+	return c.del(c.pvtHash, tagPvtHash, hk)
 }
 
 // nsSets is one namespace's decoded read-write sets.
@@ -339,45 +407,17 @@ type collHashed struct {
 // validateAndApply validates an endorser transaction's read-write set and applies its writes
 // if valid. A non-nil error is a storage failure that aborts the whole block.
 func (c *committer) validateAndApply(p *ParsedTx, txNum uint64, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
-	sets := make([]nsSets, 0, len(p.RWSet.GetNsRwset()))
-	for _, ns := range p.RWSet.GetNsRwset() {
-		s := nsSets{ns: ns.GetNamespace(), kv: &kvrwset.KVRWSet{}}
-		if err := proto.Unmarshal(ns.GetRwset(), s.kv); err != nil {
-			return peer.TxValidationCode_BAD_RWSET, nil
-		}
-		for _, ch := range ns.GetCollectionHashedRwset() {
-			h := &kvrwset.HashedRWSet{}
-			if err := proto.Unmarshal(ch.GetHashedRwset(), h); err != nil {
-				return peer.TxValidationCode_BAD_RWSET, nil
-			}
-			s.hashed = append(s.hashed, collHashed{coll: ch.GetCollectionName(), set: h, pvtRWSHash: ch.GetPvtRwsetHash()})
-		}
-		sets = append(sets, s)
+	sets, ok := decodeSets(p.RWSet)
+	if !ok {
+		return peer.TxValidationCode_BAD_RWSET, nil
 	}
 	if !keysFit(sets, pvt) {
 		return peer.TxValidationCode_INVALID_WRITESET, nil
 	}
 	// Validate everything before applying anything.
 	for _, s := range sets {
-		for _, r := range s.kv.GetReads() {
-			ok, err := c.versionMatches(c.state, stateKey(s.ns, r.GetKey()), r.GetVersion())
-			if err != nil || !ok {
-				return peer.TxValidationCode_MVCC_READ_CONFLICT, err
-			}
-		}
-		for _, rq := range s.kv.GetRangeQueriesInfo() {
-			ok, err := c.rangeStillValid(s.ns, rq)
-			if err != nil || !ok {
-				return peer.TxValidationCode_PHANTOM_READ_CONFLICT, err
-			}
-		}
-		for _, h := range s.hashed {
-			for _, r := range h.set.GetHashedReads() {
-				ok, err := c.versionMatches(c.pvtHash, pvtHashKey(s.ns, h.coll, r.GetKeyHash()), r.GetVersion())
-				if err != nil || !ok {
-					return peer.TxValidationCode_MVCC_READ_CONFLICT, err
-				}
-			}
+		if code, err := c.checkReads(s); code != peer.TxValidationCode_VALID || err != nil {
+			return code, err
 		}
 	}
 	ver := Height{BlockNum: c.blockNum, TxNum: txNum}
@@ -398,6 +438,54 @@ func (c *committer) validateAndApply(p *ParsedTx, txNum uint64, pvt *rwset.TxPvt
 	return peer.TxValidationCode_VALID, nil
 }
 
+// decodeSets decodes the namespaces' read-write sets of a transaction; false if one is not a
+// valid KVRWSet or HashedRWSet.
+func decodeSets(rws *rwset.TxReadWriteSet) ([]nsSets, bool) {
+	sets := make([]nsSets, 0, len(rws.GetNsRwset()))
+	for _, ns := range rws.GetNsRwset() {
+		s := nsSets{ns: ns.GetNamespace(), kv: &kvrwset.KVRWSet{}}
+		if err := proto.Unmarshal(ns.GetRwset(), s.kv); err != nil {
+			return nil, false
+		}
+		for _, ch := range ns.GetCollectionHashedRwset() {
+			h := &kvrwset.HashedRWSet{}
+			if err := proto.Unmarshal(ch.GetHashedRwset(), h); err != nil {
+				return nil, false
+			}
+			s.hashed = append(s.hashed, collHashed{coll: ch.GetCollectionName(), set: h, pvtRWSHash: ch.GetPvtRwsetHash()})
+		}
+		sets = append(sets, s)
+	}
+	return sets, true
+}
+
+// checkReads checks one namespace's reads against the current state: read versions and
+// hashed private read versions (MVCC_READ_CONFLICT) and range queries
+// (PHANTOM_READ_CONFLICT). It returns VALID if they all still hold.
+func (c *committer) checkReads(s nsSets) (peer.TxValidationCode, error) {
+	for _, r := range s.kv.GetReads() {
+		ok, err := c.versionMatches(c.state, stateKey(s.ns, r.GetKey()), r.GetVersion())
+		if err != nil || !ok {
+			return peer.TxValidationCode_MVCC_READ_CONFLICT, err
+		}
+	}
+	for _, rq := range s.kv.GetRangeQueriesInfo() {
+		ok, err := c.rangeStillValid(s.ns, rq)
+		if err != nil || !ok {
+			return peer.TxValidationCode_PHANTOM_READ_CONFLICT, err
+		}
+	}
+	for _, h := range s.hashed {
+		for _, r := range h.set.GetHashedReads() {
+			ok, err := c.versionMatches(c.pvtHash, pvtHashKey(s.ns, h.coll, r.GetKeyHash()), r.GetVersion())
+			if err != nil || !ok {
+				return peer.TxValidationCode_MVCC_READ_CONFLICT, err
+			}
+		}
+	}
+	return peer.TxValidationCode_VALID, nil
+}
+
 // maxKeyLen bounds the namespace, collection and key lengths of a write so that every
 // derived storage key (state, history, private data, expiry) fits bbolt's key size limit.
 const maxKeyLen = bolt.MaxKeySize - 64
@@ -407,42 +495,55 @@ const maxKeyLen = bolt.MaxKeySize - 64
 // collection that is empty or contains a 0x00 byte (the storage key separator; Fabric's
 // chaincode and collection names never do), is INVALID_WRITESET.
 func keysFit(sets []nsSets, pvt *rwset.TxPvtReadWriteSet) bool {
-	badName := func(n string) bool { return n == "" || strings.IndexByte(n, 0) >= 0 }
 	for _, s := range sets {
-		if badName(s.ns) {
+		if !nsKeysFit(s) {
 			return false
-		}
-		for _, h := range s.hashed {
-			if badName(h.coll) {
-				return false
-			}
-		}
-		for _, w := range s.kv.GetWrites() {
-			if len(s.ns)+len(w.GetKey()) > maxKeyLen {
-				return false
-			}
-		}
-		for _, h := range s.hashed {
-			if len(s.ns)+len(h.coll) > maxKeyLen {
-				return false
-			}
 		}
 	}
 	for _, nsp := range pvt.GetNsPvtRwset() {
 		for _, cp := range nsp.GetCollectionPvtRwset() {
-			// The raw key length is bounded by the rwset size; only decode when it could matter.
-			if len(nsp.GetNamespace())+len(cp.GetCollectionName())+len(cp.GetRwset()) <= maxKeyLen {
-				continue
+			if !pvtKeysFit(nsp.GetNamespace(), cp) {
+				return false
 			}
-			kv := &kvrwset.KVRWSet{}
-			if proto.Unmarshal(cp.GetRwset(), kv) != nil {
-				continue // not applied anyway
-			}
-			for _, w := range kv.GetWrites() {
-				if len(nsp.GetNamespace())+len(cp.GetCollectionName())+len(w.GetKey()) > maxKeyLen {
-					return false
-				}
-			}
+		}
+	}
+	return true
+}
+
+// badName reports whether a namespace or collection name cannot be part of a storage key.
+func badName(n string) bool { return n == "" || strings.IndexByte(n, 0) >= 0 }
+
+// nsKeysFit applies keysFit to one namespace's public and hashed writes.
+func nsKeysFit(s nsSets) bool {
+	if badName(s.ns) {
+		return false
+	}
+	for _, h := range s.hashed {
+		if badName(h.coll) || len(s.ns)+len(h.coll) > maxKeyLen {
+			return false
+		}
+	}
+	for _, w := range s.kv.GetWrites() {
+		if len(s.ns)+len(w.GetKey()) > maxKeyLen {
+			return false
+		}
+	}
+	return true
+}
+
+// pvtKeysFit applies keysFit to the clear private writes of one collection.
+func pvtKeysFit(ns string, cp *rwset.CollectionPvtReadWriteSet) bool {
+	// The raw key length is bounded by the rwset size; only decode when it could matter.
+	if len(ns)+len(cp.GetCollectionName())+len(cp.GetRwset()) <= maxKeyLen {
+		return true
+	}
+	kv := &kvrwset.KVRWSet{}
+	if proto.Unmarshal(cp.GetRwset(), kv) != nil {
+		return true // not applied anyway
+	}
+	for _, w := range kv.GetWrites() {
+		if len(ns)+len(cp.GetCollectionName())+len(w.GetKey()) > maxKeyLen {
+			return false
 		}
 	}
 	return true
@@ -467,54 +568,12 @@ func (c *committer) versionMatches(b *bolt.Bucket, k []byte, want *kvrwset.Versi
 // rangeStillValid re-executes a range query against the current state and compares its
 // results with what the simulation saw (raw reads or merkle summary).
 func (c *committer) rangeStillValid(ns string, rq *kvrwset.RangeQueryInfo) (bool, error) {
-	prefix := nsPrefix(ns)
-	start := append(bytes.Clone(prefix), rq.GetStartKey()...)
-	var end []byte
-	if rq.GetEndKey() != "" {
-		end = append(bytes.Clone(prefix), rq.GetEndKey()...)
-	}
-	includeEnd := !rq.GetItrExhausted()
-	cur := c.state.Cursor()
-	k, v := cur.Seek(start)
-	next := func() (*kvrwset.KVRead, error) {
-		if k == nil || !bytes.HasPrefix(k, prefix) {
-			return nil, nil
-		}
-		if end != nil {
-			cmp := bytes.Compare(k, end)
-			if cmp > 0 || (cmp == 0 && !includeEnd) {
-				return nil, nil
-			}
-		}
-		h, err := decodeVersion(v)
-		if err != nil {
-			return nil, fmt.Errorf("range entry %q: %w", k, err)
-		}
-		r := &kvrwset.KVRead{Key: string(k[len(prefix):]), Version: &kvrwset.Version{BlockNum: h.BlockNum, TxNum: h.TxNum}}
-		k, v = cur.Next()
-		return r, nil
-	}
+	scan := c.newRangeScan(ns, rq)
 	if summary := rq.GetReadsMerkleHashes(); summary != nil {
-		rec, err := newRecorder(rq.GetStartKey(), rq.GetEndKey(), summary.GetMaxDegree())
-		if err != nil {
-			return false, nil
-		}
-		for {
-			r, err := next()
-			if err != nil {
-				return false, err
-			}
-			if r == nil {
-				break
-			}
-			rec.add(r)
-		}
-		got := rec.finish().GetReadsMerkleHashes()
-		return got != nil && got.GetMaxDegree() == summary.GetMaxDegree() && got.GetMaxLevel() == summary.GetMaxLevel() &&
-			slices.EqualFunc(got.GetMaxLevelHashes(), summary.GetMaxLevelHashes(), bytes.Equal), nil
+		return scan.matchesSummary(rq, summary)
 	}
 	for _, want := range rq.GetRawReads().GetKvReads() {
-		r, err := next()
+		r, err := scan.next()
 		if err != nil {
 			return false, err
 		}
@@ -523,8 +582,71 @@ func (c *committer) rangeStillValid(ns string, rq *kvrwset.RangeQueryInfo) (bool
 			return false, nil
 		}
 	}
-	r, err := next()
+	r, err := scan.next()
 	return r == nil, err
+}
+
+// rangeScan re-executes a range query over the committed state of one namespace.
+type rangeScan struct {
+	prefix     []byte
+	end        []byte // nil: to the end of the namespace
+	includeEnd bool
+	cur        *bolt.Cursor
+	k, v       []byte
+}
+
+func (c *committer) newRangeScan(ns string, rq *kvrwset.RangeQueryInfo) *rangeScan {
+	prefix := nsPrefix(ns)
+	start := append(bytes.Clone(prefix), rq.GetStartKey()...)
+	var end []byte
+	if rq.GetEndKey() != "" {
+		end = append(bytes.Clone(prefix), rq.GetEndKey()...)
+	}
+	s := &rangeScan{prefix: prefix, end: end, includeEnd: !rq.GetItrExhausted(), cur: c.state.Cursor()}
+	s.k, s.v = s.cur.Seek(start)
+	return s
+}
+
+// next returns the next read of the range, nil at its end.
+func (s *rangeScan) next() (*kvrwset.KVRead, error) {
+	if s.k == nil || !bytes.HasPrefix(s.k, s.prefix) {
+		return nil, nil
+	}
+	if s.end != nil {
+		cmp := bytes.Compare(s.k, s.end)
+		if cmp > 0 || (cmp == 0 && !s.includeEnd) {
+			return nil, nil
+		}
+	}
+	h, err := decodeVersion(s.v)
+	if err != nil {
+		return nil, fmt.Errorf("range entry %q: %w", s.k, err)
+	}
+	r := &kvrwset.KVRead{Key: string(s.k[len(s.prefix):]), Version: &kvrwset.Version{BlockNum: h.BlockNum, TxNum: h.TxNum}}
+	s.k, s.v = s.cur.Next()
+	return r, nil
+}
+
+// matchesSummary reports whether the range's reads now hash to the merkle summary the
+// simulation recorded.
+func (s *rangeScan) matchesSummary(rq *kvrwset.RangeQueryInfo, summary *kvrwset.QueryReadsMerkleSummary) (bool, error) {
+	rec, err := newRecorder(rq.GetStartKey(), rq.GetEndKey(), summary.GetMaxDegree())
+	if err != nil {
+		return false, nil
+	}
+	for {
+		r, err := s.next()
+		if err != nil {
+			return false, err
+		}
+		if r == nil {
+			break
+		}
+		rec.add(r)
+	}
+	got := rec.finish().GetReadsMerkleHashes()
+	return got != nil && got.GetMaxDegree() == summary.GetMaxDegree() && got.GetMaxLevel() == summary.GetMaxLevel() &&
+		slices.EqualFunc(got.GetMaxLevelHashes(), summary.GetMaxLevelHashes(), bytes.Equal), nil
 }
 
 // put stores key -> value in b and feeds the commit-hash digest.
@@ -594,31 +716,8 @@ const (
 
 func (c *committer) applyPublic(ns string, kv *kvrwset.KVRWSet, ver Height, txID string, ts *timestamppb.Timestamp) error {
 	for _, w := range kv.GetWrites() {
-		k := stateKey(ns, w.GetKey())
-		isDelete := w.GetIsDelete() || len(w.GetValue()) == 0
-		if isDelete {
-			if err := c.del(c.state, tagState, k); err != nil {
-				return err
-			}
-		} else {
-			cur, err := current(c.state, k)
-			if err != nil {
-				return err
-			}
-			vv := &VersionedValue{Value: w.GetValue(), Version: ver}
-			if cur != nil {
-				vv.Metadata = cur.Metadata
-			}
-			if err := c.put(c.state, tagState, k, encodeState(vv)); err != nil {
-				return err
-			}
-		}
-		hv := historyValue{txID: txID, timestamp: ts, isDelete: isDelete}
-		if !isDelete {
-			hv.value = w.GetValue()
-		}
-		if err := c.history.Put(historyKey(ns, w.GetKey(), ver.BlockNum, ver.TxNum), encodeHistory(hv)); err != nil {
-			return fmt.Errorf("history %s/%q: %w", ns, w.GetKey(), err)
+		if err := c.applyPublicWrite(ns, w, ver, txID, ts); err != nil {
+			return err
 		}
 	}
 	for _, mw := range kv.GetMetadataWrites() {
@@ -627,6 +726,41 @@ func (c *committer) applyPublic(ns string, kv *kvrwset.KVRWSet, ver Height, txID
 		}
 	}
 	return nil
+}
+
+// applyPublicWrite applies one public write (an empty value deletes; a value keeps the key's
+// metadata) and records it in the key's history.
+func (c *committer) applyPublicWrite(ns string, w *kvrwset.KVWrite, ver Height, txID string, ts *timestamppb.Timestamp) error {
+	k := stateKey(ns, w.GetKey())
+	isDelete := w.GetIsDelete() || len(w.GetValue()) == 0
+	if isDelete {
+		if err := c.del(c.state, tagState, k); err != nil {
+			return err
+		}
+	} else if err := c.putKeepingMetadata(c.state, tagState, k, w.GetValue(), ver); err != nil {
+		return err
+	}
+	hv := historyValue{txID: txID, timestamp: ts, isDelete: isDelete}
+	if !isDelete {
+		hv.value = w.GetValue()
+	}
+	if err := c.history.Put(historyKey(ns, w.GetKey(), ver.BlockNum, ver.TxNum), encodeHistory(hv)); err != nil {
+		return fmt.Errorf("history %s/%q: %w", ns, w.GetKey(), err)
+	}
+	return nil
+}
+
+// putKeepingMetadata stores value at version ver under k, keeping the entry's metadata.
+func (c *committer) putKeepingMetadata(b *bolt.Bucket, tag byte, k, value []byte, ver Height) error {
+	cur, err := current(b, k)
+	if err != nil {
+		return err
+	}
+	vv := &VersionedValue{Value: value, Version: ver}
+	if cur != nil {
+		vv.Metadata = cur.Metadata
+	}
+	return c.put(b, tag, k, encodeState(vv))
 }
 
 // applyMetadata replaces the metadata of the entry under k and bumps its version. It reports
@@ -652,15 +786,7 @@ func (c *committer) applyHashed(ns string, h collHashed, ver Height) error {
 			}
 			continue
 		}
-		cur, err := current(c.pvtHash, k)
-		if err != nil {
-			return err
-		}
-		vv := &VersionedValue{Value: w.GetValueHash(), Version: ver}
-		if cur != nil {
-			vv.Metadata = cur.Metadata
-		}
-		if err := c.put(c.pvtHash, tagPvtHash, k, encodeState(vv)); err != nil {
+		if err := c.putKeepingMetadata(c.pvtHash, tagPvtHash, k, w.GetValueHash(), ver); err != nil {
 			return err
 		}
 		if err := c.scheduleExpiry(ns, h.coll, k, ver, nil); err != nil {
@@ -670,13 +796,11 @@ func (c *committer) applyHashed(ns string, h collHashed, ver Height) error {
 	for _, mw := range h.set.GetMetadataWrites() {
 		k := pvtHashKey(ns, h.coll, mw.GetKeyHash())
 		applied, err := c.applyMetadata(c.pvtHash, tagPvtHash, k, mw.GetEntries(), ver)
+		if err == nil && applied {
+			err = c.scheduleExpiry(ns, h.coll, k, ver, nil)
+		}
 		if err != nil {
 			return err
-		}
-		if applied {
-			if err := c.scheduleExpiry(ns, h.coll, k, ver, nil); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
@@ -686,6 +810,28 @@ func (c *committer) applyHashed(ns string, h collHashed, ver Height) error {
 // matches the endorsed hash. Without it the hashes stay committed and GetPrivateData reports
 // ErrPrivateDataUnavailable for the affected keys.
 func (c *committer) applyPrivate(ns string, h collHashed, pvt *rwset.TxPvtReadWriteSet, ver Height) error {
+	kv := endorsedPrivateWrites(ns, h, pvt)
+	if kv == nil {
+		return nil
+	}
+	for _, w := range kv.GetWrites() {
+		if err := c.applyPrivateWrite(ns, h.coll, w, ver); err != nil {
+			return err
+		}
+	}
+	// A metadata-only write bumps the hashed entry's version; carry the unchanged private
+	// value to that version when it is the value the hash commits to (as Fabric does).
+	for _, mw := range kv.GetMetadataWrites() {
+		if err := c.carryPrivateValue(ns, h.coll, mw.GetKey()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endorsedPrivateWrites returns the clear private writes of collection h.coll supplied in
+// pvt, or nil if there are none, they do not match the endorsed hash or cannot be decoded.
+func endorsedPrivateWrites(ns string, h collHashed, pvt *rwset.TxPvtReadWriteSet) *kvrwset.KVRWSet {
 	var raw []byte
 	for _, nsp := range pvt.GetNsPvtRwset() {
 		if nsp.GetNamespace() != ns {
@@ -708,48 +854,44 @@ func (c *committer) applyPrivate(ns string, h collHashed, pvt *rwset.TxPvtReadWr
 	if err := proto.Unmarshal(raw, kv); err != nil {
 		return nil // the endorsed hash matched garbage: nothing usable to store
 	}
-	for _, w := range kv.GetWrites() {
-		k := pvtKey(ns, h.coll, w.GetKey())
-		if w.GetIsDelete() || len(w.GetValue()) == 0 {
-			if err := c.del(c.pvt, tagPvt, k); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := c.put(c.pvt, tagPvt, k, encodeState(&VersionedValue{Value: w.GetValue(), Version: ver})); err != nil {
-			return err
-		}
-		kh := sha256.Sum256([]byte(w.GetKey()))
-		key := w.GetKey()
-		if err := c.scheduleExpiry(ns, h.coll, pvtHashKey(ns, h.coll, kh[:]), ver, &key); err != nil {
-			return err
-		}
+	return kv
+}
+
+// applyPrivateWrite stores or deletes one clear private value and schedules its expiry.
+func (c *committer) applyPrivateWrite(ns, coll string, w *kvrwset.KVWrite, ver Height) error {
+	k := pvtKey(ns, coll, w.GetKey())
+	if w.GetIsDelete() || len(w.GetValue()) == 0 {
+		return c.del(c.pvt, tagPvt, k)
 	}
-	// A metadata-only write bumps the hashed entry's version; carry the unchanged private
-	// value to that version when it is the value the hash commits to (as Fabric does).
-	for _, mw := range kv.GetMetadataWrites() {
-		kh := sha256.Sum256([]byte(mw.GetKey()))
-		hv, err := current(c.pvtHash, pvtHashKey(ns, h.coll, kh[:]))
-		if err != nil {
-			return err
-		}
-		k := pvtKey(ns, h.coll, mw.GetKey())
-		pv, err := current(c.pvt, k)
-		if err != nil {
-			return err
-		}
-		if hv == nil || pv == nil || pv.Version == hv.Version {
-			continue
-		}
-		if vh := sha256.Sum256(pv.Value); bytes.Equal(vh[:], hv.Value) {
-			if err := c.put(c.pvt, tagPvt, k, encodeState(&VersionedValue{Value: pv.Value, Version: hv.Version})); err != nil {
-				return err
-			}
-			key := mw.GetKey()
-			if err := c.scheduleExpiry(ns, h.coll, pvtHashKey(ns, h.coll, kh[:]), hv.Version, &key); err != nil {
-				return err
-			}
-		}
+	if err := c.put(c.pvt, tagPvt, k, encodeState(&VersionedValue{Value: w.GetValue(), Version: ver})); err != nil {
+		return err
 	}
-	return nil
+	kh := sha256.Sum256([]byte(w.GetKey()))
+	key := w.GetKey()
+	return c.scheduleExpiry(ns, coll, pvtHashKey(ns, coll, kh[:]), ver, &key)
+}
+
+// carryPrivateValue moves the clear private value of key to the version of its hashed entry
+// after a metadata-only write, when the hash commits to that value.
+func (c *committer) carryPrivateValue(ns, coll, key string) error {
+	kh := sha256.Sum256([]byte(key))
+	hv, err := current(c.pvtHash, pvtHashKey(ns, coll, kh[:]))
+	if err != nil {
+		return err
+	}
+	k := pvtKey(ns, coll, key)
+	pv, err := current(c.pvt, k)
+	if err != nil {
+		return err
+	}
+	if hv == nil || pv == nil || pv.Version == hv.Version {
+		return nil
+	}
+	if vh := sha256.Sum256(pv.Value); !bytes.Equal(vh[:], hv.Value) {
+		return nil
+	}
+	if err := c.put(c.pvt, tagPvt, k, encodeState(&VersionedValue{Value: pv.Value, Version: hv.Version})); err != nil {
+		return err
+	}
+	return c.scheduleExpiry(ns, coll, pvtHashKey(ns, coll, kh[:]), hv.Version, &key)
 }

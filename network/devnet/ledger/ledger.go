@@ -183,27 +183,11 @@ func (l *Ledger) init() error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		if f := meta.Get(metaFormat); f == nil {
-			if err := meta.Put(metaFormat, []byte(formatVersion)); err != nil {
-				return fmt.Errorf("write format version: %w", err)
-			}
-		} else if string(f) != formatVersion {
-			return fmt.Errorf("unsupported ledger format %q (want %q)", f, formatVersion)
+		if err := checkFormat(meta); err != nil {
+			return err
 		}
-		if h := meta.Get(metaHeight); h != nil {
-			if len(h) != 8 {
-				return fmt.Errorf("height record: %w", ErrCorrupt)
-			}
-			l.height = binary.BigEndian.Uint64(h)
-		}
-		l.lastHash = bytes.Clone(meta.Get(metaLastHash))
-		l.prevHash = bytes.Clone(meta.Get(metaPrevHash))
-		l.commitHash = bytes.Clone(meta.Get(metaCommitHash))
-		if c := meta.Get(metaLastConfig); c != nil {
-			if len(c) != 8 {
-				return fmt.Errorf("last config record: %w", ErrCorrupt)
-			}
-			l.lastConfig = binary.BigEndian.Uint64(c)
+		if err := l.loadHead(meta); err != nil {
+			return err
 		}
 		if err := checkTip(tx, l.height, l.lastHash); err != nil {
 			return err
@@ -213,6 +197,41 @@ func (l *Ledger) init() error {
 		}
 		return nil
 	})
+}
+
+// checkFormat records the storage format of a new ledger, or checks that of an existing one.
+func checkFormat(meta *bolt.Bucket) error {
+	f := meta.Get(metaFormat)
+	if f == nil {
+		if err := meta.Put(metaFormat, []byte(formatVersion)); err != nil {
+			return fmt.Errorf("write format version: %w", err)
+		}
+		return nil
+	}
+	if string(f) != formatVersion {
+		return fmt.Errorf("unsupported ledger format %q (want %q)", f, formatVersion)
+	}
+	return nil
+}
+
+// loadHead reads the chain head records (height, hashes, last config) into l.
+func (l *Ledger) loadHead(meta *bolt.Bucket) error {
+	if h := meta.Get(metaHeight); h != nil {
+		if len(h) != 8 {
+			return fmt.Errorf("height record: %w", ErrCorrupt)
+		}
+		l.height = binary.BigEndian.Uint64(h)
+	}
+	l.lastHash = bytes.Clone(meta.Get(metaLastHash))
+	l.prevHash = bytes.Clone(meta.Get(metaPrevHash))
+	l.commitHash = bytes.Clone(meta.Get(metaCommitHash))
+	if c := meta.Get(metaLastConfig); c != nil {
+		if len(c) != 8 {
+			return fmt.Errorf("last config record: %w", ErrCorrupt)
+		}
+		l.lastConfig = binary.BigEndian.Uint64(c)
+	}
+	return nil
 }
 
 // checkTip verifies in O(1) that the height and last-hash records agree with the stored
@@ -344,15 +363,7 @@ func closedErr(err error) error {
 
 // Block returns committed block num, with its metadata.
 func (l *Ledger) Block(num uint64) (*common.Block, error) {
-	var b []byte
-	err := l.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketBlocks).Get(be64(num))
-		if v == nil {
-			return fmt.Errorf("block %d: %w", num, ErrNotFound)
-		}
-		b = bytes.Clone(v)
-		return nil
-	})
+	b, err := l.BlockBytes(num)
 	if err != nil {
 		return nil, err
 	}
@@ -653,41 +664,12 @@ func (l *Ledger) VerifyChain() error {
 		var prev []byte
 		var n uint64
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if binary.BigEndian.Uint64(k) != n {
-				return fmt.Errorf("block key %x at position %d: %w", k, n, ErrCorrupt)
+			b, err := verifyStoredBlock(k, v, n, prev)
+			if err != nil {
+				return err
 			}
-			b := &common.Block{}
-			if err := proto.Unmarshal(v, b); err != nil {
-				return fmt.Errorf("unmarshal block %d: %w", n, err)
-			}
-			if b.GetHeader().GetNumber() != n {
-				return fmt.Errorf("block %d has header number %d: %w", n, b.GetHeader().GetNumber(), ErrCorrupt)
-			}
-			if !bytes.Equal(b.GetHeader().GetPreviousHash(), prev) {
-				return fmt.Errorf("block %d previous hash %x, want %x: %w", n, b.GetHeader().GetPreviousHash(), prev, ErrCorrupt)
-			}
-			if dh := BlockDataHash(b.GetData()); !bytes.Equal(dh, b.GetHeader().GetDataHash()) {
-				return fmt.Errorf("block %d data hash %x, computed %x: %w", n, b.GetHeader().GetDataHash(), dh, ErrCorrupt)
-			}
-			if f := TxValidationFlags(b); len(f) != len(b.GetData().GetData()) {
-				return fmt.Errorf("block %d has %d validation flags for %d transactions: %w", n, len(f), len(b.GetData().GetData()), ErrCorrupt)
-			}
-			for i, env := range b.GetData().GetData() {
-				p, _, err := ParseTx(env)
-				if err != nil || p.TxID() == "" || len(p.TxID()) > maxKeyLen {
-					continue // not indexed
-				}
-				iv := idx.Get([]byte(p.TxID()))
-				if iv == nil {
-					return fmt.Errorf("block %d tx %d (%s) missing from the tx index: %w", n, i, p.TxID(), ErrCorrupt)
-				}
-				rec, err := decodeTxIndex(iv)
-				if err != nil {
-					return err
-				}
-				if rec.blockNum > n || (rec.blockNum == n && rec.txNum > uint64(i)) {
-					return fmt.Errorf("block %d tx %d (%s) indexed at %d/%d: %w", n, i, p.TxID(), rec.blockNum, rec.txNum, ErrCorrupt)
-				}
+			if err := verifyTxIndexed(idx, b, n); err != nil {
+				return err
 			}
 			prev = BlockHeaderHash(b.GetHeader())
 			if hn := hashes.Get(prev); len(hn) != 8 || binary.BigEndian.Uint64(hn) != n {
@@ -703,4 +685,52 @@ func (l *Ledger) VerifyChain() error {
 		}
 		return nil
 	})
+}
+
+// verifyStoredBlock decodes the block stored under key k at position n of the chain and
+// checks its number, its previous hash (prev), its data hash and its validation flags.
+func verifyStoredBlock(k, v []byte, n uint64, prev []byte) (*common.Block, error) {
+	if binary.BigEndian.Uint64(k) != n {
+		return nil, fmt.Errorf("block key %x at position %d: %w", k, n, ErrCorrupt)
+	}
+	b := &common.Block{}
+	if err := proto.Unmarshal(v, b); err != nil {
+		return nil, fmt.Errorf("unmarshal block %d: %w", n, err)
+	}
+	if b.GetHeader().GetNumber() != n {
+		return nil, fmt.Errorf("block %d has header number %d: %w", n, b.GetHeader().GetNumber(), ErrCorrupt)
+	}
+	if !bytes.Equal(b.GetHeader().GetPreviousHash(), prev) {
+		return nil, fmt.Errorf("block %d previous hash %x, want %x: %w", n, b.GetHeader().GetPreviousHash(), prev, ErrCorrupt)
+	}
+	if dh := BlockDataHash(b.GetData()); !bytes.Equal(dh, b.GetHeader().GetDataHash()) {
+		return nil, fmt.Errorf("block %d data hash %x, computed %x: %w", n, b.GetHeader().GetDataHash(), dh, ErrCorrupt)
+	}
+	if f := TxValidationFlags(b); len(f) != len(b.GetData().GetData()) {
+		return nil, fmt.Errorf("block %d has %d validation flags for %d transactions: %w", n, len(f), len(b.GetData().GetData()), ErrCorrupt)
+	}
+	return b, nil
+}
+
+// verifyTxIndexed checks that every indexable transaction ID of block n is in the tx index at
+// or before its position.
+func verifyTxIndexed(idx *bolt.Bucket, b *common.Block, n uint64) error {
+	for i, env := range b.GetData().GetData() {
+		p, _, err := ParseTx(env)
+		if err != nil || p.TxID() == "" || len(p.TxID()) > maxKeyLen {
+			continue // not indexed
+		}
+		iv := idx.Get([]byte(p.TxID()))
+		if iv == nil {
+			return fmt.Errorf("block %d tx %d (%s) missing from the tx index: %w", n, i, p.TxID(), ErrCorrupt)
+		}
+		rec, err := decodeTxIndex(iv)
+		if err != nil {
+			return err
+		}
+		if rec.blockNum > n || (rec.blockNum == n && rec.txNum > uint64(i)) {
+			return fmt.Errorf("block %d tx %d (%s) indexed at %d/%d: %w", n, i, p.TxID(), rec.blockNum, rec.txNum, ErrCorrupt)
+		}
+	}
+	return nil
 }

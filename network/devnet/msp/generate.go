@@ -283,44 +283,61 @@ func writeOrg(dir string, spec OrgSpec) error {
 		nodeOU, nodeKind = OUOrderer, "orderers"
 	}
 	short := strings.SplitN(node, ".", 2)[0]
-	members := []struct {
-		base, name, ou string
-		server         bool
-		hosts          []string
-	}{
+	members := []member{
 		{filepath.Join(dir, nodeKind, node), node, nodeOU, true, []string{node, short, "localhost"}},
 		{filepath.Join(dir, "users", "Admin@"+spec.Domain), "Admin@" + spec.Domain, OUAdmin, false, nil},
 		{filepath.Join(dir, "users", "User1@"+spec.Domain), "User1@" + spec.Domain, OUClient, false, nil},
 	}
 	for _, m := range members {
-		mspDir := filepath.Join(m.base, "msp")
-		if err := writeVerifyingMSP(mspDir, caName, caPEM, tlsCAName, tlsCAPEM); err != nil {
-			return err
-		}
-		key, err := newKey()
-		if err != nil {
-			return err
-		}
-		der, err := issue(signCA, &key.PublicKey, leafTemplate(spec.Domain, m.name, []string{m.ou}, now,
-			x509.KeyUsageDigitalSignature, nil, nil))
-		if err != nil {
-			return fmt.Errorf("issue %s: %w", m.name, err)
-		}
-		if err := writeFile(filepath.Join(mspDir, "signcerts", m.name+"-cert.pem"), encodeCertPEM(der), 0o644); err != nil {
-			return err
-		}
-		keyPEM, err := encodeKeyPEM(key)
-		if err != nil {
-			return err
-		}
-		if err := writeFile(filepath.Join(mspDir, "keystore", keyFile), keyPEM, 0o600); err != nil {
-			return err
-		}
-		if err := writeTLS(filepath.Join(m.base, "tls"), tlsCA, tlsCAPEM, spec.Domain, m.name, m.server, m.hosts, now); err != nil {
+		if err := writeMember(m, signCA, tlsCA, orgCerts{caName, caPEM, tlsCAName, tlsCAPEM}, spec.Domain, now); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// orgCerts are an organisation's CA certificates with their file names.
+type orgCerts struct {
+	caName    string
+	caPEM     []byte
+	tlsCAName string
+	tlsCAPEM  []byte
+}
+
+// member is one identity cryptogen generates for an organisation: its node or a user.
+type member struct {
+	base, name, ou string
+	server         bool
+	hosts          []string
+}
+
+// writeMember writes a member's local MSP (with its signing certificate and key) under
+// m.base/msp and its TLS material under m.base/tls.
+func writeMember(m member, signCA, tlsCA *ca, certs orgCerts, domain string, now time.Time) error {
+	mspDir := filepath.Join(m.base, "msp")
+	if err := writeVerifyingMSP(mspDir, certs.caName, certs.caPEM, certs.tlsCAName, certs.tlsCAPEM); err != nil {
+		return err
+	}
+	key, err := newKey()
+	if err != nil {
+		return err
+	}
+	der, err := issue(signCA, &key.PublicKey, leafTemplate(domain, m.name, []string{m.ou}, now,
+		x509.KeyUsageDigitalSignature, nil, nil))
+	if err != nil {
+		return fmt.Errorf("issue %s: %w", m.name, err)
+	}
+	if err := writeFile(filepath.Join(mspDir, "signcerts", m.name+"-cert.pem"), encodeCertPEM(der), 0o644); err != nil {
+		return err
+	}
+	keyPEM, err := encodeKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(mspDir, "keystore", keyFile), keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeTLS(filepath.Join(m.base, "tls"), tlsCA, certs.tlsCAPEM, domain, m.name, m.server, m.hosts, now)
 }
 
 func newCA(domain, cn string, notBefore time.Time) (*ca, error) {

@@ -8,7 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,12 +158,7 @@ func (m *Manager) AddMSPConfig(conf *mspproto.MSPConfig) error {
 func (m *Manager) MSPIDs() []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	ids := make([]string, 0, len(m.orgs))
-	for id := range m.orgs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return slices.Sorted(maps.Keys(m.orgs))
 }
 
 // TLSRootPool returns a pool with every organisation's TLS root CA certificates.
@@ -295,23 +291,7 @@ func (m *Manager) SatisfiesPrincipal(id *Principal, principal *mspproto.MSPPrinc
 	}
 	switch principal.PrincipalClassification {
 	case mspproto.MSPPrincipal_ROLE:
-		var r mspproto.MSPRole
-		if err := proto.Unmarshal(principal.Principal, &r); err != nil {
-			return fmt.Errorf("msp: could not unmarshal MSPRole: %w", err)
-		}
-		if r.MspIdentifier != id.MSPID {
-			return fmt.Errorf("msp: the identity is a member of a different MSP (expected %s, got %s)", r.MspIdentifier, id.MSPID)
-		}
-		required := Role(r.Role)
-		switch required {
-		case RoleMember, RoleAdmin, RoleClient, RolePeer, RoleOrderer:
-		default:
-			return fmt.Errorf("msp: invalid MSP role type %d", int32(r.Role))
-		}
-		if !id.Role.Satisfies(required) {
-			return fmt.Errorf("msp: identity of %s has role %s, principal requires %s", id.MSPID, id.Role, required)
-		}
-		return nil
+		return satisfiesRole(id, principal.Principal)
 	case mspproto.MSPPrincipal_IDENTITY:
 		want, err := m.DeserializeAt(principal.Principal, time.Time{})
 		if err != nil {
@@ -322,22 +302,46 @@ func (m *Manager) SatisfiesPrincipal(id *Principal, principal *mspproto.MSPPrinc
 		}
 		return nil
 	case mspproto.MSPPrincipal_ORGANIZATION_UNIT:
-		var ou mspproto.OrganizationUnit
-		if err := proto.Unmarshal(principal.Principal, &ou); err != nil {
-			return fmt.Errorf("msp: could not unmarshal OrganizationUnit: %w", err)
-		}
-		if ou.MspIdentifier != id.MSPID {
-			return fmt.Errorf("msp: the identity is a member of a different MSP (expected %s, got %s)", ou.MspIdentifier, id.MSPID)
-		}
-		for _, have := range id.Cert.Subject.OrganizationalUnit {
-			if have == ou.OrganizationalUnitIdentifier {
-				return nil
-			}
-		}
-		return fmt.Errorf("msp: identity of %s is not in organisational unit %q", id.MSPID, ou.OrganizationalUnitIdentifier)
+		return satisfiesOU(id, principal.Principal)
 	default:
 		return fmt.Errorf("msp: unsupported principal classification %s", principal.PrincipalClassification)
 	}
+}
+
+// satisfiesRole checks id against a marshalled MSPRole principal.
+func satisfiesRole(id *Principal, raw []byte) error {
+	var r mspproto.MSPRole
+	if err := proto.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("msp: could not unmarshal MSPRole: %w", err)
+	}
+	if r.MspIdentifier != id.MSPID {
+		return fmt.Errorf("msp: the identity is a member of a different MSP (expected %s, got %s)", r.MspIdentifier, id.MSPID)
+	}
+	required := Role(r.Role)
+	switch required {
+	case RoleMember, RoleAdmin, RoleClient, RolePeer, RoleOrderer:
+	default:
+		return fmt.Errorf("msp: invalid MSP role type %d", int32(r.Role))
+	}
+	if !id.Role.Satisfies(required) {
+		return fmt.Errorf("msp: identity of %s has role %s, principal requires %s", id.MSPID, id.Role, required)
+	}
+	return nil
+}
+
+// satisfiesOU checks id against a marshalled OrganizationUnit principal.
+func satisfiesOU(id *Principal, raw []byte) error {
+	var ou mspproto.OrganizationUnit
+	if err := proto.Unmarshal(raw, &ou); err != nil {
+		return fmt.Errorf("msp: could not unmarshal OrganizationUnit: %w", err)
+	}
+	if ou.MspIdentifier != id.MSPID {
+		return fmt.Errorf("msp: the identity is a member of a different MSP (expected %s, got %s)", ou.MspIdentifier, id.MSPID)
+	}
+	if slices.Contains(id.Cert.Subject.OrganizationalUnit, ou.OrganizationalUnitIdentifier) {
+		return nil
+	}
+	return fmt.Errorf("msp: identity of %s is not in organisational unit %q", id.MSPID, ou.OrganizationalUnitIdentifier)
 }
 
 // RolePrincipal builds the MSPPrincipal 'mspID.role'.

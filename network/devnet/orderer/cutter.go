@@ -130,64 +130,75 @@ func (c *Cutter) Close() {
 
 func (c *Cutter) run() {
 	defer close(c.done)
-	var (
-		pending      [][]byte
-		pendingBytes int
-		timer        *time.Timer
-		timeout      <-chan time.Time
-	)
-	stopTimer := func() {
-		if timer != nil {
-			timer.Stop()
-			timer, timeout = nil, nil
-		}
-	}
-	cut := func() {
-		stopTimer()
-		if len(pending) == 0 {
-			return
-		}
-		batch := pending
-		pending, pendingBytes = nil, 0
-		c.deliver(batch)
-	}
-	add := func(msg []byte) {
-		size := len(msg)
-		if size > c.cfg.PreferredMaxBytes {
-			// Oversized: the pending batch, then this message alone.
-			cut()
-			pending, pendingBytes = [][]byte{msg}, size
-			cut()
-			return
-		}
-		if pendingBytes+size > c.cfg.PreferredMaxBytes {
-			cut()
-		}
-		pending = append(pending, msg)
-		pendingBytes += size
-		if len(pending) >= c.cfg.MaxMessageCount {
-			cut()
-			return
-		}
-		if timer == nil {
-			timer = time.NewTimer(c.cfg.BatchTimeout)
-			timeout = timer.C
-		}
-	}
+	b := &batcher{c: c}
 	for {
 		select {
 		case msg, ok := <-c.queue:
 			if !ok {
-				cut()
+				b.cut()
 				return
 			}
-			add(msg)
-			if c.cfg.CutWhenIdle && len(pending) == 1 && len(c.queue) == 0 {
-				cut()
+			b.add(msg)
+			if c.cfg.CutWhenIdle && len(b.pending) == 1 && len(c.queue) == 0 {
+				b.cut()
 			}
-		case <-timeout:
-			timer, timeout = nil, nil
-			cut()
+		case <-b.timeout:
+			b.timer, b.timeout = nil, nil
+			b.cut()
 		}
+	}
+}
+
+// batcher is the run loop's pending batch and its batch timer.
+type batcher struct {
+	c            *Cutter
+	pending      [][]byte
+	pendingBytes int
+	timer        *time.Timer
+	timeout      <-chan time.Time // fires when the pending batch has waited BatchTimeout
+}
+
+func (b *batcher) stopTimer() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer, b.timeout = nil, nil
+	}
+}
+
+// cut delivers the pending batch, if any.
+func (b *batcher) cut() {
+	b.stopTimer()
+	if len(b.pending) == 0 {
+		return
+	}
+	batch := b.pending
+	b.pending, b.pendingBytes = nil, 0
+	b.c.deliver(batch)
+}
+
+// add adds a message to the pending batch, cutting before it when it would make the batch
+// exceed PreferredMaxBytes and after it when the batch reaches MaxMessageCount. An oversized
+// message is cut alone, after the pending batch.
+func (b *batcher) add(msg []byte) {
+	cfg := &b.c.cfg
+	size := len(msg)
+	if size > cfg.PreferredMaxBytes {
+		b.cut()
+		b.pending, b.pendingBytes = [][]byte{msg}, size
+		b.cut()
+		return
+	}
+	if b.pendingBytes+size > cfg.PreferredMaxBytes {
+		b.cut()
+	}
+	b.pending = append(b.pending, msg)
+	b.pendingBytes += size
+	if len(b.pending) >= cfg.MaxMessageCount {
+		b.cut()
+		return
+	}
+	if b.timer == nil {
+		b.timer = time.NewTimer(cfg.BatchTimeout)
+		b.timeout = b.timer.C
 	}
 }

@@ -123,22 +123,9 @@ func isIdentChar(c byte) bool {
 }
 
 func (p *parser) parseGate() (*common.SignaturePolicy, error) {
-	p.skipSpace()
-	start := p.pos
-	for p.pos < len(p.src) && isIdentChar(p.src[p.pos]) {
-		p.pos++
-	}
-	name := p.src[start:p.pos]
-	if name == "" {
-		if p.pos >= len(p.src) {
-			return nil, p.errorf("expected AND, OR or OutOf, got end of policy")
-		}
-		return nil, p.errorf("expected AND, OR or OutOf, got %q", p.src[p.pos])
-	}
-	g, ok := gates[name]
-	if !ok {
-		p.pos = start
-		return nil, p.errorf("unrecognized token %q (want AND, OR or OutOf)", name)
+	start, g, err := p.parseGateName()
+	if err != nil {
+		return nil, err
 	}
 	p.depth++
 	defer func() { p.depth-- }()
@@ -161,25 +148,9 @@ func (p *parser) parseGate() (*common.SignaturePolicy, error) {
 			return nil, err
 		}
 	}
-	var rules []*common.SignaturePolicy
-	for {
-		r, err := p.parseOperand()
-		if err != nil {
-			return nil, err
-		}
-		rules = append(rules, r)
-		p.skipSpace()
-		if p.pos >= len(p.src) {
-			return nil, p.errorf("expected ',' or ')', got end of policy")
-		}
-		if p.src[p.pos] == ')' {
-			p.pos++
-			break
-		}
-		if p.src[p.pos] != ',' {
-			return nil, p.errorf("expected ',' or ')', got %q", p.src[p.pos])
-		}
-		p.pos++
+	rules, err := p.parseOperands()
+	if err != nil {
+		return nil, err
 	}
 	switch g {
 	case gateAnd:
@@ -193,6 +164,52 @@ func (p *parser) parseGate() (*common.SignaturePolicy, error) {
 		return nil, p.errorf("invalid t-out-of-n predicate, t %d, n %d", threshold, len(rules))
 	}
 	return nOutOf(int32(threshold), rules), nil
+}
+
+// parseGateName reads a gate name (AND, OR, OutOf in any case) and returns where it starts.
+func (p *parser) parseGateName() (int, gate, error) {
+	p.skipSpace()
+	start := p.pos
+	for p.pos < len(p.src) && isIdentChar(p.src[p.pos]) {
+		p.pos++
+	}
+	name := p.src[start:p.pos]
+	if name == "" {
+		if p.pos >= len(p.src) {
+			return start, 0, p.errorf("expected AND, OR or OutOf, got end of policy")
+		}
+		return start, 0, p.errorf("expected AND, OR or OutOf, got %q", p.src[p.pos])
+	}
+	g, ok := gates[name]
+	if !ok {
+		p.pos = start
+		return start, 0, p.errorf("unrecognized token %q (want AND, OR or OutOf)", name)
+	}
+	return start, g, nil
+}
+
+// parseOperands reads a gate's comma-separated operands up to and including the closing ')'.
+func (p *parser) parseOperands() ([]*common.SignaturePolicy, error) {
+	var rules []*common.SignaturePolicy
+	for {
+		r, err := p.parseOperand()
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, r)
+		p.skipSpace()
+		if p.pos >= len(p.src) {
+			return nil, p.errorf("expected ',' or ')', got end of policy")
+		}
+		if p.src[p.pos] == ')' {
+			p.pos++
+			return rules, nil
+		}
+		if p.src[p.pos] != ',' {
+			return nil, p.errorf("expected ',' or ')', got %q", p.src[p.pos])
+		}
+		p.pos++
+	}
 }
 
 func (p *parser) parseThreshold() (int, error) {

@@ -216,6 +216,58 @@ func TestMinimalOrgSets(t *testing.T) {
 	}
 }
 
+func TestMinimalOrgSetsAll(t *testing.T) {
+	four := []string{"MerchantMSP", "BankMSP", "CarrierMSP", "CustomsMSP"}
+	bank := MustParse("OR('BankMSP.peer')")
+	tests := []struct {
+		name     string
+		policies []*common.SignaturePolicyEnvelope
+		orgs     []string
+		want     [][]string
+	}{
+		{"one policy is MinimalOrgSets", []*common.SignaturePolicyEnvelope{MustParse("OR('BankMSP.peer', 'CustomsMSP.peer')")}, four,
+			[][]string{{"BankMSP"}, {"CustomsMSP"}}},
+		{"majority and a collection policy", []*common.SignaturePolicyEnvelope{MajorityOf(four), bank}, four, [][]string{
+			{"MerchantMSP", "BankMSP", "CarrierMSP"},
+			{"MerchantMSP", "BankMSP", "CustomsMSP"},
+			{"BankMSP", "CarrierMSP", "CustomsMSP"},
+		}},
+		{"each policy evaluated on its own", []*common.SignaturePolicyEnvelope{bank, bank}, four, [][]string{{"BankMSP"}}},
+		{"disjoint policies need both", []*common.SignaturePolicyEnvelope{bank, MustParse("OR('CarrierMSP.peer')")}, four,
+			[][]string{{"BankMSP", "CarrierMSP"}}},
+		{"no policy: every single organisation", nil, []string{"A", "B"}, [][]string{{"A"}, {"B"}}},
+		{"one unsatisfiable policy", []*common.SignaturePolicyEnvelope{bank, MustParse("OR('OtherMSP.peer')")}, four, nil},
+		{"one invalid policy", []*common.SignaturePolicyEnvelope{bank, {}}, four, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, MinimalOrgSetsAll(tc.policies, tc.orgs))
+		})
+	}
+}
+
+func TestSatisfiedByOrgs(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy *common.SignaturePolicyEnvelope
+		orgs   []string
+		want   bool
+	}{
+		{"member satisfied by a peer", MustParse("OR('BankMSP.member')"), []string{"BankMSP"}, true},
+		{"peer satisfied", MustParse("AND('BankMSP.peer', 'CarrierMSP.peer')"), []string{"CarrierMSP", "BankMSP"}, true},
+		{"one org missing", MustParse("AND('BankMSP.peer', 'CarrierMSP.peer')"), []string{"BankMSP"}, false},
+		{"an organisation counts once", MustParse("OutOf(2, 'BankMSP.peer', 'BankMSP.member')"), []string{"BankMSP", "BankMSP"}, false},
+		{"admin not satisfied by a peer", MustParse("OR('BankMSP.admin')"), []string{"BankMSP"}, false},
+		{"no organisation", MustParse("OR('BankMSP.peer')"), nil, false},
+		{"invalid policy", &common.SignaturePolicyEnvelope{}, []string{"BankMSP"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, SatisfiedByOrgs(tc.policy, tc.orgs))
+		})
+	}
+}
+
 const sampleCollections = `[
   {
     "name": "orderPrivate",

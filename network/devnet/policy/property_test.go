@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 	"pgregory.net/rapid"
@@ -100,6 +101,42 @@ func TestPropertyMinimalOrgSets(t *testing.T) {
 				covered = covered || all
 			}
 			require.True(t, covered, "satisfying subset %v of %s not covered by %v", subset, Format(env), sets)
+		}
+	})
+}
+
+// TestPropertyMinimalOrgSetsAll checks MinimalOrgSetsAll against brute force over two random
+// policies: every returned set satisfies both (as SatisfiedByOrgs and Satisfied say), and
+// every subset of organisations that satisfies both contains a returned set.
+func TestPropertyMinimalOrgSetsAll(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		first, second := MustParse(genExpr(t, 2)), MustParse(genExpr(t, 1))
+		both := func(orgs []string) bool {
+			return SatisfiedByOrgs(first, orgs) && SatisfiedByOrgs(second, orgs)
+		}
+		sets := MinimalOrgSetsAll([]*common.SignaturePolicyEnvelope{first, second}, propOrgs)
+		for _, set := range sets {
+			require.True(t, both(set), "set %v of %s and %s", set, Format(first), Format(second))
+			signers := make([]Signer, len(set))
+			for i, o := range set {
+				signers[i] = Signer{MSPID: o, Role: msp.RolePeer, ID: o}
+			}
+			require.Equal(t, SatisfiedByOrgs(first, set), Satisfied(first, signers))
+		}
+		for mask := 1; mask < 1<<len(propOrgs); mask++ {
+			var subset []string
+			for i, o := range propOrgs {
+				if mask&(1<<i) != 0 {
+					subset = append(subset, o)
+				}
+			}
+			if !both(subset) {
+				continue
+			}
+			covered := slices.ContainsFunc(sets, func(set []string) bool {
+				return !slices.ContainsFunc(set, func(o string) bool { return !slices.Contains(subset, o) })
+			})
+			require.True(t, covered, "satisfying subset %v of %s and %s not covered by %v", subset, Format(first), Format(second), sets)
 		}
 	})
 }

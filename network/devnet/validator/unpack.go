@@ -2,7 +2,6 @@ package validator
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -11,6 +10,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/xborder/xborder/network/devnet/txutil"
 )
 
 // CodeError is an error that carries the Fabric validation code a committing peer assigns to a
@@ -101,12 +102,10 @@ func checkSignatureHeader(s *common.SignatureHeader, code peer.TxValidationCode)
 	return nil
 }
 
-// ComputeTxID returns Fabric's transaction ID: the hex SHA-256 of nonce || creator.
+// ComputeTxID returns Fabric's transaction ID: the hex SHA-256 of nonce || creator (as
+// txutil.ComputeTxID, which builders of transactions use).
 func ComputeTxID(nonce, creator []byte) string {
-	h := sha256.New()
-	h.Write(nonce)
-	h.Write(creator)
-	return hex.EncodeToString(h.Sum(nil))
+	return txutil.ComputeTxID(nonce, creator)
 }
 
 // ProposalHash returns the hash an endorser records in ProposalResponsePayload.ProposalHash:
@@ -146,6 +145,36 @@ func (ns *NsRWSet) Writes() bool {
 		}
 	}
 	return false
+}
+
+// eachWrittenKey calls fn for every key the namespace read-write set writes or writes
+// metadata of, in order: public writes, public metadata writes, then for each collection its
+// hashed writes and hashed metadata writes (coll is "" for public keys; for private keys key
+// is the key hash). It stops at, and returns, the first error of fn.
+func (ns *NsRWSet) eachWrittenKey(fn func(coll, key string) error) error {
+	for _, w := range ns.KV.GetWrites() {
+		if err := fn("", w.GetKey()); err != nil {
+			return err
+		}
+	}
+	for _, mw := range ns.KV.GetMetadataWrites() {
+		if err := fn("", mw.GetKey()); err != nil {
+			return err
+		}
+	}
+	for _, c := range ns.Collections {
+		for _, w := range c.Hashed.GetHashedWrites() {
+			if err := fn(c.Name, string(w.GetKeyHash())); err != nil {
+				return err
+			}
+		}
+		for _, mw := range c.Hashed.GetMetadataWrites() {
+			if err := fn(c.Name, string(mw.GetKeyHash())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Writes reports whether the collection read-write set has hashed writes or metadata writes.

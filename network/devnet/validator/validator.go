@@ -117,7 +117,9 @@ type Validator struct {
 	mgr       *msp.Manager
 	appOrgs   []string
 	majority  *common.SignaturePolicyEnvelope
-	state     StateMetadata
+	// orgEndorsement holds /Channel/Application/<Org>/Endorsement, OR('<Org>.peer'), per org.
+	orgEndorsement map[string]*common.SignaturePolicyEnvelope
+	state          StateMetadata
 
 	mu         sync.RWMutex
 	chaincodes map[string]*ccDef
@@ -141,6 +143,15 @@ func New(cfg Config) (*Validator, error) {
 		majority:   policy.MajorityOf(cfg.ApplicationOrgs),
 		state:      cfg.State,
 		chaincodes: map[string]*ccDef{},
+
+		orgEndorsement: map[string]*common.SignaturePolicyEnvelope{},
+	}
+	for _, o := range cfg.ApplicationOrgs {
+		env, err := policy.Parse("OR('" + o + ".peer')")
+		if err != nil {
+			return nil, fmt.Errorf("validator: endorsement policy of organisation %s: %w", o, err)
+		}
+		v.orgEndorsement[o] = env
 	}
 	for _, cc := range cfg.Chaincodes {
 		if err := v.Define(cc); err != nil {
@@ -298,32 +309,28 @@ func writesAny(tx *EndorserTx, set map[string]bool) (string, bool) {
 	if len(set) == 0 {
 		return "", false
 	}
+	var hit string
 	for _, ns := range tx.NsRWSets {
-		for _, w := range ns.KV.GetWrites() {
-			if set[keyID(ns.Namespace, "", w.GetKey())] {
-				return ns.Namespace + "/" + w.GetKey(), true
+		found := ns.eachWrittenKey(func(coll, key string) error {
+			if !set[keyID(ns.Namespace, coll, key)] {
+				return nil
 			}
-		}
-		for _, mw := range ns.KV.GetMetadataWrites() {
-			if set[keyID(ns.Namespace, "", mw.GetKey())] {
-				return ns.Namespace + "/" + mw.GetKey(), true
+			if coll == "" {
+				hit = ns.Namespace + "/" + key
+			} else {
+				hit = fmt.Sprintf("%s/%s/%x", ns.Namespace, coll, key)
 			}
-		}
-		for _, c := range ns.Collections {
-			for _, w := range c.Hashed.GetHashedWrites() {
-				if set[keyID(ns.Namespace, c.Name, string(w.GetKeyHash()))] {
-					return fmt.Sprintf("%s/%s/%x", ns.Namespace, c.Name, w.GetKeyHash()), true
-				}
-			}
-			for _, mw := range c.Hashed.GetMetadataWrites() {
-				if set[keyID(ns.Namespace, c.Name, string(mw.GetKeyHash()))] {
-					return fmt.Sprintf("%s/%s/%x", ns.Namespace, c.Name, mw.GetKeyHash()), true
-				}
-			}
+			return errFound
+		})
+		if found != nil {
+			return hit, true
 		}
 	}
 	return "", false
 }
+
+// errFound stops an eachWrittenKey walk early.
+var errFound = errors.New("found")
 
 func (v *Validator) checkBytes(data []byte, st StateMetadata) (string, *EndorserTx, error) {
 	if data == nil {
@@ -393,50 +400,14 @@ func (v *Validator) check(env *common.Envelope, st StateMetadata) (string, *Endo
 // checkAction performs the checks of Fabric's validation dispatcher and its default
 // validation plugin.
 func (v *Validator) checkAction(tx *EndorserTx, creator *msp.Principal, st StateMetadata) error {
-	if tx.HeaderExtension.ChaincodeId == nil {
-		return codeErr(peer.TxValidationCode_INVALID_OTHER_REASON, "nil ChaincodeId in header extension")
-	}
-	if tx.Action.ChaincodeId == nil {
-		return codeErr(peer.TxValidationCode_INVALID_OTHER_REASON, "nil ChaincodeId in ChaincodeAction")
-	}
-	ccID := tx.HeaderExtension.ChaincodeId.Name
-	if ccID == "" {
-		return codeErr(peer.TxValidationCode_INVALID_CHAINCODE, "invalid chaincode ID")
-	}
-	if ccID != tx.Action.ChaincodeId.Name {
-		return codeErr(peer.TxValidationCode_INVALID_CHAINCODE, "inconsistent ccid info (%s/%s)", ccID, tx.Action.ChaincodeId.Name)
-	}
-	if tx.Action.ChaincodeId.Version == "" {
-		return codeErr(peer.TxValidationCode_INVALID_CHAINCODE, "invalid chaincode version")
-	}
-	if err := tx.unpackEvent(); err != nil {
+	ccID, err := checkActionHeader(tx)
+	if err != nil {
 		return err
 	}
-	if tx.Event != nil && tx.Event.ChaincodeId != ccID {
-		return codeErr(peer.TxValidationCode_INVALID_OTHER_REASON, "chaincode event chaincode id does not match chaincode action chaincode id")
+	order, err := namespacesToValidate(tx, ccID)
+	if err != nil {
+		return err
 	}
-
-	written := map[string]bool{ccID: true}
-	seen := map[string]bool{}
-	for _, ns := range tx.NsRWSets {
-		if seen[ns.Namespace] {
-			return codeErr(peer.TxValidationCode_ILLEGAL_WRITESET, "duplicate namespace '%s' in txRWSet", ns.Namespace)
-		}
-		seen[ns.Namespace] = true
-		if ns.Writes() {
-			written[ns.Namespace] = true
-		}
-	}
-	// Deterministic order: the invoked chaincode first, then the others by name.
-	order := make([]string, 0, len(written))
-	for ns := range written {
-		if ns != ccID {
-			order = append(order, ns)
-		}
-	}
-	sort.Strings(order)
-	order = append([]string{ccID}, order...)
-
 	var endorsers []*msp.Principal
 	endorsersDone := false
 	for _, ns := range order {
@@ -456,6 +427,59 @@ func (v *Validator) checkAction(tx *EndorserTx, creator *msp.Principal, st State
 		}
 	}
 	return nil
+}
+
+// checkActionHeader checks the chaincode IDs of the header extension and the action and the
+// chaincode event, and returns the invoked chaincode.
+func checkActionHeader(tx *EndorserTx) (string, error) {
+	if tx.HeaderExtension.ChaincodeId == nil {
+		return "", codeErr(peer.TxValidationCode_INVALID_OTHER_REASON, "nil ChaincodeId in header extension")
+	}
+	if tx.Action.ChaincodeId == nil {
+		return "", codeErr(peer.TxValidationCode_INVALID_OTHER_REASON, "nil ChaincodeId in ChaincodeAction")
+	}
+	ccID := tx.HeaderExtension.ChaincodeId.Name
+	if ccID == "" {
+		return "", codeErr(peer.TxValidationCode_INVALID_CHAINCODE, "invalid chaincode ID")
+	}
+	if ccID != tx.Action.ChaincodeId.Name {
+		return "", codeErr(peer.TxValidationCode_INVALID_CHAINCODE, "inconsistent ccid info (%s/%s)", ccID, tx.Action.ChaincodeId.Name)
+	}
+	if tx.Action.ChaincodeId.Version == "" {
+		return "", codeErr(peer.TxValidationCode_INVALID_CHAINCODE, "invalid chaincode version")
+	}
+	if err := tx.unpackEvent(); err != nil {
+		return "", err
+	}
+	if tx.Event != nil && tx.Event.ChaincodeId != ccID {
+		return "", codeErr(peer.TxValidationCode_INVALID_OTHER_REASON, "chaincode event chaincode id does not match chaincode action chaincode id")
+	}
+	return ccID, nil
+}
+
+// namespacesToValidate returns the namespaces whose policies apply: the invoked chaincode
+// first, then the other namespaces written, by name. A namespace present twice in the
+// read-write set is ILLEGAL_WRITESET.
+func namespacesToValidate(tx *EndorserTx, ccID string) ([]string, error) {
+	written := map[string]bool{ccID: true}
+	seen := map[string]bool{}
+	for _, ns := range tx.NsRWSets {
+		if seen[ns.Namespace] {
+			return nil, codeErr(peer.TxValidationCode_ILLEGAL_WRITESET, "duplicate namespace '%s' in txRWSet", ns.Namespace)
+		}
+		seen[ns.Namespace] = true
+		if ns.Writes() {
+			written[ns.Namespace] = true
+		}
+	}
+	order := make([]string, 0, len(written))
+	for ns := range written {
+		if ns != ccID {
+			order = append(order, ns)
+		}
+	}
+	sort.Strings(order)
+	return append([]string{ccID}, order...), nil
 }
 
 // validEndorsers turns the endorsements into the identities that count for policy evaluation,
@@ -492,88 +516,89 @@ func (v *Validator) validEndorsers(tx *EndorserTx) []*msp.Principal {
 // collection or chaincode policy is evaluated once, and the chaincode policy at least once if no
 // other policy was.
 func (v *Validator) checkNamespace(tx *EndorserTx, ns string, def *ccDef, endorsers []*msp.Principal, st StateMetadata) error {
-	checked := map[string]bool{}
-	someChecked := false
-	checkCC := func() error {
-		if checked[""] {
-			return nil
-		}
-		if !policy.SatisfiedByPrincipals(def.ep, v.mgr, endorsers) {
-			return codeErr(peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE,
-				"validation of endorsement policy for chaincode %s in tx %s failed: %s not satisfied by %s",
-				ns, tx.TxID(), policy.Format(def.ep), describe(endorsers))
-		}
-		checked[""], someChecked = true, true
-		return nil
-	}
-	checkColl := func(coll string) error {
-		if coll == "" {
-			return checkCC()
-		}
-		if checked[coll] {
-			return nil
-		}
-		ep, err := v.collectionEP(def, coll)
-		if err != nil {
-			return &CodeError{Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE, Err: err}
-		}
-		if ep == nil {
-			return checkCC()
-		}
-		if !policy.SatisfiedByPrincipals(ep, v.mgr, endorsers) {
-			return codeErr(peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE,
-				"validation of endorsement policy for collection %s chaincode %s in tx %s failed: %s not satisfied by %s",
-				coll, ns, tx.TxID(), policy.Format(ep), describe(endorsers))
-		}
-		checked[coll], someChecked = true, true
-		return nil
-	}
-	checkKey := func(coll, key string) error {
-		vp, err := keyPolicy(st, ns, coll, key)
-		if err != nil {
-			return err
-		}
-		if vp == nil {
-			return checkColl(coll)
-		}
-		if !policy.SatisfiedByPrincipals(vp, v.mgr, endorsers) {
-			return codeErr(peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE,
-				"validation of key %q (coll'%s':ns'%s') in tx %s failed: %s not satisfied by %s",
-				key, coll, ns, tx.TxID(), policy.Format(vp), describe(endorsers))
-		}
-		someChecked = true
-		return nil
-	}
+	nc := &nsCheck{v: v, tx: tx, ns: ns, def: def, endorsers: endorsers, st: st, checked: map[string]bool{}}
 	for _, set := range tx.NsRWSets {
 		if set.Namespace != ns {
 			continue
 		}
-		for _, w := range set.KV.GetWrites() {
-			if err := checkKey("", w.GetKey()); err != nil {
-				return err
-			}
-		}
-		for _, mw := range set.KV.GetMetadataWrites() {
-			if err := checkKey("", mw.GetKey()); err != nil {
-				return err
-			}
-		}
-		for _, coll := range set.Collections {
-			for _, w := range coll.Hashed.GetHashedWrites() {
-				if err := checkKey(coll.Name, string(w.GetKeyHash())); err != nil {
-					return err
-				}
-			}
-			for _, mw := range coll.Hashed.GetMetadataWrites() {
-				if err := checkKey(coll.Name, string(mw.GetKeyHash())); err != nil {
-					return err
-				}
-			}
+		if err := set.eachWrittenKey(nc.checkKey); err != nil {
+			return err
 		}
 	}
-	if !someChecked {
-		return checkCC()
+	if !nc.someChecked {
+		return nc.checkCC()
 	}
+	return nil
+}
+
+// nsCheck is the state of checkNamespace: the policies already evaluated.
+type nsCheck struct {
+	v         *Validator
+	tx        *EndorserTx
+	ns        string
+	def       *ccDef
+	endorsers []*msp.Principal
+	st        StateMetadata
+	// checked holds the collections ("" for the chaincode) whose policy was satisfied.
+	checked     map[string]bool
+	someChecked bool
+}
+
+// checkCC evaluates the chaincode endorsement policy, once.
+func (c *nsCheck) checkCC() error {
+	if c.checked[""] {
+		return nil
+	}
+	if !policy.SatisfiedByPrincipals(c.def.ep, c.v.mgr, c.endorsers) {
+		return codeErr(peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE,
+			"validation of endorsement policy for chaincode %s in tx %s failed: %s not satisfied by %s",
+			c.ns, c.tx.TxID(), policy.Format(c.def.ep), describe(c.endorsers))
+	}
+	c.checked[""], c.someChecked = true, true
+	return nil
+}
+
+// checkColl evaluates the endorsement policy of collection coll ("" for public state), once:
+// the chaincode's if the collection has none of its own.
+func (c *nsCheck) checkColl(coll string) error {
+	if coll == "" {
+		return c.checkCC()
+	}
+	if c.checked[coll] {
+		return nil
+	}
+	ep, err := c.v.collectionEP(c.def, coll)
+	if err != nil {
+		return &CodeError{Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE, Err: err}
+	}
+	if ep == nil {
+		return c.checkCC()
+	}
+	if !policy.SatisfiedByPrincipals(ep, c.v.mgr, c.endorsers) {
+		return codeErr(peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE,
+			"validation of endorsement policy for collection %s chaincode %s in tx %s failed: %s not satisfied by %s",
+			coll, c.ns, c.tx.TxID(), policy.Format(ep), describe(c.endorsers))
+	}
+	c.checked[coll], c.someChecked = true, true
+	return nil
+}
+
+// checkKey evaluates the policy governing a written key: its key-level policy if it has one,
+// else its collection's.
+func (c *nsCheck) checkKey(coll, key string) error {
+	vp, err := keyPolicy(c.st, c.ns, coll, key)
+	if err != nil {
+		return err
+	}
+	if vp == nil {
+		return c.checkColl(coll)
+	}
+	if !policy.SatisfiedByPrincipals(vp, c.v.mgr, c.endorsers) {
+		return codeErr(peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE,
+			"validation of key %q (coll'%s':ns'%s') in tx %s failed: %s not satisfied by %s",
+			key, coll, c.ns, c.tx.TxID(), policy.Format(vp), describe(c.endorsers))
+	}
+	c.someChecked = true
 	return nil
 }
 
@@ -619,6 +644,19 @@ func keyPolicy(st StateMetadata, ns, coll, key string) (*common.SignaturePolicyE
 // validationParameter is the metadata key of a key-level endorsement policy.
 var validationParameter = peer.MetaDataKeys_VALIDATION_PARAMETER.String()
 
+// CollectionPolicy returns the endorsement policy validation applies to a write, without a
+// key-level policy, to collection coll of chaincode ns: the collection's own policy or policy
+// reference (an implicit collection's is its organisation's Endorsement policy,
+// OR('<Org>.peer')), nil when the chaincode's endorsement policy applies. It fails for a
+// chaincode or collection that is not defined.
+func (v *Validator) CollectionPolicy(ns, coll string) (*common.SignaturePolicyEnvelope, error) {
+	def := v.chaincode(ns)
+	if def == nil {
+		return nil, fmt.Errorf("chaincode %s is not defined on channel %s", ns, v.channelID)
+	}
+	return v.collectionEP(def, coll)
+}
+
 // collectionEP returns the collection-level endorsement policy of a collection, nil if the
 // chaincode's applies, or an error if the collection is not defined.
 func (v *Validator) collectionEP(def *ccDef, name string) (*common.SignaturePolicyEnvelope, error) {
@@ -650,10 +688,8 @@ func (v *Validator) resolveReference(ref string) (*common.SignaturePolicyEnvelop
 	case len(parts) == 2 && parts[0] == "Application" && parts[1] == "Endorsement":
 		return v.majority, nil
 	case len(parts) == 3 && parts[0] == "Application" && parts[2] == "Endorsement":
-		for _, o := range v.appOrgs {
-			if o == parts[1] {
-				return policy.Parse("OR('" + o + ".peer')")
-			}
+		if env, ok := v.orgEndorsement[parts[1]]; ok {
+			return env, nil
 		}
 		return nil, fmt.Errorf("policy reference %q names an organisation that is not in the channel", ref)
 	default:

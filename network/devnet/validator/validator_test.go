@@ -301,6 +301,48 @@ func TestEndorsementPoliciesAndCollections(t *testing.T) {
 	}
 }
 
+func TestCollectionPolicy(t *testing.T) {
+	cols, err := policy.ParseCollections([]byte(`[
+		{"name": "own", "policy": "OR('MerchantMSP.member')", "endorsementPolicy": {"signaturePolicy": "OR('BankMSP.peer')"}},
+		{"name": "plain", "policy": "OR('MerchantMSP.member')"},
+		{"name": "ref", "policy": "OR('CustomsMSP.member')", "endorsementPolicy": {"channelConfigPolicy": "/Channel/Application/CarrierMSP/Endorsement"}},
+		{"name": "badref", "policy": "OR('CustomsMSP.member')", "endorsementPolicy": {"channelConfigPolicy": "/Channel/Application/OtherMSP/Endorsement"}}
+	]`))
+	require.NoError(t, err)
+	v := newValidator(t, Chaincode{Name: testCC, Collections: cols})
+	tests := []struct {
+		name    string
+		ns      string
+		coll    string
+		want    string // policy.Format of the policy; "" for nil
+		wantErr string
+	}{
+		{name: "own signature policy", ns: testCC, coll: "own", want: "OR('BankMSP.peer')"},
+		{name: "no policy: the chaincode's applies", ns: testCC, coll: "plain"},
+		{name: "organisation reference", ns: testCC, coll: "ref", want: "OR('CarrierMSP.peer')"},
+		{name: "implicit collection: its organisation's", ns: testCC, coll: ImplicitCollectionPrefix + "BankMSP", want: "OR('BankMSP.peer')"},
+		{name: "reference to an organisation outside the channel", ns: testCC, coll: "badref", wantErr: "not in the channel"},
+		{name: "implicit collection of an organisation outside the channel", ns: testCC, coll: ImplicitCollectionPrefix + "OtherMSP", wantErr: "not in the channel"},
+		{name: "undefined collection", ns: testCC, coll: "nope", wantErr: "no such collection 'nope'"},
+		{name: "undefined chaincode", ns: "nope", coll: "own", wantErr: "chaincode nope is not defined"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env, err := v.CollectionPolicy(tc.ns, tc.coll)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			if tc.want == "" {
+				require.Nil(t, env)
+				return
+			}
+			require.Equal(t, tc.want, policy.Format(env))
+		})
+	}
+}
+
 func TestConfigBytesAndBlocks(t *testing.T) {
 	v := newValidator(t)
 	config := func(channel string) *common.Envelope {
