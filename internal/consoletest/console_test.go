@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/gateway/devapp"
@@ -202,7 +203,15 @@ func testSignIn(t *testing.T, app *devapp.App, tb *tab) {
 	)
 	require.Contains(t, tb.textOf(`#signin-form [data-field="Authorization"] .field-error`), "unknown API key")
 
-	tb.signIn(app, merchant)
+	// The right key, with the keyboard only: the key field has the focus, Enter submits.
+	require.Equal(t, "Authorization", eval[string](tb, `document.activeElement.name`))
+	tb.run(
+		void(chromedp.Evaluate[bool](`(() => { document.activeElement.value = ""; return true; })()`)),
+		chromedp.KeyEvent(app.Credentials[merchant]+kb.Enter),
+		chromedp.WaitVisible(css(`#order-list table`)),
+		chromedp.WaitVisible(css(`#live-indicator[data-state="live"]`)))
+	require.Equal(t, merchant, tb.textOf(`.who .org`))
+	require.Equal(t, "Orders", eval[string](tb, `document.activeElement.textContent`), "the focus moves to the page's heading")
 	// The key is in this tab's session storage only, and never in the address.
 	require.Equal(t, app.Credentials[merchant], eval[string](tb, `sessionStorage.getItem("xborder.apiKey")`))
 	require.Equal(t, "{}", eval[string](tb, `JSON.stringify(localStorage)`))
