@@ -69,7 +69,7 @@ type meAnswer struct {
 	MSPID string `json:"mspId"`
 	User  string `json:"user"`
 	KeyID string `json:"keyId"`
-	// Operations are the operationIds the caller's organisation may call, in spec order.
+	// Operations are the operationIds the caller's organisation may call, sorted by path.
 	Operations []string `json:"operations"`
 }
 
