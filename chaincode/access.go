@@ -8,7 +8,7 @@ import (
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
 
-// The member organisations of DESIGN §2 (binding MSP IDs).
+// The member organisations of docs/design.md §2 (binding MSP IDs).
 const (
 	MerchantMSP = "MerchantMSP"
 	BankMSP     = "BankMSP"
@@ -86,4 +86,25 @@ func creatorAttribute(ctx contractapi.TransactionContextInterface, name string) 
 		return "", false, errInternal("read creator attribute "+name, err)
 	}
 	return v, found, nil
+}
+
+// MerchantAttribute is the X.509 (Fabric CA) attribute that binds a MerchantMSP identity to one
+// merchant. When a MerchantMSP creator's certificate carries it, the identity may create, declare
+// and cancel only that merchant's orders; an identity without it (for example a platform
+// gateway) acts for any merchant of its organisation.
+const MerchantAttribute = "xborder.merchantId"
+
+// requireMerchant enforces MerchantAttribute for MerchantMSP creators.
+func requireMerchant(ctx contractapi.TransactionContextInterface, ti *txInfo, merchantID string) error {
+	if ti.msp != MerchantMSP {
+		return nil
+	}
+	bound, found, err := creatorAttribute(ctx, MerchantAttribute)
+	if err != nil {
+		return err
+	}
+	if found && bound != merchantID {
+		return errForbidden("identity is bound to merchant %q by its %s attribute and may not act for merchant %q", bound, MerchantAttribute, merchantID)
+	}
+	return nil
 }

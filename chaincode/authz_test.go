@@ -11,7 +11,7 @@ import (
 	"github.com/xborder/xborder/internal/shimtest"
 )
 
-// lcWho is THE authorisation matrix of the order lifecycle (DESIGN §2): for each transaction,
+// lcWho is THE authorisation matrix of the order lifecycle (docs/design.md §2): for each transaction,
 // the organisations that may call it.
 var lcWho = map[string][]string{
 	"CreateOrder":      {chaincode.MerchantMSP},

@@ -10,7 +10,7 @@ import (
 // followed by ": " and a human message, so gateways can map it without parsing prose.
 type Code string
 
-// The error codes of DESIGN §5.
+// The error codes of docs/design.md §5.
 const (
 	CodeNotFound           Code = "NOT_FOUND"
 	CodeInvalidArgument    Code = "INVALID_ARGUMENT"

@@ -1,6 +1,6 @@
 package chaincode
 
-// Order statuses (DESIGN §3). CREATED, PAID, COMPLETED, REJECTED and CANCELLED are binding names;
+// Order statuses (docs/design.md §3). CREATED, PAID, COMPLETED, REJECTED and CANCELLED are binding names;
 // the others are this contract's intermediate and side states.
 const (
 	StatusCreated    = "CREATED"    // recorded by the merchant, not yet paid
