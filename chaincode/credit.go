@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -451,10 +450,7 @@ func addSettlementMonth(ctx contractapi.TransactionContextInterface, merchantID,
 		if err := json.Unmarshal(kv.GetValue(), &e); err != nil {
 			return errInternal("decode settlement entry", err)
 		}
-		if strings.Compare(e.Date, from) < 0 || strings.Compare(e.Date, to) > 0 {
-			continue
-		}
-		if currency != "" && e.Currency != currency {
+		if e.Date < from || e.Date > to || (currency != "" && e.Currency != currency) {
 			continue
 		}
 		t, ok := totals[e.Currency]
@@ -462,22 +458,31 @@ func addSettlementMonth(ctx contractapi.TransactionContextInterface, merchantID,
 			t = &SettlementTotals{Currency: e.Currency}
 			totals[e.Currency] = t
 		}
-		t.Orders++
-		if e.FinalStatus == StatusCompleted {
-			t.Completed++
+		if err := t.add(e); err != nil {
+			return err
 		}
-		if e.Refunded > 0 {
-			t.RefundedOrders++
-		}
-		if t.Escrowed, err = AddAmounts("escrowed", t.Escrowed, e.Escrowed); err != nil {
-			return errInternal("total settlements", err)
-		}
-		if t.Released, err = AddAmounts("released", t.Released, e.Released); err != nil {
-			return errInternal("total settlements", err)
-		}
-		if t.Refunded, err = AddAmounts("refunded", t.Refunded, e.Refunded); err != nil {
-			return errInternal("total settlements", err)
-		}
+	}
+	return nil
+}
+
+// add counts one settlement entry into the totals of its currency.
+func (t *SettlementTotals) add(e SettlementEntry) error {
+	t.Orders++
+	if e.FinalStatus == StatusCompleted {
+		t.Completed++
+	}
+	if e.Refunded > 0 {
+		t.RefundedOrders++
+	}
+	var err error
+	if t.Escrowed, err = AddAmounts("escrowed", t.Escrowed, e.Escrowed); err != nil {
+		return errInternal("total settlements", err)
+	}
+	if t.Released, err = AddAmounts("released", t.Released, e.Released); err != nil {
+		return errInternal("total settlements", err)
+	}
+	if t.Refunded, err = AddAmounts("refunded", t.Refunded, e.Refunded); err != nil {
+		return errInternal("total settlements", err)
 	}
 	return nil
 }

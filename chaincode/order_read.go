@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 )
 
 // Page sizes of ListOrders.
@@ -70,40 +71,14 @@ func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merch
 	if _, err := requireOrg(ctx, "ListOrders", Organisations...); err != nil {
 		return nil, err
 	}
-	if merchantID != "" {
-		if err := ValidateID("merchantId", merchantID); err != nil {
-			return nil, err
-		}
-	}
-	if buyerID != "" {
-		if err := ValidateID("buyerId", buyerID); err != nil {
-			return nil, err
-		}
-	}
-	if status != "" && !slices.Contains(Statuses, status) {
-		return nil, errInvalid("status", "must be one of %s, got %q", strings.Join(Statuses, ", "), status)
+	if err := validateOrderFilters(merchantID, status, buyerID); err != nil {
+		return nil, err
 	}
 	size, err := ParsePageSize("pageSize", pageSize, DefaultPageSize, MaxPageSize)
 	if err != nil {
 		return nil, err
 	}
-	var objectType string
-	var attrs []string
-	switch {
-	case merchantID != "" && buyerID != "":
-		objectType, attrs = idxMerchantBuyerStatus, []string{merchantID, buyerID}
-	case merchantID != "":
-		objectType, attrs = idxMerchantStatus, []string{merchantID}
-	case buyerID != "":
-		objectType, attrs = idxBuyerStatus, []string{buyerID}
-	case status != "":
-		objectType, attrs = idxStatus, nil
-	default:
-		objectType, attrs = objOrder, nil
-	}
-	if status != "" {
-		attrs = append(attrs, status)
-	}
+	objectType, attrs := orderListIndex(merchantID, status, buyerID)
 	stub := ctx.GetStub()
 	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, size, bookmark)
 	if err != nil {
@@ -116,29 +91,11 @@ func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merch
 		if err != nil {
 			return nil, errInternal("iterate orders", err)
 		}
-		var o Order
-		if objectType == objOrder {
-			if err := json.Unmarshal(kv.Value, &o); err != nil {
-				return nil, errInternal("decode order", err)
-			}
-		} else {
-			_, parts, err := stub.SplitCompositeKey(kv.Key)
-			if err != nil || len(parts) == 0 {
-				return nil, errInternal("split index key", err)
-			}
-			key, err := orderKey(ctx, parts[len(parts)-1])
-			if err != nil {
-				return nil, err
-			}
-			found, err := getJSON(ctx, key, &o)
-			if err != nil {
-				return nil, err
-			}
-			if !found {
-				return nil, errInternal("index entry without order", errNotFound("order %q", parts[len(parts)-1]))
-			}
+		o, err := listedOrder(ctx, objectType, kv.GetKey(), kv.GetValue())
+		if err != nil {
+			return nil, err
 		}
-		page.Items = append(page.Items, o)
+		page.Items = append(page.Items, *o)
 	}
 	page.Count = int32(len(page.Items))
 	if meta != nil && page.Count > 0 {
@@ -150,10 +107,82 @@ func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merch
 	return page, nil
 }
 
+// validateOrderFilters checks the ListOrders filters ("" = no filter).
+func validateOrderFilters(merchantID, status, buyerID string) error {
+	if merchantID != "" {
+		if err := ValidateID("merchantId", merchantID); err != nil {
+			return err
+		}
+	}
+	if buyerID != "" {
+		if err := ValidateID("buyerId", buyerID); err != nil {
+			return err
+		}
+	}
+	if status != "" && !slices.Contains(Statuses, status) {
+		return errInvalid("status", "must be one of %s, got %q", strings.Join(Statuses, ", "), status)
+	}
+	return nil
+}
+
+// orderListIndex returns the composite-key object type and leading attributes whose keys list
+// exactly the orders matching the filters: the order keys themselves without a filter, else the
+// status index with the most specific prefix.
+func orderListIndex(merchantID, status, buyerID string) (string, []string) {
+	var objectType string
+	var attrs []string
+	switch {
+	case merchantID != "" && buyerID != "":
+		objectType, attrs = idxMerchantBuyerStatus, []string{merchantID, buyerID}
+	case merchantID != "":
+		objectType, attrs = idxMerchantStatus, []string{merchantID}
+	case buyerID != "":
+		objectType, attrs = idxBuyerStatus, []string{buyerID}
+	case status != "":
+		objectType = idxStatus
+	default:
+		return objOrder, nil
+	}
+	if status != "" {
+		attrs = append(attrs, status)
+	}
+	return objectType, attrs
+}
+
+// listedOrder returns the order of one key of a ListOrders scan: the value itself for an order
+// key, else the order named by the index key's last attribute.
+func listedOrder(ctx contractapi.TransactionContextInterface, objectType, key string, value []byte) (*Order, error) {
+	var o Order
+	if objectType == objOrder {
+		if err := json.Unmarshal(value, &o); err != nil {
+			return nil, errInternal("decode order", err)
+		}
+		return &o, nil
+	}
+	_, parts, err := ctx.GetStub().SplitCompositeKey(key)
+	if err != nil || len(parts) == 0 {
+		return nil, errInternal("split index key", err)
+	}
+	id := parts[len(parts)-1]
+	okey, err := orderKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	found, err := getJSON(ctx, okey, &o)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errInternal("index entry without order", errNotFound("order %q", id))
+	}
+	return &o, nil
+}
+
 // GetOrderHistory returns the audit trail of an order (any member organisation): every
 // modification of every key of the order (order, payment, declaration, waybill, customs
-// decision, dispute, each checkpoint and each anchored document), merged oldest first by transaction timestamp then
-// transaction ID, each with the creator's MSP ID as recorded in the written value.
+// decision, dispute, each checkpoint and each anchored document), merged oldest first by
+// transaction timestamp then transaction ID, each with the creator's MSP ID as recorded in the
+// written value.
 func (c *Contract) GetOrderHistory(ctx contractapi.TransactionContextInterface, orderID string) (*OrderHistory, error) {
 	if _, err := requireOrg(ctx, "GetOrderHistory", Organisations...); err != nil {
 		return nil, err
@@ -173,45 +202,13 @@ func (c *Contract) GetOrderHistory(ctx contractapi.TransactionContextInterface, 
 	for _, k := range docKeys {
 		keys = append(keys, historyKey{kind: "document", key: k})
 	}
-	type stamped struct {
-		at    time.Time
-		entry HistoryEntry
-	}
-	var all []stamped
+	var all []stampedEntry
 	for _, hk := range keys {
-		it, err := ctx.GetStub().GetHistoryForKey(hk.key)
-		if err != nil {
-			return nil, errInternal("read history of "+hk.kind, err)
+		if all, err = appendKeyHistory(ctx, hk, all); err != nil {
+			return nil, err
 		}
-		for it.HasNext() {
-			m, err := it.Next()
-			if err != nil {
-				_ = it.Close()
-				return nil, errInternal("iterate history of "+hk.kind, err)
-			}
-			e := HistoryEntry{TxID: m.GetTxId(), Type: hk.kind, IsDelete: m.GetIsDelete()}
-			at := m.GetTimestamp().AsTime().UTC()
-			e.Timestamp = at.Format(timeLayout)
-			if !m.GetIsDelete() && len(m.GetValue()) > 0 {
-				var who struct {
-					UpdatedByMSP  string `json:"updatedByMsp"`
-					AnchoredByMSP string `json:"anchoredByMsp"`
-				}
-				if err := json.Unmarshal(m.GetValue(), &who); err != nil {
-					_ = it.Close()
-					return nil, errInternal("decode history value of "+hk.kind, err)
-				}
-				e.CreatorMSP = who.UpdatedByMSP
-				if e.CreatorMSP == "" {
-					e.CreatorMSP = who.AnchoredByMSP
-				}
-				e.Value = json.RawMessage(bytes.Clone(m.GetValue()))
-			}
-			all = append(all, stamped{at: at, entry: e})
-		}
-		_ = it.Close()
 	}
-	slices.SortStableFunc(all, func(a, b stamped) int {
+	slices.SortStableFunc(all, func(a, b stampedEntry) int {
 		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
@@ -222,4 +219,56 @@ func (c *Contract) GetOrderHistory(ctx contractapi.TransactionContextInterface, 
 		h.Entries = append(h.Entries, s.entry)
 	}
 	return h, nil
+}
+
+// stampedEntry is a history entry with its parsed timestamp, for sorting.
+type stampedEntry struct {
+	at    time.Time
+	entry HistoryEntry
+}
+
+// appendKeyHistory appends every modification of one key of the order to all.
+func appendKeyHistory(ctx contractapi.TransactionContextInterface, hk historyKey, all []stampedEntry) ([]stampedEntry, error) {
+	it, err := ctx.GetStub().GetHistoryForKey(hk.key)
+	if err != nil {
+		return nil, errInternal("read history of "+hk.kind, err)
+	}
+	defer it.Close()
+	for it.HasNext() {
+		m, err := it.Next()
+		if err != nil {
+			return nil, errInternal("iterate history of "+hk.kind, err)
+		}
+		e, err := historyEntry(hk.kind, m)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, stampedEntry{at: m.GetTimestamp().AsTime().UTC(), entry: e})
+	}
+	return all, nil
+}
+
+// historyEntry renders one key modification; the creator's MSP comes from the written value's
+// updatedByMsp (documents: anchoredByMsp).
+func historyEntry(kind string, m *queryresult.KeyModification) (HistoryEntry, error) {
+	e := HistoryEntry{
+		TxID: m.GetTxId(), Type: kind, IsDelete: m.GetIsDelete(),
+		Timestamp: m.GetTimestamp().AsTime().UTC().Format(timeLayout),
+	}
+	if m.GetIsDelete() || len(m.GetValue()) == 0 {
+		return e, nil
+	}
+	var who struct {
+		UpdatedByMSP  string `json:"updatedByMsp"`
+		AnchoredByMSP string `json:"anchoredByMsp"`
+	}
+	if err := json.Unmarshal(m.GetValue(), &who); err != nil {
+		return e, errInternal("decode history value of "+kind, err)
+	}
+	e.CreatorMSP = who.UpdatedByMSP
+	if e.CreatorMSP == "" {
+		e.CreatorMSP = who.AnchoredByMSP
+	}
+	e.Value = json.RawMessage(bytes.Clone(m.GetValue()))
+	return e, nil
 }

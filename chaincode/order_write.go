@@ -53,7 +53,7 @@ type CreateOrderRequest struct {
 
 // validate checks the request and returns the computed order lines and total.
 func (r *CreateOrderRequest) validate() ([]OrderItem, int64, error) {
-	checks := []error{
+	if err := firstError(
 		ValidateID("orderId", r.OrderID),
 		ValidateID("merchantId", r.MerchantID),
 		ValidateID("buyer.id", r.Buyer.ID),
@@ -61,11 +61,8 @@ func (r *CreateOrderRequest) validate() ([]OrderItem, int64, error) {
 		ValidateCountry("sellerCountry", r.SellerCountry),
 		ValidateCurrency("currency", r.Currency),
 		ValidateNonNegative("shippingFee", r.ShippingFee),
-	}
-	for _, err := range checks {
-		if err != nil {
-			return nil, 0, err
-		}
+	); err != nil {
+		return nil, 0, err
 	}
 	if len(r.Items) == 0 {
 		return nil, 0, errInvalid("items", "must list at least one item")
@@ -84,30 +81,35 @@ func (r *CreateOrderRequest) validate() ([]OrderItem, int64, error) {
 	items := make([]OrderItem, 0, len(r.Items))
 	total := r.ShippingFee
 	for i, it := range r.Items {
-		p := fmt.Sprintf("items[%d].", i)
-		itemChecks := []error{
-			ValidateID(p+"sku", it.SKU),
-			ValidateText(p+"name", it.Name, 200),
-			ValidateHSCode(p+"hsCode", it.HSCode),
-			ValidatePositive(p+"quantity", it.Quantity),
-			ValidatePositive(p+"unitPrice", it.UnitPrice),
-		}
-		for _, err := range itemChecks {
-			if err != nil {
-				return nil, 0, err
-			}
-		}
-		line, err := MulAmount(p+"unitPrice", it.Quantity, it.UnitPrice)
+		item, err := it.orderItem(fmt.Sprintf("items[%d].", i))
 		if err != nil {
 			return nil, 0, err
 		}
-		total, err = AddAmounts("items", total, line)
-		if err != nil {
+		if total, err = AddAmounts("items", total, item.LineTotal); err != nil {
 			return nil, 0, err
 		}
-		items = append(items, OrderItem{SKU: it.SKU, Name: it.Name, HSCode: it.HSCode, Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: line})
+		items = append(items, item)
 	}
 	return items, total, nil
+}
+
+// orderItem validates one order line (its fields named with prefix, e.g. "items[2].") and
+// returns it with its line total.
+func (it ItemInput) orderItem(prefix string) (OrderItem, error) {
+	if err := firstError(
+		ValidateID(prefix+"sku", it.SKU),
+		ValidateText(prefix+"name", it.Name, 200),
+		ValidateHSCode(prefix+"hsCode", it.HSCode),
+		ValidatePositive(prefix+"quantity", it.Quantity),
+		ValidatePositive(prefix+"unitPrice", it.UnitPrice),
+	); err != nil {
+		return OrderItem{}, err
+	}
+	line, err := MulAmount(prefix+"unitPrice", it.Quantity, it.UnitPrice)
+	if err != nil {
+		return OrderItem{}, err
+	}
+	return OrderItem{SKU: it.SKU, Name: it.Name, HSCode: it.HSCode, Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: line}, nil
 }
 
 // CreateOrder records a new order (MerchantMSP). The chaincode computes the total from the
@@ -232,18 +234,7 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	if err != nil {
 		return nil, err
 	}
-	for _, err := range []error{
-		ValidateID("orderId", req.OrderID),
-		ValidateID("paymentId", req.PaymentID),
-		ValidateCurrency("payerCurrency", req.PayerCurrency),
-		ValidatePositive("payerAmount", req.PayerAmount),
-		ValidateNonNegative("fee", req.Fee),
-	} {
-		if err != nil {
-			return nil, err
-		}
-	}
-	if _, err := ParseRate("fxRate", req.FXRate); err != nil {
+	if err := req.validate(); err != nil {
 		return nil, err
 	}
 	priv, err := readPaymentPrivate(ctx)
@@ -254,23 +245,9 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	if err != nil {
 		return nil, err
 	}
-	if o.Payment != nil {
-		return nil, errConflict("order %s is already paid (payment %s)", o.OrderID, o.Payment.PaymentID)
-	}
-	payKey, err := compositeKey(ctx, objPayment, o.OrderID)
+	idKey, err := checkPaymentUnused(ctx, o, req.PaymentID)
 	if err != nil {
 		return nil, err
-	}
-	idKey, err := compositeKey(ctx, objPaymentID, req.PaymentID)
-	if err != nil {
-		return nil, err
-	}
-	used, err := ctx.GetStub().GetState(idKey)
-	if err != nil {
-		return nil, errInternal("get state", err)
-	}
-	if used != nil {
-		return nil, errConflict("payment %q was already used for order %s", req.PaymentID, string(used))
 	}
 	if err := requireStatus(o, "escrow payment", StatusCreated); err != nil {
 		return nil, err
@@ -290,6 +267,10 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	hash, err := putPrivateJSON(ctx, CollectionPaymentPrivate, payerKey, payerPrivateRecord{
 		OrderID: o.OrderID, PayerName: priv.PayerName, PayerAccount: priv.PayerAccount, Salt: priv.Salt,
 	})
+	if err != nil {
+		return nil, err
+	}
+	payKey, err := compositeKey(ctx, objPayment, o.OrderID)
 	if err != nil {
 		return nil, err
 	}
@@ -317,6 +298,42 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 		return nil, err
 	}
 	return o, nil
+}
+
+// validate checks the payment request's fields (the payer amount is checked against the order
+// once it is loaded).
+func (r *EscrowPaymentRequest) validate() error {
+	if err := firstError(
+		ValidateID("orderId", r.OrderID),
+		ValidateID("paymentId", r.PaymentID),
+		ValidateCurrency("payerCurrency", r.PayerCurrency),
+		ValidatePositive("payerAmount", r.PayerAmount),
+		ValidateNonNegative("fee", r.Fee),
+	); err != nil {
+		return err
+	}
+	_, err := ParseRate("fxRate", r.FXRate)
+	return err
+}
+
+// checkPaymentUnused returns the payment-ID claim key of paymentID after checking that the order
+// is not paid yet and that no order has used the payment ID (CONFLICT otherwise).
+func checkPaymentUnused(ctx contractapi.TransactionContextInterface, o *Order, paymentID string) (string, error) {
+	if o.Payment != nil {
+		return "", errConflict("order %s is already paid (payment %s)", o.OrderID, o.Payment.PaymentID)
+	}
+	idKey, err := compositeKey(ctx, objPaymentID, paymentID)
+	if err != nil {
+		return "", err
+	}
+	used, err := ctx.GetStub().GetState(idKey)
+	if err != nil {
+		return "", errInternal("get state", err)
+	}
+	if used != nil {
+		return "", errConflict("payment %q was already used for order %s", paymentID, string(used))
+	}
+	return idKey, nil
 }
 
 // CancelOrderRequest is the argument of CancelOrder.

@@ -125,6 +125,17 @@ func ValidateHSPrefix(field, v string) error {
 	return nil
 }
 
+// firstError returns the first non-nil error of checks, run in order (each check has already
+// been evaluated by the caller; the order decides which error is reported).
+func firstError(checks ...error) error {
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ValidatePositive checks that v is greater than zero.
 func ValidatePositive(field string, v int64) error {
 	if v <= 0 {
