@@ -30,13 +30,18 @@ const ContractVersion = "1.0.0"
 // order_read.go files) and the rules, compliance, credit and document transactions.
 type Contract struct {
 	contractapi.Contract
+	cfg config
 }
 
 // NewContract returns the xborder contract with its name and metadata information set. Before
 // every transaction it checks the number of arguments (see checkArguments); a function name
-// that is not a transaction is refused with a coded error (see unknownTransaction).
-func NewContract() *Contract {
-	c := &Contract{}
+// that is not a transaction is refused with a coded error (see unknownTransaction). Options
+// configure the endorsement-time clock check of write proposals (WithMaxClockSkew, WithClock).
+func NewContract(opts ...Option) *Contract {
+	c := &Contract{cfg: defaultConfig()}
+	for _, opt := range opts {
+		opt(&c.cfg)
+	}
 	c.Name = ContractName
 	c.Info = metadata.InfoMetadata{
 		Title:       "xborder",
@@ -195,9 +200,10 @@ type Chaincode struct {
 	cc *contractapi.ContractChaincode
 }
 
-// NewChaincode builds the chaincode that serves the xborder contract.
-func NewChaincode() (*Chaincode, error) {
-	cc, err := contractapi.NewChaincode(NewContract())
+// NewChaincode builds the chaincode that serves the xborder contract, configured with opts (see
+// NewContract).
+func NewChaincode(opts ...Option) (*Chaincode, error) {
+	cc, err := contractapi.NewChaincode(NewContract(opts...))
 	if err != nil {
 		return nil, fmt.Errorf("create xborder chaincode: %w", err)
 	}
@@ -299,7 +305,9 @@ func (s *requestSerializer) ToString(result reflect.Value, resultType reflect.Ty
 	return s.JSONSerializer.ToString(result, resultType, nil, components)
 }
 
-// decodeRequest decodes one JSON object into v, rejecting unknown fields and trailing data.
+// decodeRequest decodes one JSON object into v, rejecting unknown fields, trailing data and
+// damaged text (invalid UTF-8 or lone surrogates, which the JSON decoder turns into U+FFFD; see
+// checkText) in any string field.
 func decodeRequest(param string, v any) error {
 	dec := json.NewDecoder(bytes.NewReader([]byte(param)))
 	dec.DisallowUnknownFields()
@@ -319,7 +327,7 @@ func decodeRequest(param string, v any) error {
 	if dec.More() {
 		return errInvalid("request", "must be exactly one JSON object")
 	}
-	return nil
+	return checkStrings("", v)
 }
 
 // jsonTypeName names a Go type the way a JSON client thinks of it.

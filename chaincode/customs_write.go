@@ -12,17 +12,18 @@ import (
 // the order currency; HSCodes lists the HS codes of the declared goods.
 type DeclareCustomsRequest struct {
 	requestBase
-	OrderID       string   `json:"orderId"`
-	DeclarationID string   `json:"declarationId"`
-	DeclaredValue int64    `json:"declaredValue"`
-	HSCodes       []string `json:"hsCodes"`
+	OrderID         string   `json:"orderId"`
+	DeclarationID   string   `json:"declarationId"`
+	DeclaredValue   int64    `json:"declaredValue"`
+	HSCodes         []string `json:"hsCodes"`
+	ExpectedVersion int64    `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // DeclareCustoms records the merchant's customs declaration for a paid order (MerchantMSP). A
 // declaration may be amended (the new one replaces the old) until customs clears the order, for
 // example after a failed three-document match or a customs hold.
 func (c *Contract) DeclareCustoms(ctx contractapi.TransactionContextInterface, req DeclareCustomsRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "DeclareCustoms", MerchantMSP)
+	ti, err := c.begin(ctx, &req, "DeclareCustoms", MerchantMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +45,8 @@ func (c *Contract) DeclareCustoms(ctx contractapi.TransactionContextInterface, r
 			return nil, err
 		}
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireMerchant(ctx, ti, o.MerchantID); err != nil {
 		return nil, err
 	}
 	if err := requireCustomsOpen(o, "declare to customs"); err != nil {
@@ -97,11 +95,12 @@ func requireCustomsOpen(o *Order, action string) error {
 // currency) are recorded with CLEARED.
 type DecideCustomsRequest struct {
 	requestBase
-	OrderID    string `json:"orderId"`
-	Decision   string `json:"decision"`
-	Reason     string `json:"reason,omitempty" metadata:",optional"`
-	DutyAmount int64  `json:"dutyAmount,omitempty" metadata:",optional"`
-	TaxAmount  int64  `json:"taxAmount,omitempty" metadata:",optional"`
+	OrderID         string `json:"orderId"`
+	Decision        string `json:"decision"`
+	Reason          string `json:"reason,omitempty" metadata:",optional"`
+	DutyAmount      int64  `json:"dutyAmount,omitempty" metadata:",optional"`
+	TaxAmount       int64  `json:"taxAmount,omitempty" metadata:",optional"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // DecideCustoms records a customs decision (CustomsMSP).
@@ -114,14 +113,14 @@ type DecideCustomsRequest struct {
 // On an order under compliance hold (watch list at creation): CLEARED lifts the hold, HELD
 // updates its reason, REJECTED rejects the order.
 func (c *Contract) DecideCustoms(ctx contractapi.TransactionContextInterface, req DecideCustomsRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "DecideCustoms", CustomsMSP)
+	ti, err := c.begin(ctx, &req, "DecideCustoms", CustomsMSP)
 	if err != nil {
 		return nil, err
 	}
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -31,7 +32,15 @@ var (
 	lcIDsOnce sync.Once
 	lcIDs     *shimtest.Identities
 	lcIDsErr  error
+
+	// lcPeerClock is the endorsing peer's clock (Unix nanoseconds) of the shared test chaincode:
+	// lcEnv.opts sets it to each transaction's timestamp, so honest proposals are never off the
+	// clock; the clock tests bend the proposal's timestamp instead.
+	lcPeerClock atomic.Int64
 )
+
+// lcNow is the clock of the shared test chaincode.
+func lcNow() time.Time { return time.Unix(0, lcPeerClock.Load()).UTC() }
 
 // lcIdentities returns identities for the four organisations and an outsider, shared by all
 // tests (issuing certificates is the slow part).
@@ -89,7 +98,7 @@ type lcEnv struct {
 // lcNew returns a fresh ledger with the collections of collections_config.json defined.
 func lcNew(t lcT) *lcEnv {
 	t.Helper()
-	lcCCOnce.Do(func() { lcCC, lcCCErr = chaincode.NewChaincode() })
+	lcCCOnce.Do(func() { lcCC, lcCCErr = chaincode.NewChaincode(chaincode.WithClock(lcNow)) })
 	require.NoError(t, lcCCErr)
 	cc := lcCC
 	l := shimtest.NewLedger()
@@ -106,6 +115,7 @@ func (e *lcEnv) opts(msp string, transient map[string]any) shimtest.TxOptions {
 	e.t.Helper()
 	e.now = e.now.Add(time.Second)
 	e.seq++
+	lcPeerClock.Store(e.now.UnixNano())
 	o := shimtest.TxOptions{Creator: e.ids.Creator(msp), Timestamp: e.now, TxID: fmt.Sprintf("tx%08d", e.seq)}
 	if len(transient) > 0 {
 		o.Transient = map[string][]byte{}

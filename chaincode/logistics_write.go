@@ -11,8 +11,9 @@ import (
 // travel in the transient map under "waybill_private".
 type RegisterWaybillRequest struct {
 	requestBase
-	OrderID   string `json:"orderId"`
-	WaybillNo string `json:"waybillNo"`
+	OrderID         string `json:"orderId"`
+	WaybillNo       string `json:"waybillNo"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // RegisterWaybill records the carrier's waybill for a paid order (CarrierMSP). The consignee is
@@ -21,7 +22,7 @@ type RegisterWaybillRequest struct {
 // customs can compare its hash with the merchant's. A waybill may be replaced until the goods
 // are picked up or customs has cleared the order.
 func (c *Contract) RegisterWaybill(ctx contractapi.TransactionContextInterface, req RegisterWaybillRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "RegisterWaybill", CarrierMSP)
+	ti, err := c.begin(ctx, &req, "RegisterWaybill", CarrierMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +36,7 @@ func (c *Contract) RegisterWaybill(ctx contractapi.TransactionContextInterface, 
 	if err != nil {
 		return nil, err
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -105,10 +106,11 @@ func orderConsigneeSalt(ctx contractapi.TransactionContextInterface, orderID str
 // SHA-256 (hex) of an evidence document such as a proof of delivery.
 type RecordCheckpointRequest struct {
 	requestBase
-	OrderID      string `json:"orderId"`
-	Code         string `json:"code"`
-	Location     string `json:"location"`
-	DocumentHash string `json:"documentHash,omitempty" metadata:",optional"`
+	OrderID         string `json:"orderId"`
+	Code            string `json:"code"`
+	Location        string `json:"location"`
+	DocumentHash    string `json:"documentHash,omitempty" metadata:",optional"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // RecordCheckpoint certifies a logistics checkpoint (CarrierMSP) with the transaction timestamp
@@ -119,7 +121,7 @@ type RecordCheckpointRequest struct {
 // (also while the order is held or disputed) and does not advance the shipment. Progress
 // checkpoints are refused while the order is held; during a dispute they are still certified.
 func (c *Contract) RecordCheckpoint(ctx contractapi.TransactionContextInterface, req RecordCheckpointRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "RecordCheckpoint", CarrierMSP)
+	ti, err := c.begin(ctx, &req, "RecordCheckpoint", CarrierMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +129,7 @@ func (c *Contract) RecordCheckpoint(ctx contractapi.TransactionContextInterface,
 	if err != nil {
 		return nil, err
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -162,11 +162,15 @@ type Dispute struct {
 }
 
 // Order is the public record of a cross-border order, as stored under its order key and as
-// returned to clients (with private parts added for collection members by GetOrder).
+// returned to clients (with private parts added for collection members by GetOrder). Version is
+// 1 after creation and grows by one with every transaction that changes the order record; a
+// write whose expectedVersion differs fails with VERSION_MISMATCH. Escrow comes from the
+// order's escrow key (EscrowRecord) once the order is paid.
 type Order struct {
 	OrderID                   string         `json:"orderId"`
 	MerchantID                string         `json:"merchantId"`
 	Status                    string         `json:"status"`
+	Version                   int64          `json:"version"`
 	Currency                  string         `json:"currency"`
 	Total                     int64          `json:"total"`
 	ShippingFee               int64          `json:"shippingFee"`

@@ -93,7 +93,7 @@ func TestLifecycleHappyPath(t *testing.T) {
 			require.Contains(t, string(rec), `"certifiedBy":"x509::CN=User1@`, "certifying identity recorded readably")
 		}
 	}
-	require.Equal(t, map[string]int{"order": 12, "payment": 1, "declaration": 1, "waybill": 1, "customsDecision": 1, "checkpoint": 6, "document": 1}, types)
+	require.Equal(t, map[string]int{"order": 12, "payment": 1, "escrow": 3, "declaration": 1, "waybill": 1, "customsDecision": 1, "checkpoint": 6, "document": 1}, types)
 	require.Equal(t, map[string]bool{chaincode.MerchantMSP: true, chaincode.BankMSP: true, chaincode.CarrierMSP: true, chaincode.CustomsMSP: true}, msps)
 	require.Equal(t, chaincode.MerchantMSP, hist.Entries[0].CreatorMSP)
 	require.Equal(t, "order", hist.Entries[0].Type)
@@ -226,6 +226,7 @@ func TestLifecycleAutoRelease(t *testing.T) {
 	e := lcNew(t)
 	req := lcCreateReq("r-1")
 	req["confirmationWindowSeconds"] = 3600
+	e.ok(e.invoke(chaincode.CustomsMSP, "SetComplianceRules", map[string]any{"minConfirmationWindowSeconds": 3600}, nil))
 	req["promisedDeliveryBy"] = "2026-12-31"
 	e.ok(e.invoke(chaincode.MerchantMSP, "CreateOrder", req, lcOrderPrivate()))
 	e.escrow("r-1")

@@ -18,9 +18,10 @@ const (
 )
 
 // GetOrder returns an order (any member organisation). Members of orderPrivate (Merchant,
-// Carrier, Customs) also get buyer.name, buyer.address and buyer.phone; members of
+// Carrier, Customs) also get buyer.name, buyer.address and buyer.phone — a MerchantMSP identity
+// bound to merchants by MerchantAttribute only for those merchants' orders; members of
 // paymentPrivate (Bank, Customs) also get payment.payerName and payment.payerAccount. Private
-// data is never read for a caller whose organisation is not a member of the collection.
+// data is never read for a caller not entitled to it.
 func (c *Contract) GetOrder(ctx contractapi.TransactionContextInterface, orderID string) (*Order, error) {
 	msp, err := requireOrg(ctx, "GetOrder", Organisations...)
 	if err != nil {
@@ -30,42 +31,69 @@ func (c *Contract) GetOrder(ctx contractapi.TransactionContextInterface, orderID
 	if err != nil {
 		return nil, err
 	}
-	if isCollectionMember(CollectionOrderPrivate, msp) {
-		key, err := compositeKey(ctx, privBuyer, o.OrderID)
-		if err != nil {
+	buyer, err := mayReadBuyer(ctx, msp, o)
+	if err != nil {
+		return nil, err
+	}
+	if buyer {
+		if err := addBuyerPrivate(ctx, o); err != nil {
 			return nil, err
-		}
-		var rec buyerPrivateRecord
-		found, err := getPrivateJSON(ctx, CollectionOrderPrivate, key, &rec)
-		if err != nil {
-			return nil, err
-		}
-		if found {
-			o.Buyer.Name, o.Buyer.Address, o.Buyer.Phone = rec.Name, rec.Address, rec.Phone
 		}
 	}
 	if o.Payment != nil && isCollectionMember(CollectionPaymentPrivate, msp) {
-		key, err := compositeKey(ctx, privPayer, o.OrderID)
-		if err != nil {
+		if err := addPayerPrivate(ctx, o); err != nil {
 			return nil, err
-		}
-		var rec payerPrivateRecord
-		found, err := getPrivateJSON(ctx, CollectionPaymentPrivate, key, &rec)
-		if err != nil {
-			return nil, err
-		}
-		if found {
-			o.Payment.PayerName, o.Payment.PayerAccount = rec.PayerName, rec.PayerAccount
 		}
 	}
 	return o, nil
+}
+
+// mayReadBuyer reports whether a creator of organisation msp gets the buyer's private data of
+// order o: a member of orderPrivate that acts for the order's merchant (see actsForMerchant).
+func mayReadBuyer(ctx contractapi.TransactionContextInterface, msp string, o *Order) (bool, error) {
+	if !isCollectionMember(CollectionOrderPrivate, msp) {
+		return false, nil
+	}
+	ok, _, err := actsForMerchant(ctx, msp, o.MerchantID)
+	return ok, err
+}
+
+// addBuyerPrivate fills in the buyer's name, address and phone from orderPrivate.
+func addBuyerPrivate(ctx contractapi.TransactionContextInterface, o *Order) error {
+	key, err := compositeKey(ctx, privBuyer, o.OrderID)
+	if err != nil {
+		return err
+	}
+	var rec buyerPrivateRecord
+	found, err := getPrivateJSON(ctx, CollectionOrderPrivate, key, &rec)
+	if err != nil || !found {
+		return err
+	}
+	o.Buyer.Name, o.Buyer.Address, o.Buyer.Phone = rec.Name, rec.Address, rec.Phone
+	return nil
+}
+
+// addPayerPrivate fills in the payer's name and account from paymentPrivate.
+func addPayerPrivate(ctx contractapi.TransactionContextInterface, o *Order) error {
+	key, err := compositeKey(ctx, privPayer, o.OrderID)
+	if err != nil {
+		return err
+	}
+	var rec payerPrivateRecord
+	found, err := getPrivateJSON(ctx, CollectionPaymentPrivate, key, &rec)
+	if err != nil || !found {
+		return err
+	}
+	o.Payment.PayerName, o.Payment.PayerAccount = rec.PayerName, rec.PayerAccount
+	return nil
 }
 
 // ListOrders returns one page of orders (any member organisation), public parts only, filtered
 // by any combination of merchantId, status and buyerId ("" = no filter). pageSize is a decimal
 // string: "" or "0" means 20, larger values are capped at 100, a negative or non-numeric value
 // is INVALID_ARGUMENT. bookmark is "" for the first page, then the previous page's bookmark;
-// the last page has an empty bookmark. Each filter combination reads a composite-key index with
+// the last page has an empty bookmark; a bookmark that is not a key of the query's range is
+// INVALID_ARGUMENT. Each filter combination reads a composite-key index with
 // pagination, so the cost grows with the page size, not with the ledger.
 func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merchantID, status, buyerID, pageSize, bookmark string) (*OrderPage, error) {
 	if _, err := requireOrg(ctx, "ListOrders", Organisations...); err != nil {
@@ -79,6 +107,9 @@ func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merch
 		return nil, err
 	}
 	objectType, attrs := orderListIndex(merchantID, status, buyerID)
+	if err := checkBookmark(ctx, bookmark, objectType, attrs...); err != nil {
+		return nil, err
+	}
 	stub := ctx.GetStub()
 	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, size, bookmark)
 	if err != nil {
@@ -157,7 +188,7 @@ func listedOrder(ctx contractapi.TransactionContextInterface, objectType, key st
 		if err := json.Unmarshal(value, &o); err != nil {
 			return nil, errInternal("decode order", err)
 		}
-		return &o, nil
+		return &o, overlayEscrow(ctx, &o)
 	}
 	_, parts, err := ctx.GetStub().SplitCompositeKey(key)
 	if err != nil || len(parts) == 0 {
@@ -175,7 +206,7 @@ func listedOrder(ctx contractapi.TransactionContextInterface, objectType, key st
 	if !found {
 		return nil, errInternal("index entry without order", errNotFound("order %q", id))
 	}
-	return &o, nil
+	return &o, overlayEscrow(ctx, &o)
 }
 
 // GetOrderHistory returns the audit trail of an order (any member organisation): every

@@ -24,7 +24,62 @@ func loadOrder(ctx contractapi.TransactionContextInterface, orderID string) (*Or
 	if !found {
 		return nil, errNotFound("order %q does not exist", orderID)
 	}
+	if err := overlayEscrow(ctx, &o); err != nil {
+		return nil, err
+	}
 	return &o, nil
+}
+
+// orderForWrite loads the order a write transaction changes and applies the guards every such
+// write shares, in this order: NOT_FOUND when absent; FORBIDDEN when the creator's identity is
+// bound to other merchants (see requireMerchant); VERSION_MISMATCH when expectedVersion (0 = no
+// check) is not the order's version; FAILED_PRECONDITION naming "timestamp" when the
+// transaction's timestamp is before the order's last recorded time (updatedAt), so lifecycle
+// times never go backwards.
+func orderForWrite(ctx contractapi.TransactionContextInterface, ti *txInfo, orderID string, expectedVersion int64) (*Order, error) {
+	if err := ValidateNonNegative("expectedVersion", expectedVersion); err != nil {
+		return nil, err
+	}
+	o, err := loadOrder(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireMerchant(ctx, ti, o.MerchantID); err != nil {
+		return nil, err
+	}
+	if err := requireVersion(o, expectedVersion); err != nil {
+		return nil, err
+	}
+	if err := requireNotBefore(ti, o.OrderID, "updatedAt", o.UpdatedAt); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// requireVersion returns VERSION_MISMATCH naming expectedVersion unless expected is 0 (no
+// check) or the order's version.
+func requireVersion(o *Order, expected int64) error {
+	if expected == 0 || expected == o.Version {
+		return nil
+	}
+	return &Error{Code: CodeVersionMismatch, Field: "expectedVersion", Message: fmt.Sprintf("order %s is at version %d, not %d", o.OrderID, o.Version, expected)}
+}
+
+// requireNotBefore refuses a transaction whose timestamp is before the order's recorded time
+// (field names which one) with FAILED_PRECONDITION naming "timestamp".
+func requireNotBefore(ti *txInfo, orderID, field, recorded string) error {
+	if recorded == "" {
+		return nil
+	}
+	last, err := time.Parse(timeLayout, recorded)
+	if err != nil {
+		return errInternal("parse "+field, err)
+	}
+	if !ti.at.Before(last) {
+		return nil
+	}
+	return errPreconditionField("timestamp", "the transaction timestamp %s is before the %s %s of order %s; an order's times never go backwards (if the clocks of the submitting clients differ, retry with a fresh proposal)",
+		ti.ts, field, recorded, orderID)
 }
 
 // deriveStatus computes the status of a non-final order from its facts: an open dispute shows
@@ -59,6 +114,7 @@ func saveOrder(ctx contractapi.TransactionContextInterface, o *Order, prevStatus
 	} else {
 		o.Status = deriveStatus(o)
 	}
+	o.Version++
 	o.UpdatedAt = ti.ts
 	o.UpdatedBy = ti.id
 	o.UpdatedByMSP = ti.msp
@@ -122,9 +178,15 @@ func checkMoney(o *Order) error {
 }
 
 // finalize settles a non-final order: it pays out released and refunded (which must add up to
-// the escrow), sets the final status, saves the order, releases the order's compliance usage
-// unless the order is COMPLETED, and records its outcome for the merchant's credit report.
+// the escrow), sets the final status, saves the order, writes the escrow key of a paid order
+// (whose key-level endorsement policy makes the transaction need the buyer's side), releases the
+// order's compliance usage unless the order is COMPLETED, and records its outcome for the
+// merchant's credit report. Money reaches the merchant only from a delivered, customs-cleared
+// order that is not on hold.
 func finalize(ctx contractapi.TransactionContextInterface, o *Order, final string, released, refunded int64, ti *txInfo) error {
+	if err := requirePayoutAllowed(o, released); err != nil {
+		return err
+	}
 	prev := o.Status
 	o.Escrow.Released = released
 	o.Escrow.Refunded = refunded
@@ -134,6 +196,11 @@ func finalize(ctx contractapi.TransactionContextInterface, o *Order, final strin
 	o.Hold = nil
 	if err := saveOrder(ctx, o, prev, final, ti); err != nil {
 		return err
+	}
+	if o.Payment != nil {
+		if err := putEscrow(ctx, o, ti); err != nil {
+			return err
+		}
 	}
 	if final != StatusCompleted {
 		// Nothing (REJECTED, CANCELLED, REFUNDED) was kept by the merchant: the order no longer
@@ -146,20 +213,9 @@ func finalize(ctx contractapi.TransactionContextInterface, o *Order, final strin
 			return err
 		}
 	}
-	onTime := false
-	if o.Logistics.DeliveredAt != "" {
-		onTime = true
-		if o.PromisedDeliveryBy != "" {
-			delivered, err := time.Parse(timeLayout, o.Logistics.DeliveredAt)
-			if err != nil {
-				return errInternal("parse deliveredAt", err)
-			}
-			promised, err := parsePromised("promisedDeliveryBy", o.PromisedDeliveryBy)
-			if err != nil {
-				return errInternal("parse promisedDeliveryBy", err)
-			}
-			onTime = !delivered.After(promised)
-		}
+	onTime, err := shippedOnTime(o)
+	if err != nil {
+		return err
 	}
 	return RecordOutcome(ctx, Outcome{
 		OrderID:       o.OrderID,
@@ -174,6 +230,43 @@ func finalize(ctx contractapi.TransactionContextInterface, o *Order, final strin
 		ShippedOnTime: onTime,
 		FinalizedAt:   ti.at,
 	})
+}
+
+// requirePayoutAllowed refuses to release money to the merchant (released > 0) unless the
+// order was delivered, cleared by customs and is not on hold: a customs HELD order never pays
+// out, and neither does a dispute resolved before delivery.
+func requirePayoutAllowed(o *Order, released int64) error {
+	switch {
+	case released <= 0:
+		return nil
+	case o.Hold != nil:
+		return errPrecondition("cannot release %d to merchant %s: order %s is on %s hold", released, o.MerchantID, o.OrderID, o.Hold.Kind)
+	case o.Logistics.DeliveredAt == "":
+		return errPrecondition("cannot release %d to merchant %s: order %s was not delivered", released, o.MerchantID, o.OrderID)
+	case !o.Customs.Cleared:
+		return errPrecondition("cannot release %d to merchant %s: order %s is not cleared by customs", released, o.MerchantID, o.OrderID)
+	}
+	return nil
+}
+
+// shippedOnTime reports whether a delivered order met its promised delivery date (an order
+// without a promise is on time once delivered; an undelivered order is not).
+func shippedOnTime(o *Order) (bool, error) {
+	if o.Logistics.DeliveredAt == "" {
+		return false, nil
+	}
+	if o.PromisedDeliveryBy == "" {
+		return true, nil
+	}
+	delivered, err := time.Parse(timeLayout, o.Logistics.DeliveredAt)
+	if err != nil {
+		return false, errInternal("parse deliveredAt", err)
+	}
+	promised, err := parsePromised("promisedDeliveryBy", o.PromisedDeliveryBy)
+	if err != nil {
+		return false, errInternal("parse promisedDeliveryBy", err)
+	}
+	return !delivered.After(promised), nil
 }
 
 // parsePromised parses promisedDeliveryBy: an RFC 3339 timestamp, or a date (YYYY-MM-DD) meaning

@@ -118,7 +118,7 @@ func (it ItemInput) orderItem(prefix string) (OrderItem, error) {
 // Compliance rules are applied: a violation is COMPLIANCE_REJECTED; a watch-list hit records
 // the order as HELD with a compliance alert (event ComplianceAlert instead of OrderCreated).
 func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req CreateOrderRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "CreateOrder", MerchantMSP)
+	ti, err := c.begin(ctx, &req, "CreateOrder", MerchantMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -133,22 +133,22 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 	if err != nil {
 		return nil, err
 	}
-	key, err := orderKey(ctx, req.OrderID)
+	if err := requireNewOrder(ctx, req.OrderID); err != nil {
+		return nil, err
+	}
+	rules, err := loadComplianceRules(ctx)
 	if err != nil {
 		return nil, err
 	}
-	existing, err := ctx.GetStub().GetState(key)
+	window, err := rules.confirmationWindow(req.ConfirmationWindowSeconds)
 	if err != nil {
-		return nil, errInternal("get state", err)
-	}
-	if existing != nil {
-		return nil, errConflict("order %q already exists", req.OrderID)
+		return nil, err
 	}
 	hsCodes := make([]string, len(items))
 	for i, it := range items {
 		hsCodes[i] = it.HSCode
 	}
-	alert, err := CheckCompliance(ctx, ComplianceSubject{
+	alert, err := checkCompliance(ctx, rules, ComplianceSubject{
 		OrderID: req.OrderID, MerchantID: req.MerchantID, BuyerID: req.Buyer.ID,
 		BuyerCountry: req.Buyer.Country, SellerCountry: req.SellerCountry, Currency: req.Currency,
 		Total: total, HSCodes: hsCodes, At: ti.at,
@@ -156,28 +156,9 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 	if err != nil {
 		return nil, err
 	}
-
-	buyerKey, err := compositeKey(ctx, privBuyer, req.OrderID)
+	hash, err := putBuyerPrivate(ctx, req.OrderID, priv)
 	if err != nil {
 		return nil, err
-	}
-	hash, err := putPrivateJSON(ctx, CollectionOrderPrivate, buyerKey, buyerPrivateRecord{
-		OrderID: req.OrderID, Name: priv.Name, Address: priv.Address, Phone: priv.Phone, Salt: priv.Salt,
-	})
-	if err != nil {
-		return nil, err
-	}
-	consKey, err := compositeKey(ctx, privConsigneeMerchant, req.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := putPrivateJSON(ctx, CollectionOrderPrivate, consKey, newConsigneeRecord(req.OrderID, priv.Name, priv.Address, priv.ConsigneeSalt)); err != nil {
-		return nil, err
-	}
-
-	window := req.ConfirmationWindowSeconds
-	if window == 0 {
-		window = DefaultConfirmationWindowSeconds
 	}
 	o := &Order{
 		OrderID:                   req.OrderID,
@@ -205,10 +186,52 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 	if err := saveOrder(ctx, o, "", "", ti); err != nil {
 		return nil, err
 	}
+	if err := putEscrow(ctx, o, ti); err != nil {
+		return nil, err
+	}
 	if err := emit(ctx, event, orderEvent(o, ti)); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// requireNewOrder returns CONFLICT when orderID is taken.
+func requireNewOrder(ctx contractapi.TransactionContextInterface, orderID string) error {
+	key, err := orderKey(ctx, orderID)
+	if err != nil {
+		return err
+	}
+	existing, err := ctx.GetStub().GetState(key)
+	if err != nil {
+		return errInternal("get state", err)
+	}
+	if existing != nil {
+		return errConflict("order %q already exists", orderID)
+	}
+	return nil
+}
+
+// putBuyerPrivate writes the buyer record and the merchant's canonical consignee of a new order
+// to orderPrivate and returns the buyer record's hash (the order's privateHash).
+func putBuyerPrivate(ctx contractapi.TransactionContextInterface, orderID string, priv *orderPrivateInput) (string, error) {
+	buyerKey, err := compositeKey(ctx, privBuyer, orderID)
+	if err != nil {
+		return "", err
+	}
+	hash, err := putPrivateJSON(ctx, CollectionOrderPrivate, buyerKey, buyerPrivateRecord{
+		OrderID: orderID, Name: priv.Name, Address: priv.Address, Phone: priv.Phone, Salt: priv.Salt,
+	})
+	if err != nil {
+		return "", err
+	}
+	consKey, err := compositeKey(ctx, privConsigneeMerchant, orderID)
+	if err != nil {
+		return "", err
+	}
+	if _, err := putPrivateJSON(ctx, CollectionOrderPrivate, consKey, newConsigneeRecord(orderID, priv.Name, priv.Address, priv.ConsigneeSalt)); err != nil {
+		return "", err
+	}
+	return hash, nil
 }
 
 // EscrowPaymentRequest is the argument of EscrowPayment. PayerAmount and Fee are minor units of
@@ -217,12 +240,13 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 // map under "payment_private".
 type EscrowPaymentRequest struct {
 	requestBase
-	OrderID       string `json:"orderId"`
-	PaymentID     string `json:"paymentId"`
-	PayerCurrency string `json:"payerCurrency"`
-	PayerAmount   int64  `json:"payerAmount"`
-	FXRate        string `json:"fxRate"`
-	Fee           int64  `json:"fee,omitempty" metadata:",optional"`
+	OrderID         string `json:"orderId"`
+	PaymentID       string `json:"paymentId"`
+	PayerCurrency   string `json:"payerCurrency"`
+	PayerAmount     int64  `json:"payerAmount"`
+	FXRate          string `json:"fxRate"`
+	Fee             int64  `json:"fee,omitempty" metadata:",optional"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // EscrowPayment records the bank's escrowed payment for an order (BankMSP). One payment per
@@ -230,7 +254,7 @@ type EscrowPaymentRequest struct {
 // order total converted at the rate, rounded half to even in the payer currency's minor unit.
 // The escrow amount is the order total in the order currency. Status becomes PAID.
 func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, req EscrowPaymentRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "EscrowPayment", BankMSP)
+	ti, err := c.begin(ctx, &req, "EscrowPayment", BankMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +265,7 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	if err != nil {
 		return nil, err
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -252,13 +276,8 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	if err := requireStatus(o, "escrow payment", StatusCreated); err != nil {
 		return nil, err
 	}
-	expected, err := ConvertAmount(o.Total, o.Currency, req.PayerCurrency, req.FXRate)
-	if err != nil {
+	if err := checkPaymentAmount(ctx, o, &req); err != nil {
 		return nil, err
-	}
-	if expected != req.PayerAmount {
-		return nil, errInvalid("payerAmount", "must be %d (order total %d %s × fxRate %s, rounded half to even in %s minor units), got %d",
-			expected, o.Total, o.Currency, req.FXRate, req.PayerCurrency, req.PayerAmount)
 	}
 	payerKey, err := compositeKey(ctx, privPayer, o.OrderID)
 	if err != nil {
@@ -294,6 +313,9 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	if err := saveOrder(ctx, o, prev, "", ti); err != nil {
 		return nil, err
 	}
+	if err := putEscrow(ctx, o, ti); err != nil {
+		return nil, err
+	}
 	if err := emit(ctx, EventPaymentEscrowed, orderEvent(o, ti)); err != nil {
 		return nil, err
 	}
@@ -312,8 +334,33 @@ func (r *EscrowPaymentRequest) validate() error {
 	); err != nil {
 		return err
 	}
+	if r.Fee > r.PayerAmount {
+		return errInvalid("fee", "must not exceed payerAmount %d (both in %s minor units), got %d", r.PayerAmount, r.PayerCurrency, r.Fee)
+	}
 	_, err := ParseRate("fxRate", r.FXRate)
 	return err
+}
+
+// checkPaymentAmount checks the payment's FX rate against the bounds of the compliance rules
+// (FX_OUT_OF_TOLERANCE) and its payer amount against the order total converted at that rate
+// (INVALID_ARGUMENT naming payerAmount).
+func checkPaymentAmount(ctx contractapi.TransactionContextInterface, o *Order, req *EscrowPaymentRequest) error {
+	rules, err := loadComplianceRules(ctx)
+	if err != nil {
+		return err
+	}
+	if err := rules.checkFXRate(o.Currency, req.PayerCurrency, req.FXRate); err != nil {
+		return err
+	}
+	expected, err := ConvertAmount(o.Total, o.Currency, req.PayerCurrency, req.FXRate)
+	if err != nil {
+		return err
+	}
+	if expected != req.PayerAmount {
+		return errInvalid("payerAmount", "must be %d (order total %d %s × fxRate %s, rounded half to even in %s minor units), got %d",
+			expected, o.Total, o.Currency, req.FXRate, req.PayerCurrency, req.PayerAmount)
+	}
+	return nil
 }
 
 // checkPaymentUnused returns the payment-ID claim key of paymentID after checking that the order
@@ -339,14 +386,15 @@ func checkPaymentUnused(ctx contractapi.TransactionContextInterface, o *Order, p
 // CancelOrderRequest is the argument of CancelOrder.
 type CancelOrderRequest struct {
 	requestBase
-	OrderID string `json:"orderId"`
-	Reason  string `json:"reason,omitempty" metadata:",optional"`
+	OrderID         string `json:"orderId"`
+	Reason          string `json:"reason,omitempty" metadata:",optional"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // CancelOrder cancels an order before pickup (MerchantMSP, or BankMSP for the buyer). A paid
 // order is refunded in full in the same transaction. Status becomes CANCELLED (final).
 func (c *Contract) CancelOrder(ctx contractapi.TransactionContextInterface, req CancelOrderRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "CancelOrder", MerchantMSP, BankMSP)
+	ti, err := c.begin(ctx, &req, "CancelOrder", MerchantMSP, BankMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -355,11 +403,8 @@ func (c *Contract) CancelOrder(ctx contractapi.TransactionContextInterface, req 
 			return nil, err
 		}
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireMerchant(ctx, ti, o.MerchantID); err != nil {
 		return nil, err
 	}
 	if err := requireStatus(o, "cancel order", StatusCreated, StatusPaid, StatusDocumented, StatusCleared, StatusHeld); err != nil {

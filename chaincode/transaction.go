@@ -39,9 +39,10 @@ func newTxInfo(ctx contractapi.TransactionContextInterface, msp string) (*txInfo
 	return &txInfo{msp: msp, id: id, at: at, ts: at.Format(timeLayout), txID: ctx.GetStub().GetTxID()}, nil
 }
 
-// begin checks the request's decoding error and the caller's organisation (FORBIDDEN first, so
-// that the authorisation matrix never depends on the request), then collects txInfo.
-func begin(ctx contractapi.TransactionContextInterface, req argCarrier, action string, allowed ...string) (*txInfo, error) {
+// begin checks the caller's organisation (FORBIDDEN first, so that the authorisation matrix
+// never depends on the request), then the request's decoding error, then collects txInfo and
+// refuses a proposal whose timestamp is off this endorsing peer's clock (see WithMaxClockSkew).
+func (c *Contract) begin(ctx contractapi.TransactionContextInterface, req argCarrier, action string, allowed ...string) (*txInfo, error) {
 	msp, err := requireOrg(ctx, action, allowed...)
 	if err != nil {
 		return nil, err
@@ -49,5 +50,12 @@ func begin(ctx contractapi.TransactionContextInterface, req argCarrier, action s
 	if err := req.argError(); err != nil {
 		return nil, err
 	}
-	return newTxInfo(ctx, msp)
+	ti, err := newTxInfo(ctx, msp)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfg.checkClock(ti.at); err != nil {
+		return nil, err
+	}
+	return ti, nil
 }

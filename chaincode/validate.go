@@ -152,15 +152,16 @@ func ValidateNonNegative(field string, v int64) error {
 	return nil
 }
 
-// ValidateText checks free text (names, locations, reasons): valid UTF-8, not empty or blank,
+// ValidateText checks free text (names, locations, reasons): valid UTF-8 without U+FFFD (see
+// checkText), not empty or blank,
 // at most max characters (runes), and only printable characters (letters, marks, numbers,
 // punctuation, symbols and the ASCII space; no control characters, tabs or line breaks).
 func ValidateText(field, v string, max int) error {
 	if strings.TrimSpace(v) == "" {
 		return errInvalid(field, "is required")
 	}
-	if !utf8.ValidString(v) {
-		return errInvalid(field, "must be valid UTF-8")
+	if err := checkText(field, v); err != nil {
+		return err
 	}
 	if n := utf8.RuneCountInString(v); n > max {
 		return errInvalid(field, "must be at most %d characters, got %d", max, n)
@@ -214,8 +215,8 @@ func ValidateMultilineText(field, v string, max int) (string, error) {
 	if strings.TrimSpace(v) == "" {
 		return "", errInvalid(field, "is required")
 	}
-	if !utf8.ValidString(v) {
-		return "", errInvalid(field, "must be valid UTF-8")
+	if err := checkText(field, v); err != nil {
+		return "", err
 	}
 	if n := utf8.RuneCountInString(v); n > max {
 		return "", errInvalid(field, "must be at most %d characters, got %d", max, n)
