@@ -9,19 +9,22 @@ import (
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
 
-// The member organisations of docs/design.md §2 (binding MSP IDs).
+// The member organisations of docs/design.md §2 (binding MSP IDs). RegulatorMSP, the financial
+// supervisor, reads everything it is entitled to and writes nothing.
 const (
-	MerchantMSP = "MerchantMSP"
-	BankMSP     = "BankMSP"
-	CarrierMSP  = "CarrierMSP"
-	CustomsMSP  = "CustomsMSP"
+	MerchantMSP  = "MerchantMSP"
+	BankMSP      = "BankMSP"
+	CarrierMSP   = "CarrierMSP"
+	CustomsMSP   = "CustomsMSP"
+	RegulatorMSP = "RegulatorMSP"
 )
 
-// Organisations lists every member organisation in a fixed order.
-var Organisations = []string{MerchantMSP, BankMSP, CarrierMSP, CustomsMSP}
+// Organisations lists every member organisation in a fixed order; each may read.
+var Organisations = []string{MerchantMSP, BankMSP, CarrierMSP, CustomsMSP, RegulatorMSP}
 
-// writers lists the organisations that may submit write transactions at all; a transaction
-// open to "any member" that writes (ReleaseEscrow, AnchorDocument) is open to these.
+// writers lists the organisations that may submit write transactions at all: every member but
+// the read-only regulator. A transaction open to "any member" that writes (ReleaseEscrow,
+// AnchorDocument) is open to these.
 var writers = []string{MerchantMSP, BankMSP, CarrierMSP, CustomsMSP}
 
 // clientIdentity returns the transaction creator's identity. contractapi parses the creator's

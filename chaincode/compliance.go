@@ -27,7 +27,7 @@ const (
 	// record every order creation reads stays small.
 	MaxComplianceListEntries = 10000
 	// alertTimeLayout renders alert timestamps at fixed width, so composite keys sort by time.
-	alertTimeLayout = "2006-01-02T15:04:05.000000000Z"
+	alertTimeLayout = sortableTimeLayout
 	// DefaultMinConfirmationWindowSeconds is the shortest confirmation window an order may choose
 	// while the rules set none (24 hours): the buyer always has time to dispute.
 	DefaultMinConfirmationWindowSeconds int64 = 24 * 60 * 60

@@ -88,7 +88,7 @@ var transactionArguments = map[string][]string{
 	"SetComplianceRules":   {requestArgument},
 	"AnchorDocument":       {requestArgument},
 	"GetOrder":             {"orderId"},
-	"ListOrders":           {"merchantId", "status", "buyerId", "pageSize", "bookmark"},
+	"ListOrders":           {"merchantId", "status", "buyerId", "pageSize", "bookmark", "createdFrom", "createdTo"},
 	"GetOrderHistory":      {"orderId"},
 	"GetComplianceRules":   {},
 	"ListComplianceAlerts": {"pageSize", "bookmark"},
@@ -167,6 +167,55 @@ func unknownTransaction(ctx contractapi.TransactionContextInterface) error {
 	return errInvalid("function", "%s is not a transaction of contract %s", quoteValue(fn), ContractName)
 }
 
+// legacyArgumentCounts lists the transactions that gained trailing optional arguments, with the
+// number of arguments they had before: ListOrders took (merchantId, status, buyerId, pageSize,
+// bookmark) before createdFrom and createdTo were added. Clients written for the former form keep
+// working; the added arguments are then "".
+var legacyArgumentCounts = map[string]int{"ListOrders": 5}
+
+// withLegacyArguments returns stub, or for a call in a former argument form (see
+// legacyArgumentCounts) a stub whose arguments are padded with "" to the current form.
+func withLegacyArguments(stub shim.ChaincodeStubInterface) shim.ChaincodeStubInterface {
+	ns, fn, params := splitFunction(stub)
+	legacy, ok := legacyArgumentCounts[fn]
+	if ns != ContractName || !ok || len(params) != legacy {
+		return stub
+	}
+	args := stub.GetArgs()
+	for len(args)-1 < len(transactionArguments[fn]) {
+		args = append(args, []byte{})
+	}
+	return &paddedStub{ChaincodeStubInterface: stub, args: args}
+}
+
+// paddedStub is a stub whose arguments were padded by withLegacyArguments; everything else is
+// the peer's stub.
+type paddedStub struct {
+	shim.ChaincodeStubInterface
+	args [][]byte
+}
+
+// GetArgs returns the padded arguments, the function name first.
+func (s *paddedStub) GetArgs() [][]byte { return s.args }
+
+// GetStringArgs returns the padded arguments as strings.
+func (s *paddedStub) GetStringArgs() []string {
+	out := make([]string, len(s.args))
+	for i, a := range s.args {
+		out[i] = string(a)
+	}
+	return out
+}
+
+// GetArgsSlice returns the padded arguments concatenated, as the shim's stub does.
+func (s *paddedStub) GetArgsSlice() ([]byte, error) { return bytes.Join(s.args, nil), nil }
+
+// GetFunctionAndParameters returns the function name and the padded parameters.
+func (s *paddedStub) GetFunctionAndParameters() (string, []string) {
+	all := s.GetStringArgs()
+	return all[0], all[1:]
+}
+
 // ChaincodeVersion is the chaincode-level version reported in the metadata's info (the
 // contract's own info carries ContractVersion).
 const ChaincodeVersion = ContractVersion
@@ -221,8 +270,11 @@ func (c *Chaincode) Init(stub shim.ChaincodeStubInterface) *peer.Response {
 }
 
 // Invoke runs one transaction. org.hyperledger.fabric:GetMetadata returns contractapi's
-// metadata with the chaincode info (ChaincodeTitle, ChaincodeVersion) as its info.
+// metadata with the chaincode info (ChaincodeTitle, ChaincodeVersion) as its info. A call of a
+// transaction that gained trailing arguments, made with its former number of arguments, gets
+// the new ones as "" (see legacyArgumentCounts).
 func (c *Chaincode) Invoke(stub shim.ChaincodeStubInterface) *peer.Response {
+	stub = withLegacyArguments(stub)
 	resp := c.cc.Invoke(stub)
 	if ns, fn, _ := splitFunction(stub); ns != contractapi.SystemContractName || fn != getMetadataFunction || resp.GetStatus() != shim.OK {
 		return resp

@@ -25,6 +25,10 @@ const (
 	idxMerchantStatus      = "ord~m~s"   // [merchantId, status, orderId]
 	idxBuyerStatus         = "ord~b~s"   // [buyerId, status, orderId]
 	idxMerchantBuyerStatus = "ord~m~b~s" // [merchantId, buyerId, status, orderId]
+	// Creation-time indexes, written once by CreateOrder (the time is sortableTimeLayout, so
+	// key order is creation order): ListOrders' createdFrom/createdTo walk them.
+	idxCreated         = "ord~c"   // [createdAt, orderId]
+	idxMerchantCreated = "ord~m~c" // [merchantId, createdAt, orderId]
 
 	// Private data keys (composite keys inside the collections).
 	privBuyer             = "buyer"              // orderPrivate [orderId] → buyer private record
@@ -74,6 +78,25 @@ func indexKeys(ctx contractapi.TransactionContextInterface, o *Order, status str
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// sortableTimeLayout renders a time at fixed width in UTC, so that composite keys holding it
+// sort in time order.
+const sortableTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// putCreationIndex writes the creation-time index entries of a new order.
+func putCreationIndex(ctx contractapi.TransactionContextInterface, o *Order, ti *txInfo) error {
+	at := ti.at.UTC().Format(sortableTimeLayout)
+	for _, spec := range [][]string{{idxCreated, at, o.OrderID}, {idxMerchantCreated, o.MerchantID, at, o.OrderID}} {
+		key, err := compositeKey(ctx, spec[0], spec[1:]...)
+		if err != nil {
+			return err
+		}
+		if err := ctx.GetStub().PutState(key, indexValue); err != nil {
+			return errInternal("put creation index entry", err)
+		}
+	}
+	return nil
 }
 
 // historyKey is one key of an order whose history belongs to the order's audit trail.

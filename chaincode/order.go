@@ -302,15 +302,18 @@ type OrderPage struct {
 	Count    int32   `json:"count"`
 }
 
-// HistoryEntry is one modification of one of the order's keys. Value is the record as written
-// (nil for a delete).
+// HistoryEntry is one modification of one of the order's keys. CreatorMSP and CreatorName (the
+// common name of the creator's certificate) identify who made it; Value is the record as
+// written without its full identity fields (updatedBy, certifiedBy, anchoredBy), nil for a
+// delete.
 type HistoryEntry struct {
-	TxID       string `json:"txId"`
-	Timestamp  string `json:"timestamp"`
-	CreatorMSP string `json:"creatorMsp"`
-	Type       string `json:"type"`
-	IsDelete   bool   `json:"isDelete"`
-	Value      any    `json:"value"`
+	TxID        string `json:"txId"`
+	Timestamp   string `json:"timestamp"`
+	CreatorMSP  string `json:"creatorMsp"`
+	CreatorName string `json:"creatorName"`
+	Type        string `json:"type"`
+	IsDelete    bool   `json:"isDelete"`
+	Value       any    `json:"value"`
 }
 
 // OrderHistory is the audit trail of an order, oldest first.

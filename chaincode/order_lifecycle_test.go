@@ -88,11 +88,12 @@ func TestLifecycleHappyPath(t *testing.T) {
 		last = at
 		require.NotEmpty(t, en.TxID)
 		require.NotNil(t, en.Value)
-		if en.Type == "checkpoint" {
-			rec, _ := json.Marshal(en.Value)
-			require.Contains(t, string(rec), `"certifiedBy":"x509::CN=User1@`, "certifying identity recorded readably")
-		}
+		require.Equal(t, "User1@"+strings.ToLower(strings.TrimSuffix(en.CreatorMSP, "MSP"))+".xborder.test", en.CreatorName, "the identity once, in short form")
+		rec, _ := json.Marshal(en.Value)
+		require.NotContains(t, string(rec), "x509::", "values carry no full identities")
 	}
+	// The ledger records still carry the full certifying identity.
+	require.Contains(t, string(e.l.State(lcKey("checkpoint", "o-1", "000001"))), `"certifiedBy":"x509::CN=User1@carrier.xborder.test`)
 	require.Equal(t, map[string]int{"order": 12, "payment": 1, "escrow": 3, "declaration": 1, "waybill": 1, "customsDecision": 1, "checkpoint": 6, "document": 1}, types)
 	require.Equal(t, map[string]bool{chaincode.MerchantMSP: true, chaincode.BankMSP: true, chaincode.CarrierMSP: true, chaincode.CustomsMSP: true}, msps)
 	require.Equal(t, chaincode.MerchantMSP, hist.Entries[0].CreatorMSP)

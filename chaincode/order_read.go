@@ -1,7 +1,6 @@
 package chaincode
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -89,13 +88,16 @@ func addPayerPrivate(ctx contractapi.TransactionContextInterface, o *Order) erro
 }
 
 // ListOrders returns one page of orders (any member organisation), public parts only, filtered
-// by any combination of merchantId, status and buyerId ("" = no filter). pageSize is a decimal
-// string: "" or "0" means 20, larger values are capped at 100, a negative or non-numeric value
-// is INVALID_ARGUMENT. bookmark is "" for the first page, then the previous page's bookmark;
-// the last page has an empty bookmark; a bookmark that is not a key of the query's range is
-// INVALID_ARGUMENT. Each filter combination reads a composite-key index with
-// pagination, so the cost grows with the page size, not with the ledger.
-func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merchantID, status, buyerID, pageSize, bookmark string) (*OrderPage, error) {
+// by any combination of merchantId, status and buyerId ("" = no filter), or by creation period
+// (createdFrom, createdTo: RFC 3339 timestamps or dates, either may be "") alone or with
+// merchantId. pageSize is a decimal string: "" or "0" means 20, larger values are capped at 100,
+// a negative or non-numeric value is INVALID_ARGUMENT. bookmark is "" for the first page, then
+// the previous page's bookmark; the last page has an empty bookmark; a bookmark that is not a
+// key of the query's range is INVALID_ARGUMENT. Each filter combination reads a composite-key
+// index with pagination (a creation period starts the walk at createdFrom and stops after
+// createdTo), so the cost grows with the page size, not with the ledger. The chaincode also
+// accepts the five arguments ListOrders had before the period filters (see Chaincode.Invoke).
+func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merchantID, status, buyerID, pageSize, bookmark, createdFrom, createdTo string) (*OrderPage, error) {
 	if _, err := requireOrg(ctx, "ListOrders", Organisations...); err != nil {
 		return nil, err
 	}
@@ -106,36 +108,126 @@ func (c *Contract) ListOrders(ctx contractapi.TransactionContextInterface, merch
 	if err != nil {
 		return nil, err
 	}
+	var q *orderQuery
+	if createdFrom == "" && createdTo == "" {
+		q, err = indexQuery(ctx, merchantID, status, buyerID, bookmark)
+	} else {
+		q, err = creationQuery(ctx, merchantID, status, buyerID, bookmark, createdFrom, createdTo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return q.page(ctx, size)
+}
+
+// orderQuery is one page walk of ListOrders over a composite-key index.
+type orderQuery struct {
+	objectType string
+	attrs      []string
+	start      string // where the page starts: the bookmark, or for a creation period its lower bound
+	until      string // a creation-time index walk stops after this time (sortableTimeLayout); "" = no end
+}
+
+// indexQuery returns the walk of the index that matches the merchant, status and buyer filters.
+func indexQuery(ctx contractapi.TransactionContextInterface, merchantID, status, buyerID, bookmark string) (*orderQuery, error) {
 	objectType, attrs := orderListIndex(merchantID, status, buyerID)
 	if err := checkBookmark(ctx, bookmark, objectType, attrs...); err != nil {
 		return nil, err
 	}
-	stub := ctx.GetStub()
-	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, size, bookmark)
+	return &orderQuery{objectType: objectType, attrs: attrs, start: bookmark}, nil
+}
+
+// creationQuery returns the walk of a creation-time index over the period [createdFrom,
+// createdTo], all orders or one merchant's. Status and buyer filters cannot be combined with a
+// period (no index holds both, and filtering a walk would make its cost grow with the orders
+// skipped).
+func creationQuery(ctx contractapi.TransactionContextInterface, merchantID, status, buyerID, bookmark, createdFrom, createdTo string) (*orderQuery, error) {
+	if status != "" {
+		return nil, errInvalid("status", "cannot be combined with createdFrom/createdTo; filter by creation period alone or with merchantId")
+	}
+	if buyerID != "" {
+		return nil, errInvalid("buyerId", "cannot be combined with createdFrom/createdTo; filter by creation period alone or with merchantId")
+	}
+	period, err := parsePeriod("createdFrom", createdFrom, "createdTo", createdTo, false)
+	if err != nil {
+		return nil, err
+	}
+	q := &orderQuery{objectType: idxCreated}
+	if merchantID != "" {
+		q.objectType, q.attrs = idxMerchantCreated, []string{merchantID}
+	}
+	lower, err := compositeKey(ctx, q.objectType, append(slices.Clone(q.attrs), period.from.Format(sortableTimeLayout))...)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBookmark(ctx, bookmark, q.objectType, q.attrs...); err != nil {
+		return nil, err
+	}
+	if bookmark != "" && bookmark < lower {
+		return nil, errInvalid("bookmark", "lies before createdFrom: pass back the bookmark of the previous page of the same query, unchanged")
+	}
+	q.start = bookmark
+	if q.start == "" {
+		q.start = lower
+	}
+	if createdTo != "" {
+		q.until = period.to.Format(sortableTimeLayout)
+	}
+	return q, nil
+}
+
+// page reads one page of the walk: at most size orders from q.start, stopping at the first
+// index entry created after q.until.
+func (q *orderQuery) page(ctx contractapi.TransactionContextInterface, size int32) (*OrderPage, error) {
+	it, meta, err := ctx.GetStub().GetStateByPartialCompositeKeyWithPagination(q.objectType, q.attrs, size, q.start)
 	if err != nil {
 		return nil, errInternal("query orders", err)
 	}
 	defer it.Close()
 	page := &OrderPage{Items: []Order{}}
+	done := false
 	for it.HasNext() {
 		kv, err := it.Next()
 		if err != nil {
 			return nil, errInternal("iterate orders", err)
 		}
-		o, err := listedOrder(ctx, objectType, kv.GetKey(), kv.GetValue())
+		beyond, err := q.beyond(ctx, kv.GetKey())
+		if err != nil {
+			return nil, err
+		}
+		if beyond {
+			done = true
+			break
+		}
+		o, err := listedOrder(ctx, q.objectType, kv.GetKey(), kv.GetValue())
 		if err != nil {
 			return nil, err
 		}
 		page.Items = append(page.Items, *o)
 	}
 	page.Count = int32(len(page.Items))
-	if meta != nil && page.Count > 0 {
-		page.Bookmark = meta.GetBookmark()
+	if done || page.Count < size || meta == nil {
+		return page, nil
 	}
-	if page.Count < size {
-		page.Bookmark = ""
+	next := meta.GetBookmark()
+	if beyond, err := q.beyond(ctx, next); err != nil || beyond {
+		return page, err
 	}
+	page.Bookmark = next
 	return page, nil
+}
+
+// beyond reports whether a creation-time index key lies after the walk's end (never for other
+// walks, nor for the empty key that ends a range).
+func (q *orderQuery) beyond(ctx contractapi.TransactionContextInterface, key string) (bool, error) {
+	if q.until == "" || key == "" {
+		return false, nil
+	}
+	_, parts, err := ctx.GetStub().SplitCompositeKey(key)
+	if err != nil || len(parts) < 2 {
+		return false, errInternal("split creation index key", err)
+	}
+	return parts[len(parts)-2] > q.until, nil
 }
 
 // validateOrderFilters checks the ListOrders filters ("" = no filter).
@@ -279,8 +371,15 @@ func appendKeyHistory(ctx contractapi.TransactionContextInterface, hk historyKey
 	return all, nil
 }
 
-// historyEntry renders one key modification; the creator's MSP comes from the written value's
-// updatedByMsp (documents: anchoredByMsp).
+// historyIdentityFields are the fields of the stored records that hold a creator's full
+// identity ("x509::<subject DN>::<issuer DN>"). The audit trail gives the identity once per entry
+// in short form (creatorMsp, creatorName) and leaves these out of the values: repeated in every
+// record, they made one order's trail tens of kilobytes.
+var historyIdentityFields = []string{"updatedBy", "certifiedBy", "anchoredBy"}
+
+// historyEntry renders one key modification: the creator's MSP from the written value's
+// updatedByMsp (documents: anchoredByMsp), its certificate's common name from the value's
+// identity, and the value without the full identity fields (its members then in sorted order).
 func historyEntry(kind string, m *queryresult.KeyModification) (HistoryEntry, error) {
 	e := HistoryEntry{
 		TxID: m.GetTxId(), Type: kind, IsDelete: m.GetIsDelete(),
@@ -289,17 +388,68 @@ func historyEntry(kind string, m *queryresult.KeyModification) (HistoryEntry, er
 	if m.GetIsDelete() || len(m.GetValue()) == 0 {
 		return e, nil
 	}
-	var who struct {
-		UpdatedByMSP  string `json:"updatedByMsp"`
-		AnchoredByMSP string `json:"anchoredByMsp"`
-	}
-	if err := json.Unmarshal(m.GetValue(), &who); err != nil {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(m.GetValue(), &fields); err != nil {
 		return e, errInternal("decode history value of "+kind, err)
 	}
-	e.CreatorMSP = who.UpdatedByMSP
-	if e.CreatorMSP == "" {
-		e.CreatorMSP = who.AnchoredByMSP
+	e.CreatorMSP = firstStringField(fields, "updatedByMsp", "anchoredByMsp")
+	e.CreatorName = CommonName(firstStringField(fields, "updatedBy", "anchoredBy", "certifiedBy"))
+	for _, f := range historyIdentityFields {
+		delete(fields, f)
 	}
-	e.Value = json.RawMessage(bytes.Clone(m.GetValue()))
+	value, err := json.Marshal(fields)
+	if err != nil {
+		return e, errInternal("encode history value of "+kind, err)
+	}
+	e.Value = json.RawMessage(value)
 	return e, nil
+}
+
+// firstStringField returns the first of names that fields holds as a non-empty JSON string.
+func firstStringField(fields map[string]json.RawMessage, names ...string) string {
+	for _, name := range names {
+		var v string
+		if raw, ok := fields[name]; ok && json.Unmarshal(raw, &v) == nil && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// CommonName returns the common name (CN) of the subject of an identity as the contract records
+// it ("x509::CN=User1@bank.example,OU=client,...::<issuer DN>"), or "" when it has none.
+func CommonName(identity string) string {
+	subject, ok := strings.CutPrefix(identity, "x509::")
+	if !ok {
+		return ""
+	}
+	if i := strings.Index(subject, "::"); i >= 0 {
+		subject = subject[:i]
+	}
+	for _, rdn := range splitDN(subject) {
+		if cn, ok := strings.CutPrefix(rdn, "CN="); ok {
+			return cn
+		}
+	}
+	return ""
+}
+
+// splitDN splits a distinguished name at the commas that separate its attributes (a comma
+// escaped with a backslash belongs to the value) and removes the escapes.
+func splitDN(dn string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(dn); i++ {
+		switch {
+		case dn[i] == '\\' && i+1 < len(dn):
+			i++
+			cur.WriteByte(dn[i])
+		case dn[i] == ',':
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(dn[i])
+		}
+	}
+	return append(out, cur.String())
 }

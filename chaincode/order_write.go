@@ -189,6 +189,9 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 	if err := putEscrow(ctx, o, ti); err != nil {
 		return nil, err
 	}
+	if err := putCreationIndex(ctx, o, ti); err != nil {
+		return nil, err
+	}
 	if err := emit(ctx, event, orderEvent(o, ti)); err != nil {
 		return nil, err
 	}
