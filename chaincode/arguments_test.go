@@ -240,6 +240,7 @@ func TestMetadataComplete(t *testing.T) {
 	require.Equal(t, chaincode.ChaincodeTitle, md.Info.Title)
 	require.Equal(t, chaincode.ChaincodeVersion, md.Info.Version)
 	require.Contains(t, md.Components.Schemas, "CreateOrderRequest")
+	require.Contains(t, string(res.Payload), `"unitPrice"`)
 	c, ok := md.Contracts[chaincode.ContractName]
 	require.True(t, ok)
 	require.True(t, c.Default)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strconv"
@@ -209,13 +210,8 @@ func normalizeLimits(field string, in map[string]int64) (map[string]int64, error
 	if len(in) > MaxComplianceListEntries {
 		return nil, errInvalid(field, "has %d entries; at most %d allowed", len(in), MaxComplianceListEntries)
 	}
-	codes := make([]string, 0, len(in))
-	for code := range in {
-		codes = append(codes, code)
-	}
-	slices.Sort(codes) // report the first invalid entry deterministically
 	out := make(map[string]int64, len(in))
-	for _, code := range codes {
+	for _, code := range slices.Sorted(maps.Keys(in)) { // report the first invalid entry deterministically
 		if err := ValidateCurrency(field+"."+code, code); err != nil {
 			return nil, err
 		}
@@ -307,13 +303,8 @@ func normalizeFXRateBounds(in map[string]FXRateBounds) (map[string]FXRateBounds,
 	if len(in) > MaxComplianceListEntries {
 		return nil, errInvalid("fxRateBounds", "has %d entries; at most %d allowed", len(in), MaxComplianceListEntries)
 	}
-	pairs := make([]string, 0, len(in))
-	for pair := range in {
-		pairs = append(pairs, pair)
-	}
-	slices.Sort(pairs) // report the first invalid entry deterministically
 	out := make(map[string]FXRateBounds, len(in))
-	for _, pair := range pairs {
+	for _, pair := range slices.Sorted(maps.Keys(in)) { // report the first invalid entry deterministically
 		if err := validateFXBounds("fxRateBounds."+pair, pair, in[pair]); err != nil {
 			return nil, err
 		}

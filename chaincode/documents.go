@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 )
 
 // Composite-key object types of anchored documents.
@@ -60,15 +61,9 @@ type DocumentRecord struct {
 // and — for clients written when a hash had a single anchor — the fields of the oldest anchor
 // at the top level.
 type DocumentVerification struct {
-	SHA256        string           `json:"sha256"`
-	OrderID       string           `json:"orderId"`
-	Kind          string           `json:"kind"`
-	AnchoredByMSP string           `json:"anchoredByMsp"`
-	AnchoredBy    string           `json:"anchoredBy"`
-	AnchoredAt    string           `json:"anchoredAt"`
-	TxID          string           `json:"txId"`
-	Count         int32            `json:"count"`
-	Anchors       []DocumentRecord `json:"anchors"`
+	DocumentRecord
+	Count   int32            `json:"count"`
+	Anchors []DocumentRecord `json:"anchors"`
 }
 
 // DocumentEvent is the payload of the DocumentAnchored event.
@@ -85,20 +80,32 @@ type DocumentEvent struct {
 // yields that transaction (for the order's audit trail). At most maxDocumentsIndex keys are
 // returned.
 func orderDocumentKeys(ctx contractapi.TransactionContextInterface, orderID string) ([]string, error) {
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objOrderDocument, []string{orderID})
+	keys := []string{}
+	err := scanKeys(ctx, "order documents", objOrderDocument, []string{orderID}, func(kv *queryresult.KV) error {
+		keys = append(keys, kv.GetKey())
+		return nil
+	})
+	return keys, err
+}
+
+// scanKeys calls fn for the keys of a partial composite key query, in key order, at most
+// maxDocumentsIndex of them; what names the keys in errors.
+func scanKeys(ctx contractapi.TransactionContextInterface, what, objectType string, attrs []string, fn func(kv *queryresult.KV) error) error {
+	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objectType, attrs)
 	if err != nil {
-		return nil, errInternal("query order documents", err)
+		return errInternal("query "+what, err)
 	}
 	defer it.Close()
-	keys := []string{}
-	for it.HasNext() && len(keys) < maxDocumentsIndex {
+	for n := 0; it.HasNext() && n < maxDocumentsIndex; n++ {
 		kv, err := it.Next()
 		if err != nil {
-			return nil, errInternal("iterate order documents", err)
+			return errInternal("iterate "+what, err)
 		}
-		keys = append(keys, kv.GetKey())
+		if err := fn(kv); err != nil {
+			return err
+		}
 	}
-	return keys, nil
+	return nil
 }
 
 // validate checks the anchor request and returns the hash in lower case.
@@ -210,22 +217,17 @@ func (c *Contract) VerifyDocument(ctx contractapi.TransactionContextInterface, s
 	if err != nil {
 		return nil, err
 	}
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objDocumentAnchor, []string{sha})
-	if err != nil {
-		return nil, errInternal("query document anchors", err)
-	}
-	defer it.Close()
 	anchors := []DocumentRecord{}
-	for it.HasNext() && len(anchors) < maxDocumentsIndex {
-		kv, err := it.Next()
-		if err != nil {
-			return nil, errInternal("iterate document anchors", err)
-		}
+	err = scanKeys(ctx, "document anchors", objDocumentAnchor, []string{sha}, func(kv *queryresult.KV) error {
 		var rec DocumentRecord
 		if err := json.Unmarshal(kv.GetValue(), &rec); err != nil {
-			return nil, errInternal("decode document anchor", err)
+			return errInternal("decode document anchor", err)
 		}
 		anchors = append(anchors, rec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(anchors) == 0 {
 		return nil, errNotFound("document %s is not anchored", sha)
@@ -233,12 +235,7 @@ func (c *Contract) VerifyDocument(ctx contractapi.TransactionContextInterface, s
 	if err := sortAnchors(anchors); err != nil {
 		return nil, err
 	}
-	first := anchors[0]
-	return &DocumentVerification{
-		SHA256: first.SHA256, OrderID: first.OrderID, Kind: first.Kind, AnchoredByMSP: first.AnchoredByMSP,
-		AnchoredBy: first.AnchoredBy, AnchoredAt: first.AnchoredAt, TxID: first.TxID,
-		Count: int32(len(anchors)), Anchors: anchors,
-	}, nil
+	return &DocumentVerification{DocumentRecord: anchors[0], Count: int32(len(anchors)), Anchors: anchors}, nil
 }
 
 // sortAnchors orders anchors oldest first (anchoredAt, then transaction ID).

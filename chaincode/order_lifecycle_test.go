@@ -100,45 +100,6 @@ func TestLifecycleHappyPath(t *testing.T) {
 	require.Equal(t, "order", hist.Entries[0].Type)
 }
 
-func TestLifecycleMetadata(t *testing.T) {
-	e := lcNew(t)
-	res := e.evaluate(chaincode.CustomsMSP, "org.hyperledger.fabric:GetMetadata")
-	require.Equal(t, int32(200), res.Status, res.Message)
-	var md struct {
-		Info      struct{ Title, Version string }
-		Contracts map[string]struct {
-			Info         struct{ Title, Version string }
-			Transactions []struct {
-				Name       string
-				Tag        []string
-				Parameters []struct {
-					Name   string
-					Schema map[string]any
-				}
-			}
-		}
-	}
-	require.NoError(t, json.Unmarshal(res.Payload, &md))
-	c, ok := md.Contracts[chaincode.ContractName]
-	require.True(t, ok)
-	require.Equal(t, chaincode.ContractVersion, c.Info.Version)
-	tags := map[string][]string{}
-	for _, tx := range c.Transactions {
-		tags[tx.Name] = tx.Tag
-		for _, p := range tx.Parameters {
-			require.NotEmpty(t, p.Schema, "%s %s", tx.Name, p.Name)
-		}
-	}
-	for _, w := range []string{"CreateOrder", "EscrowPayment", "RegisterWaybill", "DeclareCustoms", "DecideCustoms", "RecordCheckpoint", "ConfirmDelivery", "ReleaseEscrow", "OpenDispute", "ResolveDispute", "CancelOrder"} {
-		require.Contains(t, tags[w], "submit", w)
-	}
-	for _, q := range append([]string{"GetOrder", "ListOrders", "GetOrderHistory"}, chaincode.NewContract().GetEvaluateTransactions()...) {
-		require.Contains(t, tags[q], "evaluate", q)
-	}
-	require.Contains(t, string(res.Payload), `"CreateOrderRequest"`)
-	require.Contains(t, string(res.Payload), `"unitPrice"`)
-}
-
 func TestLifecycleCustomsRejection(t *testing.T) {
 	e := lcNew(t)
 	o := e.to("o-rej", stRejected)
