@@ -151,14 +151,18 @@ func (c *Contract) AnchorDocument(ctx contractapi.TransactionContextInterface, r
 	if err := requireVersion(o, req.ExpectedVersion); err != nil {
 		return nil, err
 	}
-	if err := requireNotBefore(ti, o.OrderID, "createdAt", o.CreatedAt); err != nil {
-		return nil, err
-	}
 	dkey, err := compositeKey(ctx, objDocumentAnchor, sha, o.OrderID, req.Kind)
 	if err != nil {
 		return nil, err
 	}
 	if err := requireNewAnchor(ctx, dkey, sha, o.OrderID, req.Kind); err != nil {
+		return nil, err
+	}
+	created, err := time.Parse(timeLayout, o.CreatedAt)
+	if err != nil {
+		return nil, errInternal("parse createdAt", err)
+	}
+	if err := requireNotBefore(ti, o.OrderID, "createdAt", created); err != nil {
 		return nil, err
 	}
 	rec := &DocumentRecord{

@@ -1,5 +1,7 @@
 package chaincode
 
+import "time"
+
 // Order statuses (docs/design.md §3). CREATED, PAID, COMPLETED, REJECTED and CANCELLED are binding names;
 // the others are this contract's intermediate and side states.
 const (
@@ -194,6 +196,11 @@ type Order struct {
 	UpdatedBy                 string         `json:"updatedBy"`
 	UpdatedByMSP              string         `json:"updatedByMsp"`
 	TxID                      string         `json:"txId"`
+
+	// lastEvent is the order's last recorded lifecycle time (lastEventField names it) when
+	// orderForWrite loaded it; saveOrder refuses a transaction stamped before it.
+	lastEvent      time.Time
+	lastEventField string
 }
 
 // PaymentRecord is the public payment record, stored under its own key so that the order's

@@ -33,9 +33,9 @@ func loadOrder(ctx contractapi.TransactionContextInterface, orderID string) (*Or
 // orderForWrite loads the order a write transaction changes and applies the guards every such
 // write shares, in this order: NOT_FOUND when absent; FORBIDDEN when the creator's identity is
 // bound to other merchants (see requireMerchant); VERSION_MISMATCH when expectedVersion (0 = no
-// check) is not the order's version; FAILED_PRECONDITION naming "timestamp" when the
-// transaction's timestamp is before the order's last recorded time (updatedAt), so lifecycle
-// times never go backwards.
+// check) is not the order's version. It also notes the order's last recorded lifecycle time, so
+// that saveOrder refuses a transaction stamped before it — after the transaction's own checks,
+// so a duplicate still hears CONFLICT and a wrong step FAILED_PRECONDITION about the state.
 func orderForWrite(ctx contractapi.TransactionContextInterface, ti *txInfo, orderID string, expectedVersion int64) (*Order, error) {
 	if err := ValidateNonNegative("expectedVersion", expectedVersion); err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func orderForWrite(ctx contractapi.TransactionContextInterface, ti *txInfo, orde
 	if err := requireVersion(o, expectedVersion); err != nil {
 		return nil, err
 	}
-	if err := requireNotBefore(ti, o.OrderID, "updatedAt", o.UpdatedAt); err != nil {
+	if o.lastEvent, o.lastEventField, err = lastLifecycleTime(o); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -65,21 +65,49 @@ func requireVersion(o *Order, expected int64) error {
 	return &Error{Code: CodeVersionMismatch, Field: "expectedVersion", Message: fmt.Sprintf("order %s is at version %d, not %d", o.OrderID, o.Version, expected)}
 }
 
-// requireNotBefore refuses a transaction whose timestamp is before the order's recorded time
-// (field names which one) with FAILED_PRECONDITION naming "timestamp".
-func requireNotBefore(ti *txInfo, orderID, field, recorded string) error {
-	if recorded == "" {
+// lastLifecycleTime returns the latest of the order's recorded lifecycle times (createdAt,
+// payment.paidAt, customs.decidedAt, hold.since, logistics.pickedUpAt, logistics.deliveredAt,
+// dispute.openedAt, dispute.resolvedAt, closedAt) and its field name.
+func lastLifecycleTime(o *Order) (time.Time, string, error) {
+	times := [][2]string{
+		{"createdAt", o.CreatedAt}, {"customs.decidedAt", o.Customs.DecidedAt},
+		{"logistics.pickedUpAt", o.Logistics.PickedUpAt}, {"logistics.deliveredAt", o.Logistics.DeliveredAt},
+		{"closedAt", o.ClosedAt},
+	}
+	if o.Payment != nil {
+		times = append(times, [2]string{"payment.paidAt", o.Payment.PaidAt})
+	}
+	if o.Hold != nil {
+		times = append(times, [2]string{"hold.since", o.Hold.Since})
+	}
+	if o.Dispute != nil {
+		times = append(times, [2]string{"dispute.openedAt", o.Dispute.OpenedAt}, [2]string{"dispute.resolvedAt", o.Dispute.ResolvedAt})
+	}
+	var last time.Time
+	field := ""
+	for _, t := range times {
+		if t[1] == "" {
+			continue
+		}
+		at, err := time.Parse(timeLayout, t[1])
+		if err != nil {
+			return time.Time{}, "", errInternal("parse "+t[0], err)
+		}
+		if field == "" || at.After(last) {
+			last, field = at, t[0]
+		}
+	}
+	return last, field, nil
+}
+
+// requireNotBefore refuses a transaction whose timestamp is before the order's recorded time at
+// (field names it) with FAILED_PRECONDITION naming "timestamp"; a zero time is no bound.
+func requireNotBefore(ti *txInfo, orderID, field string, at time.Time) error {
+	if field == "" || !ti.at.Before(at) {
 		return nil
 	}
-	last, err := time.Parse(timeLayout, recorded)
-	if err != nil {
-		return errInternal("parse "+field, err)
-	}
-	if !ti.at.Before(last) {
-		return nil
-	}
-	return errPreconditionField("timestamp", "the transaction timestamp %s is before the %s %s of order %s; an order's times never go backwards (if the clocks of the submitting clients differ, retry with a fresh proposal)",
-		ti.ts, field, recorded, orderID)
+	return errPreconditionField("timestamp", "the transaction timestamp %s is before the %s %s of order %s; an order's lifecycle times never go backwards (if the clocks of the submitting clients differ, retry with a fresh proposal)",
+		ti.ts, field, at.Format(timeLayout), orderID)
 }
 
 // deriveStatus computes the status of a non-final order from its facts: an open dispute shows
@@ -106,13 +134,17 @@ func deriveStatus(o *Order) string {
 
 // saveOrder stamps the order with the transaction, sets its status (derived unless final is
 // given), writes it and moves its index entries when the status changed. prevStatus is "" for
-// a new order.
+// a new order. An order loaded by orderForWrite is refused (FAILED_PRECONDITION naming
+// "timestamp") when the transaction is stamped before the order's last lifecycle time.
 func saveOrder(ctx contractapi.TransactionContextInterface, o *Order, prevStatus, final string, ti *txInfo) error {
 	if final != "" {
 		o.Status = final
 		o.ClosedAt = ti.ts
 	} else {
 		o.Status = deriveStatus(o)
+	}
+	if err := requireNotBefore(ti, o.OrderID, o.lastEventField, o.lastEvent); err != nil {
+		return err
 	}
 	o.Version++
 	o.UpdatedAt = ti.ts

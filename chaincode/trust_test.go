@@ -174,8 +174,8 @@ func TestClockSkewOptions(t *testing.T) {
 
 // TestLifecycleTimesNeverGoBackwards reproduces issue 11.1's delivery stamped before the pickup
 // (here within the peer's skew, so only the lifecycle rule stands in the way): a write whose
-// timestamp is before the order's last recorded time is refused, so deliveredAt ≥ pickedUpAt ≥
-// paidAt ≥ createdAt.
+// timestamp is before the order's last recorded lifecycle time is refused, so deliveredAt ≥
+// pickedUpAt ≥ paidAt ≥ createdAt.
 func TestLifecycleTimesNeverGoBackwards(t *testing.T) {
 	e := lcNew(t)
 	o := e.to("tb-1", stInTransit)
@@ -188,7 +188,7 @@ func TestLifecycleTimesNeverGoBackwards(t *testing.T) {
 	res := e.invokeAt(chaincode.CarrierMSP, last.Add(-2*time.Minute), "RecordCheckpoint", map[string]any{"orderId": "tb-1", "code": "DELIVERED", "location": "Berlin"})
 	msg := e.fails(res, chaincode.CodeFailedPrecondition)
 	require.True(t, strings.HasPrefix(msg, "FAILED_PRECONDITION: timestamp: "), msg)
-	require.Contains(t, msg, "updatedAt "+o.UpdatedAt)
+	require.Contains(t, msg, "logistics.pickedUpAt "+o.Logistics.PickedUpAt)
 	require.Empty(t, e.get(chaincode.CarrierMSP, "tb-1").Logistics.DeliveredAt)
 
 	// The same moment as the last write is fine; so is later.
@@ -199,6 +199,23 @@ func TestLifecycleTimesNeverGoBackwards(t *testing.T) {
 		b, _ := time.Parse(time.RFC3339Nano, times[i])
 		require.False(t, b.Before(a), "%s before %s", times[i], times[i-1])
 	}
+
+	// Steps that record no lifecycle time may arrive in either order: a declaration stamped
+	// before the waybill that committed first (two clients working concurrently) is fine.
+	e.to("tb-2", stPaid)
+	w := e.waybill("tb-2")
+	wAt, err := time.Parse(time.RFC3339Nano, w.UpdatedAt)
+	require.NoError(t, err)
+	e.ok(e.invokeAt(chaincode.MerchantMSP, wAt.Add(-500*time.Millisecond), "DeclareCustoms", lcDeclareReq("tb-2")))
+
+	// A duplicate stamped before the step it duplicates hears about the duplicate first.
+	paid := e.get(chaincode.BankMSP, "tb-2")
+	paidAt, err := time.Parse(time.RFC3339Nano, paid.Payment.PaidAt)
+	require.NoError(t, err)
+	dup := lcEscrowReq("tb-2")
+	dup["paymentId"] = "pay-tb-2-again"
+	res = e.l.Invoke(e.cc, e.bent(chaincode.BankMSP, paidAt.Add(-time.Second), lcPaymentPrivate()), "EscrowPayment", lcJSON(t, dup))
+	e.fails(res, chaincode.CodeConflict)
 
 	// A document may not be anchored before its order existed.
 	created, _ := time.Parse(time.RFC3339Nano, o.CreatedAt)
