@@ -184,8 +184,8 @@ func (s *soakRun) lifecycle(i int, batch int) {
 			o.final, o.lastState, o.refunded = "CANCELLED", "CANCELLED", spec.Total
 		}
 		return
-	case path < 45: // dispute right after payment, partial refund
-		s.dispute(o, rng)
+	case path < 45: // dispute right after payment: before delivery only a full refund
+		s.dispute(o, rng, false)
 		return
 	}
 
@@ -232,7 +232,7 @@ func (s *soakRun) lifecycle(i int, batch int) {
 		}
 	}
 	if path < 72 { // dispute after delivery
-		s.dispute(o, rng)
+		s.dispute(o, rng, true)
 		return
 	}
 	// Delivery confirmation, duplicated, racing a dispute: either the release or the dispute
@@ -258,24 +258,24 @@ func (s *soakRun) lifecycle(i int, batch int) {
 	case conf:
 		o.final, o.lastState, o.released = "COMPLETED", "COMPLETED", spec.Total
 	case disp:
-		s.resolve(o, rng)
+		s.resolve(o, rng, true)
 	default:
 		s.failf("%s: neither the release nor the dispute succeeded", id)
 	}
 }
 
 // dispute opens a dispute and resolves it.
-func (s *soakRun) dispute(o *soakOrder, rng *rand.Rand) {
+func (s *soakRun) dispute(o *soakOrder, rng *rand.Rand, delivered bool) {
 	if _, ok := s.write(o, "dispute", bank, "POST", "/api/v1/orders/"+o.spec.ID+"/disputes", map[string]any{"reason": "item damaged"}, ""); !ok {
 		return
 	}
 	o.lastState = "DISPUTED"
-	s.resolve(o, rng)
+	s.resolve(o, rng, delivered)
 }
 
-// resolve resolves an open dispute with a random refund (sometimes none, sometimes all), twice
-// at once with different keys: exactly one resolution.
-func (s *soakRun) resolve(o *soakOrder, rng *rand.Rand) {
+// resolve resolves an open dispute with a random refund (sometimes none, sometimes all; always
+// all before delivery), twice at once with different keys: exactly one resolution.
+func (s *soakRun) resolve(o *soakOrder, rng *rand.Rand, delivered bool) {
 	o.lastState = "DISPUTED"
 	var refund int64
 	switch rng.IntN(5) {
@@ -284,6 +284,9 @@ func (s *soakRun) resolve(o *soakOrder, rng *rand.Rand) {
 		refund = o.spec.Total
 	default:
 		refund = rng.Int64N(o.spec.Total + 1)
+	}
+	if !delivered {
+		refund = o.spec.Total
 	}
 	body := map[string]any{"refundAmount": refund, "resolution": "settled"}
 	var a, b bool

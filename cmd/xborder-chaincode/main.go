@@ -13,6 +13,10 @@
 //
 // Otherwise it runs as a classic peer-launched chaincode: the shim dials CORE_PEER_ADDRESS
 // and reads its own CORE_PEER_TLS_* / CORE_TLS_CLIENT_* variables.
+//
+// XBORDER_MAX_CLOCK_SKEW sets how far a write proposal's timestamp may be from this endorsing
+// peer's clock (a Go duration such as "5m" or "90s"; default 5m; "0" disables the check, see
+// chaincode.WithMaxClockSkew).
 package main
 
 import (
@@ -20,8 +24,10 @@ import (
 	"log"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+
 	"github.com/xborder/xborder/chaincode"
 )
 
@@ -33,7 +39,11 @@ func main() {
 
 // run builds the chaincode and starts it in the mode the environment selects.
 func run(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) error {
-	cc, err := chaincode.NewChaincode()
+	skew, err := maxClockSkew(lookup)
+	if err != nil {
+		return err
+	}
+	cc, err := chaincode.NewChaincode(chaincode.WithMaxClockSkew(skew))
 	if err != nil {
 		return err
 	}
@@ -55,6 +65,26 @@ func run(lookup func(string) (string, bool), readFile func(string) ([]byte, erro
 	return nil
 }
 
+// maxClockSkewVariable names the environment variable of the endorsement-time clock check.
+const maxClockSkewVariable = "XBORDER_MAX_CLOCK_SKEW"
+
+// maxClockSkew reads XBORDER_MAX_CLOCK_SKEW: unset or empty means chaincode.DefaultMaxClockSkew,
+// "0" disables the check, anything else must be a non-negative Go duration.
+func maxClockSkew(lookup func(string) (string, bool)) (time.Duration, error) {
+	v, _ := lookup(maxClockSkewVariable)
+	if v == "" {
+		return chaincode.DefaultMaxClockSkew, nil
+	}
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s must be a non-negative duration such as \"5m\" or \"0\" (off), got %q", maxClockSkewVariable, v)
+	}
+	return d, nil
+}
+
 // serverConfig returns the chaincode server configuration when the environment asks for
 // chaincode-as-a-service, or nil for classic mode.
 func serverConfig(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (*shim.ChaincodeServer, error) {
@@ -73,6 +103,38 @@ func serverConfig(lookup func(string) (string, bool), readFile func(string) ([]b
 // tlsProperties reads the server's TLS material (see the package documentation).
 func tlsProperties(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (*shim.TLSProperties, error) {
 	env := func(k string) string { v, _ := lookup(k); return v }
+	disabledRaw, disabledSet := lookup("CHAINCODE_TLS_DISABLED")
+	if disabledSet || env("CHAINCODE_TLS_KEY") != "" || env("CHAINCODE_TLS_CERT") != "" || env("CHAINCODE_CLIENT_CA_CERT") != "" {
+		disabled := false
+		if disabledSet {
+			d, err := strconv.ParseBool(disabledRaw)
+			if err != nil {
+				return nil, fmt.Errorf("CHAINCODE_TLS_DISABLED must be true or false, got %q", disabledRaw)
+			}
+			disabled = d
+		}
+		if disabled {
+			return &shim.TLSProperties{Disabled: true}, nil
+		}
+		return readTLSFiles(env, readFile, "CHAINCODE_TLS_KEY", "CHAINCODE_TLS_CERT", "CHAINCODE_CLIENT_CA_CERT")
+	}
+	enabledRaw := env("CORE_PEER_TLS_ENABLED")
+	if enabledRaw == "" {
+		return &shim.TLSProperties{Disabled: true}, nil
+	}
+	enabled, err := strconv.ParseBool(enabledRaw)
+	if err != nil {
+		return nil, fmt.Errorf("CORE_PEER_TLS_ENABLED must be true or false, got %q", enabledRaw)
+	}
+	if !enabled {
+		return &shim.TLSProperties{Disabled: true}, nil
+	}
+	return readTLSFiles(env, readFile, "CORE_TLS_CLIENT_KEY_FILE", "CORE_TLS_CLIENT_CERT_FILE", "CORE_PEER_TLS_ROOTCERT_FILE")
+}
+
+// readTLSFiles reads the key and certificate PEM files named by the variables keyVar and
+// certVar (both required) and the client CA named by caVar (optional).
+func readTLSFiles(env func(string) string, readFile func(string) ([]byte, error), keyVar, certVar, caVar string) (*shim.TLSProperties, error) {
 	read := func(variable string, required bool) ([]byte, error) {
 		path := env(variable)
 		if path == "" {
@@ -87,53 +149,15 @@ func tlsProperties(lookup func(string) (string, bool), readFile func(string) ([]
 		}
 		return b, nil
 	}
-	disabledRaw, disabledSet := lookup("CHAINCODE_TLS_DISABLED")
-	if disabledSet || env("CHAINCODE_TLS_KEY") != "" || env("CHAINCODE_TLS_CERT") != "" || env("CHAINCODE_CLIENT_CA_CERT") != "" {
-		disabled := false
-		if disabledSet {
-			d, err := strconv.ParseBool(disabledRaw)
-			if err != nil {
-				return nil, fmt.Errorf("CHAINCODE_TLS_DISABLED must be true or false, got %q", disabledRaw)
-			}
-			disabled = d
-		}
-		if disabled {
-			return &shim.TLSProperties{Disabled: true}, nil
-		}
-		key, err := read("CHAINCODE_TLS_KEY", true)
-		if err != nil {
-			return nil, err
-		}
-		cert, err := read("CHAINCODE_TLS_CERT", true)
-		if err != nil {
-			return nil, err
-		}
-		ca, err := read("CHAINCODE_CLIENT_CA_CERT", false)
-		if err != nil {
-			return nil, err
-		}
-		return &shim.TLSProperties{Key: key, Cert: cert, ClientCACerts: ca}, nil
-	}
-	enabledRaw := env("CORE_PEER_TLS_ENABLED")
-	if enabledRaw == "" {
-		return &shim.TLSProperties{Disabled: true}, nil
-	}
-	enabled, err := strconv.ParseBool(enabledRaw)
-	if err != nil {
-		return nil, fmt.Errorf("CORE_PEER_TLS_ENABLED must be true or false, got %q", enabledRaw)
-	}
-	if !enabled {
-		return &shim.TLSProperties{Disabled: true}, nil
-	}
-	key, err := read("CORE_TLS_CLIENT_KEY_FILE", true)
+	key, err := read(keyVar, true)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := read("CORE_TLS_CLIENT_CERT_FILE", true)
+	cert, err := read(certVar, true)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := read("CORE_PEER_TLS_ROOTCERT_FILE", false)
+	ca, err := read(caVar, false)
 	if err != nil {
 		return nil, err
 	}

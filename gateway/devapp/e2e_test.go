@@ -70,7 +70,7 @@ func TestLifecycles(t *testing.T) {
 		e.mustStatus(http.StatusPreconditionFailed, merchant, "POST", "/api/v1/orders/"+id+"/cancellation", nil)
 	})
 
-	t.Run("dispute with partial refund", func(t *testing.T) {
+	t.Run("dispute before delivery refunds in full", func(t *testing.T) {
 		e := env.with(t)
 		id := "life-dispute"
 		e.createAndPay(id)
@@ -79,10 +79,10 @@ func TestLifecycles(t *testing.T) {
 		// Release is frozen while the dispute is open.
 		e.mustStatus(http.StatusPreconditionFailed, bank, "POST", "/api/v1/orders/"+id+"/delivery-confirmation", nil)
 		o = e.mustStatus(http.StatusOK, bank, "POST", "/api/v1/orders/"+id+"/disputes/resolution",
-			map[string]any{"refundAmount": 1000, "resolution": "partial refund"}).json(t)
-		require.Equal(t, "COMPLETED", o["status"])
+			map[string]any{"refundAmount": 3000, "resolution": "refund before delivery"}).json(t)
+		require.Equal(t, "REFUNDED", o["status"])
 		amount, released, refunded := escrow(t, o)
-		require.Equal(t, []float64{3000, 2000, 1000}, []float64{amount, released, refunded})
+		require.Equal(t, []float64{3000, 0, 3000}, []float64{amount, released, refunded})
 	})
 
 	t.Run("three-document match", func(t *testing.T) {
@@ -133,7 +133,7 @@ func TestLifecycles(t *testing.T) {
 		e := env.with(t)
 		page := e.mustStatus(http.StatusOK, customs, "GET", "/api/v1/orders?merchantId=merchant-1&status=COMPLETED&pageSize=10", nil).json(t)
 		items := page["items"].([]any)
-		require.Len(t, items, 2)
+		require.Len(t, items, 1) // life-release; the dispute before delivery ends REFUNDED
 		page = e.mustStatus(http.StatusOK, customs, "GET", "/api/v1/orders?pageSize=1", nil).json(t)
 		require.Len(t, page["items"].([]any), 1)
 		require.NotEmpty(t, page["bookmark"])
@@ -155,9 +155,9 @@ func TestLifecycles(t *testing.T) {
 		totals := s["totals"].([]any)
 		require.Len(t, totals, 1)
 		usd := totals[0].(map[string]any)
-		// Finished: release (3000 released), rejection and cancellation (3000 refunded each),
-		// dispute (2000 released, 1000 refunded).
-		require.Equal(t, []any{"USD", 12000.0, 5000.0, 7000.0}, []any{usd["currency"], usd["escrowed"], usd["released"], usd["refunded"]})
+		// Finished: release (3000 released), rejection, cancellation and the dispute before
+		// delivery (3000 refunded each).
+		require.Equal(t, []any{"USD", 12000.0, 3000.0, 9000.0}, []any{usd["currency"], usd["escrowed"], usd["released"], usd["refunded"]})
 		e.mustStatus(http.StatusForbidden, carrier, "GET", "/api/v1/settlements?merchantId=merchant-1&from="+from+"&to="+to, nil)
 	})
 }

@@ -107,16 +107,16 @@ func TestRealFabricLifecycle(t *testing.T) {
 		require.Equal(t, "CANCELLED", o["status"])
 		require.Equal(t, []float64{3000, 0, 3000}, escrowOf(t, o))
 	})
-	t.Run("dispute with partial refund", func(t *testing.T) {
+	t.Run("dispute before delivery refunds in full", func(t *testing.T) {
 		id := "fab-dispute"
 		gw.createAndPay(t, id)
 		o := gw.must(t, http.StatusOK, "BankMSP", "POST", "/api/v1/orders/"+id+"/disputes", map[string]any{"reason": "item damaged"}).json(t)
 		require.Equal(t, "DISPUTED", o["status"])
 		gw.must(t, http.StatusPreconditionFailed, "BankMSP", "POST", "/api/v1/orders/"+id+"/delivery-confirmation", nil)
 		o = gw.must(t, http.StatusOK, "BankMSP", "POST", "/api/v1/orders/"+id+"/disputes/resolution",
-			map[string]any{"refundAmount": 1000, "resolution": "partial refund"}).json(t)
-		require.Equal(t, "COMPLETED", o["status"])
-		require.Equal(t, []float64{3000, 2000, 1000}, escrowOf(t, o))
+			map[string]any{"refundAmount": 3000, "resolution": "refund before delivery"}).json(t)
+		require.Equal(t, "REFUNDED", o["status"])
+		require.Equal(t, []float64{3000, 0, 3000}, escrowOf(t, o))
 	})
 	t.Run("chaincode events reach the event stream", func(t *testing.T) {
 		events := gw.openEvents(t, "CustomsMSP")
