@@ -4,7 +4,8 @@
 
 import { h, replace } from "../dom.js";
 import { call, Problem } from "../api.js";
-import { time, who } from "../format.js";
+import { time } from "../format.js";
+import { signer } from "./order.js";
 import { orderLink, txLink, table, notice } from "../ui.js";
 
 export async function auditView(main, { params, go }) {
@@ -31,7 +32,7 @@ export async function auditView(main, { params, go }) {
         { label: "When", cell: (e) => time(e.timestamp), class: "nowrap" },
         { label: "Record", cell: (e) => e.type + (e.isDelete ? " (deleted)" : ""), header: true },
         { label: "Organisation", cell: (e) => e.creatorMsp },
-        { label: "Signed by", cell: (e) => (e.creator ? who(e.creator) : who(e.value?.updatedBy || e.value?.anchoredBy || e.value?.certifiedBy || "")) },
+        { label: "Signed by", cell: (e) => signer(e) },
         { label: "Status after", cell: (e) => (e.type === "order" ? e.value?.status : "") },
         { label: "Transaction", cell: (e) => txLink(e.txId) },
         { label: "Value", cell: (e) => h("details", {}, h("summary", {}, "show"), h("pre", {}, JSON.stringify(e.value, null, 2))) },

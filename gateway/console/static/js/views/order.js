@@ -8,9 +8,10 @@ import { money, time, who, statusLabel, convert, duration, shortHash } from "../
 import { statusBadge, txLink, table, facts, card, notice, isFinal } from "../ui.js";
 import { actionForms } from "./actions.js";
 
-/** signer returns the short identity that wrote a history entry. */
-function signer(e) {
-  if (e.creator) return who(e.creator);
+/** signer returns the short identity that wrote a history entry: the entry's creatorName, or
+ * the common name in the record's own identity fields. */
+export function signer(e) {
+  if (e.creatorName) return e.creatorName;
   const v = e.value || {};
   return who(v.updatedBy || v.anchoredBy || v.certifiedBy || "");
 }
