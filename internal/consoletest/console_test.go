@@ -160,6 +160,7 @@ func TestConsole(t *testing.T) {
 	}()
 
 	t.Run("sign-in", func(t *testing.T) { testSignIn(t, app, tabs[merchant].in(t)) })
+	t.Run("money", func(t *testing.T) { testMoney(t, tabs[merchant].in(t)) })
 	for _, org := range []string{bank, carrier, customs} {
 		tabs[org].signIn(app, org)
 	}
@@ -390,4 +391,22 @@ func testDocs(t *testing.T, app *devapp.App, tb *tab) {
 		chromedp.WaitVisible(css(`#operations-operations-readyz .live-responses-table tbody .response-col_status`)),
 	)
 	require.Contains(t, tb.textOf(`#operations-operations-readyz .live-responses-table tbody .response-col_status`), "200")
+}
+
+// testMoney checks the console's money arithmetic (static/js/format.js) in the browser: minor
+// units by ISO 4217 exponent, and the FX conversion rounded half to even as the chaincode
+// requires it (design §3), so that the payment form proposes the amount the chaincode expects.
+func testMoney(t *testing.T, tb *tab) {
+	got := get(tb, chromedp.Evaluate[map[string]string](`import("./js/format.js").then(f => ({
+		eur: f.money(123456, "EUR"), jpy: f.money(1500, "JPY"), kwd: f.money(1234, "KWD"), neg: f.money(-5, "USD"),
+		halfDown: String(f.convert(5, "EUR", "0.5", "EUR")), halfUp: String(f.convert(15, "EUR", "0.5", "EUR")),
+		toJPY: String(f.convert(1000, "USD", "150.25", "JPY")), fromJPY: String(f.convert(100, "JPY", "0.0067", "USD")),
+		fx: String(f.convert(3000, "EUR", "1.08", "USD")), toKWD: String(f.convert(1001, "USD", "0.3075", "KWD")),
+		parsed: String(f.parseMoney("12.5", "EUR").value), tooFine: f.parseMoney("1.234", "EUR").error,
+	}))`, chromedp.EvalAwaitPromise))
+	require.Equal(t, map[string]string{
+		"eur": "1,234.56 EUR", "jpy": "1,500 JPY", "kwd": "1.234 KWD", "neg": "-0.05 USD",
+		"halfDown": "2", "halfUp": "8", "toJPY": "1502", "fromJPY": "67", "fx": "3240", "toKWD": "3078",
+		"parsed": "1250", "tooFine": "EUR has 2 decimals",
+	}, got)
 }
