@@ -2,17 +2,14 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -43,8 +40,8 @@ type SDKPeer struct {
 }
 
 // SDKDriver performs operations directly with the Fabric Gateway SDK, one SDK gateway per
-// organisation, sending the same transactions (arguments, transient data, endorsing
-// organisations) as the REST gateway does.
+// organisation, sending the same transactions (arguments, transient data) as the REST gateway
+// does: both follow gateway.Operations.
 type SDKDriver struct {
 	contracts map[string]*client.Contract
 	gateways  []*client.Gateway
@@ -241,34 +238,31 @@ func (d *SDKDriver) Close() error {
 
 // Do implements Driver.
 func (d *SDKDriver) Do(ctx context.Context, req Request) error {
-	spec, ok := opSpecs[req.Op]
-	if !ok {
-		return &CallError{Op: req.Op, Reason: "UNKNOWN_OP", Err: errors.New("no such operation")}
+	op, org, err := operation(req.Op)
+	if err != nil {
+		return err
 	}
-	contract := d.contracts[spec.org]
-	if !spec.write {
-		var args []string
-		switch req.Op {
-		case OpGetOrder:
-			args = []string{req.OrderID}
-		case OpListOrders:
-			args = []string{req.MerchantID, "", "", strconv.Itoa(req.PageSize), ""}
-		}
-		if _, err := contract.EvaluateWithContext(ctx, string(req.Op), client.WithArguments(args...)); err != nil {
+	body, err := req.body()
+	if err != nil {
+		return err
+	}
+	inv, err := op.Invocation(req.params(), body)
+	if err != nil {
+		return &CallError{Op: req.Op, Reason: "ENCODE", Err: err}
+	}
+	opts := []client.ProposalOption{client.WithBytesArguments(inv.Args...)}
+	if len(inv.Transient) > 0 {
+		opts = append(opts, client.WithTransient(inv.Transient))
+	}
+	contract := d.contracts[org]
+	if !op.Write {
+		if _, err := contract.EvaluateWithContext(ctx, inv.Transaction, opts...); err != nil {
 			return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
 		}
 		return nil
 	}
-	body, transient, err := chaincodeRequest(req, spec)
-	if err != nil {
-		return &CallError{Op: req.Op, Reason: "ENCODE", Err: err}
-	}
-	opts := []client.ProposalOption{client.WithBytesArguments(body)}
-	if transient != nil {
-		opts = append(opts, client.WithTransient(transient))
-	}
 	for attempt := 0; ; attempt++ {
-		_, err := contract.SubmitWithContext(ctx, string(req.Op), opts...)
+		_, err := contract.SubmitWithContext(ctx, inv.Transaction, opts...)
 		if err == nil {
 			return nil
 		}
@@ -278,58 +272,6 @@ func (d *SDKDriver) Do(ctx context.Context, req Request) error {
 		}
 		return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
 	}
-}
-
-// chaincodeRequest builds the chaincode's JSON argument and transient map from a REST body,
-// as the REST gateway does: the order ID from the path joins the body, private fields move to
-// one transient entry (with a fresh salt where the chaincode hashes them).
-func chaincodeRequest(req Request, spec opSpec) ([]byte, map[string][]byte, error) {
-	body := make(map[string]any, len(req.Body)+1)
-	for k, v := range req.Body {
-		body[k] = v
-	}
-	if req.Op != OpCreateOrder {
-		body["orderId"] = req.OrderID
-	}
-	var transient map[string][]byte
-	if p := spec.private; p != nil {
-		obj := body
-		if p.object != "" {
-			inner, ok := body[p.object].(map[string]any)
-			if !ok {
-				return nil, nil, fmt.Errorf("%s: request field %q is required", req.Op, p.object)
-			}
-			obj = make(map[string]any, len(inner))
-			for k, v := range inner {
-				obj[k] = v
-			}
-			body[p.object] = obj
-		}
-		priv := map[string]any{}
-		for _, f := range p.fields {
-			if v, ok := obj[f]; ok {
-				priv[f] = v
-				delete(obj, f)
-			}
-		}
-		if p.salted {
-			var salt [32]byte
-			if _, err := rand.Read(salt[:]); err != nil {
-				return nil, nil, fmt.Errorf("%s: salt: %w", req.Op, err)
-			}
-			priv["salt"] = hex.EncodeToString(salt[:])
-		}
-		t, err := json.Marshal(priv)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: encode private data: %w", req.Op, err)
-		}
-		transient = map[string][]byte{p.transientKey: t}
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: encode request: %w", req.Op, err)
-	}
-	return b, transient, nil
 }
 
 // sdkReason classifies a Gateway SDK error: the chaincode's domain code if any message

@@ -128,14 +128,6 @@ func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, what string, body [
 	}
 }
 
-// privateFieldsOf lists, per write transaction, the request fields that must travel only in
-// the transient map.
-var privateFieldsOf = map[string][]string{
-	"CreateOrder":     {"buyer.name", "buyer.address", "buyer.phone", "consigneeSalt"},
-	"EscrowPayment":   {"payerName", "payerAccount"},
-	"RegisterWaybill": {"consigneeName", "consigneeAddress", "consigneeSalt"},
-}
-
 // checkInvocation requires that an accepted write reached the ledger as one JSON object
 // argument without any private field.
 func checkInvocation(t *testing.T, inv *gateway.Invocation, what string) {
@@ -144,15 +136,19 @@ func checkInvocation(t *testing.T, inv *gateway.Invocation, what string) {
 	require.Len(t, inv.Args, 1, what)
 	var arg map[string]any
 	require.NoError(t, json.Unmarshal(inv.Args[0], &arg), "%s: argument is not a JSON object: %s", what, inv.Args[0])
-	for _, f := range privateFieldsOf[inv.Transaction] {
-		obj := arg
-		name := f
-		if o, n, ok := strings.Cut(f, "."); ok {
-			sub, _ := arg[o].(map[string]any)
-			obj, name = sub, n
+	op, ok := gateway.OperationByTransaction(inv.Transaction)
+	require.True(t, ok, "%s: unknown transaction %s", what, inv.Transaction)
+	if op.Private != nil {
+		for _, f := range op.Private.Fields {
+			obj := arg
+			name := f.Request
+			if o, n, ok := strings.Cut(f.Request, "."); ok {
+				sub, _ := arg[o].(map[string]any)
+				obj, name = sub, n
+			}
+			_, leaked := obj[name]
+			require.False(t, leaked, "%s: private field %s is in the public argument: %s", what, f.Request, inv.Args[0])
 		}
-		_, leaked := obj[name]
-		require.False(t, leaked, "%s: private field %s is in the public argument: %s", what, f, inv.Args[0])
 	}
 	for k, v := range inv.Transient {
 		require.True(t, json.Valid(v), "%s: transient %s is not JSON", what, k)
