@@ -30,7 +30,7 @@ type recordingLedger struct {
 	last *gateway.Invocation
 }
 
-func (l *recordingLedger) Submit(_ context.Context, _ gateway.Caller, inv gateway.Invocation, _ gateway.SubmitOptions) (*gateway.SubmitResult, error) {
+func (l *recordingLedger) Submit(_ context.Context, _ gateway.Caller, inv gateway.Invocation, _ ...gateway.SubmitOption) (*gateway.SubmitResult, error) {
 	l.mu.Lock()
 	l.last = &inv
 	l.mu.Unlock()

@@ -134,10 +134,14 @@ func (s *Server) write(op gateway.Operation) gin.HandlerFunc {
 			return
 		}
 		async := preferAsync(c)
+		opts := submitOptions(c)
+		if async {
+			opts = append(opts, gateway.WithAsync())
+		}
 		// A write runs to its end (bounded by the Fabric timeouts) even if the client goes away,
 		// so that its answer is known and stored for the Idempotency-Key.
 		ctx := context.WithoutCancel(c.Request.Context())
-		res, err := s.ledger.Submit(ctx, callerOf(c), inv, gateway.SubmitOptions{Async: async})
+		res, err := s.ledger.Submit(ctx, callerOf(c), inv, opts...)
 		if err != nil {
 			abortProblem(c, op.RequestField(err))
 			return
