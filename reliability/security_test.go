@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/internal/devapp"
 )
 
 // paddedBody returns the JSON encoding of v padded with spaces to exactly size bytes.

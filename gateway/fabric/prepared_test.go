@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/gateway"
-	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/internal/devapp"
 )
 
 var merchantCaller = gateway.Caller{KeyID: "test", MSPID: "MerchantMSP", User: "test"}

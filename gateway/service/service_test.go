@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/gateway/config"
-	"github.com/xborder/xborder/gateway/devapp"
 	"github.com/xborder/xborder/gateway/service"
+	"github.com/xborder/xborder/internal/devapp"
 )
 
 // TestRunAgainstDevnet runs the production gateway (one organisation, TLS, a configured API

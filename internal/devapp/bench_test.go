@@ -19,8 +19,8 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 
-	"github.com/xborder/xborder/gateway/devapp"
 	"github.com/xborder/xborder/gateway/fabric"
+	"github.com/xborder/xborder/internal/devapp"
 )
 
 // BenchmarkThroughput measures submit (CreateOrder, waiting for the commit) and read (GetOrder)

@@ -1,7 +1,7 @@
 // Package devapp wires the whole xborder system into one process for development and tests:
 // the embedded devnet, the xborder chaincode served in-process as chaincode-as-a-service, and
-// the REST gateway holding all four organisations' identities. `xborder dev` and the gateway's
-// end-to-end tests both start it with Start.
+// the REST gateway (gateway/service) holding all four organisations' identities. `xborder dev`,
+// the benchmark's embedded system and the end-to-end tests start it with Start.
 package devapp
 
 import (
@@ -21,15 +21,13 @@ import (
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
-	"github.com/xborder/xborder/api"
 	"github.com/xborder/xborder/chaincode"
-	"github.com/xborder/xborder/gateway"
 	"github.com/xborder/xborder/gateway/config"
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/gateway/service"
 	"github.com/xborder/xborder/gateway/store"
 	"github.com/xborder/xborder/network/devnet"
 )
@@ -45,6 +43,17 @@ const EndorsementPolicy = "OutOf(2, 'MerchantMSP.peer', 'BankMSP.peer', 'Carrier
 
 // CredentialsFile is the name of the API key file in the data directory.
 const CredentialsFile = "dev-credentials.json"
+
+// The gateway settings of the dev system.
+const (
+	defaultRateLimit     = 500
+	defaultBurst         = 1000
+	defaultCommitTimeout = 30 * time.Second
+	// idempotencyRetention is how long first answers to Idempotency-Keys are kept.
+	idempotencyRetention = 7 * 24 * time.Hour
+	// readyTimeout bounds the wait for every peer to answer before the gateway serves.
+	readyTimeout = 60 * time.Second
+)
 
 // Config configures Start.
 type Config struct {
@@ -65,6 +74,26 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// withDefaults fills the unset settings.
+func (cfg Config) withDefaults() Config {
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = defaultRateLimit
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = defaultBurst
+	}
+	if cfg.CommitTimeout <= 0 {
+		cfg.CommitTimeout = defaultCommitTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
 // App is a running dev system.
 type App struct {
 	// URL is the REST base URL, e.g. http://127.0.0.1:8080.
@@ -80,78 +109,87 @@ type App struct {
 	// Store is the gateway's bbolt store.
 	Store *store.Store
 
-	log       *slog.Logger
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	conns     []*grpc.ClientConn
-	ccServer  *grpc.Server
-	serveErr  chan error
-	closeOnce sync.Once
-	closeErr  error
+	gateway       *service.Gateway
+	conns         []*grpc.ClientConn
+	stopChaincode func()
+	closeOnce     sync.Once
+	closeErr      error
 }
 
-// Start starts the devnet, the chaincode, the gateway and its event feed, and returns once the
-// gateway is ready (qscc GetChainInfo answers on every peer). Close stops everything.
+// Start starts the chaincode, the devnet and the gateway with its event feed, and returns once
+// the gateway is ready (qscc GetChainInfo answers on every peer). Close stops everything.
 func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("devapp: DataDir is required")
 	}
-	if cfg.HTTPAddr == "" {
-		cfg.HTTPAddr = "127.0.0.1:8080"
-	}
-	if cfg.RateLimit <= 0 {
-		cfg.RateLimit = 500
-	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = 1000
-	}
-	if cfg.CommitTimeout <= 0 {
-		cfg.CommitTimeout = 30 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg = cfg.withDefaults()
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("devapp: create data directory: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a := &App{log: cfg.Logger, cancel: cancel, serveErr: make(chan error, 1)}
+	a := &App{}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
 		}
 	}()
-
-	// The chaincode, served in-process as chaincode-as-a-service on a loopback port.
-	cc, err := chaincode.NewChaincode()
+	ccAddr, stop, err := ServeChaincode(ChaincodeName + ":dev")
 	if err != nil {
 		return nil, fmt.Errorf("devapp: %w", err)
 	}
-	ccListener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("devapp: chaincode listener: %w", err)
-	}
-	a.ccServer = grpc.NewServer()
-	peer.RegisterChaincodeServer(a.ccServer, &shim.ChaincodeServer{CCID: ChaincodeName + ":dev", CC: cc})
-	go func() { _ = a.ccServer.Serve(ccListener) }() // returns at Stop, in Close
-
+	a.stopChaincode = stop
 	a.Network, err = devnet.Start(ctx, devnet.Config{
 		DataDir:  filepath.Join(cfg.DataDir, "devnet"),
 		BasePort: cfg.PeerBasePort,
 		// A lone write is committed at once instead of waiting out the batch timeout;
 		// concurrent writes still share blocks.
 		CutWhenIdle: true,
-		Chaincodes: []devnet.ChaincodeDefinition{{
-			Name:              ChaincodeName,
-			EndorsementPolicy: EndorsementPolicy,
-			Collections:       string(chaincode.CollectionsConfigJSON),
-			Address:           ccListener.Addr().String(),
-		}},
+		Chaincodes:  []devnet.ChaincodeDefinition{Chaincode(ccAddr)},
 	}, devnet.WithLogger(cfg.Logger.With("component", "devnet")))
 	if err != nil {
 		return nil, fmt.Errorf("devapp: start devnet: %w", err)
 	}
+	orgs, err := a.connect()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.startGateway(ctx, cfg, orgs); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
 
+// Chaincode is the devnet's definition of the xborder chaincode served at address.
+func Chaincode(address string) devnet.ChaincodeDefinition {
+	return devnet.ChaincodeDefinition{
+		Name:              ChaincodeName,
+		EndorsementPolicy: EndorsementPolicy,
+		Collections:       string(chaincode.CollectionsConfigJSON),
+		Address:           address,
+	}
+}
+
+// ServeChaincode serves the xborder chaincode as a chaincode-as-a-service server (no TLS) on a
+// free loopback port, registering with the peers as ccid, and returns its address and a
+// function that stops it.
+func ServeChaincode(ccid string) (string, func(), error) {
+	cc, err := chaincode.NewChaincode()
+	if err != nil {
+		return "", nil, fmt.Errorf("xborder chaincode: %w", err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("xborder chaincode listener: %w", err)
+	}
+	gs := grpc.NewServer()
+	peer.RegisterChaincodeServer(gs, &shim.ChaincodeServer{CCID: ccid, Address: lis.Addr().String(), CC: cc,
+		TLSProps: shim.TLSProperties{Disabled: true}})
+	go func() { _ = gs.Serve(lis) }() // returns at Stop
+	return lis.Addr().String(), gs.Stop, nil
+}
+
+// connect opens a client connection to every organisation's peer and loads its client
+// identity.
+func (a *App) connect() ([]fabric.Org, error) {
 	var orgs []fabric.Org
 	for _, p := range a.Network.Peers() {
 		conn, err := a.Network.ClientConnection(p.MSPID)
@@ -165,118 +203,78 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 		}
 		orgs = append(orgs, fabric.Org{MSPID: p.MSPID, Certificate: cert, Sign: sign, Conn: conn})
 	}
-	reg := prometheus.NewRegistry()
-	a.Ledger, err = fabric.New(fabric.Options{
-		Channel:    a.Network.Channel(),
-		Chaincode:  ChaincodeName,
-		Orgs:       orgs,
-		Timeouts:   fabric.Timeouts{Evaluate: 10 * time.Second, Endorse: 30 * time.Second, Submit: 10 * time.Second, Commit: cfg.CommitTimeout},
-		MaxRetries: 3,
-		Logger:     cfg.Logger.With("component", "fabric"),
-		Metrics:    fabric.NewMetrics(reg),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("devapp: %w", err)
-	}
-
-	a.Store, err = store.Open(filepath.Join(cfg.DataDir, "gateway.db"))
-	if err != nil {
-		return nil, fmt.Errorf("devapp: %w", err)
-	}
-	if _, err := a.Store.PurgeIdempotency(time.Now().Add(-7 * 24 * time.Hour)); err != nil {
-		return nil, fmt.Errorf("devapp: %w", err)
-	}
-
-	a.Credentials, err = LoadOrCreateCredentials(filepath.Join(cfg.DataDir, CredentialsFile), a.Ledger.Organizations())
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]httpapi.APIKey, 0, len(a.Credentials))
-	for _, org := range a.Ledger.Organizations() {
-		keys = append(keys, httpapi.APIKey{ID: "dev-" + org, MSPID: org, User: "dev", SHA256: config.HashKey(a.Credentials[org])})
-	}
-	a.Server, err = httpapi.New(httpapi.Options{
-		Spec:           api.OpenAPI,
-		Ledger:         a.Ledger,
-		Idempotency:    a.Store,
-		Events:         a.Store,
-		Keys:           keys,
-		RateLimit:      cfg.RateLimit,
-		Burst:          cfg.Burst,
-		AllowedOrigins: cfg.AllowedOrigins,
-		MaxBodyBytes:   1 << 20,
-		Logger:         cfg.Logger.With("component", "http"),
-		Registry:       reg,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("devapp: %w", err)
-	}
-
-	if err := waitReady(ctx, a.Ledger); err != nil {
-		return nil, err
-	}
-	feedOrg := a.Ledger.Organizations()[0]
-	if slices.Contains(a.Ledger.Organizations(), "CustomsMSP") {
-		feedOrg = "CustomsMSP"
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := a.Ledger.FeedEvents(runCtx, feedOrg, a.Store); err != nil {
-			a.log.Error("event feed stopped", "error", err)
-		}
-	}()
-
-	l, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("devapp: listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	a.URL = "http://" + l.Addr().String()
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.serveErr <- a.Server.Serve(runCtx, l)
-	}()
-	return a, nil
+	return orgs, nil
 }
 
-// waitReady polls the ledger until it answers or ctx ends.
-func waitReady(ctx context.Context, l gateway.Ledger) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := l.Ready(ctx)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("devapp: ledger not ready after 60 s: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("devapp: waiting for the ledger: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+// startGateway starts the REST gateway for orgs with one API key per organisation.
+func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) error {
+	mspIDs := make([]string, 0, len(orgs))
+	for _, o := range orgs {
+		mspIDs = append(mspIDs, o.MSPID)
 	}
+	slices.Sort(mspIDs)
+	var err error
+	a.Credentials, err = LoadOrCreateCredentials(filepath.Join(cfg.DataDir, CredentialsFile), mspIDs)
+	if err != nil {
+		return err
+	}
+	a.gateway, err = service.Start(ctx, service.Options{
+		Channel:              a.Network.Channel(),
+		Chaincode:            ChaincodeName,
+		Orgs:                 orgs,
+		Timeouts:             fabric.Timeouts{Evaluate: 10 * time.Second, Endorse: 30 * time.Second, Submit: 10 * time.Second, Commit: cfg.CommitTimeout},
+		MaxRetries:           3,
+		DataDir:              cfg.DataDir,
+		IdempotencyRetention: idempotencyRetention,
+		Keys:                 APIKeys(a.Credentials, mspIDs),
+		RateLimit:            cfg.RateLimit,
+		Burst:                cfg.Burst,
+		AllowedOrigins:       cfg.AllowedOrigins,
+		MaxBodyBytes:         1 << 20,
+		Listen:               cfg.HTTPAddr,
+		FeedOrg:              FeedOrg(mspIDs),
+		ReadyTimeout:         readyTimeout,
+		Logger:               cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("devapp: %w", err)
+	}
+	a.URL = a.gateway.URL()
+	a.Server, a.Ledger, a.Store = a.gateway.Server, a.gateway.Ledger, a.gateway.Store
+	return nil
+}
+
+// APIKeys are the gateway's API keys for the dev credentials of the organisations orgs: key
+// "dev-<MSP ID>", user "dev".
+func APIKeys(creds map[string]string, orgs []string) []httpapi.APIKey {
+	keys := make([]httpapi.APIKey, 0, len(orgs))
+	for _, org := range orgs {
+		keys = append(keys, httpapi.APIKey{ID: "dev-" + org, MSPID: org, User: "dev", SHA256: config.HashKey(creds[org])})
+	}
+	return keys
+}
+
+// FeedOrg is the organisation whose peer feeds the dev gateway's event log: CustomsMSP when
+// present, else the first of orgs.
+func FeedOrg(orgs []string) string {
+	if slices.Contains(orgs, "CustomsMSP") {
+		return "CustomsMSP"
+	}
+	if len(orgs) == 0 {
+		return ""
+	}
+	return orgs[0]
 }
 
 // Done is closed with the HTTP server's result when it stops on its own.
-func (a *App) Done() <-chan error { return a.serveErr }
+func (a *App) Done() <-chan error { return a.gateway.Done() }
 
 // Close shuts the gateway down gracefully, then the devnet and the chaincode.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		var errs []error
-		a.cancel()
-		// Wait for the HTTP server and the event feed before closing what they use.
-		done := make(chan struct{})
-		go func() { a.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			errs = append(errs, errors.New("devapp: timed out waiting for the gateway to stop"))
-		}
-		if a.Ledger != nil {
-			errs = append(errs, a.Ledger.Close())
+		if a.gateway != nil {
+			errs = append(errs, a.gateway.Close())
 		}
 		for _, c := range a.conns {
 			errs = append(errs, c.Close())
@@ -284,11 +282,8 @@ func (a *App) Close() error {
 		if a.Network != nil {
 			errs = append(errs, a.Network.Close())
 		}
-		if a.ccServer != nil {
-			a.ccServer.Stop()
-		}
-		if a.Store != nil {
-			errs = append(errs, a.Store.Close())
+		if a.stopChaincode != nil {
+			a.stopChaincode()
 		}
 		a.closeErr = errors.Join(errs...)
 	})

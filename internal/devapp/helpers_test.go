@@ -20,8 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/api"
-	"github.com/xborder/xborder/gateway/devapp"
 	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/internal/devapp"
 )
 
 const (
