@@ -213,7 +213,9 @@ func sizeText(n int) string {
 }
 
 // Presets are named plans for --preset: "smoke" checks that everything works in about a
-// minute; "issue6" is the comparison and scaling run of docs/benchmarks.md.
+// minute; "issue6" is the comparison and scaling run of docs/benchmarks.md; "throughput" is
+// submits (CreateOrder) and reads (GetOrder) at 1, 16 and 64 clients, 400 operations each, the
+// REST gateway against the SDK on the same devnet.
 var Presets = map[string][]string{
 	"smoke": {
 		"workload=create,workers=4,count=40",
@@ -231,5 +233,13 @@ var Presets = map[string][]string{
 		"workload=read,workers=16,duration=15s",
 		"workload=list,workers=8,duration=15s,ledger=1000",
 		"workload=hot-merchant,workers=32,count=400",
+	},
+	"throughput": {
+		"workload=create,workers=1,count=400",
+		"workload=create,workers=16,count=400",
+		"workload=create,workers=64,count=400",
+		"workload=read,workers=1,count=400",
+		"workload=read,workers=16,count=400",
+		"workload=read,workers=64,count=400",
 	},
 }

@@ -176,6 +176,7 @@ func continuousLoad(l *crashLoad, clients int, tag string, stop *atomic.Bool) *s
 // without a restart, writes refused during the outage succeed when retried with their
 // Idempotency-Key, and every acknowledged write is on the ledger.
 func TestChaincodeKilledMidLoad(t *testing.T) {
+	skipShort(t)
 	e := newFaultEnv(t)
 	c := newRESTClient(e.url, e.creds)
 	load := &crashLoad{c: c, acked: map[string]ack{}}
@@ -208,12 +209,12 @@ func TestChaincodeKilledMidLoad(t *testing.T) {
 		body              any
 	}{
 		{customs, "GET", "/api/v1/orders/ccfault-probe", nil},
-		{merchant, "POST", "/api/v1/orders", probe.createBody()},
+		{merchant, "POST", "/api/v1/orders", probe.CreateBody()},
 	} {
-		r, err := c.do(context.Background(), req.org, req.method, req.path, req.body)
+		r, err := c.Do(context.Background(), req.org, req.method, req.path, req.body)
 		require.NoError(t, err)
 		require.Contains(t, []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}, r.Status, "%s %s while the chaincode is down: %s", req.method, req.path, r)
-		p, err := r.object()
+		p, err := r.Object()
 		require.NoError(t, err)
 		require.Contains(t, []any{"UNAVAILABLE", "ENDORSEMENT_FAILED", "TIMEOUT"}, p["code"], "answer: %s", r)
 		require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
@@ -227,7 +228,7 @@ func TestChaincodeKilledMidLoad(t *testing.T) {
 	// The same gateway recovers: reads answer again and the load makes progress.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		r, err := c.do(context.Background(), customs, "GET", "/api/v1/orders/ccfault-probe", nil)
+		r, err := c.Do(context.Background(), customs, "GET", "/api/v1/orders/ccfault-probe", nil)
 		require.NoError(t, err)
 		if r.Status == http.StatusNotFound {
 			break
@@ -248,7 +249,7 @@ func TestChaincodeKilledMidLoad(t *testing.T) {
 	require.NotEmpty(t, load.outage, "the load saw the outage")
 	seen := map[string]int{}
 	for _, r := range load.outage {
-		p, err := r.object()
+		p, err := r.Object()
 		require.NoError(t, err)
 		require.Contains(t, []any{"UNAVAILABLE", "ENDORSEMENT_FAILED", "TIMEOUT"}, p["code"], "answer during the outage: %s", r)
 		seen[fmt.Sprintf("%d %v", r.Status, p["code"])]++
@@ -261,6 +262,7 @@ func TestChaincodeKilledMidLoad(t *testing.T) {
 // replay of every acknowledged write returns the first answer (same status, body and txId,
 // Idempotent-Replayed) without adding any transaction to the ledger.
 func TestGatewayRestartDuringLoad(t *testing.T) {
+	skipShort(t)
 	e := newFaultEnv(t)
 	c := newRESTClient(e.url, e.creds)
 	load := &crashLoad{c: c, acked: map[string]ack{}, answers: map[string]reply{}}
@@ -273,7 +275,7 @@ func TestGatewayRestartDuringLoad(t *testing.T) {
 		stop.Store(true)
 		wg.Wait()
 		e.startGateway()
-		c.retarget(e.url, e.creds)
+		c.Retarget(e.url, e.creds)
 		require.Empty(t, load.failures)
 		require.Zero(t, load.retryPending(t), "a graceful gateway restart loses no answer")
 	}

@@ -167,7 +167,7 @@ func seedJSON(f *testing.F, v any) []byte {
 func FuzzCreateOrder(f *testing.F) {
 	s := newFuzzServer(f)
 	spec := newOrderSpec("fz-1", "merchant-1", 2, 1250, 500)
-	valid := spec.createBody()
+	valid := spec.CreateBody()
 	f.Add(seedJSON(f, valid))
 	for _, mut := range []func(m map[string]any){
 		func(m map[string]any) { m["shippingFee"] = "500" },
@@ -187,7 +187,7 @@ func FuzzCreateOrder(f *testing.F) {
 		func(m map[string]any) { m["consigneeSalt"] = strings.Repeat("5a", 16) },
 		func(m map[string]any) { m["items"] = nil },
 	} {
-		m := newOrderSpec("fz-1", "merchant-1", 2, 1250, 500).createBody()
+		m := newOrderSpec("fz-1", "merchant-1", 2, 1250, 500).CreateBody()
 		mut(m)
 		f.Add(seedJSON(f, m))
 	}
@@ -220,7 +220,7 @@ func FuzzOrderWrites(f *testing.F) {
 	s := newFuzzServer(f)
 	spec := newOrderSpec("fz-2", "merchant-1", 1, 100, 0)
 	seeds := [][]byte{
-		seedJSON(f, spec.paymentBody("p-1")), seedJSON(f, spec.waybillBody()), seedJSON(f, spec.declarationBody()),
+		seedJSON(f, spec.PaymentBody("p-1")), seedJSON(f, spec.WaybillBody()), seedJSON(f, spec.DeclarationBody()),
 		seedJSON(f, map[string]any{"decision": "CLEARED", "dutyAmount": 1, "taxAmount": 2}),
 		seedJSON(f, map[string]any{"code": "PICKED_UP", "location": "X", "documentHash": strings.Repeat("ab", 32)}),
 		nil, []byte(`{}`), seedJSON(f, map[string]any{"reason": "r"}), seedJSON(f, map[string]any{"refundAmount": 0}),
