@@ -251,7 +251,7 @@ func TestCrashRecovery(t *testing.T) {
 	proc.kill(t)
 }
 
-// TestIdempotentRetryAfterCrash checks DESIGN §7's promise that a repeated write with the same
+// TestIdempotentRetryAfterCrash checks docs/design.md §7's promise that a repeated write with the same
 // Idempotency-Key returns the first answer, also after the gateway died with kill -9 at a
 // random moment: after the transaction committed but before the answer was stored, or after
 // the transaction was recorded but before it reached the orderer. The gateway records every

@@ -2,6 +2,7 @@ package reliability_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 
+	"github.com/xborder/xborder/gateway/config"
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/service"
 	"github.com/xborder/xborder/internal/devapp"
@@ -128,7 +130,7 @@ func (e *faultEnv) startGateway() {
 	}
 	slices.Sort(mspIDs)
 	var err error
-	e.creds, err = devapp.LoadOrCreateCredentials(filepath.Join(e.dataDir, devapp.CredentialsFile), mspIDs)
+	e.creds, err = config.LoadOrCreateCredentials(filepath.Join(e.dataDir, devapp.CredentialsFile), mspIDs, rand.Reader)
 	require.NoError(t, err)
 	e.gateway, err = service.Start(context.Background(), service.Options{
 		Channel: e.net.Channel(), Chaincode: devapp.ChaincodeName, Orgs: orgs,

@@ -159,7 +159,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n, err := b.buf.Write(p)
-	return n, err //nolint:wrapcheck // bytes.Buffer never fails
+	return n, err
 }
 
 func (b *syncBuffer) String() string {

@@ -33,7 +33,7 @@ type chunkedReader struct{ r io.Reader }
 
 func (c chunkedReader) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// TestRequestLimits checks the request limits of DESIGN §7 through the running dev system:
+// TestRequestLimits checks the request limits of docs/design.md §7 through the running dev system:
 // a body of exactly 1 MiB is accepted, one byte more is 413 PAYLOAD_TOO_LARGE whether announced
 // by Content-Length or sent chunked, and the per-key rate limit answers 429 RATE_LIMITED with
 // Retry-After while other keys go on. Refused requests leave the ledger unchanged, and no API

@@ -40,14 +40,14 @@ func (w *captureWriter) Write(b []byte) (int, error) {
 	w.runBefore()
 	w.buf.Write(b)
 	n, err := w.ResponseWriter.Write(b)
-	return n, err //nolint:wrapcheck // a ResponseWriter passes errors through unchanged
+	return n, err
 }
 
 func (w *captureWriter) WriteString(s string) (int, error) {
 	w.runBefore()
 	w.buf.WriteString(s)
 	n, err := w.ResponseWriter.WriteString(s)
-	return n, err //nolint:wrapcheck // a ResponseWriter passes errors through unchanged
+	return n, err
 }
 
 // storable reports whether an answer is final for its Idempotency-Key: successes and

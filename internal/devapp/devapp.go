@@ -7,8 +7,6 @@ package devapp
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -214,9 +212,9 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 	}
 	slices.Sort(mspIDs)
 	var err error
-	a.Credentials, err = LoadOrCreateCredentials(filepath.Join(cfg.DataDir, CredentialsFile), mspIDs)
+	a.Credentials, err = config.LoadOrCreateCredentials(filepath.Join(cfg.DataDir, CredentialsFile), mspIDs, rand.Reader)
 	if err != nil {
-		return err
+		return fmt.Errorf("devapp: %w", err)
 	}
 	a.gateway, err = service.Start(ctx, service.Options{
 		Channel:              a.Network.Channel(),
@@ -288,47 +286,4 @@ func (a *App) Close() error {
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
-}
-
-// LoadOrCreateCredentials reads path ({"MerchantMSP": "<key>", ...}) and adds a random key for
-// every organisation missing from it, rewriting the file (mode 0600) when it changed. Keys are
-// stable across restarts.
-func LoadOrCreateCredentials(path string, orgs []string) (map[string]string, error) {
-	creds := map[string]string{}
-	b, err := os.ReadFile(path) // #nosec G304 -- the data directory is the operator's
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(b, &creds); err != nil {
-			return nil, fmt.Errorf("devapp: parse %s: %w", path, err)
-		}
-	case errors.Is(err, os.ErrNotExist):
-	default:
-		return nil, fmt.Errorf("devapp: read %s: %w", path, err)
-	}
-	changed := false
-	for _, org := range orgs {
-		if creds[org] != "" {
-			continue
-		}
-		var k [24]byte
-		if _, err := rand.Read(k[:]); err != nil {
-			return nil, fmt.Errorf("devapp: generate API key: %w", err)
-		}
-		creds[org] = "xb_" + hex.EncodeToString(k[:])
-		changed = true
-	}
-	if changed {
-		out, err := json.MarshalIndent(creds, "", "  ")
-		if err != nil {
-			return nil, fmt.Errorf("devapp: encode credentials: %w", err)
-		}
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, append(out, '\n'), 0o600); err != nil {
-			return nil, fmt.Errorf("devapp: write %s: %w", tmp, err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return nil, fmt.Errorf("devapp: write %s: %w", path, err)
-		}
-	}
-	return creds, nil
 }

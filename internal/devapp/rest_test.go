@@ -14,7 +14,7 @@ import (
 )
 
 // TestAuthorizationMatrix checks through REST that every organisation may do exactly what
-// DESIGN §2 allows: a wrong organisation gets 403 FORBIDDEN from the chaincode, a missing or
+// docs/design.md §2 allows: a wrong organisation gets 403 FORBIDDEN from the chaincode, a missing or
 // unknown key 401.
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
