@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,10 +16,9 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/network/devnet"
 )
 
@@ -58,7 +55,7 @@ func NewSDKDriver(channel, chaincodeName string, peers []SDKPeer) (*SDKDriver, e
 		d.conns = append(d.conns, p.Conn)
 	}
 	for _, p := range peers {
-		id, sign, err := loadIdentity(p.MSPID, p.CertPath, p.KeyPath)
+		id, sign, err := loadIdentity(p)
 		if err != nil {
 			_ = d.Close()
 			return nil, fmt.Errorf("sdk driver: %w", err)
@@ -169,50 +166,28 @@ func DialDevnet(dir string) (*SDKDriver, error) {
 	return d, nil
 }
 
+// dialPeer connects to a peer as the connection file describes it (TLS or plaintext).
 func dialPeer(p devnet.PeerInfo) (*grpc.ClientConn, error) {
-	creds := insecure.NewCredentials()
+	o := fabric.DialOptions{Endpoint: p.Address}
 	if p.TLS {
-		pemBytes, err := os.ReadFile(p.TLSCACertPath)
-		if err != nil {
-			return nil, fmt.Errorf("TLS CA of %s: %w", p.MSPID, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("TLS CA of %s: no certificate in %s", p.MSPID, p.TLSCACertPath)
-		}
-		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: p.Name, MinVersion: tls.VersionTLS12})
+		o.TLSCACert, o.HostOverride = p.TLSCACertPath, p.Name
 	}
-	conn, err := grpc.NewClient(p.Address, grpc.WithTransportCredentials(creds))
+	conn, err := fabric.Dial(o)
 	if err != nil {
-		return nil, fmt.Errorf("dial peer of %s at %s: %w", p.MSPID, p.Address, err)
+		return nil, fmt.Errorf("peer of %s: %w", p.MSPID, err)
 	}
 	return conn, nil
 }
 
-func loadIdentity(mspID, certPath, keyPath string) (*identity.X509Identity, identity.Sign, error) {
-	certPEM, err := os.ReadFile(certPath) // #nosec G304 -- identity files of the network
+// loadIdentity loads the organisation's client identity and signer.
+func loadIdentity(p SDKPeer) (*identity.X509Identity, identity.Sign, error) {
+	cert, sign, err := fabric.LoadIdentity(p.CertPath, p.KeyPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("certificate of %s: %w", mspID, err)
+		return nil, nil, fmt.Errorf("identity of %s: %w", p.MSPID, err)
 	}
-	cert, err := identity.CertificateFromPEM(certPEM)
+	id, err := identity.NewX509Identity(p.MSPID, cert)
 	if err != nil {
-		return nil, nil, fmt.Errorf("certificate of %s: %w", mspID, err)
-	}
-	id, err := identity.NewX509Identity(mspID, cert)
-	if err != nil {
-		return nil, nil, fmt.Errorf("identity of %s: %w", mspID, err)
-	}
-	keyPEM, err := os.ReadFile(keyPath) // #nosec G304 -- identity files of the network
-	if err != nil {
-		return nil, nil, fmt.Errorf("private key of %s: %w", mspID, err)
-	}
-	key, err := identity.PrivateKeyFromPEM(keyPEM)
-	if err != nil {
-		return nil, nil, fmt.Errorf("private key of %s: %w", mspID, err)
-	}
-	sign, err := identity.NewPrivateKeySign(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("signer of %s: %w", mspID, err)
+		return nil, nil, fmt.Errorf("identity of %s: %w", p.MSPID, err)
 	}
 	return id, sign, nil
 }

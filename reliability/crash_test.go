@@ -178,7 +178,7 @@ func TestCrashRecovery(t *testing.T) {
 	skipShort(t)
 	bin := buildBinary(t, "cmd/xborder")
 	dataDir := t.TempDir()
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	rng := rand.New(rand.NewPCG(*relSeed, 0xC7A54))
 	rounds := crashRoundCount()
 
@@ -262,7 +262,7 @@ func TestIdempotentRetryAfterCrash(t *testing.T) {
 	skipShort(t)
 	bin := buildBinary(t, "cmd/xborder")
 	dataDir := t.TempDir()
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	rng := rand.New(rand.NewPCG(*relSeed, 0x1DE4))
 	proc := startDev(t, bin, dataDir, out)
 	c := newRESTClient(proc.url, proc.creds)

@@ -23,6 +23,7 @@ import (
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/service"
 	"github.com/xborder/xborder/internal/devapp"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/network/devnet"
 )
 
@@ -32,7 +33,7 @@ import (
 type faultEnv struct {
 	t       *testing.T
 	dataDir string
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 
 	ccBin  string
 	ccAddr string
@@ -50,7 +51,7 @@ type faultEnv struct {
 
 func newFaultEnv(t *testing.T) *faultEnv {
 	t.Helper()
-	e := &faultEnv{t: t, dataDir: t.TempDir(), logs: &syncBuffer{}, ccBin: buildBinary(t, "cmd/xborder-chaincode"), ccAddr: freeAddr(t)}
+	e := &faultEnv{t: t, dataDir: t.TempDir(), logs: &testkit.SyncBuffer{}, ccBin: buildBinary(t, "cmd/xborder-chaincode"), ccAddr: freeAddr(t)}
 	e.startChaincode()
 	var err error
 	e.net, err = devnet.Start(context.Background(), devnet.Config{

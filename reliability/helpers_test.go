@@ -4,7 +4,6 @@
 package reliability_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -147,25 +145,6 @@ func newOrderSpec(id, merchantID string, quantity, unit, shipping int64) testkit
 		Phone:     "+44 7700 9" + fmt.Sprintf("%05d", len(id)*7919%100000),
 		PayerName: "Ignatius Marrowby " + id, PayerAccount: "GB29NWBK60161331" + fmt.Sprintf("%06d", len(id)*104729%1000000),
 	}
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n, err := b.buf.Write(p)
-	return n, err
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // captureLogger logs everything at debug level as JSON to buf (and to stderr with

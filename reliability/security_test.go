@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/internal/devapp"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // paddedBody returns the JSON encoding of v padded with spaces to exactly size bytes.
@@ -39,7 +40,7 @@ func (c chunkedReader) Read(p []byte) (int, error) { return c.r.Read(p) }
 // Retry-After while other keys go on. Refused requests leave the ledger unchanged, and no API
 // key (valid or not), private key or private value reaches the logs.
 func TestRequestLimits(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	app, err := devapp.Start(context.Background(), devapp.Config{
 		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Logger: captureLogger(logs), RateLimit: 1, Burst: 4,
 	})

@@ -315,7 +315,7 @@ func (s *soakRun) resolve(o *soakOrder, rng *rand.Rand) {
 // secret or private value reached the logs.
 func TestSoakInvariants(t *testing.T) {
 	skipShort(t)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	app, err := devapp.Start(context.Background(), devapp.Config{
 		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Logger: captureLogger(logs), CommitTimeout: 30 * time.Second,
 		RateLimit: 10000, Burst: 10000,
