@@ -1,7 +1,9 @@
 // Package gateway is the domain layer of the xborder REST gateway: the error codes and Error
 // type every layer speaks, the Ledger service the HTTP layer calls (implemented with the Fabric
-// Gateway SDK in gateway/fabric), and the idempotency and event-log contracts (implemented with
-// bbolt in gateway/store). It imports no transport or storage package.
+// Gateway SDK in gateway/fabric) with its submit options, the one mapping from REST operations
+// to chaincode invocations (Operations), and the idempotency and event-log contracts
+// (implemented with bbolt in gateway/store). It imports no transport or storage package, and no
+// package under gateway/ imports the chaincode.
 package gateway
 
 import (
