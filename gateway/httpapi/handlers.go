@@ -55,18 +55,13 @@ func params(c *gin.Context, op gateway.Operation) map[string]string {
 // query runs an evaluate transaction and answers its JSON result.
 func (s *Server) query(op gateway.Operation) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s.evaluate(c, op, params(c, op))
+		out, err := s.ledgerQuery(c, op, params(c, op))
+		if err != nil {
+			abortProblem(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, out)
 	}
-}
-
-// evaluate runs op with params and answers its JSON result, or the problem.
-func (s *Server) evaluate(c *gin.Context, op gateway.Operation, params map[string]string) {
-	out, err := s.ledgerQuery(c, op, params)
-	if err != nil {
-		abortProblem(c, err)
-		return
-	}
-	writeJSON(c, http.StatusOK, out)
 }
 
 // ledgerQuery evaluates op with params as the request's caller.

@@ -230,7 +230,7 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		AllowedOrigins:       cfg.AllowedOrigins,
 		MaxBodyBytes:         1 << 20,
 		Listen:               cfg.HTTPAddr,
-		FeedOrg:              FeedOrg(mspIDs),
+		FeedOrg:              feedOrg(mspIDs),
 		ReadyTimeout:         readyTimeout,
 		Logger:               cfg.Logger,
 	})
@@ -252,9 +252,9 @@ func APIKeys(creds map[string]string, orgs []string) []httpapi.APIKey {
 	return keys
 }
 
-// FeedOrg is the organisation whose peer feeds the dev gateway's event log: CustomsMSP when
+// feedOrg is the organisation whose peer feeds the dev gateway's event log: CustomsMSP when
 // present, else the first of orgs.
-func FeedOrg(orgs []string) string {
+func feedOrg(orgs []string) string {
 	if slices.Contains(orgs, "CustomsMSP") {
 		return "CustomsMSP"
 	}
@@ -264,7 +264,7 @@ func FeedOrg(orgs []string) string {
 	return orgs[0]
 }
 
-// Done is closed with the HTTP server's result when it stops on its own.
+// Done receives the HTTP server's result when it stops on its own.
 func (a *App) Done() <-chan error { return a.gateway.Done() }
 
 // Close shuts the gateway down gracefully, then the devnet and the chaincode.
