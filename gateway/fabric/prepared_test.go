@@ -67,6 +67,13 @@ func TestResumePreparedTransaction(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, app.Close()) })
 	ctx := context.Background()
 	height := func() uint64 { return app.Network.Ledger().Height() }
+	// heightAfter returns the ledger's height once it covers block: a commit status can be
+	// answered a moment before the devnet's height moves past the block.
+	heightAfter := func(t *testing.T, block uint64) uint64 {
+		t.Helper()
+		require.Eventually(t, func() bool { return height() > block }, 10*time.Second, time.Millisecond)
+		return height()
+	}
 
 	t.Run("committed before the answer was stored: the ledger answers, nothing is resubmitted", func(t *testing.T) {
 		var ptx gateway.PreparedTx
@@ -77,7 +84,7 @@ func TestResumePreparedTransaction(t *testing.T) {
 		first, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-committed", "salt-1"), hooked)
 		require.NoError(t, err)
 		require.Equal(t, first.TxID, ptx.TxID, "the hook sees the submitted transaction")
-		h := height()
+		h := heightAfter(t, first.BlockNumber)
 
 		for _, async := range []bool{false, true} {
 			opts := []gateway.SubmitOption{gateway.WithResume(ptx)}
@@ -110,7 +117,7 @@ func TestResumePreparedTransaction(t *testing.T) {
 		require.True(t, st.Valid)
 		require.Equal(t, res.BlockNumber, st.BlockNumber)
 
-		h := height()
+		h := heightAfter(t, res.BlockNumber)
 		again, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-unsubmitted", "salt-3"), gateway.WithResume(ptx))
 		require.NoError(t, err)
 		require.Equal(t, res.TxID, again.TxID)
@@ -136,9 +143,9 @@ func TestResumePreparedTransaction(t *testing.T) {
 	t.Run("outdated: the same proposal, endorsed again, is refused by the chaincode", func(t *testing.T) {
 		stale := prepareOnly(t, app, createOrder(t, "prep-stale", "salt-1"))
 		// Another transaction creates the order first.
-		_, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-stale", "salt-2"))
+		other, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-stale", "salt-2"))
 		require.NoError(t, err)
-		h := height()
+		h := heightAfter(t, other.BlockNumber)
 
 		var recorded []string
 		record := gateway.WithPrepareHook(func(_ context.Context, tx gateway.PreparedTx) error {
@@ -198,7 +205,7 @@ func TestResumePreparedTransaction(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, string(out), "1 Main St", "the private data reached the ledger")
 
-		h := height()
+		h := heightAfter(t, res.BlockNumber)
 		again, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-restart", "salt-3"), gateway.WithResume(ptx))
 		require.NoError(t, err)
 		require.Equal(t, res.TxID, again.TxID)

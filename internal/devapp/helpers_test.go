@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,8 @@ type env struct {
 	app     *devapp.App
 	client  *testkit.Client
 	check   func(*http.Request, testkit.Reply) error
+	// lastTx is the transaction ID of the last answer that had one.
+	lastTx *atomic.Value
 }
 
 type resp = testkit.Reply
@@ -54,7 +57,14 @@ func startEnv(t *testing.T, dataDir string, origins ...string) *env {
 	}
 	spec, err := httpapi.LoadSpec(api.OpenAPI)
 	require.NoError(t, err)
-	e := &env{t: t, dataDir: dataDir, origins: origins, check: testkit.ResponseChecker(spec)}
+	e := &env{t: t, dataDir: dataDir, origins: origins, lastTx: &atomic.Value{}}
+	validate := testkit.ResponseChecker(spec)
+	e.check = func(req *http.Request, r testkit.Reply) error {
+		if tx := r.Header.Get("X-Transaction-Id"); tx != "" {
+			e.lastTx.Store(tx)
+		}
+		return validate(req, r)
+	}
 	e.start()
 	t.Cleanup(func() { e.stop() })
 	return e
@@ -94,8 +104,19 @@ func (e *env) restart() {
 	e.start()
 }
 
-// height is the number of blocks in the ledger.
-func (e *env) height() uint64 { return e.app.Network.Ledger().Height() }
+// height is the number of blocks in the ledger, once it covers the block of the last
+// transaction an answer named: the devnet can answer a commit status a moment before its height
+// moves past the block.
+func (e *env) height() uint64 {
+	e.t.Helper()
+	l := e.app.Network.Ledger()
+	if tx, _ := e.lastTx.Load().(string); tx != "" {
+		if rec, err := l.TxStatus(tx); err == nil {
+			require.Eventually(e.t, func() bool { return l.Height() > rec.BlockNum }, 10*time.Second, time.Millisecond)
+		}
+	}
+	return l.Height()
+}
 
 // call sends a request as org ("" for no Authorization); the answer is checked against the
 // OpenAPI document.
