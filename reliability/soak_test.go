@@ -287,7 +287,7 @@ func (s *soakRun) resolve(o *soakOrder, rng *rand.Rand, delivered bool) {
 		refund = rng.Int64N(o.spec.Total() + 1)
 	}
 	if !delivered {
-		refund = o.spec.Total
+		refund = o.spec.Total()
 	}
 	body := map[string]any{"refundAmount": refund, "resolution": "settled"}
 	var a, b bool
