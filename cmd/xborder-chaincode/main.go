@@ -102,64 +102,87 @@ func serverConfig(lookup func(string) (string, bool), readFile func(string) ([]b
 
 // tlsProperties reads the server's TLS material (see the package documentation).
 func tlsProperties(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (*shim.TLSProperties, error) {
-	env := func(k string) string { v, _ := lookup(k); return v }
-	disabledRaw, disabledSet := lookup("CHAINCODE_TLS_DISABLED")
-	if disabledSet || env("CHAINCODE_TLS_KEY") != "" || env("CHAINCODE_TLS_CERT") != "" || env("CHAINCODE_CLIENT_CA_CERT") != "" {
-		disabled := false
-		if disabledSet {
-			d, err := strconv.ParseBool(disabledRaw)
-			if err != nil {
-				return nil, fmt.Errorf("CHAINCODE_TLS_DISABLED must be true or false, got %q", disabledRaw)
-			}
-			disabled = d
+	e := tlsEnv{lookup: lookup, readFile: readFile}
+	_, disabledSet := lookup("CHAINCODE_TLS_DISABLED")
+	if disabledSet || e.get("CHAINCODE_TLS_KEY") != "" || e.get("CHAINCODE_TLS_CERT") != "" || e.get("CHAINCODE_CLIENT_CA_CERT") != "" {
+		return e.caasTLS()
+	}
+	return e.peerTLS()
+}
+
+// tlsEnv reads TLS settings and PEM files named by environment variables.
+type tlsEnv struct {
+	lookup   func(string) (string, bool)
+	readFile func(string) ([]byte, error)
+}
+
+func (e tlsEnv) get(k string) string {
+	v, _ := e.lookup(k)
+	return v
+}
+
+// caasTLS follows Fabric's chaincode-as-a-service samples: CHAINCODE_TLS_*.
+func (e tlsEnv) caasTLS() (*shim.TLSProperties, error) {
+	if raw, set := e.lookup("CHAINCODE_TLS_DISABLED"); set {
+		disabled, err := strconv.ParseBool(raw)
+		if err != nil {
+			return nil, fmt.Errorf("CHAINCODE_TLS_DISABLED must be true or false, got %q", raw)
 		}
 		if disabled {
 			return &shim.TLSProperties{Disabled: true}, nil
 		}
-		return readTLSFiles(env, readFile, "CHAINCODE_TLS_KEY", "CHAINCODE_TLS_CERT", "CHAINCODE_CLIENT_CA_CERT")
 	}
-	enabledRaw := env("CORE_PEER_TLS_ENABLED")
-	if enabledRaw == "" {
+	return e.files("CHAINCODE_TLS_KEY", "CHAINCODE_TLS_CERT", "CHAINCODE_CLIENT_CA_CERT")
+}
+
+// peerTLS follows contractapi: CORE_PEER_TLS_ENABLED and CORE_TLS_CLIENT_*; TLS is off when
+// none is set.
+func (e tlsEnv) peerTLS() (*shim.TLSProperties, error) {
+	raw := e.get("CORE_PEER_TLS_ENABLED")
+	if raw == "" {
 		return &shim.TLSProperties{Disabled: true}, nil
 	}
-	enabled, err := strconv.ParseBool(enabledRaw)
+	enabled, err := strconv.ParseBool(raw)
 	if err != nil {
-		return nil, fmt.Errorf("CORE_PEER_TLS_ENABLED must be true or false, got %q", enabledRaw)
+		return nil, fmt.Errorf("CORE_PEER_TLS_ENABLED must be true or false, got %q", raw)
 	}
 	if !enabled {
 		return &shim.TLSProperties{Disabled: true}, nil
 	}
-	return readTLSFiles(env, readFile, "CORE_TLS_CLIENT_KEY_FILE", "CORE_TLS_CLIENT_CERT_FILE", "CORE_PEER_TLS_ROOTCERT_FILE")
+	return e.files("CORE_TLS_CLIENT_KEY_FILE", "CORE_TLS_CLIENT_CERT_FILE", "CORE_PEER_TLS_ROOTCERT_FILE")
 }
 
-// readTLSFiles reads the key and certificate PEM files named by the variables keyVar and
-// certVar (both required) and the client CA named by caVar (optional).
-func readTLSFiles(env func(string) string, readFile func(string) ([]byte, error), keyVar, certVar, caVar string) (*shim.TLSProperties, error) {
-	read := func(variable string, required bool) ([]byte, error) {
-		path := env(variable)
-		if path == "" {
-			if required {
-				return nil, fmt.Errorf("%s must name a PEM file when TLS is enabled", variable)
-			}
-			return nil, nil
-		}
-		b, err := readFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", variable, err)
-		}
-		return b, nil
-	}
-	key, err := read(keyVar, true)
+// files reads the server's key and certificate (required) and the client CA (optional: it
+// enables mutual TLS) from the PEM files the variables name.
+func (e tlsEnv) files(keyVar, certVar, caVar string) (*shim.TLSProperties, error) {
+	key, err := e.read(keyVar, true)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := read(certVar, true)
+	cert, err := e.read(certVar, true)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := read(caVar, false)
+	ca, err := e.read(caVar, false)
 	if err != nil {
 		return nil, err
 	}
 	return &shim.TLSProperties{Key: key, Cert: cert, ClientCACerts: ca}, nil
+}
+
+// read returns the content of the file variable names (nil when it names none and is not
+// required).
+func (e tlsEnv) read(variable string, required bool) ([]byte, error) {
+	path := e.get(variable)
+	if path == "" {
+		if required {
+			return nil, fmt.Errorf("%s must name a PEM file when TLS is enabled", variable)
+		}
+		return nil, nil
+	}
+	b, err := e.readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", variable, err)
+	}
+	return b, nil
 }

@@ -7,11 +7,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/xborder/xborder/internal/swaggerui"
+	"github.com/xborder/xborder/api/swaggerui"
 )
 
 // The API reference at /docs is Swagger UI (vendored from the npm registry, see
-// internal/swaggerui) rendering /openapi.yaml, served from the binary: it needs no network
+// api/swaggerui) rendering /openapi.yaml, served from the binary: it needs no network
 // access, and its "Try it out" calls this gateway (the document's server is "/").
 
 // docsAssets is where the reference page's scripts and styles are served.

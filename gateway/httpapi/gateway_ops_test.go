@@ -27,7 +27,7 @@ type noLedger struct{ orgs []string }
 
 var errNoLedger = errors.New("this test has no ledger")
 
-func (noLedger) Submit(context.Context, gateway.Caller, gateway.Invocation, gateway.SubmitOptions) (*gateway.SubmitResult, error) {
+func (noLedger) Submit(context.Context, gateway.Caller, gateway.Invocation, ...gateway.SubmitOption) (*gateway.SubmitResult, error) {
 	return nil, errNoLedger
 }
 

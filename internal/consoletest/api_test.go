@@ -1,9 +1,7 @@
 package consoletest
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,50 +11,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/api"
-	"github.com/xborder/xborder/gateway/devapp"
 	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // These tests need no browser: they check, against the whole dev system, the REST endpoints the
 // console is built on.
 
-type answer struct {
-	status int
-	body   map[string]any
-}
-
-// request sends a request as org ("" for none) with a raw JSON body (nil for none).
-func request(t *testing.T, app *devapp.App, org, method, path string, body []byte) answer {
-	t.Helper()
-	req, err := http.NewRequest(method, app.URL+path, bytes.NewReader(body))
-	require.NoError(t, err)
-	if org != "" {
-		req.Header.Set("Authorization", "Bearer "+app.Credentials[org])
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	a := answer{status: res.StatusCode}
-	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
-		require.NoError(t, json.Unmarshal(raw, &a.body), "%s %s: %s", method, path, raw)
-	}
-	return a
-}
-
 // TestBlockExplorer lists the chain page by page, newest first, and reads blocks back.
 func TestBlockExplorer(t *testing.T) {
 	app := startApp(t)
+	c := client(t, app)
 	for i := range 3 {
-		apiCall(t, app, merchant, "POST", "/api/v1/orders", newOrder("ex-"+strconv.Itoa(i), "buyer-1"))
+		c.Must(t, http.StatusCreated, merchant, "POST", "/api/v1/orders", testkit.OrderBody("ex-"+strconv.Itoa(i)))
 	}
-	first := request(t, app, carrier, "GET", "/api/v1/blocks?pageSize=2", nil)
-	require.Equal(t, http.StatusOK, first.status, first.body)
-	height := int(first.body["height"].(float64))
+	first := c.Must(t, http.StatusOK, carrier, "GET", "/api/v1/blocks?pageSize=2", nil).JSON(t)
+	height := int(first["height"].(float64))
 	require.GreaterOrEqual(t, height, 4, "genesis and three orders")
 
 	var seen []int
@@ -67,14 +37,13 @@ func TestBlockExplorer(t *testing.T) {
 		if bookmark != "" {
 			path += "&bookmark=" + bookmark
 		}
-		page := request(t, app, carrier, "GET", path, nil)
-		require.Equal(t, http.StatusOK, page.status, page.body)
-		for _, it := range page.body["items"].([]any) {
+		page := c.Must(t, http.StatusOK, carrier, "GET", path, nil).JSON(t)
+		for _, it := range page["items"].([]any) {
 			b := it.(map[string]any)
 			seen = append(seen, int(b["number"].(float64)))
 			require.NotContains(t, b, "transactions", "lists carry summaries only")
 		}
-		bookmark, _ = page.body["bookmark"].(string)
+		bookmark, _ = page["bookmark"].(string)
 		if bookmark == "" {
 			break
 		}
@@ -88,14 +57,13 @@ func TestBlockExplorer(t *testing.T) {
 	// The blocks chain by hash; the newest holds the last order's creation.
 	var prevHash string
 	for n := range height {
-		b := request(t, app, customs, "GET", "/api/v1/blocks/"+strconv.Itoa(n), nil)
-		require.Equal(t, http.StatusOK, b.status, b.body)
+		b := c.Must(t, http.StatusOK, customs, "GET", "/api/v1/blocks/"+strconv.Itoa(n), nil).JSON(t)
 		if n > 0 {
-			require.Equal(t, prevHash, b.body["previousHash"], "block %d", n)
+			require.Equal(t, prevHash, b["previousHash"], "block %d", n)
 		}
-		prevHash = b.body["hash"].(string)
+		prevHash = b["hash"].(string)
 	}
-	last := request(t, app, customs, "GET", "/api/v1/blocks/"+strconv.Itoa(height-1), nil).body
+	last := c.Must(t, http.StatusOK, customs, "GET", "/api/v1/blocks/"+strconv.Itoa(height-1), nil).JSON(t)
 	tx := last["transactions"].([]any)[0].(map[string]any)
 	require.Equal(t, "ENDORSER_TRANSACTION", tx["type"])
 	require.Equal(t, "CreateOrder", strings.TrimPrefix(tx["function"].(string), "xborder:"))
@@ -104,22 +72,12 @@ func TestBlockExplorer(t *testing.T) {
 	require.Equal(t, map[string]any{"mspId": merchant, "name": "User1@merchant.xborder.example"}, tx["creator"])
 	require.Len(t, tx["endorsers"], 2)
 	require.Equal(t, "VALID", tx["validationCode"])
-	genesis := request(t, app, customs, "GET", "/api/v1/blocks/0", nil).body
+	genesis := c.Must(t, http.StatusOK, customs, "GET", "/api/v1/blocks/0", nil).JSON(t)
 	require.Equal(t, "CONFIG", genesis["transactions"].([]any)[0].(map[string]any)["type"])
 
-	missing := request(t, app, customs, "GET", "/api/v1/blocks/"+strconv.Itoa(height+5), nil)
-	require.Equal(t, http.StatusNotFound, missing.status)
-	bad := request(t, app, customs, "GET", "/api/v1/blocks?bookmark="+strconv.Itoa(height+5), nil)
-	require.Equal(t, http.StatusBadRequest, bad.status)
-	require.Equal(t, "bookmark", bad.body["field"])
-}
-
-func newOrder(id, buyer string) map[string]any {
-	return map[string]any{
-		"orderId": id, "merchantId": "shop-eu-1", "sellerCountry": "DE", "currency": "EUR", "shippingFee": 0,
-		"buyer": map[string]any{"id": buyer, "country": "US", "name": "Ann Lee", "address": "1 Main St", "phone": "1"},
-		"items": []any{map[string]any{"sku": "s", "name": "n", "hsCode": "090210", "quantity": 1, "unitPrice": 100}},
-	}
+	c.Must(t, http.StatusNotFound, customs, "GET", "/api/v1/blocks/"+strconv.Itoa(height+5), nil)
+	bad := c.Must(t, http.StatusBadRequest, customs, "GET", "/api/v1/blocks?bookmark="+strconv.Itoa(height+5), nil).JSON(t)
+	require.Equal(t, "bookmark", bad["field"])
 }
 
 // TestCallersMatchTheChaincode checks each operation's x-xborder-callers (what GET /api/v1/me
@@ -129,10 +87,11 @@ func newOrder(id, buyer string) map[string]any {
 // the contract's own examples.
 func TestCallersMatchTheChaincode(t *testing.T) {
 	app := startApp(t)
+	c := client(t, app)
 	spec, err := httpapi.LoadSpec(api.OpenAPI)
 	require.NoError(t, err)
-	apiCall(t, app, merchant, "POST", "/api/v1/orders", newOrder("ord-1001", "buyer-7f3a"))
-	apiCall(t, app, merchant, "POST", "/api/v1/orders/ord-1001/cancellation", map[string]any{"reason": "test"})
+	c.Must(t, http.StatusCreated, merchant, "POST", "/api/v1/orders", testkit.OrderBody("ord-1001"))
+	c.Must(t, http.StatusOK, merchant, "POST", "/api/v1/orders/ord-1001/cancellation", map[string]any{"reason": "test"})
 	refused, allowed := 0, 0
 	defer func() {
 		// Every write but ReleaseEscrow, AnchorDocument and the queries is refused to someone.
@@ -140,11 +99,10 @@ func TestCallersMatchTheChaincode(t *testing.T) {
 		require.Greater(t, allowed, 30, "permissions checked")
 	}()
 	for _, org := range []string{merchant, bank, carrier, customs} {
-		me := request(t, app, org, "GET", "/api/v1/me", nil)
-		require.Equal(t, http.StatusOK, me.status)
-		require.Equal(t, org, me.body["mspId"])
+		me := c.Must(t, http.StatusOK, org, "GET", "/api/v1/me", nil).JSON(t)
+		require.Equal(t, org, me["mspId"])
 		var ops []string
-		for _, o := range me.body["operations"].([]any) {
+		for _, o := range me["operations"].([]any) {
 			ops = append(ops, o.(string))
 		}
 		for _, op := range spec.Operations() {
@@ -152,16 +110,16 @@ func TestCallersMatchTheChaincode(t *testing.T) {
 				continue
 			}
 			require.Equal(t, op.Permitted(org), slices.Contains(ops, op.ID), "GET /api/v1/me for %s lists %s", org, op.ID)
-			a, ok := callAs(t, app, spec, op, org)
+			a, ok := callAs(t, c, op, org)
 			if !ok {
 				continue
 			}
 			if op.Permitted(org) {
-				require.NotEqual(t, http.StatusForbidden, a.status, "%s may call %s: %v", org, op.ID, a.body)
+				require.NotEqual(t, http.StatusForbidden, a.Status, "%s may call %s: %s", org, op.ID, a)
 				allowed++
 			} else {
-				require.Equal(t, http.StatusForbidden, a.status, "%s may not call %s: %v", org, op.ID, a.body)
-				require.Equal(t, "FORBIDDEN", a.body["code"])
+				require.Equal(t, http.StatusForbidden, a.Status, "%s may not call %s: %s", org, op.ID, a)
+				require.Equal(t, "FORBIDDEN", a.JSON(t)["code"])
 				refused++
 			}
 		}
@@ -178,21 +136,21 @@ func readsTheLedger(op *httpapi.Operation) bool {
 // callAs calls op as org with the contract's example body on order ord-1001. It reports false
 // for operations that a permitted organisation cannot call without changing the ledger (they are
 // checked for the others only) and for those the chaincode does not decide.
-func callAs(t *testing.T, app *devapp.App, spec *httpapi.Spec, op *httpapi.Operation, org string) (answer, bool) {
+func callAs(t *testing.T, c *testkit.Client, op *httpapi.Operation, org string) (testkit.Reply, bool) {
 	t.Helper()
 	if !readsTheLedger(op) {
-		return answer{}, false
+		return testkit.Reply{}, false
 	}
 	if op.Permitted(org) && slices.Contains([]string{"createOrder", "setComplianceRules", "anchorDocument"}, op.ID) {
-		return answer{}, false
+		return testkit.Reply{}, false
 	}
 	path := strings.ReplaceAll(op.Path, "{id}", "ord-1001")
 	path = strings.ReplaceAll(path, "{sha256}", strings.Repeat("ab", 32))
 	if op.ID == "getMerchantCredit" {
-		path = strings.ReplaceAll(op.Path, "{id}", "shop-eu-1")
+		path = strings.ReplaceAll(op.Path, "{id}", testkit.DefaultMerchant)
 	}
 	if op.ID == "getSettlementReport" {
-		path += "?merchantId=shop-eu-1&from=2026-01-01&to=2026-01-31"
+		path += "?merchantId=" + testkit.DefaultMerchant + "&from=2026-01-01&to=2026-01-31"
 	}
 	var body []byte
 	if rb := op.Op.RequestBody; rb != nil && rb.Value != nil {
@@ -208,5 +166,5 @@ func callAs(t *testing.T, app *devapp.App, spec *httpapi.Spec, op *httpapi.Opera
 		body, err = json.Marshal(ex)
 		require.NoError(t, err)
 	}
-	return request(t, app, org, op.Method, path, body), true
+	return c.Call(t, org, op.Method, path, body), true
 }

@@ -1,7 +1,6 @@
 package consoletest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,10 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
-	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/api"
+	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/internal/devapp"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 const (
@@ -33,30 +35,15 @@ func startApp(t *testing.T) *devapp.App {
 	return app
 }
 
-// apiCall calls the REST API as org, outside the browser, and decodes the JSON answer.
-func apiCall(t *testing.T, app *devapp.App, org, method, path string, body any) map[string]any {
+// client is a REST client of app with every organisation's key, checking every answer against
+// the contract.
+func client(t *testing.T, app *devapp.App) *testkit.Client {
 	t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = bytes.NewReader(raw)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, err := http.NewRequest(method, app.URL+path, rd)
+	spec, err := httpapi.LoadSpec(api.OpenAPI)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+app.Credentials[org])
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
-	require.Less(t, res.StatusCode, 300, "%s %s as %s: %v", method, path, org, out)
-	return out
+	c := testkit.NewClient(app.URL, app.Credentials, testkit.WithCheck(testkit.ResponseChecker(spec)))
+	t.Cleanup(c.Close)
+	return c
 }
 
 type css = chromedp.CSS
@@ -307,7 +294,7 @@ func testLifecycle(t *testing.T, app *devapp.App, tabs map[string]*tab) string {
 }
 
 func testExplorer(t *testing.T, app *devapp.App, tb *tab, orderID string) {
-	order := apiCall(t, app, customs, "GET", "/api/v1/orders/"+orderID, nil)
+	order := client(t, app).Must(t, http.StatusOK, customs, "GET", "/api/v1/orders/"+orderID, nil).JSON(t)
 	txID, _ := order["txId"].(string)
 	require.Len(t, txID, 64)
 
@@ -353,11 +340,9 @@ func testCompliance(t *testing.T, app *devapp.App, tabs map[string]*tab) {
 	require.Zero(t, eval[int](m, `document.querySelectorAll("#alerts").length`))
 
 	// An order for the watched buyer is recorded on hold; its alert reaches customs live.
-	apiCall(t, app, merchant, "POST", "/api/v1/orders", map[string]any{
-		"orderId": "ord-watch-1", "merchantId": "shop-eu-1", "sellerCountry": "DE", "currency": "EUR", "shippingFee": 0,
-		"buyer": map[string]any{"id": "buyer-watched", "country": "US", "name": "W", "address": "A", "phone": "1"},
-		"items": []any{map[string]any{"sku": "s", "name": "n", "hsCode": "090210", "quantity": 1, "unitPrice": 100}},
-	})
+	watched := testkit.OrderBody("ord-watch-1")
+	watched["buyer"].(map[string]any)["id"] = "buyer-watched"
+	client(t, app).Must(t, http.StatusCreated, merchant, "POST", "/api/v1/orders", watched)
 	x.run(waitJS(`document.querySelector("#alerts tbody") && document.querySelector("#alerts tbody").textContent.includes("ord-watch-1")`),
 		typeInto(`#al-buyer`, "buyer-watched"),
 		chromedp.Click(css(`#alerts tbody tr button`)),

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/xborder/xborder/internal/swaggerui"
+	"github.com/xborder/xborder/api/swaggerui"
 )
 
 // TestVendoredVersion checks that the files are there and that Version names the vendored

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Vendors Swagger UI from the npm registry into dist/, for the gateway's offline /docs page.
 #
-#   internal/swaggerui/vendor.sh           fetch the pinned version and write dist/
-#   internal/swaggerui/vendor.sh --check   fail when dist/ differs from the pinned package
+#   api/swaggerui/vendor.sh           fetch the pinned version and write dist/
+#   api/swaggerui/vendor.sh --check   fail when dist/ differs from the pinned package
 #
 # `npm pack` fetches the package tarball and npm checks it against the registry's integrity
 # hash; the script then checks that hash against the pinned one below, so a changed tarball is
@@ -28,16 +28,16 @@ if [ "${1:-}" = "--check" ]; then
   status=0
   for f in "${FILES[@]}"; do
     if ! cmp -s "$work/package/$f" "dist/$f"; then
-      echo "internal/swaggerui/dist/$f differs from swagger-ui-dist@$VERSION" >&2
+      echo "api/swaggerui/dist/$f differs from swagger-ui-dist@$VERSION" >&2
       status=1
     fi
   done
   extra=$(cd dist && ls | grep -vxF "$(printf '%s\n' "${FILES[@]}")" || true)
   if [ -n "$extra" ]; then
-    echo "internal/swaggerui/dist has files not from the package: $extra" >&2
+    echo "api/swaggerui/dist has files not from the package: $extra" >&2
     status=1
   fi
-  [ "$status" = 0 ] && echo "internal/swaggerui/dist matches swagger-ui-dist@$VERSION"
+  [ "$status" = 0 ] && echo "api/swaggerui/dist matches swagger-ui-dist@$VERSION"
   exit "$status"
 fi
 
@@ -46,4 +46,4 @@ mkdir dist
 for f in "${FILES[@]}"; do
   cp "$work/package/$f" "dist/$f"
 done
-echo "vendored swagger-ui-dist@$VERSION into internal/swaggerui/dist"
+echo "vendored swagger-ui-dist@$VERSION into api/swaggerui/dist"
