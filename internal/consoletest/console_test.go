@@ -282,6 +282,21 @@ func testLifecycle(t *testing.T, app *devapp.App, tabs map[string]*tab) string {
 	}
 	require.Contains(t, joined, "User1@bank.xborder.example")
 	m.screenshot("order-completed")
+
+	// The board's creation-period filter: today's orders include this one, tomorrow's none.
+	localDay := func(offset int) string {
+		return eval[string](m, fmt.Sprintf(`(() => { const d = new Date(Date.now() + %d * 86400000);
+			return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0"); })()`, offset))
+	}
+	today, tomorrow := localDay(0), localDay(1)
+	m.goTo("/orders?merchant=shop-eu-1&from=" + today + "&to=" + today)
+	m.run(chromedp.WaitVisible(css(fmt.Sprintf(`#order-list tr[data-key=%q]`, id))))
+	m.goTo("/orders?from=" + tomorrow)
+	m.run(chromedp.WaitVisible(css(`#order-list td.empty`)))
+	m.goTo("/orders?status=COMPLETED&from=" + today)
+	m.run(chromedp.WaitVisible(css(fmt.Sprintf(`#order-list tr[data-key=%q]`, id))))
+	m.goTo("/orders/" + id)
+	m.run(waitStatus("COMPLETED"))
 	// Readable at a phone's width too: nothing but the tables' own scroll regions is wider
 	// than the screen.
 	overflows := `document.documentElement.scrollWidth > document.documentElement.clientWidth + 1`

@@ -71,21 +71,33 @@ export async function boardView(main, { query, go }) {
   let next = "";
   let rows = new Map();
 
+  // The API filters by creation period itself, with or without a merchant, but not together
+  // with a status: then the console reads pages and keeps the orders of the period (up to ten
+  // pages per screen).
+  const periodic = !!(filters.from || filters.to);
+  const byServer = periodic && !filters.status;
+  const startOf = (d) => new Date(d + "T00:00:00").toISOString();
+  const endOf = (d) => new Date(new Date(d + "T00:00:00").getTime() + 86400000).toISOString();
+
   async function load() {
     replace(listEl, h("p", { class: "muted" }, "Loading…"));
     const shown = [];
     let bookmark = bookmarks[page];
     let scanned = 0;
-    const periodic = filters.from || filters.to;
+    const scan = periodic && !byServer;
     try {
       do {
         const res = await call("GET", "/api/v1/orders", {
-          query: { merchantId: filters.merchantId, status: filters.status, pageSize: periodic ? 100 : pageSize, bookmark },
+          query: {
+            merchantId: filters.merchantId, status: filters.status, pageSize: scan ? 100 : pageSize, bookmark,
+            createdFrom: byServer && filters.from ? startOf(filters.from) : "",
+            createdTo: byServer && filters.to ? endOf(filters.to) : "",
+          },
         });
-        for (const o of res.items || []) if (!periodic || inPeriod(o, filters.from, filters.to)) shown.push(o);
+        for (const o of res.items || []) if (!scan || inPeriod(o, filters.from, filters.to)) shown.push(o);
         bookmark = res.bookmark || "";
         scanned++;
-      } while (periodic && bookmark && shown.length < pageSize && scanned < 10);
+      } while (scan && bookmark && shown.length < pageSize && scanned < 10);
     } catch (e) {
       replace(listEl, notice(e.message, "error"));
       return;
