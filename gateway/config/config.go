@@ -46,6 +46,8 @@ type Config struct {
 	IdempotencyRetention time.Duration `yaml:"idempotencyRetention"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"logLevel"`
+	// Webhooks configures event subscriptions delivered to members' URLs.
+	Webhooks Webhooks `yaml:"webhooks"`
 }
 
 // Organization is one Fabric identity and the peer its gateway connection goes to.
@@ -185,6 +187,7 @@ func applyEnv(cfg *Config, env []string) error {
 		{"XBORDER_RATE_LIMIT_BURST", func(v string) (err error) { cfg.RateLimit.Burst, err = strconv.Atoi(v); return err }},
 		{"XBORDER_MAX_RETRIES", func(v string) (err error) { cfg.MaxRetries, err = strconv.Atoi(v); return err }},
 		{"XBORDER_COMMIT_TIMEOUT", func(v string) (err error) { cfg.Timeouts.Commit, err = time.ParseDuration(v); return err }},
+		{"XBORDER_WEBHOOK_ALLOWED_TARGETS", func(v string) error { cfg.Webhooks.AllowedTargets = splitList(v); return nil }},
 	} {
 		if err := vars.parse(v.name, v.set); err != nil {
 			return err
@@ -274,6 +277,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, orgErrs...)
 	errs = append(errs, c.validateAPIKeys(orgs)...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.Webhooks.validate()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid gateway config: %w", err)
 	}

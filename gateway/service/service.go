@@ -23,6 +23,7 @@ import (
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/store"
+	"github.com/xborder/xborder/gateway/webhook"
 )
 
 // Options are the parts and settings of one gateway.
@@ -60,16 +61,23 @@ type Options struct {
 	// ReadyTimeout, when positive, makes Start wait up to that long for every organisation's
 	// peer to answer (Ledger.Ready) before it serves.
 	ReadyTimeout time.Duration
+	// Webhooks configures the delivery of event subscriptions (gateway/webhook); with no
+	// AllowedTargets no subscription can be created. WebhookHistory is how many attempts each
+	// subscription's delivery log keeps (store.DefaultDeliveryHistory when 0).
+	Webhooks       webhook.Config
+	WebhookHistory int
 	// Logger receives the structured logs (discarded when nil).
 	Logger *slog.Logger
 }
 
 // Gateway is a running REST gateway.
 type Gateway struct {
-	// Ledger is the Fabric client, Store the bbolt store, Server the HTTP server.
-	Ledger *fabric.Client
-	Store  *store.Store
-	Server *httpapi.Server
+	// Ledger is the Fabric client, Store the bbolt store, Server the HTTP server, Webhooks the
+	// delivery of event subscriptions.
+	Ledger   *fabric.Client
+	Store    *store.Store
+	Server   *httpapi.Server
+	Webhooks *webhook.Dispatcher
 	// Addr is the address the HTTP server listens on.
 	Addr string
 
@@ -82,8 +90,9 @@ type Gateway struct {
 }
 
 // Start assembles the gateway (Fabric client → store, with expired idempotency records purged →
-// HTTP server), waits for the ledger if asked to, and starts the chaincode-event feed and the
-// HTTP server in the background. Close stops them.
+// webhook dispatcher → HTTP server), waits for the ledger if asked to, and starts the
+// chaincode-event feed, the webhook deliveries and the HTTP server in the background. Close
+// stops them.
 func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -112,11 +121,17 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 		return nil, fmt.Errorf("gateway: listen on %s: %w", o.Listen, err)
 	}
 	g.Addr = l.Addr().String()
-	g.wg.Add(2)
+	g.wg.Add(3)
 	go func() {
 		defer g.wg.Done()
 		if err := g.Ledger.FeedEvents(runCtx, o.FeedOrg, g.Store); err != nil {
 			g.log.Error("event feed stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer g.wg.Done()
+		if err := g.Webhooks.Run(runCtx); err != nil {
+			g.log.Error("webhook delivery stopped", "error", err)
 		}
 	}()
 	go func() {
@@ -151,6 +166,9 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 	if err := g.purge(o.IdempotencyRetention); err != nil {
 		return err
 	}
+	if err := g.openWebhooks(o, reg); err != nil {
+		return err
+	}
 	g.Server, err = httpapi.New(httpapi.Options{
 		Spec:           api.OpenAPI,
 		Ledger:         g.Ledger,
@@ -165,9 +183,38 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 		Registry:       reg,
 		Console:        console.FS(),
 		KeysHint:       o.KeysHint,
+		Subscriptions:  g.Webhooks,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
+	}
+	return nil
+}
+
+// openWebhooks creates the webhook dispatcher on the store's subscriptions. An organisation
+// receives the events of the channel (chaincode events carry no private data) while the gateway
+// holds its identity.
+func (g *Gateway) openWebhooks(o Options, reg *prometheus.Registry) error {
+	subs, err := g.Store.SubscriptionStore(store.WithDeliveryHistory(o.WebhookHistory))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	held := map[string]bool{}
+	for _, org := range o.Orgs {
+		held[org.MSPID] = true
+	}
+	g.Webhooks, err = webhook.New(subs, g.Store, o.Webhooks,
+		webhook.WithLogger(o.Logger.With("component", "webhook")),
+		webhook.WithRegisterer(reg),
+		webhook.WithVisibility(func(org string, _ gateway.Event) bool { return held[org] }))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if len(o.Webhooks.AllowedTargets) > 0 {
+		// The store has no encryption key to seal secrets with (store.WithSecretSealer): they
+		// are kept as they are in gateway.db (mode 0600), like the file's other contents.
+		g.log.Info("webhook signing secrets are stored unsealed in gateway.db: protect the data directory",
+			"allowedTargets", len(o.Webhooks.AllowedTargets))
 	}
 	return nil
 }

@@ -84,6 +84,8 @@ func (c Config) Validate() error {
 	if _, err := c.withDefaults(); err != nil {
 		return err
 	}
-	_, err := ParseAllowList(c.AllowedTargets)
-	return err
+	if _, err := ParseAllowList(c.AllowedTargets); err != nil {
+		return fmt.Errorf("webhooks.allowedTargets: %w", err)
+	}
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/service"
 	"github.com/xborder/xborder/gateway/store"
+	"github.com/xborder/xborder/gateway/webhook"
 	"github.com/xborder/xborder/network/devnet"
 )
 
@@ -68,6 +69,9 @@ type Config struct {
 	CommitTimeout time.Duration
 	// AllowedOrigins are the CORS origins.
 	AllowedOrigins []string
+	// Webhooks configures event subscriptions; without AllowedTargets they may deliver to
+	// loopback addresses only (webhook.LoopbackTargets).
+	Webhooks webhook.Config
 	// Logger receives the structured logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -88,6 +92,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Webhooks.AllowedTargets == nil {
+		cfg.Webhooks.AllowedTargets = webhook.LoopbackTargets
 	}
 	return cfg
 }
@@ -234,6 +241,7 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		Listen:       cfg.HTTPAddr,
 		FeedOrg:      feedOrg(mspIDs),
 		ReadyTimeout: readyTimeout,
+		Webhooks:     cfg.Webhooks,
 		Logger:       cfg.Logger,
 	})
 	if err != nil {
