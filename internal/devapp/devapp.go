@@ -52,6 +52,10 @@ const (
 	idempotencyRetention = 7 * 24 * time.Hour
 	// readyTimeout bounds the wait for every peer to answer before the gateway serves.
 	readyTimeout = 60 * time.Second
+	// devBackoffBase and devBackoffMax bound the waits between webhook attempts: a receiver
+	// under development comes back quickly.
+	devBackoffBase = 100 * time.Millisecond
+	devBackoffMax  = 30 * time.Second
 )
 
 // Config configures Start.
@@ -70,7 +74,8 @@ type Config struct {
 	// AllowedOrigins are the CORS origins.
 	AllowedOrigins []string
 	// Webhooks configures event subscriptions; without AllowedTargets they may deliver to
-	// loopback addresses only (webhook.LoopbackTargets).
+	// loopback addresses only (webhook.LoopbackTargets), and without a backoff they retry
+	// sooner than a production gateway (devBackoffBase up to devBackoffMax).
 	Webhooks webhook.Config
 	// Logger receives the structured logs (discarded when nil).
 	Logger *slog.Logger
@@ -95,6 +100,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Webhooks.AllowedTargets == nil {
 		cfg.Webhooks.AllowedTargets = webhook.LoopbackTargets
+	}
+	if cfg.Webhooks.BackoffBase == 0 && cfg.Webhooks.BackoffMax == 0 {
+		cfg.Webhooks.BackoffBase, cfg.Webhooks.BackoffMax = devBackoffBase, devBackoffMax
 	}
 	return cfg
 }
