@@ -642,3 +642,19 @@ func TestMatches(t *testing.T) {
 		})
 	}
 }
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	f := newFixture(t, Config{MaxFailures: 1})
+	elsewhere := newReceiver(t)
+	redirecting := httptest.NewServer(http.RedirectHandler(elsewhere.url("/moved"), http.StatusTemporaryRedirect))
+	defer redirecting.Close()
+	sub, _ := f.create(merchant, gateway.SubscriptionRequest{URL: redirecting.URL + "/hooks"})
+	f.emit("OrderCreated", "o-1", "m-1", "CREATED")
+	s := waitState(t, f, sub.ID, gateway.SubscriptionDeadLetter)
+	require.Contains(t, s.LastError, "answered 307")
+	log, err := f.d.SubscriptionDeliveries(context.Background(), merchant, sub.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, gateway.DeliveryHTTPError, log[0].Outcome)
+	require.Equal(t, http.StatusTemporaryRedirect, log[0].StatusCode)
+	require.Empty(t, elsewhere.requests(), "the redirect's target is never called")
+}
