@@ -119,20 +119,25 @@ func (tb *tab) in(t *testing.T) *tab {
 	return &c
 }
 
-// run performs actions, failing the test after 30 s.
+// stepTimeout bounds one step of a browser test. Steps take well under a second on an idle
+// machine; the bound is generous because a loaded 2-core CI machine runs the race-enabled suite
+// beside Chromium, and a slow step is not what these tests check.
+const stepTimeout = 90 * time.Second
+
+// run performs actions, failing the test after stepTimeout.
 func (tb *tab) run(actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.fail(err)
 	}
 }
 
-// get runs one action that returns a value, failing the test after 30 s.
+// get runs one action that returns a value, failing the test after stepTimeout.
 func get[T any](tb *tab, a chromedp.Action[T]) T {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
