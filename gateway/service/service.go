@@ -39,8 +39,20 @@ type Options struct {
 	// DataDir holds the gateway's store, gateway.db (created if needed).
 	DataDir string
 	// IdempotencyRetention is how long first answers to Idempotency-Keys are kept: older ones
-	// are purged at start (0: none is purged).
+	// are purged at start and at every sweep (0: none is purged).
 	IdempotencyRetention time.Duration
+	// Keyring seals the signed proposals of writes with private data that the store keeps to
+	// finish them after a crash; without one they are not kept (see store.WithKeyring).
+	Keyring *store.Keyring
+	// SweepInterval is how often expired idempotency records are purged and the proposals of
+	// committed or abandoned transactions dropped (30 s when zero).
+	SweepInterval time.Duration
+	// AbandonAfter is how long a proposal whose transaction the ledger does not know is kept
+	// (1 h when zero).
+	AbandonAfter time.Duration
+	// CompactInterval is how often gateway.db is compacted while the gateway runs, besides at
+	// start (24 h when zero; negative: only at start).
+	CompactInterval time.Duration
 	// Keys are the accepted API keys.
 	Keys []httpapi.APIKey
 	// RateLimit and Burst are the per-key token bucket.
@@ -60,6 +72,26 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// withDefaults fills the unset options.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = defaultSweepInterval
+	}
+	if o.AbandonAfter <= 0 {
+		o.AbandonAfter = defaultAbandonAfter
+	}
+	if o.CompactInterval == 0 {
+		o.CompactInterval = defaultCompactInterval
+	}
+	if o.FeedOrg == "" && len(o.Orgs) > 0 {
+		o.FeedOrg = o.Orgs[0].MSPID
+	}
+	return o
+}
+
 // Gateway is a running REST gateway.
 type Gateway struct {
 	// Ledger is the Fabric client, Store the bbolt store, Server the HTTP server.
@@ -70,6 +102,7 @@ type Gateway struct {
 	Addr string
 
 	log       *slog.Logger
+	house     *housekeeper
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	serveErr  chan error
@@ -81,9 +114,7 @@ type Gateway struct {
 // HTTP server), waits for the ledger if asked to, and starts the chaincode-event feed and the
 // HTTP server in the background. Close stops them.
 func Start(ctx context.Context, o Options) (g *Gateway, err error) {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o = o.withDefaults()
 	if len(o.Orgs) == 0 {
 		return nil, errors.New("gateway: at least one organisation is required")
 	}
@@ -108,7 +139,11 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 		return nil, fmt.Errorf("gateway: listen on %s: %w", o.Listen, err)
 	}
 	g.Addr = l.Addr().String()
-	g.wg.Add(2)
+	g.wg.Add(3)
+	go func() {
+		defer g.wg.Done()
+		g.house.run(runCtx, o.SweepInterval, o.CompactInterval)
+	}()
 	go func() {
 		defer g.wg.Done()
 		if err := g.Ledger.FeedEvents(runCtx, o.FeedOrg, g.Store); err != nil {
@@ -140,13 +175,11 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
 		return fmt.Errorf("gateway: create data directory: %w", err)
 	}
-	g.Store, err = store.Open(filepath.Join(o.DataDir, "gateway.db"))
+	g.Store, err = store.Open(filepath.Join(o.DataDir, "gateway.db"), store.WithKeyring(o.Keyring))
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	if err := g.purge(o.IdempotencyRetention); err != nil {
-		return err
-	}
+	g.startHousekeeping(o, reg)
 	g.Server, err = httpapi.New(httpapi.Options{
 		Spec:           api.OpenAPI,
 		Ledger:         g.Ledger,
@@ -166,19 +199,22 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 	return nil
 }
 
-// purge removes the idempotency records older than retention (none when it is 0).
-func (g *Gateway) purge(retention time.Duration) error {
-	if retention <= 0 {
-		return nil
+// startHousekeeping purges expired records and compacts the store once before the gateway
+// serves; the housekeeper goes on in the background (Start).
+func (g *Gateway) startHousekeeping(o Options, reg *prometheus.Registry) {
+	g.house = &housekeeper{store: g.Store, ledger: g.Ledger, caller: gateway.Caller{KeyID: "housekeeping", MSPID: o.FeedOrg},
+		retention: o.IdempotencyRetention, abandonAfter: o.AbandonAfter, log: g.log.With("component", "store"), m: newStoreMetrics(reg)}
+	if o.Keyring == nil {
+		g.log.Warn("no store encryption key: the signed proposals of writes with private data are not kept, " +
+			"so such a write interrupted by a crash is resubmitted without being endorsed again")
+	} else {
+		g.log.Info("store encryption", "currentKeyId", o.Keyring.Current(), "keyIds", o.Keyring.IDs())
 	}
-	n, err := g.Store.PurgeIdempotency(time.Now().Add(-retention))
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
+	if err := g.house.purge(); err != nil {
+		g.log.Error("cannot purge expired idempotency records", "error", err)
 	}
-	if n > 0 {
-		g.log.Info("purged expired idempotency records", "count", n)
-	}
-	return nil
+	g.house.compact()
+	g.house.observeFile()
 }
 
 // waitReady polls the ledger until it answers, timeout passes or ctx ends.
