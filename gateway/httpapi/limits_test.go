@@ -265,6 +265,9 @@ func TestEventStreamLimits(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond, "a closed stream frees its place")
 
 	t.Run("Last-Event-ID beyond the feed's head is refused naming the header", func(t *testing.T) {
+		s, st, _ := newLimitServer(t, nil)
+		_, _, err := st.AppendEvent(gateway.Event{Name: "OrderCreated", TxID: "tx1", BlockNumber: 5, Payload: json.RawMessage(`{}`)})
+		require.NoError(t, err)
 		for _, tc := range []struct{ field, header, query string }{
 			{"Last-Event-ID", "9-0", ""},
 			{"after", "", "?after=5-1"},

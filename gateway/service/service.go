@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -63,6 +62,16 @@ type Options struct {
 	MaxBodyBytes   int64
 	// Listen is the HTTP listen address ("127.0.0.1:0" picks a free port).
 	Listen string
+	// TLS, when not nil, serves the REST API over TLS only (optionally mutual TLS); the
+	// certificate is reloaded when its files change and on ReloadTLS.
+	TLS *httpapi.TLSOptions
+	// Limits are the limits that apply to every client (address buckets, failed
+	// authentications, trusted proxies, event streams) and the access to /metrics; the zero
+	// value sets none of them.
+	Limits Limits
+	// MetricsListen, when not empty, serves GET /metrics in plain HTTP on an address of its own
+	// (e.g. 127.0.0.1:9464) instead of on the API listener.
+	MetricsListen string
 	// FeedOrg is the organisation whose peer the chaincode events are read from.
 	FeedOrg string
 	// ReadyTimeout, when positive, makes Start wait up to that long for every organisation's
@@ -98,8 +107,12 @@ type Gateway struct {
 	Ledger *fabric.Client
 	Store  *store.Store
 	Server *httpapi.Server
-	// Addr is the address the HTTP server listens on.
-	Addr string
+	// Addr is the address the HTTP server listens on; MetricsAddr the metrics listener's
+	// (empty without one).
+	Addr        string
+	MetricsAddr string
+	// TLS reloads the listener's certificate (nil without TLS).
+	TLS *httpapi.CertReloader
 
 	log       *slog.Logger
 	house     *housekeeper
@@ -134,11 +147,10 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 			return nil, err
 		}
 	}
-	l, err := net.Listen("tcp", o.Listen)
+	l, err := g.listen(runCtx, o, reg)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: listen on %s: %w", o.Listen, err)
+		return nil, err
 	}
-	g.Addr = l.Addr().String()
 	g.wg.Add(3)
 	go func() {
 		defer g.wg.Done()
@@ -181,17 +193,24 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 	}
 	g.startHousekeeping(o, reg)
 	g.Server, err = httpapi.New(httpapi.Options{
-		Spec:           api.OpenAPI,
-		Ledger:         g.Ledger,
-		Idempotency:    g.Store,
-		Events:         g.Store,
-		Keys:           o.Keys,
-		RateLimit:      o.RateLimit,
-		Burst:          o.Burst,
-		AllowedOrigins: o.AllowedOrigins,
-		MaxBodyBytes:   o.MaxBodyBytes,
-		Logger:         o.Logger.With("component", "http"),
-		Registry:       reg,
+		Spec:             api.OpenAPI,
+		Ledger:           g.Ledger,
+		Idempotency:      g.Store,
+		Events:           g.Store,
+		Keys:             o.Keys,
+		RateLimit:        o.RateLimit,
+		Burst:            o.Burst,
+		AllowedOrigins:   o.AllowedOrigins,
+		MaxBodyBytes:     o.MaxBodyBytes,
+		Logger:           o.Logger.With("component", "http"),
+		Registry:         reg,
+		AddressRateLimit: o.Limits.AddressRateLimit,
+		AddressBurst:     o.Limits.AddressBurst,
+		AuthFailureRate:  o.Limits.AuthFailureRate,
+		AuthFailureBurst: o.Limits.AuthFailureBurst,
+		TrustedProxies:   o.Limits.TrustedProxies,
+		MaxStreamsPerKey: o.Limits.MaxStreamsPerKey,
+		Metrics:          o.Limits.Metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
@@ -236,8 +255,13 @@ func waitReady(ctx context.Context, l gateway.Ledger, timeout time.Duration) err
 	}
 }
 
-// URL is the gateway's base URL, http://<Addr>.
-func (g *Gateway) URL() string { return "http://" + g.Addr }
+// URL is the gateway's base URL, http://<Addr> or, with TLS, https://<Addr>.
+func (g *Gateway) URL() string {
+	if g.TLS != nil {
+		return "https://" + g.Addr
+	}
+	return "http://" + g.Addr
+}
 
 // Done receives the HTTP server's result when it stops on its own.
 func (g *Gateway) Done() <-chan error { return g.serveErr }
