@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/xborder/xborder/gateway/config"
+	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/service"
 )
 
@@ -49,7 +50,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return service.Run(ctx, cfg, logger, func(url string) {
-		fmt.Fprintf(stdout, "xborder gateway listening on %s (docs at /docs)\n", url)
+		fmt.Fprintf(stdout, "xborder gateway listening on %s (console at %s, docs at /docs)\n", url, httpapi.ConsolePath)
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,6 +84,14 @@ type Options struct {
 	Now func() time.Time
 	// KeepAlive is the SSE comment interval (15 s when zero).
 	KeepAlive time.Duration
+	// Explorer reads blocks for the channel explorer. When nil, the Ledger serves if it
+	// implements gateway.ChannelExplorer; otherwise the explorer operations answer UNAVAILABLE.
+	Explorer gateway.ChannelExplorer
+	// Console, when set, holds the web console's files, served at ConsolePath.
+	Console fs.FS
+	// KeysHint tells visitors of the landing page where API keys come from (DefaultKeysHint
+	// when empty).
+	KeysHint string
 }
 
 // Server is the REST gateway's HTTP server.
@@ -97,8 +106,10 @@ type Server struct {
 	metrics *httpMetrics
 	reg     *prometheus.Registry
 	engine  *gin.Engine
-	docs    []byte
 	lim     *limits
+	// explorer reads blocks; tickets holds the event-stream tickets.
+	explorer gateway.ChannelExplorer
+	tickets  *TicketStore
 }
 
 // New builds the server and its router from the OpenAPI document. It fails if an operation of
@@ -131,8 +142,18 @@ func New(opts Options) (*Server, error) {
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = defaultDrainTimeout
 	}
+	if opts.Explorer == nil {
+		if x, ok := opts.Ledger.(gateway.ChannelExplorer); ok {
+			opts.Explorer = x
+		} else {
+			opts.Explorer = noExplorer{}
+		}
+	}
 	spec, err := LoadSpec(opts.Spec)
 	if err != nil {
+		return nil, err
+	}
+	if err := spec.checkCallers(); err != nil {
 		return nil, err
 	}
 	auth, err := NewAuthenticator(opts.Keys)
@@ -150,13 +171,12 @@ func New(opts Options) (*Server, error) {
 		reg:     opts.Registry,
 		metrics: newHTTPMetrics(opts.Registry),
 		lim:     newLimits(opts),
+
+		explorer: opts.Explorer,
+		tickets:  NewTicketStore(TicketTTL, opts.Now),
 	}
 	for _, o := range opts.Ledger.Organizations() {
 		s.orgs[o] = true
-	}
-	s.docs, err = RenderDocs(spec)
-	if err != nil {
-		return nil, err
 	}
 	if err := s.buildRouter(); err != nil {
 		return nil, err
@@ -183,7 +203,7 @@ func (s *Server) buildRouter() error {
 		abortProblem(c, gateway.Errorf(gateway.CodeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(methodNotAllowed)
-	handlers := s.handlers()
+	handlers := s.allHandlers()
 	for _, op := range s.spec.Operations() {
 		h, ok := handlers[op.ID]
 		if !ok {
@@ -193,7 +213,7 @@ func (s *Server) buildRouter() error {
 		chain := []gin.HandlerFunc{s.operationMiddleware(op)}
 		chain = append(chain, s.guardsOf(op)...)
 		chain = append(chain, s.bodyMiddleware, s.validateMiddleware)
-		if op.Method != http.MethodGet {
+		if op.declaresHeader("Idempotency-Key") {
 			chain = append(chain, s.idempotencyMiddleware)
 		}
 		chain = append(chain, h)
@@ -207,6 +227,7 @@ func (s *Server) buildRouter() error {
 		slices.Sort(ids)
 		return fmt.Errorf("httpapi: handlers without an operation in the spec: %v", ids)
 	}
+	s.staticRoutes(e)
 	s.engine = e
 	return nil
 }
@@ -327,7 +348,7 @@ func (s *Server) corsMiddleware(c *gin.Context) {
 	origin := c.GetHeader("Origin")
 	if origin == "" || !slices.Contains(s.opts.AllowedOrigins, origin) {
 		if c.Request.Method == http.MethodOptions && origin != "" {
-			c.AbortWithStatus(http.StatusForbidden)
+			abortProblem(c, corsRefusal(origin))
 			return
 		}
 		c.Next()
