@@ -33,8 +33,8 @@ type Operation struct {
 	// Params are, in order, the request parameters (path or query) that are a query's
 	// arguments.
 	Params []Param
-	// Paged is true for a query with a "bookmark" parameter whose result is a page with the
-	// next page's "bookmark".
+	// Paged is true for a query that has a "bookmark" parameter and whose result is a page with
+	// the next page's "bookmark".
 	Paged bool
 	// IfMatch is true for a write on an existing order that takes the order version the
 	// client expects (the If-Match header): params[ExpectedVersionParam] becomes the request's

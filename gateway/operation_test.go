@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -151,11 +152,9 @@ func TestQueryInvocation(t *testing.T) {
 		{"path parameter", "getOrder", map[string]string{"id": "o-1"}, []string{"o-1"}},
 		{"absent parameters take their defaults", "listOrders", map[string]string{"merchantId": "m-1"}, []string{"m-1", "", "", "0", "", "", ""}},
 		{"every parameter in order", "listOrders",
-			map[string]string{"bookmark": "b", "pageSize": "5", "buyerId": "x", "status": "PAID", "merchantId": "m"},
-			[]string{"m", "PAID", "x", "5", "b", "", ""}},
-		{"a creation period", "listOrders",
-			map[string]string{"merchantId": "m", "createdFrom": "2026-01-01", "createdTo": "2026-01-31T23:59:59Z"},
-			[]string{"m", "", "", "0", "", "2026-01-01", "2026-01-31T23:59:59Z"}},
+			map[string]string{"bookmark": "b", "pageSize": "5", "buyerId": "x", "status": "PAID", "merchantId": "m",
+				"createdFrom": "2026-01-01", "createdTo": "2026-02-01T00:00:00Z"},
+			[]string{"m", "PAID", "x", "5", "b", "2026-01-01", "2026-02-01T00:00:00Z"}},
 		{"no arguments", "getComplianceRules", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -234,7 +233,7 @@ func TestOperationTable(t *testing.T) {
 			require.Contains(t, op.Params, gateway.Param{Name: op.OrderIDParam}, "%s reads the order of its path", op.ID)
 		}
 		if op.Paged {
-			require.Contains(t, op.Params, gateway.Param{Name: "bookmark"}, op.ID)
+			require.True(t, slices.ContainsFunc(op.Params, func(p gateway.Param) bool { return p.Name == "bookmark" }), op.ID)
 		}
 	}
 	_, ok := gateway.OperationByID("healthz")

@@ -51,8 +51,7 @@ type channel struct {
 
 func newChannel(t *testing.T) *channel {
 	t.Helper()
-	// The in-memory ledger stamps transactions with fixed timestamps, not the machine's
-	// clock: the endorsement-time clock check is not what these tests are about.
+	// The ledger's transactions carry the test's fixed timestamps, not the machine's clock.
 	cc, err := chaincode.NewChaincode(chaincode.WithMaxClockSkew(0))
 	require.NoError(t, err)
 	ids, err := shimtest.NewIdentities(chaincode.Organisations...)
