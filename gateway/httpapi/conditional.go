@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -38,18 +39,35 @@ const (
 // versionTag returns the entity tag of an order version: the decimal version, quoted.
 func versionTag(version string) string { return `"` + version + `"` }
 
-// etagOf returns the entity tag of the order in result, "" when result has no version.
+// etagOf returns the entity tag of the order in result, "" when result has no version. It reads
+// the object only up to its "version" (the order's fourth field), not the whole order.
 func etagOf(result []byte) string {
-	var o struct {
-		Version json.Number `json:"version"`
-	}
-	if json.Unmarshal(result, &o) != nil || o.Version == "" {
+	dec := json.NewDecoder(bytes.NewReader(result))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
 	}
-	if _, err := strconv.ParseUint(o.Version.String(), 10, 63); err != nil {
-		return ""
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if key != "version" {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return ""
+			}
+			continue
+		}
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return ""
+		}
+		if n, err := strconv.ParseUint(string(v), 10, 63); err != nil || n == 0 {
+			return ""
+		}
+		return versionTag(string(v))
 	}
-	return versionTag(o.Version.String())
+	return ""
 }
 
 // condition is what a write's If-Match header asks for.
