@@ -380,8 +380,36 @@ func (c *Client) Ready(ctx context.Context) error {
 	return nil
 }
 
-// TransactionStatus implements gateway.Ledger with qscc GetTransactionByID and GetBlockByTxID.
+// TransactionStatus implements gateway.Ledger with qscc GetTransactionByID and GetBlockByTxID,
+// on the caller's organisation's peer. When that peer does not know the transaction while it
+// is behind another peer the client observes, it waits (bounded) for the peer to catch up and
+// asks once more: the transaction may be in a block the peer has not committed yet.
 func (c *Client) TransactionStatus(ctx context.Context, caller gateway.Caller, txID string) (*gateway.TxStatus, error) {
+	st, err := c.transactionStatus(ctx, caller, txID)
+	if gateway.ErrorCode(err) != gateway.CodeNotFound || c.consistency.WaitTimeout <= 0 {
+		return st, err
+	}
+	heights := c.heights.snapshot()
+	own, observed := heights[caller.MSPID]
+	top := highest(heights)
+	if !observed || own >= top {
+		return st, err
+	}
+	const tx = "GetTransactionByID"
+	c.opts.Metrics.retry(tx, reasonStaleNotFound)
+	gateway.LoggerFrom(ctx, c.log).LogAttrs(ctx, slog.LevelWarn, "retrying with a fresh proposal",
+		slog.String("transaction", tx), slog.String("reason", reasonStaleNotFound), slog.String("txId", txID),
+		slog.String("peer", caller.MSPID), slog.Uint64("height", own), slog.Uint64("highest", top))
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, c.consistency.WaitTimeout)
+	lagging := c.heights.wait(wctx, top, []string{caller.MSPID})
+	cancel()
+	c.opts.Metrics.consistencyWait(start, len(lagging) == 0)
+	return c.transactionStatus(ctx, caller, txID)
+}
+
+// transactionStatus asks the caller's peer once.
+func (c *Client) transactionStatus(ctx context.Context, caller gateway.Caller, txID string) (*gateway.TxStatus, error) {
 	out, err := c.qscc(ctx, caller.MSPID, "GetTransactionByID", c.opts.Channel, txID)
 	if err != nil {
 		ge := mapError(err, txID)
