@@ -292,8 +292,8 @@ func buildMetadata(block *common.Block, codes []peer.TxValidationCode, lastConfi
 }
 
 // nextCommitHash chains the commit hash like Fabric's peer: SHA-256 over the varint length
-// of the validation flags, the flags, a digest of the block's state updates and the previous
-// commit hash. The update digest is this ledger's own deterministic encoding, so the value is
+// of the validation flags, the flags, a digest of the block's public and hashed private state
+// updates and the previous commit hash. The update digest is this ledger's own deterministic encoding, so the value is
 // reproducible by this ledger but not byte-identical to a Fabric peer's.
 func nextCommitHash(filter, updatesDigest, prev []byte) []byte {
 	h := sha256.New()
@@ -649,18 +649,24 @@ func (s *rangeScan) matchesSummary(rq *kvrwset.RangeQueryInfo, summary *kvrwset.
 		slices.EqualFunc(got.GetMaxLevelHashes(), summary.GetMaxLevelHashes(), bytes.Equal), nil
 }
 
-// put stores key -> value in b and feeds the commit-hash digest.
+// put stores key -> value in b and feeds the commit-hash digest (except private values: the
+// commit hash covers public and hashed updates only, as Fabric's does, so that peers of
+// organisations inside and outside a collection compute the same one).
 func (c *committer) put(b *bolt.Bucket, tag byte, k, v []byte) error {
-	c.digest(tag, k, v, false)
+	if tag != tagPvt {
+		c.digest(tag, k, v, false)
+	}
 	if err := b.Put(k, v); err != nil {
 		return fmt.Errorf("put %q: %w", k, err)
 	}
 	return nil
 }
 
-// del removes key from b and feeds the commit-hash digest.
+// del removes key from b and feeds the commit-hash digest (except private values, see put).
 func (c *committer) del(b *bolt.Bucket, tag byte, k []byte) error {
-	c.digest(tag, k, nil, true)
+	if tag != tagPvt {
+		c.digest(tag, k, nil, true)
+	}
 	if err := b.Delete(k); err != nil {
 		return fmt.Errorf("delete %q: %w", k, err)
 	}

@@ -328,6 +328,16 @@ func (l *Ledger) LastConfigIndex() uint64 {
 	return l.lastConfig
 }
 
+// CommitHash returns the COMMIT_HASH of the last block: a running hash of every block's
+// validation flags and its public and hashed private state updates. Two ledgers that
+// committed the same blocks with the same outcome have the same commit hash, whatever private
+// data each holds.
+func (l *Ledger) CommitHash() []byte {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return bytes.Clone(l.commitHash)
+}
+
 // ChainInfo returns the height and the hashes of the last block (its header hash and its
 // previous hash), as Fabric's qscc GetChainInfo reports them.
 func (l *Ledger) ChainInfo() (*common.BlockchainInfo, error) {
@@ -476,8 +486,15 @@ func (l *Ledger) changed() (<-chan struct{}, uint64, bool) {
 // WaitForHeight blocks until at least h blocks are committed, ctx is done (its error is
 // returned) or the ledger is closed (ErrClosed).
 func (l *Ledger) WaitForHeight(ctx context.Context, h uint64) error {
+	return waitForHeight(ctx, h, "ledger", l.changed)
+}
+
+// waitForHeight waits until changed reports a height of at least h, the store closes
+// (ErrClosed) or ctx is done. changed returns a channel closed at the next change, the
+// height and whether the store is closed; what names the store in errors.
+func waitForHeight(ctx context.Context, h uint64, what string, changed func() (<-chan struct{}, uint64, bool)) error {
 	for {
-		ch, height, closed := l.changed()
+		ch, height, closed := changed()
 		if height >= h {
 			return nil
 		}
@@ -486,7 +503,7 @@ func (l *Ledger) WaitForHeight(ctx context.Context, h uint64) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for ledger height %d (at %d): %w", h, height, ctx.Err())
+			return fmt.Errorf("wait for %s height %d (at %d): %w", what, h, height, ctx.Err())
 		case <-ch:
 		}
 	}
