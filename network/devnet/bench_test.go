@@ -80,6 +80,7 @@ func benchSubmit(b *testing.B, prefix string, clients int, opts []netOption) {
 		var next atomic.Int64
 		latencies := make([]time.Duration, b.N)
 		var failed atomic.Int64
+		startHeight := tn.net.OrdererHeight()
 		b.ResetTimer()
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -109,6 +110,7 @@ func benchSubmit(b *testing.B, prefix string, clients int, opts []netOption) {
 		}
 		sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tx/s")
+		b.ReportMetric(float64(b.N)/float64(tn.net.OrdererHeight()-startHeight), "tx/block")
 		b.ReportMetric(float64(latencies[b.N/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(latencies[(b.N*99)/100].Microseconds())/1000, "p99-ms")
 	})

@@ -29,10 +29,12 @@ const (
 // ordererPort is the port the channel configuration names for the (embedded) ordering node.
 const ordererPort = 7050
 
-// commitGenesis writes block 0: a CONFIG transaction whose ConfigEnvelope describes the
+// appendGenesis orders block 0: a CONFIG transaction whose ConfigEnvelope describes the
 // channel as configtxgen would (application organisations with their MSPs and policies,
 // the Raft orderer organisation, capabilities, batch parameters), signed by the ordering node.
-func (n *Network) commitGenesis() error {
+// Every peer joins the channel by committing it.
+func (o *orderingService) appendGenesis() error {
+	n := o.net
 	group, err := n.channelGroup()
 	if err != nil {
 		return fmt.Errorf("devnet: genesis: %w", err)
@@ -72,12 +74,8 @@ func (n *Network) commitGenesis() error {
 	if err != nil {
 		return fmt.Errorf("devnet: genesis: %w", err)
 	}
-	block := ledger.NewBlock(0, nil, [][]byte{raw})
-	if err := n.signBlock(block); err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
-	}
-	if _, err := n.ledger.Commit(block, []peer.TxValidationCode{peer.TxValidationCode_VALID}, nil); err != nil {
-		return fmt.Errorf("devnet: commit genesis block: %w", err)
+	if err := o.appendBlock(ledger.NewBlock(0, nil, [][]byte{raw}), true); err != nil {
+		return fmt.Errorf("devnet: genesis block: %w", err)
 	}
 	return nil
 }

@@ -18,17 +18,18 @@ import (
 	"github.com/xborder/xborder/network/devnet/txutil"
 )
 
-// pvtBlocksFile is the file, in the data directory, that keeps the private write sets of
-// committed blocks for DeliverWithPrivateData (Fabric's private data store).
+// pvtBlocksFile is the file, in a peer's directory, that keeps the private write sets of the
+// blocks the peer committed, for DeliverWithPrivateData and for member peers that missed them
+// (Fabric's private data store).
 const pvtBlocksFile = "pvtdata.db"
 
 var pvtBlocksBucket = []byte("blocks")
 
-// pvtBlockStore keeps the private write sets of the transactions of each block, with the
-// block's data hash. It is written just before the block is committed, so a client that sees
-// the block committed finds its private data; an entry whose data hash does not match the
-// committed block (left by a crash before the commit) is ignored, and only transactions the
-// block marks VALID are delivered.
+// pvtBlockStore keeps the private write sets of the valid transactions of each block a peer
+// committed, for the collections its organisation is a member of, with the block's data
+// hash. It is written just before the block is committed, so a client that sees the block
+// committed finds its private data; an entry whose data hash does not match the committed
+// block (left by a crash before the commit) is ignored.
 type pvtBlockStore struct {
 	db *bolt.DB
 }
@@ -92,10 +93,10 @@ func (s *pvtBlockStore) put(block *common.Block, pvt map[uint64]*rwset.TxPvtRead
 	return nil
 }
 
-// get returns the private write sets of the valid transactions of a committed block (nil if
-// it had none).
-func (s *pvtBlockStore) get(block *common.Block) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
-	num := block.GetHeader().GetNumber()
+// get returns the private write sets stored for the block with header h (nil if none, or if
+// the stored entry belongs to another block with that number).
+func (s *pvtBlockStore) get(h *common.BlockHeader) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
+	num := h.GetNumber()
 	var stored *peer.BlockAndPrivateData
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(pvtBlocksBucket).Get(blockKey(num))
@@ -108,33 +109,31 @@ func (s *pvtBlockStore) get(block *common.Block) (map[uint64]*rwset.TxPvtReadWri
 		}
 		return nil
 	})
-	if err != nil || stored == nil || !bytes.Equal(stored.GetBlock().GetHeader().GetDataHash(), block.GetHeader().GetDataHash()) {
+	if err != nil || stored == nil || !bytes.Equal(stored.GetBlock().GetHeader().GetDataHash(), h.GetDataHash()) {
 		return nil, err
 	}
-	codes := txutil.TxValidationCodes(block)
-	out := map[uint64]*rwset.TxPvtReadWriteSet{}
-	for i, p := range stored.GetPrivateDataMap() {
-		if i < uint64(len(codes)) && codes[i] == peer.TxValidationCode_VALID {
-			out[i] = p
-		}
-	}
-	return out, nil
+	return stored.GetPrivateDataMap(), nil
 }
 
 func (s *pvtBlockStore) close() error { return s.db.Close() }
 
-// privateDataFor returns the private write sets of block num that reader may see: the
-// collections whose member policy it satisfies and whose data has not outlived its
-// blockToLive, as Fabric's DeliverWithPrivateData does.
-func (n *Network) privateDataFor(block *common.Block, reader *msp.Principal) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
+// privateDataFor returns the private write sets of a block the peer committed that reader
+// may see: those of valid transactions, for the collections whose member policy it satisfies
+// and whose data has not outlived its blockToLive, as Fabric's DeliverWithPrivateData does.
+func (p *peerNode) privateDataFor(block *common.Block, reader *msp.Principal) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
+	n := p.net
 	num := block.GetHeader().GetNumber()
-	all, err := n.pvtBlocks.get(block)
+	all, err := p.pvtBlocks.get(block.GetHeader())
 	if err != nil {
 		return nil, err
 	}
-	height := n.ledger.Height()
+	codes := txutil.TxValidationCodes(block)
+	height := p.ledger.Height()
 	out := map[uint64]*rwset.TxPvtReadWriteSet{}
 	for txNum, txPvt := range all {
+		if txNum >= uint64(len(codes)) || codes[txNum] != peer.TxValidationCode_VALID {
+			continue
+		}
 		filtered := &rwset.TxPvtReadWriteSet{DataModel: txPvt.GetDataModel()}
 		for _, ns := range txPvt.GetNsPvtRwset() {
 			keep := &rwset.NsPvtReadWriteSet{Namespace: ns.GetNamespace()}

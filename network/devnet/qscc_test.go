@@ -24,6 +24,7 @@ func TestQSCC(t *testing.T) {
 	require.NoError(t, err)
 	st, err := commit.Status()
 	require.NoError(t, err)
+	tn.sync()
 	qscc := tn.gateway(customs).GetNetwork(tn.net.Channel()).GetContract("qscc")
 	ch := tn.net.Channel()
 
@@ -33,7 +34,7 @@ func TestQSCC(t *testing.T) {
 		info := &common.BlockchainInfo{}
 		require.NoError(t, proto.Unmarshal(b, info))
 		require.Equal(t, st.BlockNumber+1, info.GetHeight())
-		last, err := tn.net.Ledger().Block(st.BlockNumber)
+		last, err := tn.ledger(customs).Block(st.BlockNumber)
 		require.NoError(t, err)
 		require.Equal(t, ledger.BlockHeaderHash(last.GetHeader()), info.GetCurrentBlockHash())
 	})

@@ -4,14 +4,11 @@ import (
 	"testing"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
-	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/xborder/xborder/network/devnet/policy"
-	"github.com/xborder/xborder/network/devnet/txutil"
 )
 
 // TestKeyLevelEndorsement checks that the gateway plans endorsements for a key-level
@@ -26,24 +23,13 @@ func TestKeyLevelEndorsement(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Submit("setValidation", client.WithBytesArguments([]byte("sbe-key"), ep))
 	require.NoError(t, err)
+	tn.sync()
 
 	p, err := c.NewProposal("put", client.WithArguments("sbe-key", "v"))
 	require.NoError(t, err)
 	tx, err := p.Endorse()
 	require.NoError(t, err)
-	b, err := tx.Bytes()
-	require.NoError(t, err)
-	pt := &gateway.PreparedTransaction{}
-	require.NoError(t, proto.Unmarshal(b, pt))
-	parsed, err := txutil.UnpackEnvelope(pt.GetEnvelope())
-	require.NoError(t, err)
-	var endorsers []string
-	for _, e := range parsed.ActionPayload.GetAction().GetEndorsements() {
-		id := &msp.SerializedIdentity{}
-		require.NoError(t, proto.Unmarshal(e.GetEndorser(), id))
-		endorsers = append(endorsers, id.GetMspid())
-	}
-	require.Contains(t, endorsers, carrier)
+	require.Contains(t, endorsersOf(t, tx), carrier)
 	commit, err := tx.Submit()
 	require.NoError(t, err)
 	st, err := commit.Status()
