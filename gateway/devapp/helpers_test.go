@@ -113,8 +113,8 @@ func (e *env) restart() {
 	e.start()
 }
 
-// height is the number of blocks in the ledger.
-func (e *env) height() uint64 { return e.app.Network.Ledger().Height() }
+// height is the number of blocks ordered (every peer commits them all).
+func (e *env) height() uint64 { return e.app.Network.OrdererHeight() }
 
 type resp struct {
 	status int

@@ -68,7 +68,7 @@ func TestResumePreparedTransaction(t *testing.T) {
 	app := start()
 	t.Cleanup(func() { require.NoError(t, app.Close()) })
 	ctx := context.Background()
-	height := func() uint64 { return app.Network.Ledger().Height() }
+	height := func() uint64 { return app.Network.OrdererHeight() }
 
 	t.Run("committed before the answer was stored: the ledger answers, nothing is resubmitted", func(t *testing.T) {
 		var ptx gateway.PreparedTx
