@@ -23,7 +23,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			require.NotEmpty(t, op.Summary, op.OperationID)
 		}
 	}
-	// Every endpoint of DESIGN §7.
+	// Every endpoint of docs/design.md §7.
 	for _, path := range []string{
 		"/api/v1/orders", "/api/v1/orders/{id}", "/api/v1/orders/{id}/history", "/api/v1/orders/{id}/payment",
 		"/api/v1/orders/{id}/waybill", "/api/v1/orders/{id}/customs/declaration", "/api/v1/orders/{id}/customs/decision",

@@ -2,18 +2,22 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"strings"
+	"strconv"
+
+	"github.com/xborder/xborder/gateway"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
-// The organisations of the xborder consortium (DESIGN.md section 2).
+// The organisations of the xborder consortium (docs/design.md §2).
 const (
-	MerchantMSP = "MerchantMSP"
-	BankMSP     = "BankMSP"
-	CarrierMSP  = "CarrierMSP"
-	CustomsMSP  = "CustomsMSP"
+	MerchantMSP = testkit.MerchantMSP
+	BankMSP     = testkit.BankMSP
+	CarrierMSP  = testkit.CarrierMSP
+	CustomsMSP  = testkit.CustomsMSP
 )
 
 // Op is one xborder operation, named after its chaincode transaction.
@@ -32,40 +36,29 @@ const (
 	OpListOrders       Op = "ListOrders"
 )
 
-// privateSpec says which request fields are private: they travel in one transient map entry,
-// never in the transaction arguments (DESIGN.md section 4), exactly as the REST gateway sends
-// them.
-type privateSpec struct {
-	transientKey string
-	object       string // "" for the top level of the request
-	fields       []string
-	salted       bool
+// opOrg is the organisation that performs each operation. What each operation sends is the
+// gateway's mapping (gateway.OperationByTransaction), so that both drivers send what the REST
+// gateway sends.
+var opOrg = map[Op]string{
+	OpCreateOrder:      MerchantMSP,
+	OpEscrowPayment:    BankMSP,
+	OpRegisterWaybill:  CarrierMSP,
+	OpDeclareCustoms:   MerchantMSP,
+	OpDecideCustoms:    CustomsMSP,
+	OpRecordCheckpoint: CarrierMSP,
+	OpConfirmDelivery:  BankMSP,
+	OpGetOrder:         CustomsMSP,
+	OpListOrders:       MerchantMSP,
 }
 
-// opSpec describes how an Op is sent by each driver.
-type opSpec struct {
-	org    string // the organisation allowed to perform it
-	method string
-	path   string // REST path; "%s" is the order ID
-	write  bool
-	// private mirrors the REST gateway: private fields travel in the transient map and, as
-	// there, the Fabric gateway chooses the endorsing collection members.
-	private *privateSpec
-}
-
-var opSpecs = map[Op]opSpec{
-	OpCreateOrder: {org: MerchantMSP, method: "POST", path: "/api/v1/orders", write: true,
-		private: &privateSpec{transientKey: "order_private", object: "buyer", fields: []string{"name", "address", "phone"}, salted: true}},
-	OpEscrowPayment: {org: BankMSP, method: "POST", path: "/api/v1/orders/%s/payment", write: true,
-		private: &privateSpec{transientKey: "payment_private", fields: []string{"payerName", "payerAccount"}, salted: true}},
-	OpRegisterWaybill: {org: CarrierMSP, method: "POST", path: "/api/v1/orders/%s/waybill", write: true,
-		private: &privateSpec{transientKey: "waybill_private", fields: []string{"consigneeName", "consigneeAddress"}}},
-	OpDeclareCustoms:   {org: MerchantMSP, method: "POST", path: "/api/v1/orders/%s/customs/declaration", write: true},
-	OpDecideCustoms:    {org: CustomsMSP, method: "POST", path: "/api/v1/orders/%s/customs/decision", write: true},
-	OpRecordCheckpoint: {org: CarrierMSP, method: "POST", path: "/api/v1/orders/%s/checkpoints", write: true},
-	OpConfirmDelivery:  {org: BankMSP, method: "POST", path: "/api/v1/orders/%s/delivery-confirmation", write: true},
-	OpGetOrder:         {org: CustomsMSP, method: "GET", path: "/api/v1/orders/%s"},
-	OpListOrders:       {org: MerchantMSP, method: "GET", path: "/api/v1/orders"},
+// operation returns the gateway's description of op and the organisation that performs it.
+func operation(op Op) (gateway.Operation, string, error) {
+	o, ok := gateway.OperationByTransaction(string(op))
+	org := opOrg[op]
+	if !ok || org == "" {
+		return gateway.Operation{}, "", &CallError{Op: op, Reason: "UNKNOWN_OP", Err: errors.New("no such operation")}
+	}
+	return o, org, nil
 }
 
 // Request is one operation with its input.
@@ -80,6 +73,33 @@ type Request struct {
 	// MerchantID and PageSize select the page of a ListOrders.
 	MerchantID string
 	PageSize   int
+}
+
+// params returns the request's REST path and query parameters by name.
+func (r Request) params() map[string]string {
+	p := map[string]string{}
+	if r.OrderID != "" {
+		p["id"] = r.OrderID
+	}
+	if r.MerchantID != "" {
+		p["merchantId"] = r.MerchantID
+	}
+	if r.PageSize > 0 {
+		p["pageSize"] = strconv.Itoa(r.PageSize)
+	}
+	return p
+}
+
+// body returns the JSON body of a write (nil for none).
+func (r Request) body() ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(r.Body)
+	if err != nil {
+		return nil, &CallError{Op: r.Op, Reason: "ENCODE", Err: fmt.Errorf("encode body: %w", err)}
+	}
+	return b, nil
 }
 
 // Driver performs xborder operations against one target. Implementations are safe for
@@ -135,29 +155,11 @@ func ReasonOf(err error) string {
 	return "ERROR"
 }
 
-// domainCodes are the chaincode's stable error codes (DESIGN.md section 5).
-var domainCodes = []string{"NOT_FOUND", "INVALID_ARGUMENT", "FORBIDDEN", "CONFLICT", "FAILED_PRECONDITION", "COMPLIANCE_REJECTED"}
-
-// domainCode finds the earliest chaincode error code ("CODE: message") in msg.
+// domainCode finds the chaincode error code ("CODE: message") in msg.
 func domainCode(msg string) (string, bool) {
-	best, at := "", -1
-	for _, c := range domainCodes {
-		i := strings.Index(msg, c+": ")
-		for i > 0 && isIdent(msg[i-1]) {
-			j := strings.Index(msg[i+1:], c+": ")
-			if j < 0 {
-				i = -1
-				break
-			}
-			i += 1 + j
-		}
-		if i >= 0 && (at < 0 || i < at) {
-			best, at = c, i
-		}
+	e, ok := gateway.ParseChaincodeError(msg)
+	if !ok {
+		return "", false
 	}
-	return best, at >= 0
-}
-
-func isIdent(b byte) bool {
-	return b == '_' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9'
+	return string(e.Code), true
 }

@@ -48,49 +48,59 @@ func TestReasonOf(t *testing.T) {
 	}
 }
 
-func TestChaincodeRequest(t *testing.T) {
-	t.Run("create moves the buyer's private fields to salted transient data", func(t *testing.T) {
-		body := OrderBody("o-1", "m-1")
-		arg, transient, err := chaincodeRequest(Request{Op: OpCreateOrder, OrderID: "o-1", Body: body}, opSpecs[OpCreateOrder])
-		require.NoError(t, err)
-		var req map[string]any
-		require.NoError(t, json.Unmarshal(arg, &req))
-		require.Equal(t, "o-1", req["orderId"])
-		require.Equal(t, map[string]any{"id": "buyer-o-1", "country": "US"}, req["buyer"])
-		var priv map[string]any
-		require.NoError(t, json.Unmarshal(transient["order_private"], &priv))
-		require.Equal(t, "Ann Lee", priv["name"])
-		require.Equal(t, "1 Main St, Springfield", priv["address"])
-		require.Len(t, priv["salt"], 64)
-		// The caller's body is untouched (workloads reuse bodies across drivers).
-		require.Equal(t, "Ann Lee", body["buyer"].(map[string]any)["name"])
-	})
-	t.Run("payment takes the order ID from the request and hides the payer", func(t *testing.T) {
-		steps := LifecycleSteps("o-2", "m")
-		arg, transient, err := chaincodeRequest(steps[1], opSpecs[OpEscrowPayment])
-		require.NoError(t, err)
-		var req map[string]any
-		require.NoError(t, json.Unmarshal(arg, &req))
-		require.Equal(t, "o-2", req["orderId"])
-		require.NotContains(t, req, "payerName")
-		require.NotContains(t, req, "payerAccount")
-		require.Contains(t, string(transient["payment_private"]), "DE89370400440532013000")
-	})
-	t.Run("waybill private data is not salted", func(t *testing.T) {
-		_, transient, err := chaincodeRequest(LifecycleSteps("o-3", "m")[2], opSpecs[OpRegisterWaybill])
-		require.NoError(t, err)
-		require.NotContains(t, string(transient["waybill_private"]), "salt")
-	})
-	t.Run("public writes have no transient data", func(t *testing.T) {
-		arg, transient, err := chaincodeRequest(ConfirmRequest("o-4"), opSpecs[OpConfirmDelivery])
-		require.NoError(t, err)
-		require.Nil(t, transient)
-		require.JSONEq(t, `{"orderId":"o-4"}`, string(arg))
-	})
-	t.Run("missing private object", func(t *testing.T) {
-		_, _, err := chaincodeRequest(Request{Op: OpCreateOrder, Body: map[string]any{"orderId": "x"}}, opSpecs[OpCreateOrder])
-		require.ErrorContains(t, err, "buyer")
-	})
+// TestRequestMapping checks that every request of the workloads becomes the transaction the
+// gateway's mapping makes of it, without touching the caller's body (workloads reuse bodies
+// across drivers).
+func TestRequestMapping(t *testing.T) {
+	reqs := append(LifecycleSteps("o-1", "m-1"), ConfirmRequest("o-1"),
+		Request{Op: OpGetOrder, OrderID: "o-1"}, Request{Op: OpListOrders, MerchantID: "m-1", PageSize: 20})
+	for _, req := range reqs {
+		t.Run(string(req.Op), func(t *testing.T) {
+			before, err := json.Marshal(req.Body)
+			require.NoError(t, err)
+			op, org, err := operation(req.Op)
+			require.NoError(t, err)
+			require.NotEmpty(t, org)
+			body, err := req.body()
+			require.NoError(t, err)
+			inv, err := op.Invocation(req.params(), body)
+			require.NoError(t, err)
+			require.Equal(t, string(req.Op), inv.Transaction)
+			if op.Write {
+				var arg map[string]any
+				require.NoError(t, json.Unmarshal(inv.Args[0], &arg))
+				require.Equal(t, "o-1", arg["orderId"])
+			}
+			after, err := json.Marshal(req.Body)
+			require.NoError(t, err)
+			require.JSONEq(t, string(before), string(after), "the request's body is unchanged")
+		})
+	}
+	_, _, err := operation(Op("NoSuchOp"))
+	require.Equal(t, "UNKNOWN_OP", ReasonOf(err))
+}
+
+func TestRESTTarget(t *testing.T) {
+	d, err := NewRESTDriver("http://127.0.0.1:8080", map[string]string{MerchantMSP: "a", BankMSP: "b", CarrierMSP: "c", CustomsMSP: "d"}, 1)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		req  Request
+		want string
+	}{
+		{Request{Op: OpCreateOrder, OrderID: "o-1"}, "POST /api/v1/orders"},
+		{Request{Op: OpEscrowPayment, OrderID: "o-1"}, "POST /api/v1/orders/o-1/payment"},
+		{Request{Op: OpConfirmDelivery, OrderID: "o 1"}, "POST /api/v1/orders/o%201/delivery-confirmation"},
+		{Request{Op: OpGetOrder, OrderID: "o-1"}, "GET /api/v1/orders/o-1"},
+		{Request{Op: OpListOrders, MerchantID: "m-1", PageSize: 20}, "GET /api/v1/orders?merchantId=m-1&pageSize=20"},
+		{Request{Op: OpListOrders}, "GET /api/v1/orders"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			op, _, err := operation(tc.req.Op)
+			require.NoError(t, err)
+			route := d.routes[op.ID]
+			require.Equal(t, tc.want, route.Method+" "+target(route, tc.req.params()))
+		})
+	}
 }
 
 func TestNewRESTDriverValidation(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/internal/devapp"
 )
 
 // EmbeddedRateLimit is the per-key REST rate limit of the embedded dev system: high enough

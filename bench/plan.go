@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -44,45 +45,8 @@ func ParseRoundSpec(s string) (RoundSpec, error) {
 		if !ok {
 			return r, fmt.Errorf("round %q: %q is not key=value", s, kv)
 		}
-		var err error
-		switch k {
-		case "workload", "w":
-			if !slices.Contains(WorkloadNames, v) {
-				return r, fmt.Errorf("round %q: unknown workload %q (one of %s)", s, v, strings.Join(WorkloadNames, ", "))
-			}
-			r.Workload = v
-		case "target":
-			for _, t := range strings.Split(v, "+") {
-				if t != "rest" && t != "sdk" {
-					return r, fmt.Errorf("round %q: unknown target %q (rest or sdk)", s, t)
-				}
-				r.Targets = append(r.Targets, t)
-			}
-		case "workers":
-			r.Workers, err = positiveInt(v)
-		case "rate":
-			r.Rate, err = strconv.ParseFloat(v, 64)
-			if err == nil && r.Rate < 0 {
-				err = fmt.Errorf("must not be negative")
-			}
-		case "count":
-			r.Count, err = positiveInt(v)
-		case "duration":
-			r.Duration, err = time.ParseDuration(v)
-			if err == nil && r.Duration <= 0 {
-				err = fmt.Errorf("must be positive")
-			}
-		case "ledger":
-			r.LedgerSize, err = positiveInt(v)
-		case "page":
-			r.PageSize, err = positiveInt(v)
-		case "label":
-			r.Label = v
-		default:
-			return r, fmt.Errorf("round %q: unknown key %q", s, k)
-		}
-		if err != nil {
-			return r, fmt.Errorf("round %q: %s: %w", s, k, err)
+		if err := r.set(k, v); err != nil {
+			return r, fmt.Errorf("round %q: %w", s, err)
 		}
 	}
 	if r.Workload == "" {
@@ -95,6 +59,67 @@ func ParseRoundSpec(s string) (RoundSpec, error) {
 		r.Workers = 1
 	}
 	return r, nil
+}
+
+// set sets the key k of a round spec to v.
+func (r *RoundSpec) set(k, v string) error {
+	var err error
+	switch k {
+	case "workload", "w":
+		if !slices.Contains(WorkloadNames, v) {
+			return fmt.Errorf("unknown workload %q (one of %s)", v, strings.Join(WorkloadNames, ", "))
+		}
+		r.Workload = v
+	case "target":
+		for _, t := range strings.Split(v, "+") {
+			if t != "rest" && t != "sdk" {
+				return fmt.Errorf("unknown target %q (rest or sdk)", t)
+			}
+			r.Targets = append(r.Targets, t)
+		}
+	case "workers":
+		r.Workers, err = positiveInt(v)
+	case "rate":
+		r.Rate, err = nonNegativeFloat(v)
+	case "count":
+		r.Count, err = positiveInt(v)
+	case "duration":
+		r.Duration, err = positiveDuration(v)
+	case "ledger":
+		r.LedgerSize, err = positiveInt(v)
+	case "page":
+		r.PageSize, err = positiveInt(v)
+	case "label":
+		r.Label = v
+	default:
+		return fmt.Errorf("unknown key %q", k)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", k, err)
+	}
+	return nil
+}
+
+func nonNegativeFloat(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a number: %w", err)
+	}
+	if f < 0 {
+		return 0, errors.New("must not be negative")
+	}
+	return f, nil
+}
+
+func positiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("not a duration: %w", err)
+	}
+	if d <= 0 {
+		return 0, errors.New("must be positive")
+	}
+	return d, nil
 }
 
 func positiveInt(v string) (int, error) {
@@ -130,65 +155,15 @@ type Plan struct {
 // seeding). It stops at the first round that cannot run.
 func RunPlan(ctx context.Context, p Plan, rep *Report) error {
 	for i, rs := range p.Rounds {
-		targets := rs.Targets
-		if len(targets) == 0 {
-			// Alternate which target goes first, so neither always meets the younger ledger.
-			targets = slices.Clone(p.Order)
-			if i%2 == 1 {
-				slices.Reverse(targets)
-			}
-		}
-		for _, t := range targets {
-			d, ok := p.Targets[t]
-			if !ok {
-				return fmt.Errorf("round %d (%s): target %q is not available", i+1, rs.Workload, t)
-			}
-			ledger := rs.LedgerSize
-			if ledger == 0 {
-				ledger = DefaultLedgerSize
-			}
-			if rs.Workload == "list" && p.Seeder != nil {
-				before := p.Seeder.Seeded()
-				start := time.Now()
-				n, err := p.Seeder.SeedTo(ctx, ledger)
-				if err != nil {
-					return fmt.Errorf("round %d: seed the ledger: %w", i+1, err)
-				}
-				if el := time.Since(start); n > 0 || p.Seeder.Seeded() > before {
-					rep.Notes = append(rep.Notes, fmt.Sprintf("seeded orders %d..%d (%d created) in %.1f s through %s: %.0f orders/s",
-						before, p.Seeder.Seeded()-1, n, el.Seconds(), p.Seeder.d.Name(), float64(p.Seeder.Seeded()-before)/el.Seconds()))
-				}
-			}
-			w, err := NewWorkload(rs.Workload, WorkloadOptions{
-				Prefix:      fmt.Sprintf("%s-%02d%s", p.RunID, i+1, t[:1]),
-				PrepWorkers: p.PrepWorkers,
-				LedgerSize:  ledger,
-				PageSize:    rs.PageSize,
-				Seeder:      p.Seeder,
-			})
-			if err != nil {
-				return err
-			}
-			label := rs.Label
-			if label == "" {
-				label = fmt.Sprintf("%s-w%d", rs.Workload, rs.Workers)
-				if rs.Workload == "list" {
-					label = fmt.Sprintf("list-%s-w%d", sizeText(ledger), rs.Workers)
-				}
-				if rs.Rate > 0 {
-					label += fmt.Sprintf("-r%g", rs.Rate)
-				}
-			}
-			label += "-" + t
-			res, err := Run(ctx, Round{Label: label, Workload: w, Driver: d, Workers: rs.Workers, Rate: rs.Rate,
-				Count: rs.Count, Duration: rs.Duration, Progress: p.Progress})
+		for _, t := range p.targetsOf(i, rs) {
+			res, err := p.runRound(ctx, i, rs, t, rep)
 			if err != nil {
 				return err
 			}
 			rep.Results = append(rep.Results, res)
 			if p.Log != nil {
 				l := res.Stats.Latency
-				fmt.Fprintf(p.Log, "%-28s ok %-6d failed %-4d %8.1f op/s %8.1f tx/s  p50 %s ms  p95 %s ms  p99 %s ms\n", label,
+				fmt.Fprintf(p.Log, "%-28s ok %-6d failed %-4d %8.1f op/s %8.1f tx/s  p50 %s ms  p95 %s ms  p99 %s ms\n", res.Label,
 					res.Stats.Succeeded, res.Stats.Failed, res.Stats.Throughput, res.TxThroughput, ms(l.P50), ms(l.P95), ms(l.P99))
 			}
 		}
@@ -196,6 +171,80 @@ func RunPlan(ctx context.Context, p Plan, rep *Report) error {
 	rep.Comparisons = Compare(rep.Results)
 	rep.Memory = ReadMemory()
 	return nil
+}
+
+// targetsOf returns the targets of round i in the order they run.
+func (p Plan) targetsOf(i int, rs RoundSpec) []string {
+	if len(rs.Targets) > 0 {
+		return rs.Targets
+	}
+	// Alternate which target goes first, so neither always meets the younger ledger.
+	targets := slices.Clone(p.Order)
+	if i%2 == 1 {
+		slices.Reverse(targets)
+	}
+	return targets
+}
+
+// runRound runs round i of the plan against target t, seeding the ledger first for a list
+// round.
+func (p Plan) runRound(ctx context.Context, i int, rs RoundSpec, t string, rep *Report) (*Result, error) {
+	d, ok := p.Targets[t]
+	if !ok {
+		return nil, fmt.Errorf("round %d (%s): target %q is not available", i+1, rs.Workload, t)
+	}
+	ledger := rs.LedgerSize
+	if ledger == 0 {
+		ledger = DefaultLedgerSize
+	}
+	if rs.Workload == "list" && p.Seeder != nil {
+		if err := p.seed(ctx, ledger, rep); err != nil {
+			return nil, fmt.Errorf("round %d: seed the ledger: %w", i+1, err)
+		}
+	}
+	w, err := NewWorkload(rs.Workload, WorkloadOptions{
+		Prefix:      fmt.Sprintf("%s-%02d%s", p.RunID, i+1, t[:1]),
+		PrepWorkers: p.PrepWorkers,
+		LedgerSize:  ledger,
+		PageSize:    rs.PageSize,
+		Seeder:      p.Seeder,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Run(ctx, Round{Label: rs.label(ledger) + "-" + t, Workload: w, Driver: d, Workers: rs.Workers, Rate: rs.Rate,
+		Count: rs.Count, Duration: rs.Duration, Progress: p.Progress})
+}
+
+// seed grows the ledger to size orders, noting in rep what it created.
+func (p Plan) seed(ctx context.Context, size int, rep *Report) error {
+	before := p.Seeder.Seeded()
+	start := time.Now()
+	n, err := p.Seeder.SeedTo(ctx, size)
+	if err != nil {
+		return err
+	}
+	if el := time.Since(start); n > 0 || p.Seeder.Seeded() > before {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("seeded orders %d..%d (%d created) in %.1f s through %s: %.0f orders/s",
+			before, p.Seeder.Seeded()-1, n, el.Seconds(), p.Seeder.d.Name(), float64(p.Seeder.Seeded()-before)/el.Seconds()))
+	}
+	return nil
+}
+
+// label is the round's label without its target: the given one, else workload, ledger size
+// (list), workers and rate.
+func (r RoundSpec) label(ledger int) string {
+	if r.Label != "" {
+		return r.Label
+	}
+	label := fmt.Sprintf("%s-w%d", r.Workload, r.Workers)
+	if r.Workload == "list" {
+		label = fmt.Sprintf("list-%s-w%d", sizeText(ledger), r.Workers)
+	}
+	if r.Rate > 0 {
+		label += fmt.Sprintf("-r%g", r.Rate)
+	}
+	return label
 }
 
 // DefaultLedgerSize is the list workload's ledger size when a round does not set one.
@@ -213,7 +262,9 @@ func sizeText(n int) string {
 }
 
 // Presets are named plans for --preset: "smoke" checks that everything works in about a
-// minute; "issue6" is the comparison and scaling run of docs/benchmarks.md.
+// minute; "issue6" is the comparison and scaling run of docs/benchmarks.md; "throughput" is
+// submits (CreateOrder) and reads (GetOrder) at 1, 16 and 64 clients, 400 operations each, the
+// REST gateway against the SDK on the same devnet.
 var Presets = map[string][]string{
 	"smoke": {
 		"workload=create,workers=4,count=40",
@@ -231,5 +282,13 @@ var Presets = map[string][]string{
 		"workload=read,workers=16,duration=15s",
 		"workload=list,workers=8,duration=15s,ledger=1000",
 		"workload=hot-merchant,workers=32,count=400",
+	},
+	"throughput": {
+		"workload=create,workers=1,count=400",
+		"workload=create,workers=16,count=400",
+		"workload=create,workers=64,count=400",
+		"workload=read,workers=1,count=400",
+		"workload=read,workers=16,count=400",
+		"workload=read,workers=64,count=400",
 	},
 }

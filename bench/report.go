@@ -139,32 +139,64 @@ func endText(r *Result) string {
 // WriteMarkdown writes the report as Markdown: machine, per-round table, failures, memory,
 // REST-versus-SDK comparison and links to the charts (chartDir relative paths; "" omits them).
 func WriteMarkdown(w io.Writer, rep *Report, chartDir string) error {
-	bw := bufio.NewWriter(w)
-	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
-	p("# %s\n\n", rep.Title)
-	p("Started %s on %s (%d CPUs", rep.Started.UTC().Format(time.RFC3339), nonEmpty(rep.Machine.CPUModel, "unknown CPU"), rep.Machine.NumCPU)
-	if rep.Machine.LoadAvg != "" {
-		p(", load average %s at start", rep.Machine.LoadAvg)
+	m := markdown{bufio.NewWriter(w)}
+	m.header(rep)
+	m.rounds(rep)
+	m.failures(rep)
+	m.comparisons(rep)
+	m.memory(rep)
+	if chartDir != "" {
+		m.p("Latency over time:\n\n")
+		for _, r := range rep.Results {
+			m.p("- [%s](%s)\n", r.Label, filepath.ToSlash(filepath.Join(chartDir, ChartFileName(r))))
+		}
+		m.p("\n")
 	}
-	p("), %s %s/%s.\n\n", rep.Machine.GoVersion, rep.Machine.OS, rep.Machine.Arch)
+	if err := m.Flush(); err != nil {
+		return fmt.Errorf("write Markdown report: %w", err)
+	}
+	return nil
+}
+
+// markdown writes the sections of a Markdown report.
+type markdown struct{ *bufio.Writer }
+
+func (m markdown) p(format string, a ...any) { fmt.Fprintf(m, format, a...) }
+
+// header writes the title, the machine, the command and the notes.
+func (m markdown) header(rep *Report) {
+	m.p("# %s\n\n", rep.Title)
+	m.p("Started %s on %s (%d CPUs", rep.Started.UTC().Format(time.RFC3339), nonEmpty(rep.Machine.CPUModel, "unknown CPU"), rep.Machine.NumCPU)
+	if rep.Machine.LoadAvg != "" {
+		m.p(", load average %s at start", rep.Machine.LoadAvg)
+	}
+	m.p("), %s %s/%s.\n\n", rep.Machine.GoVersion, rep.Machine.OS, rep.Machine.Arch)
 	if rep.Command != "" {
-		p("```sh\n%s\n```\n\n", rep.Command)
+		m.p("```sh\n%s\n```\n\n", rep.Command)
 	}
 	for _, n := range rep.Notes {
-		p("- %s\n", n)
+		m.p("- %s\n", n)
 	}
 	if len(rep.Notes) > 0 {
-		p("\n")
+		m.p("\n")
 	}
-	p("| round | workload | target | workers | rate | end | succeeded | failed | send rate (op/s) | throughput (op/s) | tx/s | min ms | avg ms | p50 ms | p95 ms | p99 ms | max ms |\n")
-	p("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+}
+
+// rounds writes one row per round.
+func (m markdown) rounds(rep *Report) {
+	m.p("| round | workload | target | workers | rate | end | succeeded | failed | send rate (op/s) | throughput (op/s) | tx/s | min ms | avg ms | p50 ms | p95 ms | p99 ms | max ms |\n")
+	m.p("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range rep.Results {
 		l := r.Stats.Latency
-		p("| %s | %s | %s | %d | %s | %s | %d | %d | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s | %s |\n",
+		m.p("| %s | %s | %s | %d | %s | %s | %d | %d | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s | %s |\n",
 			mdCell(r.Label), r.Workload, r.Target, r.Workers, rateText(r.Rate), endText(r), r.Stats.Succeeded, r.Stats.Failed,
 			r.Stats.SendRate, r.Stats.Throughput, r.TxThroughput, ms(l.Min), ms(l.Avg), ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
 	}
-	p("\n")
+	m.p("\n")
+}
+
+// failures writes the failed operations by round and reason.
+func (m markdown) failures(rep *Report) {
 	var failures []string
 	for _, r := range rep.Results {
 		reasons := make([]string, 0, len(r.Stats.FailedBy))
@@ -176,42 +208,40 @@ func WriteMarkdown(w io.Writer, rep *Report, chartDir string) error {
 			failures = append(failures, fmt.Sprintf("| %s | %s | %d |", mdCell(r.Label), k, r.Stats.FailedBy[k]))
 		}
 	}
-	if len(failures) > 0 {
-		p("Failures by reason:\n\n| round | reason | count |\n|---|---|--:|\n%s\n\n", strings.Join(failures, "\n"))
-	} else {
-		p("No operation failed.\n\n")
+	if len(failures) == 0 {
+		m.p("No operation failed.\n\n")
+		return
 	}
-	if len(rep.Comparisons) > 0 {
-		p("REST against SDK (budget: REST adds at most 15%% to the median latency and keeps at least 85%% of the SDK's throughput):\n\n")
-		p("| round | REST round | SDK round | p50 overhead | throughput ratio | within budget |\n|---|---|---|--:|--:|---|\n")
-		for _, c := range rep.Comparisons {
-			yes := "no"
-			if c.WithinBudget {
-				yes = "yes"
-			}
-			p("| %s | %s | %s | %+.1f%% | %.1f%% | %s |\n", c.Label, mdCell(c.REST), mdCell(c.SDK), 100*c.LatencyOverhead, 100*c.ThroughputRatio, yes)
+	m.p("Failures by reason:\n\n| round | reason | count |\n|---|---|--:|\n%s\n\n", strings.Join(failures, "\n"))
+}
+
+// comparisons writes the REST-against-SDK table.
+func (m markdown) comparisons(rep *Report) {
+	if len(rep.Comparisons) == 0 {
+		return
+	}
+	m.p("REST against SDK (budget: REST adds at most 15%% to the median latency and keeps at least 85%% of the SDK's throughput):\n\n")
+	m.p("| round | REST round | SDK round | p50 overhead | throughput ratio | within budget |\n|---|---|---|--:|--:|---|\n")
+	for _, c := range rep.Comparisons {
+		yes := "no"
+		if c.WithinBudget {
+			yes = "yes"
 		}
-		p("\n")
+		m.p("| %s | %s | %s | %+.1f%% | %.1f%% | %s |\n", c.Label, mdCell(c.REST), mdCell(c.SDK), 100*c.LatencyOverhead, 100*c.ThroughputRatio, yes)
 	}
-	p("Memory after each round (the whole process; file-backed RSS is mostly the memory-mapped ledger and stores):\n\n")
-	p("| round | prepare s | heap MiB | Go sys MiB | RSS MiB | anon RSS MiB | file RSS MiB | peak RSS MiB | GCs |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	m.p("\n")
+}
+
+// memory writes the memory use after each round.
+func (m markdown) memory(rep *Report) {
+	m.p("Memory after each round (the whole process; file-backed RSS is mostly the memory-mapped ledger and stores):\n\n")
+	m.p("| round | prepare s | heap MiB | Go sys MiB | RSS MiB | anon RSS MiB | file RSS MiB | peak RSS MiB | GCs |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range rep.Results {
-		m := r.Memory
-		p("| %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d |\n", mdCell(r.Label), r.Prepare.Seconds(), m.HeapAllocMiB, m.SysMiB,
-			m.RSSMiB, m.RSSAnonMiB, m.RSSFileMiB, m.PeakRSSMiB, m.NumGC)
+		mem := r.Memory
+		m.p("| %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d |\n", mdCell(r.Label), r.Prepare.Seconds(), mem.HeapAllocMiB, mem.SysMiB,
+			mem.RSSMiB, mem.RSSAnonMiB, mem.RSSFileMiB, mem.PeakRSSMiB, mem.NumGC)
 	}
-	p("\n")
-	if chartDir != "" {
-		p("Latency over time:\n\n")
-		for _, r := range rep.Results {
-			p("- [%s](%s)\n", r.Label, filepath.ToSlash(filepath.Join(chartDir, ChartFileName(r))))
-		}
-		p("\n")
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write Markdown report: %w", err)
-	}
-	return nil
+	m.p("\n")
 }
 
 func nonEmpty(s, def string) string {

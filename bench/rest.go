@@ -1,26 +1,29 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xborder/xborder/api"
+	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
-// RESTDriver performs operations through the xborder REST gateway (DESIGN.md section 7),
+// RESTDriver performs operations through the xborder REST gateway (docs/design.md §7),
 // authenticating each organisation's calls with its API key.
 type RESTDriver struct {
 	base   string
-	keys   map[string]string
-	client *http.Client
+	client *testkit.Client
+	// routes are the method and path template of every operation of the REST contract.
+	routes map[string]*httpapi.Operation
 }
 
 var _ Driver = (*RESTDriver)(nil)
@@ -38,16 +41,25 @@ func NewRESTDriver(baseURL string, keys map[string]string, maxConns int) (*RESTD
 			return nil, fmt.Errorf("rest driver: no API key for %s", org)
 		}
 	}
+	spec, err := httpapi.LoadSpec(api.OpenAPI)
+	if err != nil {
+		return nil, fmt.Errorf("rest driver: %w", err)
+	}
+	routes := map[string]*httpapi.Operation{}
+	for _, op := range spec.Operations() {
+		routes[op.ID] = op
+	}
 	if maxConns < 1 {
 		maxConns = 1
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = maxConns + 16
 	tr.MaxIdleConnsPerHost = maxConns + 16
+	base := strings.TrimRight(baseURL, "/")
 	return &RESTDriver{
-		base:   strings.TrimRight(baseURL, "/"),
-		keys:   keys,
-		client: &http.Client{Transport: tr, Timeout: 2 * time.Minute},
+		base:   base,
+		client: testkit.NewClient(base, keys, testkit.WithHTTPClient(&http.Client{Transport: tr, Timeout: 2 * time.Minute})),
+		routes: routes,
 	}, nil
 }
 
@@ -69,73 +81,81 @@ func (d *RESTDriver) Name() string { return "rest" }
 
 // Close implements Driver.
 func (d *RESTDriver) Close() error {
-	d.client.CloseIdleConnections()
+	d.client.Close()
 	return nil
+}
+
+// pathParam matches a parameter of an OpenAPI path template.
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// target fills the path template of route with params; the rest of params become the query of
+// a read.
+func target(route *httpapi.Operation, params map[string]string) string {
+	used := map[string]bool{}
+	path := pathParam.ReplaceAllStringFunc(route.Path, func(m string) string {
+		name := m[1 : len(m)-1]
+		used[name] = true
+		return url.PathEscape(params[name])
+	})
+	if route.Method != http.MethodGet {
+		return path
+	}
+	q := url.Values{}
+	for k, v := range params {
+		if !used[k] {
+			q.Set(k, v)
+		}
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	return path
 }
 
 // Do implements Driver.
 func (d *RESTDriver) Do(ctx context.Context, req Request) error {
-	spec, ok := opSpecs[req.Op]
+	op, org, err := operation(req.Op)
+	if err != nil {
+		return err
+	}
+	route, ok := d.routes[op.ID]
 	if !ok {
-		return &CallError{Op: req.Op, Reason: "UNKNOWN_OP", Err: errors.New("no such operation")}
+		return &CallError{Op: req.Op, Reason: "UNKNOWN_OP", Err: fmt.Errorf("the REST contract has no operation %s", op.ID)}
 	}
-	path := spec.path
-	if strings.Contains(path, "%s") {
-		path = fmt.Sprintf(path, url.PathEscape(req.OrderID))
-	}
-	target := d.base + path
-	if req.Op == OpListOrders {
-		q := url.Values{}
-		if req.MerchantID != "" {
-			q.Set("merchantId", req.MerchantID)
-		}
-		if req.PageSize > 0 {
-			q.Set("pageSize", strconv.Itoa(req.PageSize))
-		}
-		if len(q) > 0 {
-			target += "?" + q.Encode()
-		}
-	}
-	var body io.Reader
-	if spec.write {
-		b, err := json.Marshal(req.Body)
+	path := target(route, req.params())
+	var body any
+	if op.Write {
+		b, err := req.body()
 		if err != nil {
-			return &CallError{Op: req.Op, Reason: "ENCODE", Err: fmt.Errorf("encode body: %w", err)}
+			return err
 		}
-		body = bytes.NewReader(b)
+		if b != nil {
+			body = b
+		}
 	}
-	hr, err := http.NewRequestWithContext(ctx, spec.method, target, body)
+	r, err := d.client.Do(ctx, org, route.Method, path, body)
 	if err != nil {
-		return &CallError{Op: req.Op, Reason: "REQUEST", Err: fmt.Errorf("build request: %w", err)}
+		return &CallError{Op: req.Op, Reason: ReasonOf(err), Err: err}
 	}
-	hr.Header.Set("Authorization", "Bearer "+d.keys[spec.org])
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
-	}
-	res, err := d.client.Do(hr)
-	if err != nil {
-		return &CallError{Op: req.Op, Reason: ReasonOf(err), Err: fmt.Errorf("%s %s: %w", spec.method, path, err)}
-	}
-	defer res.Body.Close()
-	out, err := io.ReadAll(res.Body)
-	if err != nil {
-		return &CallError{Op: req.Op, Reason: "NETWORK", Err: fmt.Errorf("read answer of %s %s: %w", spec.method, path, err)}
-	}
-	if res.StatusCode >= 200 && res.StatusCode < 300 {
+	if r.OK() {
 		return nil
 	}
+	return &CallError{Op: req.Op, Reason: problemReason(r),
+		Err: fmt.Errorf("%s %s answered %d: %s", route.Method, path, r.Status, strings.TrimSpace(string(r.Body)))}
+}
+
+// problemReason classifies a refusal: the validation code of a failed commit, else the
+// problem's code, else the HTTP status.
+func problemReason(r testkit.Reply) string {
 	var p struct {
 		Code           string `json:"code"`
-		Detail         string `json:"detail"`
 		ValidationCode string `json:"validationCode"`
 	}
-	reason := "HTTP_" + strconv.Itoa(res.StatusCode)
-	if json.Unmarshal(out, &p) == nil && p.Code != "" {
-		reason = p.Code
-		if p.ValidationCode != "" {
-			reason = p.ValidationCode
-		}
+	if json.Unmarshal(r.Body, &p) != nil || p.Code == "" {
+		return "HTTP_" + strconv.Itoa(r.Status)
 	}
-	return &CallError{Op: req.Op, Reason: reason,
-		Err: fmt.Errorf("%s %s answered %d: %s", spec.method, path, res.StatusCode, strings.TrimSpace(string(out)))}
+	if p.ValidationCode != "" {
+		return p.ValidationCode
+	}
+	return p.Code
 }

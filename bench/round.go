@@ -121,68 +121,23 @@ func Run(ctx context.Context, r Round) (*Result, error) {
 	}
 	res.Prepare = time.Since(prepStart)
 
-	var pr progress
+	run := &roundRun{r: r, perWorker: make([][]Sample, r.Workers)}
 	stopProgress := func() {}
 	if r.Progress != nil {
-		stopProgress = startProgress(r, &pr)
+		stopProgress = startProgress(r, &run.pr)
 	}
-	start := time.Now()
-	res.Started = start
-	perWorker := make([][]Sample, r.Workers)
-	var wg sync.WaitGroup
-	do := func(w, i int) {
-		sent := time.Since(start)
-		pr.sent.Add(1)
-		octx, cancel := context.WithTimeout(ctx, r.OpTimeout)
-		err := r.Workload.Op(octx, r.Driver, i)
-		cancel()
-		s := Sample{Start: sent, Latency: time.Since(start) - sent}
-		if err != nil {
-			s.Reason = ReasonOf(err)
-			pr.failed.Add(1)
-		} else {
-			pr.ok.Add(1)
-		}
-		perWorker[w] = append(perWorker[w], s)
-	}
+	run.start = time.Now()
+	res.Started = run.start
 	if r.Rate > 0 {
-		work := make(chan int)
-		for w := range r.Workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range work {
-					do(w, i)
-				}
-			}()
-		}
-		dispatchFixedRate(ctx, r, start, work)
-		close(work)
+		run.fixedRate(ctx)
 	} else {
-		var next atomic.Int64
-		for w := range r.Workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil {
-					if r.Count == 0 && time.Since(start) >= r.Duration {
-						return
-					}
-					i := int(next.Add(1) - 1)
-					if r.Count > 0 && i >= r.Count {
-						return
-					}
-					do(w, i)
-				}
-			}()
-		}
+		run.closedLoop(ctx)
 	}
-	wg.Wait()
 	stopProgress()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("round %s: %w", r.Label, err)
 	}
-	for _, s := range perWorker {
+	for _, s := range run.perWorker {
 		res.Samples = append(res.Samples, s...)
 	}
 	res.Stats = Summarize(res.Samples)
@@ -191,6 +146,74 @@ func Run(ctx context.Context, r Round) (*Result, error) {
 	res.Buckets = Buckets(res.Samples, min(r.Buckets, max(1, len(res.Samples)/10)))
 	res.Memory = ReadMemory()
 	return res, nil
+}
+
+// roundRun is the measured part of a round: its workers and their samples.
+type roundRun struct {
+	r         Round
+	start     time.Time
+	pr        progress
+	perWorker [][]Sample // one list per worker: no locking
+}
+
+// do performs operation i as worker w and records its sample.
+func (run *roundRun) do(ctx context.Context, w, i int) {
+	sent := time.Since(run.start)
+	run.pr.sent.Add(1)
+	octx, cancel := context.WithTimeout(ctx, run.r.OpTimeout)
+	err := run.r.Workload.Op(octx, run.r.Driver, i)
+	cancel()
+	s := Sample{Start: sent, Latency: time.Since(run.start) - sent}
+	if err != nil {
+		s.Reason = ReasonOf(err)
+		run.pr.failed.Add(1)
+	} else {
+		run.pr.ok.Add(1)
+	}
+	run.perWorker[w] = append(run.perWorker[w], s)
+}
+
+// fixedRate has the workers take operations handed out at the round's rate.
+func (run *roundRun) fixedRate(ctx context.Context) {
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for w := range run.r.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				run.do(ctx, w, i)
+			}
+		}()
+	}
+	dispatchFixedRate(ctx, run.r, run.start, work)
+	close(work)
+	wg.Wait()
+}
+
+// closedLoop has every worker start its next operation as soon as the last one ended, until
+// the count is done or the duration is over.
+func (run *roundRun) closedLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	r := run.r
+	for w := range r.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if r.Count == 0 && time.Since(run.start) >= r.Duration {
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if r.Count > 0 && i >= r.Count {
+					return
+				}
+				run.do(ctx, w, i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // dispatchFixedRate hands operation indexes to the workers at their scheduled times. When

@@ -2,17 +2,12 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -21,10 +16,9 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/network/devnet"
 )
 
@@ -43,8 +37,8 @@ type SDKPeer struct {
 }
 
 // SDKDriver performs operations directly with the Fabric Gateway SDK, one SDK gateway per
-// organisation, sending the same transactions (arguments, transient data, endorsing
-// organisations) as the REST gateway does.
+// organisation, sending the same transactions (arguments, transient data) as the REST gateway
+// does: both follow gateway.Operations.
 type SDKDriver struct {
 	contracts map[string]*client.Contract
 	gateways  []*client.Gateway
@@ -61,7 +55,7 @@ func NewSDKDriver(channel, chaincodeName string, peers []SDKPeer) (*SDKDriver, e
 		d.conns = append(d.conns, p.Conn)
 	}
 	for _, p := range peers {
-		id, sign, err := loadIdentity(p.MSPID, p.CertPath, p.KeyPath)
+		id, sign, err := loadIdentity(p)
 		if err != nil {
 			_ = d.Close()
 			return nil, fmt.Errorf("sdk driver: %w", err)
@@ -172,50 +166,28 @@ func DialDevnet(dir string) (*SDKDriver, error) {
 	return d, nil
 }
 
+// dialPeer connects to a peer as the connection file describes it (TLS or plaintext).
 func dialPeer(p devnet.PeerInfo) (*grpc.ClientConn, error) {
-	creds := insecure.NewCredentials()
+	o := fabric.DialOptions{Endpoint: p.Address}
 	if p.TLS {
-		pemBytes, err := os.ReadFile(p.TLSCACertPath)
-		if err != nil {
-			return nil, fmt.Errorf("TLS CA of %s: %w", p.MSPID, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("TLS CA of %s: no certificate in %s", p.MSPID, p.TLSCACertPath)
-		}
-		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: p.Name, MinVersion: tls.VersionTLS12})
+		o.TLSCACert, o.HostOverride = p.TLSCACertPath, p.Name
 	}
-	conn, err := grpc.NewClient(p.Address, grpc.WithTransportCredentials(creds))
+	conn, err := fabric.Dial(o)
 	if err != nil {
-		return nil, fmt.Errorf("dial peer of %s at %s: %w", p.MSPID, p.Address, err)
+		return nil, fmt.Errorf("peer of %s: %w", p.MSPID, err)
 	}
 	return conn, nil
 }
 
-func loadIdentity(mspID, certPath, keyPath string) (*identity.X509Identity, identity.Sign, error) {
-	certPEM, err := os.ReadFile(certPath) // #nosec G304 -- identity files of the network
+// loadIdentity loads the organisation's client identity and signer.
+func loadIdentity(p SDKPeer) (*identity.X509Identity, identity.Sign, error) {
+	cert, sign, err := fabric.LoadIdentity(p.CertPath, p.KeyPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("certificate of %s: %w", mspID, err)
+		return nil, nil, fmt.Errorf("identity of %s: %w", p.MSPID, err)
 	}
-	cert, err := identity.CertificateFromPEM(certPEM)
+	id, err := identity.NewX509Identity(p.MSPID, cert)
 	if err != nil {
-		return nil, nil, fmt.Errorf("certificate of %s: %w", mspID, err)
-	}
-	id, err := identity.NewX509Identity(mspID, cert)
-	if err != nil {
-		return nil, nil, fmt.Errorf("identity of %s: %w", mspID, err)
-	}
-	keyPEM, err := os.ReadFile(keyPath) // #nosec G304 -- identity files of the network
-	if err != nil {
-		return nil, nil, fmt.Errorf("private key of %s: %w", mspID, err)
-	}
-	key, err := identity.PrivateKeyFromPEM(keyPEM)
-	if err != nil {
-		return nil, nil, fmt.Errorf("private key of %s: %w", mspID, err)
-	}
-	sign, err := identity.NewPrivateKeySign(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("signer of %s: %w", mspID, err)
+		return nil, nil, fmt.Errorf("identity of %s: %w", p.MSPID, err)
 	}
 	return id, sign, nil
 }
@@ -241,34 +213,31 @@ func (d *SDKDriver) Close() error {
 
 // Do implements Driver.
 func (d *SDKDriver) Do(ctx context.Context, req Request) error {
-	spec, ok := opSpecs[req.Op]
-	if !ok {
-		return &CallError{Op: req.Op, Reason: "UNKNOWN_OP", Err: errors.New("no such operation")}
+	op, org, err := operation(req.Op)
+	if err != nil {
+		return err
 	}
-	contract := d.contracts[spec.org]
-	if !spec.write {
-		var args []string
-		switch req.Op {
-		case OpGetOrder:
-			args = []string{req.OrderID}
-		case OpListOrders:
-			args = []string{req.MerchantID, "", "", strconv.Itoa(req.PageSize), ""}
-		}
-		if _, err := contract.EvaluateWithContext(ctx, string(req.Op), client.WithArguments(args...)); err != nil {
+	body, err := req.body()
+	if err != nil {
+		return err
+	}
+	inv, err := op.Invocation(req.params(), body)
+	if err != nil {
+		return &CallError{Op: req.Op, Reason: "ENCODE", Err: err}
+	}
+	opts := []client.ProposalOption{client.WithBytesArguments(inv.Args...)}
+	if len(inv.Transient) > 0 {
+		opts = append(opts, client.WithTransient(inv.Transient))
+	}
+	contract := d.contracts[org]
+	if !op.Write {
+		if _, err := contract.EvaluateWithContext(ctx, inv.Transaction, opts...); err != nil {
 			return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
 		}
 		return nil
 	}
-	body, transient, err := chaincodeRequest(req, spec)
-	if err != nil {
-		return &CallError{Op: req.Op, Reason: "ENCODE", Err: err}
-	}
-	opts := []client.ProposalOption{client.WithBytesArguments(body)}
-	if transient != nil {
-		opts = append(opts, client.WithTransient(transient))
-	}
 	for attempt := 0; ; attempt++ {
-		_, err := contract.SubmitWithContext(ctx, string(req.Op), opts...)
+		_, err := contract.SubmitWithContext(ctx, inv.Transaction, opts...)
 		if err == nil {
 			return nil
 		}
@@ -278,58 +247,6 @@ func (d *SDKDriver) Do(ctx context.Context, req Request) error {
 		}
 		return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
 	}
-}
-
-// chaincodeRequest builds the chaincode's JSON argument and transient map from a REST body,
-// as the REST gateway does: the order ID from the path joins the body, private fields move to
-// one transient entry (with a fresh salt where the chaincode hashes them).
-func chaincodeRequest(req Request, spec opSpec) ([]byte, map[string][]byte, error) {
-	body := make(map[string]any, len(req.Body)+1)
-	for k, v := range req.Body {
-		body[k] = v
-	}
-	if req.Op != OpCreateOrder {
-		body["orderId"] = req.OrderID
-	}
-	var transient map[string][]byte
-	if p := spec.private; p != nil {
-		obj := body
-		if p.object != "" {
-			inner, ok := body[p.object].(map[string]any)
-			if !ok {
-				return nil, nil, fmt.Errorf("%s: request field %q is required", req.Op, p.object)
-			}
-			obj = make(map[string]any, len(inner))
-			for k, v := range inner {
-				obj[k] = v
-			}
-			body[p.object] = obj
-		}
-		priv := map[string]any{}
-		for _, f := range p.fields {
-			if v, ok := obj[f]; ok {
-				priv[f] = v
-				delete(obj, f)
-			}
-		}
-		if p.salted {
-			var salt [32]byte
-			if _, err := rand.Read(salt[:]); err != nil {
-				return nil, nil, fmt.Errorf("%s: salt: %w", req.Op, err)
-			}
-			priv["salt"] = hex.EncodeToString(salt[:])
-		}
-		t, err := json.Marshal(priv)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: encode private data: %w", req.Op, err)
-		}
-		transient = map[string][]byte{p.transientKey: t}
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: encode request: %w", req.Op, err)
-	}
-	return b, transient, nil
 }
 
 // sdkReason classifies a Gateway SDK error: the chaincode's domain code if any message

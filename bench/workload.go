@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // Workload decides what one measured operation of a round does.
@@ -77,44 +79,32 @@ func NewWorkload(name string, o WorkloadOptions) (Workload, error) {
 	return nil, fmt.Errorf("workload: unknown workload %q (one of %s)", name, strings.Join(WorkloadNames, ", "))
 }
 
-// The order every workload creates: 2 × 1250 + 500 = 3000 USD cents, paid as 2760 EUR cents
-// at 0.92 (DESIGN.md section 3: payer amount = total × rate).
-const (
-	orderTotal = 3000
-	orderHS    = "090210"
-)
-
-// OrderBody is the REST body of a CreateOrder for order id of merchant.
+// OrderBody is the REST body of a CreateOrder for order id of merchant: the suites' order
+// (testkit.NewOrder), 2 × 1250 + 500 = 3000 USD cents, paid as 2760 EUR cents at 0.92.
 func OrderBody(id, merchant string) map[string]any {
-	return map[string]any{
-		"orderId": id, "merchantId": merchant,
-		"buyer":         map[string]any{"id": "buyer-" + id, "country": "US", "name": "Ann Lee", "address": "1 Main St, Springfield", "phone": "+1 555 0100"},
-		"sellerCountry": "CN", "currency": "USD",
-		"items":       []any{map[string]any{"sku": "TEA-1", "name": "Green tea", "hsCode": orderHS, "quantity": 2, "unitPrice": 1250}},
-		"shippingFee": 500,
-	}
+	return lifecycleOrder(id, merchant).CreateBody()
 }
 
-// Checkpoints are the carrier's checkpoint codes, in order.
-var Checkpoints = []string{"PICKED_UP", "DEPARTED", "ARRIVED", "OUT_FOR_DELIVERY", "DELIVERED"}
+func lifecycleOrder(id, merchant string) testkit.Order {
+	o := testkit.NewOrder(id)
+	o.MerchantID = merchant
+	return o
+}
 
 // LifecycleSteps returns the requests that take order id of merchant from nothing to
 // DELIVERED (create → pay → waybill → declare → clear → 5 checkpoints); ConfirmRequest
 // completes it.
 func LifecycleSteps(id, merchant string) []Request {
+	o := lifecycleOrder(id, merchant)
 	steps := []Request{
-		{Op: OpCreateOrder, OrderID: id, Body: OrderBody(id, merchant)},
-		{Op: OpEscrowPayment, OrderID: id, Body: map[string]any{"paymentId": "pay-" + id, "payerCurrency": "EUR",
-			"payerAmount": 2760, "fxRate": "0.92", "fee": 15, "payerName": "Ann Lee", "payerAccount": "DE89370400440532013000"}},
-		{Op: OpRegisterWaybill, OrderID: id, Body: map[string]any{"waybillNo": "wb-" + id,
-			"consigneeName": "Ann Lee", "consigneeAddress": "1 Main St, Springfield"}},
-		{Op: OpDeclareCustoms, OrderID: id, Body: map[string]any{"declarationId": "dec-" + id,
-			"declaredValue": orderTotal, "hsCodes": []string{orderHS}}},
-		{Op: OpDecideCustoms, OrderID: id, Body: map[string]any{"decision": "CLEARED", "dutyAmount": 120, "taxAmount": 80}},
+		{Op: OpCreateOrder, OrderID: id, Body: o.CreateBody()},
+		{Op: OpEscrowPayment, OrderID: id, Body: o.PaymentBody("pay-" + id)},
+		{Op: OpRegisterWaybill, OrderID: id, Body: o.WaybillBody()},
+		{Op: OpDeclareCustoms, OrderID: id, Body: o.DeclarationBody()},
+		{Op: OpDecideCustoms, OrderID: id, Body: testkit.ClearedDecision()},
 	}
-	for _, code := range Checkpoints {
-		steps = append(steps, Request{Op: OpRecordCheckpoint, OrderID: id,
-			Body: map[string]any{"code": code, "location": "Hub " + code}})
+	for _, code := range testkit.Checkpoints {
+		steps = append(steps, Request{Op: OpRecordCheckpoint, OrderID: id, Body: testkit.CheckpointBody(code)})
 	}
 	return steps
 }
@@ -165,7 +155,7 @@ func parallel(ctx context.Context, n, workers int, f func(ctx context.Context, i
 type lifecycleWorkload struct{ o WorkloadOptions }
 
 func (w *lifecycleWorkload) Name() string { return "lifecycle" }
-func (w *lifecycleWorkload) TxPerOp() int { return len(Checkpoints) + 6 }
+func (w *lifecycleWorkload) TxPerOp() int { return len(testkit.Checkpoints) + 6 }
 func (w *lifecycleWorkload) Prepare(context.Context, Driver, int) error {
 	return nil
 }

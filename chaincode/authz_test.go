@@ -3,6 +3,7 @@ package chaincode_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,24 +12,37 @@ import (
 	"github.com/xborder/xborder/internal/shimtest"
 )
 
-// lcWho is THE authorisation matrix of the order lifecycle (DESIGN §2): for each transaction,
-// the organisations that may call it.
+// lcWriters are the organisations that may write at all (every member but the regulator).
+var lcWriters = []string{chaincode.MerchantMSP, chaincode.BankMSP, chaincode.CarrierMSP, chaincode.CustomsMSP}
+
+// lcWho is THE authorisation matrix of the contract (docs/design.md §2): for each transaction,
+// the organisations that may call it. RegulatorMSP reads and never writes.
 var lcWho = map[string][]string{
-	"CreateOrder":      {chaincode.MerchantMSP},
-	"EscrowPayment":    {chaincode.BankMSP},
-	"RegisterWaybill":  {chaincode.CarrierMSP},
-	"DeclareCustoms":   {chaincode.MerchantMSP},
-	"DecideCustoms":    {chaincode.CustomsMSP},
-	"RecordCheckpoint": {chaincode.CarrierMSP},
-	"ConfirmDelivery":  {chaincode.BankMSP},
-	"ReleaseEscrow":    chaincode.Organisations,
-	"OpenDispute":      {chaincode.BankMSP},
-	"ResolveDispute":   {chaincode.BankMSP},
-	"CancelOrder":      {chaincode.MerchantMSP, chaincode.BankMSP},
-	"GetOrder":         chaincode.Organisations,
-	"ListOrders":       chaincode.Organisations,
-	"GetOrderHistory":  chaincode.Organisations,
+	"CreateOrder":          {chaincode.MerchantMSP},
+	"EscrowPayment":        {chaincode.BankMSP},
+	"RegisterWaybill":      {chaincode.CarrierMSP},
+	"DeclareCustoms":       {chaincode.MerchantMSP},
+	"DecideCustoms":        {chaincode.CustomsMSP},
+	"RecordCheckpoint":     {chaincode.CarrierMSP},
+	"ConfirmDelivery":      {chaincode.BankMSP},
+	"ReleaseEscrow":        lcWriters,
+	"OpenDispute":          {chaincode.BankMSP},
+	"ResolveDispute":       {chaincode.BankMSP},
+	"CancelOrder":          {chaincode.MerchantMSP, chaincode.BankMSP},
+	"SetComplianceRules":   {chaincode.CustomsMSP},
+	"AnchorDocument":       lcWriters,
+	"GetOrder":             chaincode.Organisations,
+	"ListOrders":           chaincode.Organisations,
+	"GetOrderHistory":      chaincode.Organisations,
+	"GetComplianceRules":   chaincode.Organisations,
+	"ListComplianceAlerts": {chaincode.CustomsMSP, chaincode.RegulatorMSP},
+	"GetMerchantCredit":    chaincode.Organisations,
+	"GetSettlementReport":  {chaincode.BankMSP, chaincode.MerchantMSP, chaincode.CustomsMSP, chaincode.RegulatorMSP},
+	"VerifyDocument":       chaincode.Organisations,
 }
+
+// lcAuthzDoc is a document hash anchored to the matrix's order.
+var lcAuthzDoc = strings.Repeat("5e", 32)
 
 // lcArgs returns arguments for fn on order id: a request valid in shape for writes.
 func lcArgs(t *testing.T, fn, id string) []string {
@@ -36,9 +50,23 @@ func lcArgs(t *testing.T, fn, id string) []string {
 	case "GetOrder", "GetOrderHistory":
 		return []string{id}
 	case "ListOrders":
-		return []string{"", "", "", "0", ""}
+		return []string{"", "", "", "0", "", "", ""}
+	case "GetComplianceRules":
+		return nil
+	case "ListComplianceAlerts":
+		return []string{"0", ""}
+	case "GetMerchantCredit":
+		return []string{"merchant-1"}
+	case "GetSettlementReport":
+		return []string{"merchant-1", "", "2026-01-01", "2026-12-31"}
+	case "VerifyDocument":
+		return []string{lcAuthzDoc}
 	case "CreateOrder":
 		return []string{lcJSON(t, lcCreateReq(id))}
+	case "SetComplianceRules":
+		return []string{`{}`}
+	case "AnchorDocument":
+		return []string{lcJSON(t, map[string]any{"sha256": strings.Repeat("6f", 32), "orderId": id, "kind": chaincode.DocumentOther})}
 	}
 	for _, w := range lcWrites() {
 		if w.fn == fn {
@@ -49,11 +77,13 @@ func lcArgs(t *testing.T, fn, id string) []string {
 	return nil
 }
 
-// TestAuthorisationMatrix calls every transaction as every organisation (and an outsider) on
-// an existing order: organisations outside the matrix get FORBIDDEN, allowed ones never do.
+// TestAuthorisationMatrix calls every transaction as each of the five organisations (and an
+// outsider) on an existing order: organisations outside the matrix get FORBIDDEN, allowed ones
+// never do. Every write is thereby refused to the read-only regulator.
 func TestAuthorisationMatrix(t *testing.T) {
 	e := lcNew(t)
 	e.to("az-1", stPaid)
+	e.ok(e.invoke(chaincode.MerchantMSP, "AnchorDocument", map[string]any{"sha256": lcAuthzDoc, "orderId": "az-1", "kind": chaincode.DocumentInvoice}, nil))
 	transient := map[string]any{}
 	for k, v := range lcOrderPrivate() {
 		transient[k] = v
@@ -64,13 +94,24 @@ func TestAuthorisationMatrix(t *testing.T) {
 	for k, v := range lcWaybillPrivate(lcBuyerName) {
 		transient[k] = v
 	}
-	orgs := append(slices.Clone(chaincode.Organisations), lcOutsider)
+	require.Len(t, chaincode.Organisations, 5)
+	require.Contains(t, chaincode.Organisations, chaincode.RegulatorMSP)
 	fns := make([]string, 0, len(lcWho))
 	for fn := range lcWho {
 		fns = append(fns, fn)
 	}
 	slices.Sort(fns)
+	var all []string
+	for fn := range chaincode.TransactionArguments() {
+		all = append(all, fn)
+	}
+	require.ElementsMatch(t, all, fns, "the matrix covers every transaction")
+	orgs := append(slices.Clone(chaincode.Organisations), lcOutsider)
+	writes := 0
 	for _, fn := range fns {
+		if !slices.Contains(lcWho[fn], chaincode.RegulatorMSP) {
+			writes++
+		}
 		for _, msp := range orgs {
 			t.Run(fmt.Sprintf("%s/%s", fn, msp), func(t *testing.T) {
 				id := "az-1"
@@ -87,6 +128,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 			})
 		}
 	}
+	require.Equal(t, 13, writes, "the regulator may call no write transaction")
 }
 
 // TestMerchantAttributeBinding checks that a MerchantMSP identity whose certificate carries the

@@ -3,6 +3,9 @@ package chaincode
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +28,10 @@ const (
 	// record every order creation reads stays small.
 	MaxComplianceListEntries = 10000
 	// alertTimeLayout renders alert timestamps at fixed width, so composite keys sort by time.
-	alertTimeLayout = "2006-01-02T15:04:05.000000000Z"
+	alertTimeLayout = sortableTimeLayout
+	// DefaultMinConfirmationWindowSeconds is the shortest confirmation window an order may choose
+	// while the rules set none (24 hours): the buyer always has time to dispute.
+	DefaultMinConfirmationWindowSeconds int64 = 24 * 60 * 60
 )
 
 // Event and status names of the compliance transactions.
@@ -44,29 +50,47 @@ const (
 // ComplianceRulesRequest is the argument of SetComplianceRules: the complete rule set, which
 // replaces the previous one. Limits are maps from ISO 4217 currency code to minor units of that
 // currency; a currency without a limit is unlimited. Every field may be omitted (empty).
+//
+// MinConfirmationWindowSeconds is the shortest confirmation window an order may choose (0 or
+// absent: DefaultMinConfirmationWindowSeconds; at least MinConfirmationWindowSecs). FXRateBounds
+// maps a currency pair "ORDER/PAYER" (e.g. "USD/EUR": payer-currency units per order-currency
+// unit, as the fxRate of a payment) to the lowest and highest rate an escrow payment may state.
 type ComplianceRulesRequest struct {
 	requestBase
-	SingleOrderLimit     map[string]int64 `json:"singleOrderLimit" metadata:",optional"`
-	YearlyLimit          map[string]int64 `json:"yearlyLimit" metadata:",optional"`
-	ProhibitedHSPrefixes []string         `json:"prohibitedHsPrefixes" metadata:",optional"`
-	SanctionedCountries  []string         `json:"sanctionedCountries" metadata:",optional"`
-	Watchlist            []string         `json:"watchlist" metadata:",optional"`
+	SingleOrderLimit             map[string]int64        `json:"singleOrderLimit" metadata:",optional"`
+	YearlyLimit                  map[string]int64        `json:"yearlyLimit" metadata:",optional"`
+	ProhibitedHSPrefixes         []string                `json:"prohibitedHsPrefixes" metadata:",optional"`
+	SanctionedCountries          []string                `json:"sanctionedCountries" metadata:",optional"`
+	Watchlist                    []string                `json:"watchlist" metadata:",optional"`
+	MinConfirmationWindowSeconds int64                   `json:"minConfirmationWindowSeconds,omitempty" metadata:",optional"`
+	FXRateBounds                 map[string]FXRateBounds `json:"fxRateBounds" metadata:",optional"`
+}
+
+// FXRateBounds bounds the FX rate of escrow payments for one currency pair: decimal strings as
+// accepted by ParseRate, either may be omitted (no bound on that side), Min <= Max.
+type FXRateBounds struct {
+	Min string `json:"min,omitempty" metadata:",optional"`
+	Max string `json:"max,omitempty" metadata:",optional"`
 }
 
 // ComplianceRules is the stored rule set, as returned by GetComplianceRules. Lists are sorted and
 // free of duplicates; maps are serialised with sorted keys, so the record is deterministic.
 // Version counts the SetComplianceRules transactions (0 when none has run).
+// MinConfirmationWindowSeconds is the effective minimum (DefaultMinConfirmationWindowSeconds
+// when Customs set none).
 type ComplianceRules struct {
-	Version              int64            `json:"version"`
-	SingleOrderLimit     map[string]int64 `json:"singleOrderLimit"`
-	YearlyLimit          map[string]int64 `json:"yearlyLimit"`
-	ProhibitedHSPrefixes []string         `json:"prohibitedHsPrefixes"`
-	SanctionedCountries  []string         `json:"sanctionedCountries"`
-	Watchlist            []string         `json:"watchlist"`
-	UpdatedAt            string           `json:"updatedAt"`
-	UpdatedBy            string           `json:"updatedBy"`
-	UpdatedByMSP         string           `json:"updatedByMsp"`
-	TxID                 string           `json:"txId"`
+	Version                      int64                   `json:"version"`
+	SingleOrderLimit             map[string]int64        `json:"singleOrderLimit"`
+	YearlyLimit                  map[string]int64        `json:"yearlyLimit"`
+	ProhibitedHSPrefixes         []string                `json:"prohibitedHsPrefixes"`
+	SanctionedCountries          []string                `json:"sanctionedCountries"`
+	Watchlist                    []string                `json:"watchlist"`
+	MinConfirmationWindowSeconds int64                   `json:"minConfirmationWindowSeconds"`
+	FXRateBounds                 map[string]FXRateBounds `json:"fxRateBounds"`
+	UpdatedAt                    string                  `json:"updatedAt"`
+	UpdatedBy                    string                  `json:"updatedBy"`
+	UpdatedByMSP                 string                  `json:"updatedByMsp"`
+	TxID                         string                  `json:"txId"`
 }
 
 // ComplianceRulesEvent is the payload of the ComplianceRulesSet event.
@@ -138,11 +162,13 @@ func complianceAlertKey(ctx contractapi.TransactionContextInterface, at time.Tim
 // emptyComplianceRules returns the rule set in force before Customs sets any: nothing limited.
 func emptyComplianceRules() *ComplianceRules {
 	return &ComplianceRules{
-		SingleOrderLimit:     map[string]int64{},
-		YearlyLimit:          map[string]int64{},
-		ProhibitedHSPrefixes: []string{},
-		SanctionedCountries:  []string{},
-		Watchlist:            []string{},
+		SingleOrderLimit:             map[string]int64{},
+		YearlyLimit:                  map[string]int64{},
+		ProhibitedHSPrefixes:         []string{},
+		SanctionedCountries:          []string{},
+		Watchlist:                    []string{},
+		MinConfirmationWindowSeconds: DefaultMinConfirmationWindowSeconds,
+		FXRateBounds:                 map[string]FXRateBounds{},
 	}
 }
 
@@ -169,6 +195,13 @@ func loadComplianceRules(ctx contractapi.TransactionContextInterface) (*Complian
 			*l = []string{}
 		}
 	}
+	// Rule sets stored before these rules existed carry neither.
+	if rules.MinConfirmationWindowSeconds == 0 {
+		rules.MinConfirmationWindowSeconds = DefaultMinConfirmationWindowSeconds
+	}
+	if rules.FXRateBounds == nil {
+		rules.FXRateBounds = map[string]FXRateBounds{}
+	}
 	return rules, nil
 }
 
@@ -177,13 +210,8 @@ func normalizeLimits(field string, in map[string]int64) (map[string]int64, error
 	if len(in) > MaxComplianceListEntries {
 		return nil, errInvalid(field, "has %d entries; at most %d allowed", len(in), MaxComplianceListEntries)
 	}
-	codes := make([]string, 0, len(in))
-	for code := range in {
-		codes = append(codes, code)
-	}
-	slices.Sort(codes) // report the first invalid entry deterministically
 	out := make(map[string]int64, len(in))
-	for _, code := range codes {
+	for _, code := range slices.Sorted(maps.Keys(in)) { // report the first invalid entry deterministically
 		if err := ValidateCurrency(field+"."+code, code); err != nil {
 			return nil, err
 		}
@@ -237,13 +265,145 @@ func normalizeComplianceRules(req ComplianceRulesRequest) (*ComplianceRules, err
 	if err != nil {
 		return nil, err
 	}
+	window, err := normalizeMinWindow(req.MinConfirmationWindowSeconds)
+	if err != nil {
+		return nil, err
+	}
+	bounds, err := normalizeFXRateBounds(req.FXRateBounds)
+	if err != nil {
+		return nil, err
+	}
 	return &ComplianceRules{
-		SingleOrderLimit:     single,
-		YearlyLimit:          yearly,
-		ProhibitedHSPrefixes: prefixes,
-		SanctionedCountries:  countries,
-		Watchlist:            watch,
+		SingleOrderLimit:             single,
+		YearlyLimit:                  yearly,
+		ProhibitedHSPrefixes:         prefixes,
+		SanctionedCountries:          countries,
+		Watchlist:                    watch,
+		MinConfirmationWindowSeconds: window,
+		FXRateBounds:                 bounds,
 	}, nil
+}
+
+// normalizeMinWindow validates minConfirmationWindowSeconds: 0 means the default, else
+// MinConfirmationWindowSecs to MaxConfirmationWindowSecs.
+func normalizeMinWindow(v int64) (int64, error) {
+	if v == 0 {
+		return DefaultMinConfirmationWindowSeconds, nil
+	}
+	if v < MinConfirmationWindowSecs || v > MaxConfirmationWindowSecs {
+		return 0, errInvalid("minConfirmationWindowSeconds", "must be between %d and %d (or 0 for the default %d), got %d",
+			MinConfirmationWindowSecs, MaxConfirmationWindowSecs, DefaultMinConfirmationWindowSeconds, v)
+	}
+	return v, nil
+}
+
+// normalizeFXRateBounds validates the FX bounds: pairs "ORDER/PAYER" of two different active
+// ISO 4217 codes, each with a min and/or a max rate (ParseRate syntax), min <= max.
+func normalizeFXRateBounds(in map[string]FXRateBounds) (map[string]FXRateBounds, error) {
+	if len(in) > MaxComplianceListEntries {
+		return nil, errInvalid("fxRateBounds", "has %d entries; at most %d allowed", len(in), MaxComplianceListEntries)
+	}
+	out := make(map[string]FXRateBounds, len(in))
+	for _, pair := range slices.Sorted(maps.Keys(in)) { // report the first invalid entry deterministically
+		if err := validateFXBounds("fxRateBounds."+pair, pair, in[pair]); err != nil {
+			return nil, err
+		}
+		out[pair] = in[pair]
+	}
+	return out, nil
+}
+
+// validateFXBounds checks one entry of fxRateBounds (field names it).
+func validateFXBounds(field, pair string, b FXRateBounds) error {
+	from, to, ok := strings.Cut(pair, "/")
+	if !ok {
+		return errInvalid(field, "must name a currency pair ORDER/PAYER such as \"USD/EUR\", got %s", quoteValue(pair))
+	}
+	if err := firstError(ValidateCurrency(field, from), ValidateCurrency(field, to)); err != nil {
+		return err
+	}
+	if from == to {
+		return errInvalid(field, "must name two different currencies (a payment in its order's currency has rate 1)")
+	}
+	if b.Min == "" && b.Max == "" {
+		return errInvalid(field, "must set min, max or both")
+	}
+	lo, hi, err := b.parse(field)
+	if err != nil {
+		return err
+	}
+	if lo != nil && hi != nil && lo.Cmp(hi) > 0 {
+		return errInvalid(field+".max", "must not be below min %s, got %s", b.Min, b.Max)
+	}
+	return nil
+}
+
+// parse returns the bounds as exact rationals (nil where unset); field prefixes the errors.
+func (b FXRateBounds) parse(field string) (*big.Rat, *big.Rat, error) {
+	var lo, hi *big.Rat
+	var err error
+	if b.Min != "" {
+		if lo, err = ParseRate(field+".min", b.Min); err != nil {
+			return nil, nil, err
+		}
+	}
+	if b.Max != "" {
+		if hi, err = ParseRate(field+".max", b.Max); err != nil {
+			return nil, nil, err
+		}
+	}
+	return lo, hi, nil
+}
+
+// FXPair names the currency pair of a payment as fxRateBounds keys it: order currency, "/",
+// payer currency.
+func FXPair(orderCurrency, payerCurrency string) string {
+	return orderCurrency + "/" + payerCurrency
+}
+
+// checkFXRate refuses a payment rate outside the bounds the rules set for its pair with
+// FX_OUT_OF_TOLERANCE naming fxRate. A pair without bounds is not limited.
+func (r *ComplianceRules) checkFXRate(orderCurrency, payerCurrency, rate string) error {
+	pair := FXPair(orderCurrency, payerCurrency)
+	b, ok := r.FXRateBounds[pair]
+	if !ok {
+		return nil
+	}
+	v, err := ParseRate(fieldFXRate, rate)
+	if err != nil {
+		return err
+	}
+	lo, hi, err := b.parse("fxRateBounds." + pair)
+	if err != nil {
+		return errInternal("stored FX bounds", err)
+	}
+	if (lo == nil || v.Cmp(lo) >= 0) && (hi == nil || v.Cmp(hi) <= 0) {
+		return nil
+	}
+	return &Error{Code: CodeFXOutOfTolerance, Field: fieldFXRate, Message: fmt.Sprintf("%s is outside the bounds [%s, %s] the compliance rules (version %d) set for %s",
+		rate, boundText(b.Min), boundText(b.Max), r.Version, pair)}
+}
+
+// boundText renders an unset bound as "-".
+func boundText(v string) string {
+	if v == "" {
+		return "-"
+	}
+	return v
+}
+
+// confirmationWindow returns the confirmation window of a new order that asked for requested
+// seconds (0: the default window, raised to the rules' minimum if that is longer), or
+// INVALID_ARGUMENT naming confirmationWindowSeconds when requested is below the rules' minimum.
+func (r *ComplianceRules) confirmationWindow(requested int64) (int64, error) {
+	if requested == 0 {
+		return max(DefaultConfirmationWindowSeconds, r.MinConfirmationWindowSeconds), nil
+	}
+	if requested < r.MinConfirmationWindowSeconds {
+		return 0, errInvalid("confirmationWindowSeconds", "must be at least %d seconds under the compliance rules (version %d), got %d",
+			r.MinConfirmationWindowSeconds, r.Version, requested)
+	}
+	return requested, nil
 }
 
 // SetComplianceRules replaces the compliance rule set (Customs only). The request is validated
@@ -251,7 +411,7 @@ func normalizeComplianceRules(req ComplianceRulesRequest) (*ComplianceRules, err
 // amounts, prefixes 1-10 digits, countries ISO 3166-1 alpha-2, watch-list entries valid IDs.
 // The new rules apply to orders created afterwards. It emits ComplianceRulesSet.
 func (c *Contract) SetComplianceRules(ctx contractapi.TransactionContextInterface, req ComplianceRulesRequest) (*ComplianceRules, error) {
-	ti, err := begin(ctx, &req, "SetComplianceRules", CustomsMSP)
+	ti, err := c.begin(ctx, &req, "SetComplianceRules", CustomsMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +469,13 @@ func CheckCompliance(ctx contractapi.TransactionContextInterface, s ComplianceSu
 	if err != nil {
 		return nil, err
 	}
+	return checkCompliance(ctx, rules, s)
+}
+
+// checkCompliance is CheckCompliance with the rule set already loaded.
+func checkCompliance(ctx contractapi.TransactionContextInterface, rules *ComplianceRules, s ComplianceSubject) (*ComplianceAlert, error) {
 	at := s.At
+	var err error
 	if at.IsZero() {
 		if at, err = txTime(ctx); err != nil {
 			return nil, err

@@ -29,16 +29,21 @@ func (c *Contract) GetComplianceRules(ctx contractapi.TransactionContextInterfac
 	return loadComplianceRules(ctx)
 }
 
-// ListComplianceAlerts returns one page of compliance alerts in time order (Customs only).
+// ListComplianceAlerts returns one page of compliance alerts in time order (Customs and the
+// regulator).
 // pageSize is a decimal string: "" or "0" means AlertPageSizeDefault, larger sizes are capped at
-// AlertPageSizeMax, a negative or non-numeric value is INVALID_ARGUMENT. The cost
+// AlertPageSizeMax, a negative or non-numeric value is INVALID_ARGUMENT, as is a bookmark that
+// is not an alert key. The cost
 // is proportional to the page, not to the number of alerts. Evaluate only.
 func (c *Contract) ListComplianceAlerts(ctx contractapi.TransactionContextInterface, pageSize, bookmark string) (*ComplianceAlertPage, error) {
-	if _, err := requireOrg(ctx, "ListComplianceAlerts", CustomsMSP); err != nil {
+	if _, err := requireOrg(ctx, "ListComplianceAlerts", CustomsMSP, RegulatorMSP); err != nil {
 		return nil, err
 	}
 	size, err := ParsePageSize("pageSize", pageSize, AlertPageSizeDefault, AlertPageSizeMax)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkBookmark(ctx, bookmark, objComplianceAlert); err != nil {
 		return nil, err
 	}
 	it, meta, err := ctx.GetStub().GetStateByPartialCompositeKeyWithPagination(objComplianceAlert, []string{}, size, bookmark)

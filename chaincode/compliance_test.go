@@ -29,10 +29,11 @@ var (
 
 // rtChaincode returns the xborder chaincode, built once for the rules tests (building the
 // contract metadata and compiling its schemas is slow, and the chaincode keeps no state of its
-// own between transactions).
+// own between transactions). Its transactions carry fixed timestamps, so the endorsement-time
+// clock check is off (the lifecycle tests cover it).
 func rtChaincode(t testing.TB) *Chaincode {
 	t.Helper()
-	rtCCOnce.Do(func() { rtCC, rtCCErr = NewChaincode() })
+	rtCCOnce.Do(func() { rtCC, rtCCErr = NewChaincode(WithMaxClockSkew(0)) })
 	require.NoError(t, rtCCErr)
 	return rtCC
 }
@@ -464,9 +465,9 @@ func TestRulesTransactionMetadata(t *testing.T) {
 	for _, name := range []string{"SetComplianceRules", "AnchorDocument"} {
 		require.Contains(t, tags[name], "submit", name)
 	}
-	require.ElementsMatch(t, []string{"singleOrderLimit", "yearlyLimit", "prohibitedHsPrefixes", "sanctionedCountries", "watchlist"},
+	require.ElementsMatch(t, []string{"singleOrderLimit", "yearlyLimit", "prohibitedHsPrefixes", "sanctionedCountries", "watchlist", "minConfirmationWindowSeconds", "fxRateBounds"},
 		rtKeys(md.Components.Schemas["ComplianceRulesRequest"].Properties))
-	require.ElementsMatch(t, []string{"sha256", "orderId", "kind"}, rtKeys(md.Components.Schemas["AnchorDocumentRequest"].Properties))
+	require.ElementsMatch(t, []string{"sha256", "orderId", "kind", "expectedVersion"}, rtKeys(md.Components.Schemas["AnchorDocumentRequest"].Properties))
 }
 
 func rtKeys(m map[string]any) []string {

@@ -30,13 +30,18 @@ const ContractVersion = "1.0.0"
 // order_read.go files) and the rules, compliance, credit and document transactions.
 type Contract struct {
 	contractapi.Contract
+	cfg config
 }
 
 // NewContract returns the xborder contract with its name and metadata information set. Before
 // every transaction it checks the number of arguments (see checkArguments); a function name
-// that is not a transaction is refused with a coded error (see unknownTransaction).
-func NewContract() *Contract {
-	c := &Contract{}
+// that is not a transaction is refused with a coded error (see unknownTransaction). Options
+// configure the endorsement-time clock check of write proposals (WithMaxClockSkew, WithClock).
+func NewContract(opts ...Option) *Contract {
+	c := &Contract{cfg: defaultConfig()}
+	for _, opt := range opts {
+		opt(&c.cfg)
+	}
 	c.Name = ContractName
 	c.Info = metadata.InfoMetadata{
 		Title:       "xborder",
@@ -83,7 +88,7 @@ var transactionArguments = map[string][]string{
 	"SetComplianceRules":   {requestArgument},
 	"AnchorDocument":       {requestArgument},
 	"GetOrder":             {"orderId"},
-	"ListOrders":           {"merchantId", "status", "buyerId", "pageSize", "bookmark"},
+	"ListOrders":           {"merchantId", "status", "buyerId", "pageSize", "bookmark", "createdFrom", "createdTo"},
 	"GetOrderHistory":      {"orderId"},
 	"GetComplianceRules":   {},
 	"ListComplianceAlerts": {"pageSize", "bookmark"},
@@ -162,6 +167,55 @@ func unknownTransaction(ctx contractapi.TransactionContextInterface) error {
 	return errInvalid("function", "%s is not a transaction of contract %s", quoteValue(fn), ContractName)
 }
 
+// legacyArgumentCounts lists the transactions that gained trailing optional arguments, with the
+// number of arguments they had before: ListOrders took (merchantId, status, buyerId, pageSize,
+// bookmark) before createdFrom and createdTo were added. Clients written for the former form keep
+// working; the added arguments are then "".
+var legacyArgumentCounts = map[string]int{"ListOrders": 5}
+
+// withLegacyArguments returns stub, or for a call in a former argument form (see
+// legacyArgumentCounts) a stub whose arguments are padded with "" to the current form.
+func withLegacyArguments(stub shim.ChaincodeStubInterface) shim.ChaincodeStubInterface {
+	ns, fn, params := splitFunction(stub)
+	legacy, ok := legacyArgumentCounts[fn]
+	if ns != ContractName || !ok || len(params) != legacy {
+		return stub
+	}
+	args := stub.GetArgs()
+	for len(args)-1 < len(transactionArguments[fn]) {
+		args = append(args, []byte{})
+	}
+	return &paddedStub{ChaincodeStubInterface: stub, args: args}
+}
+
+// paddedStub is a stub whose arguments were padded by withLegacyArguments; everything else is
+// the peer's stub.
+type paddedStub struct {
+	shim.ChaincodeStubInterface
+	args [][]byte
+}
+
+// GetArgs returns the padded arguments, the function name first.
+func (s *paddedStub) GetArgs() [][]byte { return s.args }
+
+// GetStringArgs returns the padded arguments as strings.
+func (s *paddedStub) GetStringArgs() []string {
+	out := make([]string, len(s.args))
+	for i, a := range s.args {
+		out[i] = string(a)
+	}
+	return out
+}
+
+// GetArgsSlice returns the padded arguments concatenated, as the shim's stub does.
+func (s *paddedStub) GetArgsSlice() ([]byte, error) { return bytes.Join(s.args, nil), nil }
+
+// GetFunctionAndParameters returns the function name and the padded parameters.
+func (s *paddedStub) GetFunctionAndParameters() (string, []string) {
+	all := s.GetStringArgs()
+	return all[0], all[1:]
+}
+
 // ChaincodeVersion is the chaincode-level version reported in the metadata's info (the
 // contract's own info carries ContractVersion).
 const ChaincodeVersion = ContractVersion
@@ -195,9 +249,10 @@ type Chaincode struct {
 	cc *contractapi.ContractChaincode
 }
 
-// NewChaincode builds the chaincode that serves the xborder contract.
-func NewChaincode() (*Chaincode, error) {
-	cc, err := contractapi.NewChaincode(NewContract())
+// NewChaincode builds the chaincode that serves the xborder contract, configured with opts (see
+// NewContract).
+func NewChaincode(opts ...Option) (*Chaincode, error) {
+	cc, err := contractapi.NewChaincode(NewContract(opts...))
 	if err != nil {
 		return nil, fmt.Errorf("create xborder chaincode: %w", err)
 	}
@@ -215,8 +270,11 @@ func (c *Chaincode) Init(stub shim.ChaincodeStubInterface) *peer.Response {
 }
 
 // Invoke runs one transaction. org.hyperledger.fabric:GetMetadata returns contractapi's
-// metadata with the chaincode info (ChaincodeTitle, ChaincodeVersion) as its info.
+// metadata with the chaincode info (ChaincodeTitle, ChaincodeVersion) as its info. A call of a
+// transaction that gained trailing arguments, made with its former number of arguments, gets
+// the new ones as "" (see legacyArgumentCounts).
 func (c *Chaincode) Invoke(stub shim.ChaincodeStubInterface) *peer.Response {
+	stub = withLegacyArguments(stub)
 	resp := c.cc.Invoke(stub)
 	if ns, fn, _ := splitFunction(stub); ns != contractapi.SystemContractName || fn != getMetadataFunction || resp.GetStatus() != shim.OK {
 		return resp
@@ -299,7 +357,9 @@ func (s *requestSerializer) ToString(result reflect.Value, resultType reflect.Ty
 	return s.JSONSerializer.ToString(result, resultType, nil, components)
 }
 
-// decodeRequest decodes one JSON object into v, rejecting unknown fields and trailing data.
+// decodeRequest decodes one JSON object into v, rejecting unknown fields, trailing data and
+// damaged text (invalid UTF-8 or lone surrogates, which the JSON decoder turns into U+FFFD; see
+// checkText) in any string field.
 func decodeRequest(param string, v any) error {
 	dec := json.NewDecoder(bytes.NewReader([]byte(param)))
 	dec.DisallowUnknownFields()
@@ -319,7 +379,7 @@ func decodeRequest(param string, v any) error {
 	if dec.More() {
 		return errInvalid("request", "must be exactly one JSON object")
 	}
-	return nil
+	return checkStrings("", v)
 }
 
 // jsonTypeName names a Go type the way a JSON client thinks of it.

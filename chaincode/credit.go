@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -73,6 +72,7 @@ type SettlementEntry struct {
 	Currency    string `json:"currency"`
 	FinalStatus string `json:"finalStatus"`
 	Date        string `json:"date"`
+	FinalizedAt string `json:"finalizedAt,omitempty"`
 	Escrowed    int64  `json:"escrowed"`
 	Released    int64  `json:"released"`
 	Refunded    int64  `json:"refunded"`
@@ -138,8 +138,8 @@ type SettlementTotals struct {
 	Refunded       int64  `json:"refunded"`
 }
 
-// SettlementReport totals a merchant's finished orders whose finalisation date (UTC) lies in
-// [From, To], per currency (sorted). Currency is the filter asked for ("" = every currency).
+// SettlementReport totals a merchant's finished orders whose finalisation time lies in
+// [From, To] (as given: RFC 3339 timestamps or dates), per currency (sorted). Currency is the filter asked for ("" = every currency).
 type SettlementReport struct {
 	MerchantID string             `json:"merchantId"`
 	Currency   string             `json:"currency"`
@@ -235,7 +235,7 @@ func RecordOutcome(ctx contractapi.TransactionContextInterface, o Outcome) error
 	}
 	return putJSON(ctx, skey, SettlementEntry{
 		OrderID: o.OrderID, Currency: o.Currency, FinalStatus: o.FinalStatus, Date: at.Format(DateLayout),
-		Escrowed: o.Escrowed, Released: o.Released, Refunded: o.Refunded,
+		FinalizedAt: at.Format(time.RFC3339Nano), Escrowed: o.Escrowed, Released: o.Released, Refunded: o.Refunded,
 	})
 }
 
@@ -380,13 +380,15 @@ func (c *Contract) GetMerchantCredit(ctx contractapi.TransactionContextInterface
 	return agg.finish(), nil
 }
 
-// GetSettlementReport totals a merchant's finished orders finalised between from and to
-// (inclusive dates, YYYY-MM-DD, UTC, at most MaxSettlementReportDays days), per currency;
-// currency filters one currency ("" = all). Bank, Merchant and Customs may read it; Carrier
-// gets FORBIDDEN. It scans the settlement index one month prefix at a time, so its cost grows
-// with the merchant's settlements in the months asked for, not with the ledger. Evaluate only.
+// GetSettlementReport totals a merchant's finished orders finalised between from and to, per
+// currency; currency filters one currency ("" = all). from and to are inclusive bounds, each an
+// RFC 3339 timestamp or a date YYYY-MM-DD (from: the start of that UTC day, to: its end); the
+// range may span at most MaxSettlementReportDays days. Bank, Merchant, Customs and the regulator
+// may read it; Carrier gets FORBIDDEN. It scans the settlement index one month prefix at a time,
+// so its cost grows with the merchant's settlements in the months asked for, not with the
+// ledger. Evaluate only.
 func (c *Contract) GetSettlementReport(ctx contractapi.TransactionContextInterface, merchantID, currency, from, to string) (*SettlementReport, error) {
-	if _, err := requireOrg(ctx, "GetSettlementReport", BankMSP, MerchantMSP, CustomsMSP); err != nil {
+	if _, err := requireOrg(ctx, "GetSettlementReport", BankMSP, MerchantMSP, CustomsMSP, RegulatorMSP); err != nil {
 		return nil, err
 	}
 	if err := ValidateID("merchantId", merchantID); err != nil {
@@ -397,26 +399,18 @@ func (c *Contract) GetSettlementReport(ctx contractapi.TransactionContextInterfa
 			return nil, err
 		}
 	}
-	fromDate, err := ParseDate("from", from)
+	period, err := parsePeriod("from", from, "to", to, true)
 	if err != nil {
 		return nil, err
 	}
-	toDate, err := ParseDate("to", to)
-	if err != nil {
-		return nil, err
-	}
-	if toDate.Before(fromDate) {
-		return nil, errInvalid("to", "must not be before from (%s), got %s", from, to)
-	}
-	if days := int(toDate.Sub(fromDate)/(24*time.Hour)) + 1; days > MaxSettlementReportDays {
+	if days := period.days(); days > MaxSettlementReportDays {
 		return nil, errInvalid("to", "the range %s to %s spans %d days; at most %d allowed", from, to, days, MaxSettlementReportDays)
 	}
-
 	report := &SettlementReport{MerchantID: merchantID, Currency: currency, From: from, To: to, Totals: []SettlementTotals{}}
 	totals := map[string]*SettlementTotals{}
-	month := time.Date(fromDate.Year(), fromDate.Month(), 1, 0, 0, 0, 0, time.UTC)
-	for !month.After(toDate) {
-		if err := addSettlementMonth(ctx, merchantID, currency, month.Format("2006-01"), from, to, totals); err != nil {
+	month := time.Date(period.from.Year(), period.from.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for !month.After(period.to) {
+		if err := addSettlementMonth(ctx, merchantID, currency, month.Format("2006-01"), period, totals); err != nil {
 			return nil, err
 		}
 		month = month.AddDate(0, 1, 0)
@@ -434,9 +428,9 @@ func (c *Contract) GetSettlementReport(ctx contractapi.TransactionContextInterfa
 	return report, nil
 }
 
-// addSettlementMonth adds the settlement entries of one month whose date is in [from, to] and
+// addSettlementMonth adds the settlement entries of one month finalised within period and
 // whose currency matches (all when currency is "") to totals.
-func addSettlementMonth(ctx contractapi.TransactionContextInterface, merchantID, currency, month, from, to string, totals map[string]*SettlementTotals) error {
+func addSettlementMonth(ctx contractapi.TransactionContextInterface, merchantID, currency, month string, period *timePeriod, totals map[string]*SettlementTotals) error {
 	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objSettlement, []string{merchantID, month})
 	if err != nil {
 		return errInternal("query settlements", err)
@@ -451,10 +445,11 @@ func addSettlementMonth(ctx contractapi.TransactionContextInterface, merchantID,
 		if err := json.Unmarshal(kv.GetValue(), &e); err != nil {
 			return errInternal("decode settlement entry", err)
 		}
-		if strings.Compare(e.Date, from) < 0 || strings.Compare(e.Date, to) > 0 {
-			continue
+		at, err := e.finalizedAt()
+		if err != nil {
+			return err
 		}
-		if currency != "" && e.Currency != currency {
+		if !period.contains(at) || (currency != "" && e.Currency != currency) {
 			continue
 		}
 		t, ok := totals[e.Currency]
@@ -462,22 +457,48 @@ func addSettlementMonth(ctx contractapi.TransactionContextInterface, merchantID,
 			t = &SettlementTotals{Currency: e.Currency}
 			totals[e.Currency] = t
 		}
-		t.Orders++
-		if e.FinalStatus == StatusCompleted {
-			t.Completed++
+		if err := t.add(e); err != nil {
+			return err
 		}
-		if e.Refunded > 0 {
-			t.RefundedOrders++
+	}
+	return nil
+}
+
+// finalizedAt returns when the entry's order was finalised: its finalizedAt, or for entries
+// recorded before that field existed the start of its date.
+func (e SettlementEntry) finalizedAt() (time.Time, error) {
+	if e.FinalizedAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, e.FinalizedAt)
+		if err != nil {
+			return time.Time{}, errInternal("parse settlement finalizedAt", err)
 		}
-		if t.Escrowed, err = AddAmounts("escrowed", t.Escrowed, e.Escrowed); err != nil {
-			return errInternal("total settlements", err)
-		}
-		if t.Released, err = AddAmounts("released", t.Released, e.Released); err != nil {
-			return errInternal("total settlements", err)
-		}
-		if t.Refunded, err = AddAmounts("refunded", t.Refunded, e.Refunded); err != nil {
-			return errInternal("total settlements", err)
-		}
+		return t, nil
+	}
+	t, err := time.Parse(DateLayout, e.Date)
+	if err != nil {
+		return time.Time{}, errInternal("parse settlement date", err)
+	}
+	return t, nil
+}
+
+// add counts one settlement entry into the totals of its currency.
+func (t *SettlementTotals) add(e SettlementEntry) error {
+	t.Orders++
+	if e.FinalStatus == StatusCompleted {
+		t.Completed++
+	}
+	if e.Refunded > 0 {
+		t.RefundedOrders++
+	}
+	var err error
+	if t.Escrowed, err = AddAmounts("escrowed", t.Escrowed, e.Escrowed); err != nil {
+		return errInternal("total settlements", err)
+	}
+	if t.Released, err = AddAmounts("released", t.Released, e.Released); err != nil {
+		return errInternal("total settlements", err)
+	}
+	if t.Refunded, err = AddAmounts("refunded", t.Refunded, e.Refunded); err != nil {
+		return errInternal("total settlements", err)
 	}
 	return nil
 }

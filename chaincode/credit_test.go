@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -279,10 +280,20 @@ func TestSettlementReport(t *testing.T) {
 		{"other merchant", "m2", "", "2026-02-10", "2026-02-10", []SettlementTotals{
 			{Currency: "USD", Orders: 1, Completed: 1, Escrowed: 9999, Released: 9999},
 		}},
+		// RFC 3339 bounds are instants (the outcomes were finalised at noon UTC).
+		{"timestamps around noon", "m1", "", "2026-02-01T12:00:00Z", "2026-02-15T11:59:59.999Z", []SettlementTotals{
+			{Currency: "USD", Orders: 1, RefundedOrders: 1, Escrowed: 500, Refunded: 500},
+		}},
+		{"timestamps with an offset", "m1", "", "2026-02-15T13:00:00+01:00", "2026-03-01T12:59:59+01:00", []SettlementTotals{
+			{Currency: "EUR", Orders: 1, Completed: 1, RefundedOrders: 1, Escrowed: 2000, Released: 1500, Refunded: 500},
+		}},
+		{"a date and a timestamp", "m1", "USD", "2026-01-31", "2026-02-01T11:00:00Z", []SettlementTotals{
+			{Currency: "USD", Orders: 1, Completed: 1, Escrowed: 1000, Released: 1000},
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, msp := range []string{BankMSP, MerchantMSP, CustomsMSP} {
+			for _, msp := range []string{BankMSP, MerchantMSP, CustomsMSP, RegulatorMSP} {
 				var rep SettlementReport
 				e.ok(e.evaluate(msp, "GetSettlementReport", tc.merchant, tc.currency, tc.from, tc.to), &rep)
 				var orders int64
@@ -306,15 +317,21 @@ func TestSettlementReport(t *testing.T) {
 		{"outsider forbidden", rtOutsider, "m1", "", "2026-01-01", "2026-01-31", CodeForbidden, "FORBIDDEN: "},
 		{"bad merchant", BankMSP, "", "", "2026-01-01", "2026-01-31", CodeInvalidArgument, "INVALID_ARGUMENT: merchantId: "},
 		{"bad currency", BankMSP, "m1", "usd", "2026-01-01", "2026-01-31", CodeInvalidArgument, "INVALID_ARGUMENT: currency: "},
-		{"bad from", BankMSP, "m1", "", "2026-1-01", "2026-01-31", CodeInvalidArgument, "INVALID_ARGUMENT: from: "},
+		{"bad from", BankMSP, "m1", "", "2026-1-01", "2026-01-31", CodeInvalidArgument,
+			`INVALID_ARGUMENT: from: must be an RFC 3339 timestamp such as "2026-03-01T09:30:00Z" or a date YYYY-MM-DD such as "2026-03-01", got "2026-1-01"`},
 		{"bad to", BankMSP, "m1", "", "2026-01-01", "2026-02-30", CodeInvalidArgument, "INVALID_ARGUMENT: to: "},
+		{"timestamp without zone", BankMSP, "m1", "", "2026-01-01T00:00:00", "2026-02-01", CodeInvalidArgument, "INVALID_ARGUMENT: from: must be an RFC 3339 timestamp"},
+		{"missing from", BankMSP, "m1", "", "", "2026-02-01", CodeInvalidArgument, "INVALID_ARGUMENT: from: is required"},
+		{"timestamp to before from", BankMSP, "m1", "", "2026-02-01T10:00:00Z", "2026-02-01T09:59:59Z", CodeInvalidArgument, "INVALID_ARGUMENT: to: must not be before from"},
 		{"to before from", BankMSP, "m1", "", "2026-02-01", "2026-01-31", CodeInvalidArgument, "INVALID_ARGUMENT: to: must not be before from"},
 		{"range too long", BankMSP, "m1", "", "2025-01-01", "2026-01-02", CodeInvalidArgument, "INVALID_ARGUMENT: to: the range"},
 	}
 	for _, tc := range errs {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := e.fails(e.evaluate(tc.msp, "GetSettlementReport", tc.merchant, tc.currency, tc.from, tc.to), tc.code)
-			require.Contains(t, msg, tc.prefix)
+			require.True(t, strings.HasPrefix(msg, tc.prefix), msg)
+			require.Equal(t, 1, strings.Count(msg, ": must")+strings.Count(msg, ": is required")+strings.Count(msg, ": the range")+strings.Count(msg, "FORBIDDEN: "),
+				"one message per bad field: %s", msg)
 		})
 	}
 	var rep SettlementReport

@@ -30,6 +30,10 @@ func TestDeterminism(t *testing.T) {
 		{chaincode.CustomsMSP, "DecideCustoms", map[string]any{"orderId": id, "decision": "HELD", "reason": "x-ray"}, nil},
 		{chaincode.CustomsMSP, "DecideCustoms", map[string]any{"orderId": id, "decision": "CLEARED", "dutyAmount": 5}, nil},
 		{chaincode.CarrierMSP, "RecordCheckpoint", map[string]any{"orderId": id, "code": "PICKED_UP", "location": "Shenzhen"}, nil},
+		{chaincode.CarrierMSP, "RecordCheckpoint", map[string]any{"orderId": id, "code": "DEPARTED", "location": "Shenzhen"}, nil},
+		{chaincode.CarrierMSP, "RecordCheckpoint", map[string]any{"orderId": id, "code": "ARRIVED", "location": "Leipzig"}, nil},
+		{chaincode.CarrierMSP, "RecordCheckpoint", map[string]any{"orderId": id, "code": "OUT_FOR_DELIVERY", "location": "Berlin"}, nil},
+		{chaincode.CarrierMSP, "RecordCheckpoint", map[string]any{"orderId": id, "code": "DELIVERED", "location": "Berlin"}, nil},
 		{chaincode.BankMSP, "OpenDispute", map[string]any{"orderId": id, "reason": "slow"}, nil},
 		{chaincode.BankMSP, "ResolveDispute", map[string]any{"orderId": id, "refundAmount": 1234}, nil},
 	}

@@ -10,7 +10,9 @@ import (
 // followed by ": " and a human message, so gateways can map it without parsing prose.
 type Code string
 
-// The error codes of DESIGN §5.
+// The error codes of docs/design.md §5, and the codes added since: VERSION_MISMATCH (a write's
+// expectedVersion is not the order's version, docs/design.md §9) and FX_OUT_OF_TOLERANCE (an
+// escrow payment's FX rate is outside the bounds of the compliance rules).
 const (
 	CodeNotFound           Code = "NOT_FOUND"
 	CodeInvalidArgument    Code = "INVALID_ARGUMENT"
@@ -18,6 +20,8 @@ const (
 	CodeConflict           Code = "CONFLICT"
 	CodeFailedPrecondition Code = "FAILED_PRECONDITION"
 	CodeComplianceRejected Code = "COMPLIANCE_REJECTED"
+	CodeVersionMismatch    Code = "VERSION_MISMATCH"
+	CodeFXOutOfTolerance   Code = "FX_OUT_OF_TOLERANCE"
 	CodeInternal           Code = "INTERNAL"
 )
 
@@ -77,6 +81,12 @@ func errConflict(format string, args ...any) error {
 
 func errPrecondition(format string, args ...any) error {
 	return &Error{Code: CodeFailedPrecondition, Message: fmt.Sprintf(format, args...)}
+}
+
+// errPreconditionField is a FAILED_PRECONDITION error that names the field the state refuses
+// (such as "timestamp").
+func errPreconditionField(field, format string, args ...any) error {
+	return &Error{Code: CodeFailedPrecondition, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 func errCompliance(format string, args ...any) error {

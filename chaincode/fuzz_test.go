@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 var (
@@ -136,5 +138,56 @@ func FuzzMoneyArithmetic(f *testing.F) {
 		check("SubAmounts", d, err, new(big.Int).Sub(ba, bb))
 		p, err := MulAmount("amount", a, b)
 		check("MulAmount", p, err, new(big.Int).Mul(ba, bb))
+	})
+}
+
+// FuzzDecodeRequestText decodes arbitrary bytes as a request: whatever the decoder accepts
+// holds only valid UTF-8 without U+FFFD in its strings, and every refusal names a field.
+func FuzzDecodeRequestText(f *testing.F) {
+	for _, s := range []string{
+		`{"orderId":"o-1","reason":"late"}`, `{"orderId":"o\ud800"}`, "{\"reason\":\"\xff\"}",
+		`{"reason":"\ufffd"}`, `{"reason":"Jose\u0301"}`, `{}`, `[`, `{"x":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var req OpenDisputeRequest
+		err := decodeRequest(string(b), &req)
+		if err != nil {
+			if CodeOf(err) != CodeInvalidArgument {
+				t.Fatalf("decodeRequest(%q) = %v, want INVALID_ARGUMENT", b, err)
+			}
+			return
+		}
+		for _, s := range []string{req.OrderID, req.Reason} {
+			if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
+				t.Fatalf("decodeRequest(%q) accepted damaged text %q", b, s)
+			}
+		}
+	})
+}
+
+// FuzzParseTimeBound checks the period bounds: accepted values are RFC 3339 timestamps or
+// dates, a date's upper bound is the last instant of its day, and refusals name the field.
+func FuzzParseTimeBound(f *testing.F) {
+	for _, s := range []string{"2026-03-01", "2026-03-01T09:30:00Z", "2026-03-01T09:30:00.5+01:00", "2026-02-30", "2026-1-01", "", "x", "2026-03-01T09:30:00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lo, errLo := parseTimeBound("from", s, false)
+		hi, errHi := parseTimeBound("from", s, true)
+		if (errLo == nil) != (errHi == nil) {
+			t.Fatalf("bounds of %q disagree: %v / %v", s, errLo, errHi)
+		}
+		if errLo != nil {
+			requireInvalid(t, errLo, "from")
+			return
+		}
+		if hi.Before(lo) {
+			t.Fatalf("upper bound %v of %q before its lower bound %v", hi, s, lo)
+		}
+		if _, err := time.Parse(DateLayout, s); err == nil && hi.Sub(lo) != 24*time.Hour-time.Nanosecond {
+			t.Fatalf("date %q spans %v", s, hi.Sub(lo))
+		}
 	})
 }

@@ -2,6 +2,7 @@ package chaincode
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -17,12 +18,17 @@ const (
 	objDecision    = "decision"    // [orderId] → DecisionRecord (overwritten per decision)
 	objCheckpoint  = "checkpoint"  // [orderId, seq (6 digits)] → CheckpointRecord
 	objDispute     = "dispute"     // [orderId] → DisputeRecord
+	// objEscrow (escrow.go): [orderId] → EscrowRecord, with a key-level endorsement policy.
 
 	// Indexes: the value is a single 0x00 byte; the order ID is the last attribute.
 	idxStatus              = "ord~s"     // [status, orderId]
 	idxMerchantStatus      = "ord~m~s"   // [merchantId, status, orderId]
 	idxBuyerStatus         = "ord~b~s"   // [buyerId, status, orderId]
 	idxMerchantBuyerStatus = "ord~m~b~s" // [merchantId, buyerId, status, orderId]
+	// Creation-time indexes, written once by CreateOrder (the time is sortableTimeLayout, so
+	// key order is creation order): ListOrders' createdFrom/createdTo walk them.
+	idxCreated         = "ord~c"   // [createdAt, orderId]
+	idxMerchantCreated = "ord~m~c" // [merchantId, createdAt, orderId]
 
 	// Private data keys (composite keys inside the collections).
 	privBuyer             = "buyer"              // orderPrivate [orderId] → buyer private record
@@ -74,6 +80,25 @@ func indexKeys(ctx contractapi.TransactionContextInterface, o *Order, status str
 	return keys, nil
 }
 
+// sortableTimeLayout renders a time at fixed width in UTC, so that composite keys holding it
+// sort in time order.
+const sortableTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// putCreationIndex writes the creation-time index entries of a new order.
+func putCreationIndex(ctx contractapi.TransactionContextInterface, o *Order, ti *txInfo) error {
+	at := ti.at.UTC().Format(sortableTimeLayout)
+	for _, spec := range [][]string{{idxCreated, at, o.OrderID}, {idxMerchantCreated, o.MerchantID, at, o.OrderID}} {
+		key, err := compositeKey(ctx, spec[0], spec[1:]...)
+		if err != nil {
+			return err
+		}
+		if err := ctx.GetStub().PutState(key, indexValue); err != nil {
+			return errInternal("put creation index entry", err)
+		}
+	}
+	return nil
+}
+
 // historyKey is one key of an order whose history belongs to the order's audit trail.
 type historyKey struct {
 	kind string
@@ -81,10 +106,10 @@ type historyKey struct {
 }
 
 // orderHistoryKeys returns every public key the order's lifecycle may have written, in a fixed
-// order: order, payment, declaration, waybill, decision, dispute, then each checkpoint.
+// order: order, payment, escrow, declaration, waybill, decision, dispute, then each checkpoint.
 func orderHistoryKeys(ctx contractapi.TransactionContextInterface, o *Order) ([]historyKey, error) {
 	kinds := []struct{ kind, obj string }{
-		{"order", objOrder}, {"payment", objPayment}, {"declaration", objDeclaration},
+		{"order", objOrder}, {"payment", objPayment}, {"escrow", objEscrow}, {"declaration", objDeclaration},
 		{"waybill", objWaybill}, {"customsDecision", objDecision}, {"dispute", objDispute},
 	}
 	out := make([]historyKey, 0, len(kinds)+int(o.Logistics.Checkpoints))
@@ -103,4 +128,22 @@ func orderHistoryKeys(ctx contractapi.TransactionContextInterface, o *Order) ([]
 		out = append(out, historyKey{kind: "checkpoint", key: key})
 	}
 	return out, nil
+}
+
+// checkBookmark refuses a pagination bookmark that does not lie in the range of the partial
+// composite key query (objectType, attrs): a peer starts the page at the bookmark without
+// checking it, so a foreign bookmark would let the query read keys of another object type.
+// An empty bookmark (the first page) is always accepted.
+func checkBookmark(ctx contractapi.TransactionContextInterface, bookmark, objectType string, attrs ...string) error {
+	if bookmark == "" {
+		return nil
+	}
+	prefix, err := compositeKey(ctx, objectType, attrs...)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(bookmark, prefix) {
+		return errInvalid("bookmark", "is not a bookmark of this query: pass back the bookmark of the previous page of the same query, unchanged")
+	}
+	return nil
 }

@@ -11,8 +11,9 @@ import (
 // travel in the transient map under "waybill_private".
 type RegisterWaybillRequest struct {
 	requestBase
-	OrderID   string `json:"orderId"`
-	WaybillNo string `json:"waybillNo"`
+	OrderID         string `json:"orderId"`
+	WaybillNo       string `json:"waybillNo"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // RegisterWaybill records the carrier's waybill for a paid order (CarrierMSP). The consignee is
@@ -21,7 +22,7 @@ type RegisterWaybillRequest struct {
 // customs can compare its hash with the merchant's. A waybill may be replaced until the goods
 // are picked up or customs has cleared the order.
 func (c *Contract) RegisterWaybill(ctx contractapi.TransactionContextInterface, req RegisterWaybillRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "RegisterWaybill", CarrierMSP)
+	ti, err := c.begin(ctx, &req, "RegisterWaybill", CarrierMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +36,7 @@ func (c *Contract) RegisterWaybill(ctx contractapi.TransactionContextInterface, 
 	if err != nil {
 		return nil, err
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -105,10 +106,11 @@ func orderConsigneeSalt(ctx contractapi.TransactionContextInterface, orderID str
 // SHA-256 (hex) of an evidence document such as a proof of delivery.
 type RecordCheckpointRequest struct {
 	requestBase
-	OrderID      string `json:"orderId"`
-	Code         string `json:"code"`
-	Location     string `json:"location"`
-	DocumentHash string `json:"documentHash,omitempty" metadata:",optional"`
+	OrderID         string `json:"orderId"`
+	Code            string `json:"code"`
+	Location        string `json:"location"`
+	DocumentHash    string `json:"documentHash,omitempty" metadata:",optional"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // RecordCheckpoint certifies a logistics checkpoint (CarrierMSP) with the transaction timestamp
@@ -119,54 +121,20 @@ type RecordCheckpointRequest struct {
 // (also while the order is held or disputed) and does not advance the shipment. Progress
 // checkpoints are refused while the order is held; during a dispute they are still certified.
 func (c *Contract) RecordCheckpoint(ctx contractapi.TransactionContextInterface, req RecordCheckpointRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "RecordCheckpoint", CarrierMSP)
+	ti, err := c.begin(ctx, &req, "RecordCheckpoint", CarrierMSP)
 	if err != nil {
 		return nil, err
 	}
-	if err := ValidateID("orderId", req.OrderID); err != nil {
-		return nil, err
-	}
-	pos := slices.Index(CheckpointSequence, req.Code)
-	if pos < 0 && req.Code != CheckpointException {
-		return nil, errInvalid("code", "must be one of %v or %s, got %q", CheckpointSequence, CheckpointException, req.Code)
-	}
-	if err := ValidateText("location", req.Location, 200); err != nil {
-		return nil, err
-	}
-	docHash := ""
-	if req.DocumentHash != "" {
-		if docHash, err = NormalizeSHA256Hex("documentHash", req.DocumentHash); err != nil {
-			return nil, err
-		}
-	}
-	o, err := loadOrder(ctx, req.OrderID)
+	docHash, err := req.validate()
 	if err != nil {
 		return nil, err
 	}
-	if IsFinalStatus(o.Status) {
-		return nil, errPrecondition("cannot record checkpoint: order %s is %s", o.OrderID, o.Status)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
+	if err != nil {
+		return nil, err
 	}
-	if !o.Documents.Waybilled {
-		return nil, errPrecondition("cannot record checkpoint %s: order %s has no waybill", req.Code, o.OrderID)
-	}
-	if o.Logistics.Checkpoints >= MaxCheckpoints {
-		return nil, errPrecondition("cannot record checkpoint: order %s already has %d checkpoints", o.OrderID, o.Logistics.Checkpoints)
-	}
-	if req.Code != CheckpointException {
-		if o.Hold != nil {
-			return nil, errPrecondition("cannot record checkpoint %s: order %s is HELD (%s)", req.Code, o.OrderID, o.Hold.Reason)
-		}
-		last := slices.Index(CheckpointSequence, o.Logistics.LastCheckpoint)
-		if pos != last+1 {
-			next := "none (delivered)"
-			if last+1 < len(CheckpointSequence) {
-				next = CheckpointSequence[last+1]
-			}
-			return nil, errPrecondition("cannot record checkpoint %s: checkpoints follow %v; order %s expects %s next", req.Code, CheckpointSequence, o.OrderID, next)
-		}
-		if (req.Code == CheckpointOutForDelivery || req.Code == CheckpointDelivered) && !o.Customs.Cleared {
-			return nil, errPrecondition("cannot record checkpoint %s: order %s is not cleared by customs", req.Code, o.OrderID)
-		}
+	if err := checkCheckpointAllowed(o, req.Code); err != nil {
+		return nil, err
 	}
 	seq := o.Logistics.Checkpoints + 1
 	key, err := checkpointKey(ctx, o.OrderID, seq)
@@ -199,4 +167,56 @@ func (c *Contract) RecordCheckpoint(ctx contractapi.TransactionContextInterface,
 		return nil, err
 	}
 	return o, nil
+}
+
+// validate checks the checkpoint request and returns the evidence document hash in lower case
+// ("" when none is given).
+func (r *RecordCheckpointRequest) validate() (string, error) {
+	if err := ValidateID("orderId", r.OrderID); err != nil {
+		return "", err
+	}
+	if !slices.Contains(CheckpointSequence, r.Code) && r.Code != CheckpointException {
+		return "", errInvalid("code", "must be one of %v or %s, got %q", CheckpointSequence, CheckpointException, r.Code)
+	}
+	if err := ValidateText("location", r.Location, 200); err != nil {
+		return "", err
+	}
+	if r.DocumentHash == "" {
+		return "", nil
+	}
+	return NormalizeSHA256Hex("documentHash", r.DocumentHash)
+}
+
+// checkCheckpointAllowed checks that the order may receive checkpoint code: not final, with a
+// waybill and room for another checkpoint; a progress checkpoint also needs the order not to be
+// held, to be the next one of CheckpointSequence and, for OUT_FOR_DELIVERY and DELIVERED,
+// customs clearance.
+func checkCheckpointAllowed(o *Order, code string) error {
+	if IsFinalStatus(o.Status) {
+		return errPrecondition("cannot record checkpoint: order %s is %s", o.OrderID, o.Status)
+	}
+	if !o.Documents.Waybilled {
+		return errPrecondition("cannot record checkpoint %s: order %s has no waybill", code, o.OrderID)
+	}
+	if o.Logistics.Checkpoints >= MaxCheckpoints {
+		return errPrecondition("cannot record checkpoint: order %s already has %d checkpoints", o.OrderID, o.Logistics.Checkpoints)
+	}
+	if code == CheckpointException {
+		return nil
+	}
+	if o.Hold != nil {
+		return errPrecondition("cannot record checkpoint %s: order %s is HELD (%s)", code, o.OrderID, o.Hold.Reason)
+	}
+	last := slices.Index(CheckpointSequence, o.Logistics.LastCheckpoint)
+	if slices.Index(CheckpointSequence, code) != last+1 {
+		next := "none (delivered)"
+		if last+1 < len(CheckpointSequence) {
+			next = CheckpointSequence[last+1]
+		}
+		return errPrecondition("cannot record checkpoint %s: checkpoints follow %v; order %s expects %s next", code, CheckpointSequence, o.OrderID, next)
+	}
+	if (code == CheckpointOutForDelivery || code == CheckpointDelivered) && !o.Customs.Cleared {
+		return errPrecondition("cannot record checkpoint %s: order %s is not cleared by customs", code, o.OrderID)
+	}
+	return nil
 }

@@ -166,7 +166,7 @@ func TestParseRate(t *testing.T) {
 	}
 }
 
-// TestConvertAmountTable is the FX rounding table of DESIGN §3.2: payer amount = order total ×
+// TestConvertAmountTable is the FX rounding table of docs/design.md §3.2: payer amount = order total ×
 // rate, rounded half to even in the payer currency's minor unit.
 func TestConvertAmountTable(t *testing.T) {
 	tests := []struct {

@@ -1,6 +1,8 @@
 package chaincode
 
-// Order statuses (DESIGN §3). CREATED, PAID, COMPLETED, REJECTED and CANCELLED are binding names;
+import "time"
+
+// Order statuses (docs/design.md §3). CREATED, PAID, COMPLETED, REJECTED and CANCELLED are binding names;
 // the others are this contract's intermediate and side states.
 const (
 	StatusCreated    = "CREATED"    // recorded by the merchant, not yet paid
@@ -162,11 +164,15 @@ type Dispute struct {
 }
 
 // Order is the public record of a cross-border order, as stored under its order key and as
-// returned to clients (with private parts added for collection members by GetOrder).
+// returned to clients (with private parts added for collection members by GetOrder). Version is
+// 1 after creation and grows by one with every transaction that changes the order record; a
+// write whose expectedVersion differs fails with VERSION_MISMATCH. Escrow comes from the
+// order's escrow key (EscrowRecord) once the order is paid.
 type Order struct {
 	OrderID                   string         `json:"orderId"`
 	MerchantID                string         `json:"merchantId"`
 	Status                    string         `json:"status"`
+	Version                   int64          `json:"version"`
 	Currency                  string         `json:"currency"`
 	Total                     int64          `json:"total"`
 	ShippingFee               int64          `json:"shippingFee"`
@@ -190,6 +196,11 @@ type Order struct {
 	UpdatedBy                 string         `json:"updatedBy"`
 	UpdatedByMSP              string         `json:"updatedByMsp"`
 	TxID                      string         `json:"txId"`
+
+	// lastEvent is the order's last recorded lifecycle time (lastEventField names it) when
+	// orderForWrite loaded it; saveOrder refuses a transaction stamped before it.
+	lastEvent      time.Time
+	lastEventField string
 }
 
 // PaymentRecord is the public payment record, stored under its own key so that the order's
@@ -298,15 +309,18 @@ type OrderPage struct {
 	Count    int32   `json:"count"`
 }
 
-// HistoryEntry is one modification of one of the order's keys. Value is the record as written
-// (nil for a delete).
+// HistoryEntry is one modification of one of the order's keys. CreatorMSP and CreatorName (the
+// common name of the creator's certificate) identify who made it; Value is the record as
+// written without its full identity fields (updatedBy, certifiedBy, anchoredBy), nil for a
+// delete.
 type HistoryEntry struct {
-	TxID       string `json:"txId"`
-	Timestamp  string `json:"timestamp"`
-	CreatorMSP string `json:"creatorMsp"`
-	Type       string `json:"type"`
-	IsDelete   bool   `json:"isDelete"`
-	Value      any    `json:"value"`
+	TxID        string `json:"txId"`
+	Timestamp   string `json:"timestamp"`
+	CreatorMSP  string `json:"creatorMsp"`
+	CreatorName string `json:"creatorName"`
+	Type        string `json:"type"`
+	IsDelete    bool   `json:"isDelete"`
+	Value       any    `json:"value"`
 }
 
 // OrderHistory is the audit trail of an order, oldest first.

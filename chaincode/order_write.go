@@ -53,7 +53,7 @@ type CreateOrderRequest struct {
 
 // validate checks the request and returns the computed order lines and total.
 func (r *CreateOrderRequest) validate() ([]OrderItem, int64, error) {
-	checks := []error{
+	if err := firstError(
 		ValidateID("orderId", r.OrderID),
 		ValidateID("merchantId", r.MerchantID),
 		ValidateID("buyer.id", r.Buyer.ID),
@@ -61,11 +61,8 @@ func (r *CreateOrderRequest) validate() ([]OrderItem, int64, error) {
 		ValidateCountry("sellerCountry", r.SellerCountry),
 		ValidateCurrency("currency", r.Currency),
 		ValidateNonNegative("shippingFee", r.ShippingFee),
-	}
-	for _, err := range checks {
-		if err != nil {
-			return nil, 0, err
-		}
+	); err != nil {
+		return nil, 0, err
 	}
 	if len(r.Items) == 0 {
 		return nil, 0, errInvalid("items", "must list at least one item")
@@ -84,30 +81,35 @@ func (r *CreateOrderRequest) validate() ([]OrderItem, int64, error) {
 	items := make([]OrderItem, 0, len(r.Items))
 	total := r.ShippingFee
 	for i, it := range r.Items {
-		p := fmt.Sprintf("items[%d].", i)
-		itemChecks := []error{
-			ValidateID(p+"sku", it.SKU),
-			ValidateText(p+"name", it.Name, 200),
-			ValidateHSCode(p+"hsCode", it.HSCode),
-			ValidatePositive(p+"quantity", it.Quantity),
-			ValidatePositive(p+"unitPrice", it.UnitPrice),
-		}
-		for _, err := range itemChecks {
-			if err != nil {
-				return nil, 0, err
-			}
-		}
-		line, err := MulAmount(p+"unitPrice", it.Quantity, it.UnitPrice)
+		item, err := it.orderItem(fmt.Sprintf("items[%d].", i))
 		if err != nil {
 			return nil, 0, err
 		}
-		total, err = AddAmounts("items", total, line)
-		if err != nil {
+		if total, err = AddAmounts("items", total, item.LineTotal); err != nil {
 			return nil, 0, err
 		}
-		items = append(items, OrderItem{SKU: it.SKU, Name: it.Name, HSCode: it.HSCode, Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: line})
+		items = append(items, item)
 	}
 	return items, total, nil
+}
+
+// orderItem validates one order line (its fields named with prefix, e.g. "items[2].") and
+// returns it with its line total.
+func (it ItemInput) orderItem(prefix string) (OrderItem, error) {
+	if err := firstError(
+		ValidateID(prefix+"sku", it.SKU),
+		ValidateText(prefix+"name", it.Name, 200),
+		ValidateHSCode(prefix+"hsCode", it.HSCode),
+		ValidatePositive(prefix+"quantity", it.Quantity),
+		ValidatePositive(prefix+"unitPrice", it.UnitPrice),
+	); err != nil {
+		return OrderItem{}, err
+	}
+	line, err := MulAmount(prefix+"unitPrice", it.Quantity, it.UnitPrice)
+	if err != nil {
+		return OrderItem{}, err
+	}
+	return OrderItem{SKU: it.SKU, Name: it.Name, HSCode: it.HSCode, Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: line}, nil
 }
 
 // CreateOrder records a new order (MerchantMSP). The chaincode computes the total from the
@@ -116,7 +118,7 @@ func (r *CreateOrderRequest) validate() ([]OrderItem, int64, error) {
 // Compliance rules are applied: a violation is COMPLIANCE_REJECTED; a watch-list hit records
 // the order as HELD with a compliance alert (event ComplianceAlert instead of OrderCreated).
 func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req CreateOrderRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "CreateOrder", MerchantMSP)
+	ti, err := c.begin(ctx, &req, "CreateOrder", MerchantMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -131,22 +133,22 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 	if err != nil {
 		return nil, err
 	}
-	key, err := orderKey(ctx, req.OrderID)
+	if err := requireNewOrder(ctx, req.OrderID); err != nil {
+		return nil, err
+	}
+	rules, err := loadComplianceRules(ctx)
 	if err != nil {
 		return nil, err
 	}
-	existing, err := ctx.GetStub().GetState(key)
+	window, err := rules.confirmationWindow(req.ConfirmationWindowSeconds)
 	if err != nil {
-		return nil, errInternal("get state", err)
-	}
-	if existing != nil {
-		return nil, errConflict("order %q already exists", req.OrderID)
+		return nil, err
 	}
 	hsCodes := make([]string, len(items))
 	for i, it := range items {
 		hsCodes[i] = it.HSCode
 	}
-	alert, err := CheckCompliance(ctx, ComplianceSubject{
+	alert, err := checkCompliance(ctx, rules, ComplianceSubject{
 		OrderID: req.OrderID, MerchantID: req.MerchantID, BuyerID: req.Buyer.ID,
 		BuyerCountry: req.Buyer.Country, SellerCountry: req.SellerCountry, Currency: req.Currency,
 		Total: total, HSCodes: hsCodes, At: ti.at,
@@ -154,28 +156,9 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 	if err != nil {
 		return nil, err
 	}
-
-	buyerKey, err := compositeKey(ctx, privBuyer, req.OrderID)
+	hash, err := putBuyerPrivate(ctx, req.OrderID, priv)
 	if err != nil {
 		return nil, err
-	}
-	hash, err := putPrivateJSON(ctx, CollectionOrderPrivate, buyerKey, buyerPrivateRecord{
-		OrderID: req.OrderID, Name: priv.Name, Address: priv.Address, Phone: priv.Phone, Salt: priv.Salt,
-	})
-	if err != nil {
-		return nil, err
-	}
-	consKey, err := compositeKey(ctx, privConsigneeMerchant, req.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := putPrivateJSON(ctx, CollectionOrderPrivate, consKey, newConsigneeRecord(req.OrderID, priv.Name, priv.Address, priv.ConsigneeSalt)); err != nil {
-		return nil, err
-	}
-
-	window := req.ConfirmationWindowSeconds
-	if window == 0 {
-		window = DefaultConfirmationWindowSeconds
 	}
 	o := &Order{
 		OrderID:                   req.OrderID,
@@ -203,10 +186,55 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 	if err := saveOrder(ctx, o, "", "", ti); err != nil {
 		return nil, err
 	}
+	if err := putEscrow(ctx, o, ti); err != nil {
+		return nil, err
+	}
+	if err := putCreationIndex(ctx, o, ti); err != nil {
+		return nil, err
+	}
 	if err := emit(ctx, event, orderEvent(o, ti)); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// requireNewOrder returns CONFLICT when orderID is taken.
+func requireNewOrder(ctx contractapi.TransactionContextInterface, orderID string) error {
+	key, err := orderKey(ctx, orderID)
+	if err != nil {
+		return err
+	}
+	existing, err := ctx.GetStub().GetState(key)
+	if err != nil {
+		return errInternal("get state", err)
+	}
+	if existing != nil {
+		return errConflict("order %q already exists", orderID)
+	}
+	return nil
+}
+
+// putBuyerPrivate writes the buyer record and the merchant's canonical consignee of a new order
+// to orderPrivate and returns the buyer record's hash (the order's privateHash).
+func putBuyerPrivate(ctx contractapi.TransactionContextInterface, orderID string, priv *orderPrivateInput) (string, error) {
+	buyerKey, err := compositeKey(ctx, privBuyer, orderID)
+	if err != nil {
+		return "", err
+	}
+	hash, err := putPrivateJSON(ctx, CollectionOrderPrivate, buyerKey, buyerPrivateRecord{
+		OrderID: orderID, Name: priv.Name, Address: priv.Address, Phone: priv.Phone, Salt: priv.Salt,
+	})
+	if err != nil {
+		return "", err
+	}
+	consKey, err := compositeKey(ctx, privConsigneeMerchant, orderID)
+	if err != nil {
+		return "", err
+	}
+	if _, err := putPrivateJSON(ctx, CollectionOrderPrivate, consKey, newConsigneeRecord(orderID, priv.Name, priv.Address, priv.ConsigneeSalt)); err != nil {
+		return "", err
+	}
+	return hash, nil
 }
 
 // EscrowPaymentRequest is the argument of EscrowPayment. PayerAmount and Fee are minor units of
@@ -215,12 +243,13 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 // map under "payment_private".
 type EscrowPaymentRequest struct {
 	requestBase
-	OrderID       string `json:"orderId"`
-	PaymentID     string `json:"paymentId"`
-	PayerCurrency string `json:"payerCurrency"`
-	PayerAmount   int64  `json:"payerAmount"`
-	FXRate        string `json:"fxRate"`
-	Fee           int64  `json:"fee,omitempty" metadata:",optional"`
+	OrderID         string `json:"orderId"`
+	PaymentID       string `json:"paymentId"`
+	PayerCurrency   string `json:"payerCurrency"`
+	PayerAmount     int64  `json:"payerAmount"`
+	FXRate          string `json:"fxRate"`
+	Fee             int64  `json:"fee,omitempty" metadata:",optional"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // EscrowPayment records the bank's escrowed payment for an order (BankMSP). One payment per
@@ -228,60 +257,30 @@ type EscrowPaymentRequest struct {
 // order total converted at the rate, rounded half to even in the payer currency's minor unit.
 // The escrow amount is the order total in the order currency. Status becomes PAID.
 func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, req EscrowPaymentRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "EscrowPayment", BankMSP)
+	ti, err := c.begin(ctx, &req, "EscrowPayment", BankMSP)
 	if err != nil {
 		return nil, err
 	}
-	for _, err := range []error{
-		ValidateID("orderId", req.OrderID),
-		ValidateID("paymentId", req.PaymentID),
-		ValidateCurrency("payerCurrency", req.PayerCurrency),
-		ValidatePositive("payerAmount", req.PayerAmount),
-		ValidateNonNegative("fee", req.Fee),
-	} {
-		if err != nil {
-			return nil, err
-		}
-	}
-	if _, err := ParseRate("fxRate", req.FXRate); err != nil {
+	if err := req.validate(); err != nil {
 		return nil, err
 	}
 	priv, err := readPaymentPrivate(ctx)
 	if err != nil {
 		return nil, err
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}
-	if o.Payment != nil {
-		return nil, errConflict("order %s is already paid (payment %s)", o.OrderID, o.Payment.PaymentID)
-	}
-	payKey, err := compositeKey(ctx, objPayment, o.OrderID)
+	idKey, err := checkPaymentUnused(ctx, o, req.PaymentID)
 	if err != nil {
 		return nil, err
-	}
-	idKey, err := compositeKey(ctx, objPaymentID, req.PaymentID)
-	if err != nil {
-		return nil, err
-	}
-	used, err := ctx.GetStub().GetState(idKey)
-	if err != nil {
-		return nil, errInternal("get state", err)
-	}
-	if used != nil {
-		return nil, errConflict("payment %q was already used for order %s", req.PaymentID, string(used))
 	}
 	if err := requireStatus(o, "escrow payment", StatusCreated); err != nil {
 		return nil, err
 	}
-	expected, err := ConvertAmount(o.Total, o.Currency, req.PayerCurrency, req.FXRate)
-	if err != nil {
+	if err := checkPaymentAmount(ctx, o, &req); err != nil {
 		return nil, err
-	}
-	if expected != req.PayerAmount {
-		return nil, errInvalid("payerAmount", "must be %d (order total %d %s × fxRate %s, rounded half to even in %s minor units), got %d",
-			expected, o.Total, o.Currency, req.FXRate, req.PayerCurrency, req.PayerAmount)
 	}
 	payerKey, err := compositeKey(ctx, privPayer, o.OrderID)
 	if err != nil {
@@ -290,6 +289,10 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	hash, err := putPrivateJSON(ctx, CollectionPaymentPrivate, payerKey, payerPrivateRecord{
 		OrderID: o.OrderID, PayerName: priv.PayerName, PayerAccount: priv.PayerAccount, Salt: priv.Salt,
 	})
+	if err != nil {
+		return nil, err
+	}
+	payKey, err := compositeKey(ctx, objPayment, o.OrderID)
 	if err != nil {
 		return nil, err
 	}
@@ -313,23 +316,88 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	if err := saveOrder(ctx, o, prev, "", ti); err != nil {
 		return nil, err
 	}
+	if err := putEscrow(ctx, o, ti); err != nil {
+		return nil, err
+	}
 	if err := emit(ctx, EventPaymentEscrowed, orderEvent(o, ti)); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
+// validate checks the payment request's fields (the payer amount is checked against the order
+// once it is loaded).
+func (r *EscrowPaymentRequest) validate() error {
+	if err := firstError(
+		ValidateID("orderId", r.OrderID),
+		ValidateID("paymentId", r.PaymentID),
+		ValidateCurrency("payerCurrency", r.PayerCurrency),
+		ValidatePositive("payerAmount", r.PayerAmount),
+		ValidateNonNegative("fee", r.Fee),
+	); err != nil {
+		return err
+	}
+	if r.Fee > r.PayerAmount {
+		return errInvalid("fee", "must not exceed payerAmount %d (both in %s minor units), got %d", r.PayerAmount, r.PayerCurrency, r.Fee)
+	}
+	_, err := ParseRate("fxRate", r.FXRate)
+	return err
+}
+
+// checkPaymentAmount checks the payment's FX rate against the bounds of the compliance rules
+// (FX_OUT_OF_TOLERANCE) and its payer amount against the order total converted at that rate
+// (INVALID_ARGUMENT naming payerAmount).
+func checkPaymentAmount(ctx contractapi.TransactionContextInterface, o *Order, req *EscrowPaymentRequest) error {
+	rules, err := loadComplianceRules(ctx)
+	if err != nil {
+		return err
+	}
+	if err := rules.checkFXRate(o.Currency, req.PayerCurrency, req.FXRate); err != nil {
+		return err
+	}
+	expected, err := ConvertAmount(o.Total, o.Currency, req.PayerCurrency, req.FXRate)
+	if err != nil {
+		return err
+	}
+	if expected != req.PayerAmount {
+		return errInvalid("payerAmount", "must be %d (order total %d %s × fxRate %s, rounded half to even in %s minor units), got %d",
+			expected, o.Total, o.Currency, req.FXRate, req.PayerCurrency, req.PayerAmount)
+	}
+	return nil
+}
+
+// checkPaymentUnused returns the payment-ID claim key of paymentID after checking that the order
+// is not paid yet and that no order has used the payment ID (CONFLICT otherwise).
+func checkPaymentUnused(ctx contractapi.TransactionContextInterface, o *Order, paymentID string) (string, error) {
+	if o.Payment != nil {
+		return "", errConflict("order %s is already paid (payment %s)", o.OrderID, o.Payment.PaymentID)
+	}
+	idKey, err := compositeKey(ctx, objPaymentID, paymentID)
+	if err != nil {
+		return "", err
+	}
+	used, err := ctx.GetStub().GetState(idKey)
+	if err != nil {
+		return "", errInternal("get state", err)
+	}
+	if used != nil {
+		return "", errConflict("payment %q was already used for order %s", paymentID, string(used))
+	}
+	return idKey, nil
+}
+
 // CancelOrderRequest is the argument of CancelOrder.
 type CancelOrderRequest struct {
 	requestBase
-	OrderID string `json:"orderId"`
-	Reason  string `json:"reason,omitempty" metadata:",optional"`
+	OrderID         string `json:"orderId"`
+	Reason          string `json:"reason,omitempty" metadata:",optional"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // CancelOrder cancels an order before pickup (MerchantMSP, or BankMSP for the buyer). A paid
 // order is refunded in full in the same transaction. Status becomes CANCELLED (final).
 func (c *Contract) CancelOrder(ctx contractapi.TransactionContextInterface, req CancelOrderRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "CancelOrder", MerchantMSP, BankMSP)
+	ti, err := c.begin(ctx, &req, "CancelOrder", MerchantMSP, BankMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -338,11 +406,8 @@ func (c *Contract) CancelOrder(ctx contractapi.TransactionContextInterface, req 
 			return nil, err
 		}
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireMerchant(ctx, ti, o.MerchantID); err != nil {
 		return nil, err
 	}
 	if err := requireStatus(o, "cancel order", StatusCreated, StatusPaid, StatusDocumented, StatusCleared, StatusHeld); err != nil {

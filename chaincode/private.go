@@ -123,9 +123,10 @@ type consigneeRecord struct {
 	Salt    string `json:"salt"`
 }
 
-// canonicalText trims, collapses internal white space to single spaces and lower-cases s.
+// canonicalText brings s to Unicode NFC, trims it, collapses internal white space to single
+// spaces and lower-cases it.
 func canonicalText(s string) string {
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+	return strings.ToLower(strings.Join(strings.Fields(canonicalName(s)), " "))
 }
 
 // newConsigneeRecord returns the canonical consignee record of an order.
@@ -157,7 +158,7 @@ func transientJSON(ctx contractapi.TransactionContextInterface, key string, v an
 	if dec.More() {
 		return errInvalid("transient."+key, "must hold exactly one JSON object")
 	}
-	return nil
+	return checkStrings("transient."+key, v)
 }
 
 // validateSalt checks a hexadecimal salt of 32..128 digits.

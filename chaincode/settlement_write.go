@@ -10,17 +10,18 @@ import (
 // (ConfirmDelivery, ReleaseEscrow).
 type OrderRequest struct {
 	requestBase
-	OrderID string `json:"orderId"`
+	OrderID         string `json:"orderId"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // ConfirmDelivery confirms delivery for the buyer (BankMSP): on a DELIVERED order it releases
 // the escrow to the merchant in the same transaction. Status becomes COMPLETED (final).
 func (c *Contract) ConfirmDelivery(ctx contractapi.TransactionContextInterface, req OrderRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "ConfirmDelivery", BankMSP)
+	ti, err := c.begin(ctx, &req, "ConfirmDelivery", BankMSP)
 	if err != nil {
 		return nil, err
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -35,11 +36,11 @@ func (c *Contract) ConfirmDelivery(ctx contractapi.TransactionContextInterface, 
 // Any member organisation may call it. Before the window ends it is FAILED_PRECONDITION stating
 // from when the release is possible.
 func (c *Contract) ReleaseEscrow(ctx contractapi.TransactionContextInterface, req OrderRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "ReleaseEscrow", Organisations...)
+	ti, err := c.begin(ctx, &req, "ReleaseEscrow", writers...)
 	if err != nil {
 		return nil, err
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -76,22 +77,23 @@ func release(ctx contractapi.TransactionContextInterface, o *Order, ti *txInfo) 
 // OpenDisputeRequest is the argument of OpenDispute.
 type OpenDisputeRequest struct {
 	requestBase
-	OrderID string `json:"orderId"`
-	Reason  string `json:"reason"`
+	OrderID         string `json:"orderId"`
+	Reason          string `json:"reason"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // OpenDispute opens the buyer's dispute (BankMSP) on a paid order that is not yet released or
 // otherwise final. Status becomes DISPUTED; release is frozen until ResolveDispute. An order has
 // at most one dispute.
 func (c *Contract) OpenDispute(ctx contractapi.TransactionContextInterface, req OpenDisputeRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "OpenDispute", BankMSP)
+	ti, err := c.begin(ctx, &req, "OpenDispute", BankMSP)
 	if err != nil {
 		return nil, err
 	}
 	if err := ValidateText("reason", req.Reason, 500); err != nil {
 		return nil, err
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -119,16 +121,18 @@ func (c *Contract) OpenDispute(ctx contractapi.TransactionContextInterface, req 
 // order currency, 0..escrow amount) goes back to the buyer; the rest is released to the merchant.
 type ResolveDisputeRequest struct {
 	requestBase
-	OrderID      string `json:"orderId"`
-	RefundAmount int64  `json:"refundAmount"`
-	Resolution   string `json:"resolution,omitempty" metadata:",optional"`
+	OrderID         string `json:"orderId"`
+	RefundAmount    int64  `json:"refundAmount"`
+	Resolution      string `json:"resolution,omitempty" metadata:",optional"`
+	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
 // ResolveDispute resolves an open dispute (BankMSP): the refund is recorded and the rest of the
-// escrow released in the same transaction. The order becomes REFUNDED when the refund is the
+// escrow released in the same transaction. Before delivery the only resolution is a full refund
+// (refundAmount = escrow amount): the merchant is paid only for delivered goods. The order becomes REFUNDED when the refund is the
 // whole escrow (event Refunded), else COMPLETED (event DisputeResolved).
 func (c *Contract) ResolveDispute(ctx contractapi.TransactionContextInterface, req ResolveDisputeRequest) (*Order, error) {
-	ti, err := begin(ctx, &req, "ResolveDispute", BankMSP)
+	ti, err := c.begin(ctx, &req, "ResolveDispute", BankMSP)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +144,7 @@ func (c *Contract) ResolveDispute(ctx contractapi.TransactionContextInterface, r
 			return nil, err
 		}
 	}
-	o, err := loadOrder(ctx, req.OrderID)
+	o, err := orderForWrite(ctx, ti, req.OrderID, req.ExpectedVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +153,10 @@ func (c *Contract) ResolveDispute(ctx contractapi.TransactionContextInterface, r
 	}
 	if req.RefundAmount > o.Escrow.Amount {
 		return nil, errInvalid("refundAmount", "must be between 0 and the escrow amount %d, got %d", o.Escrow.Amount, req.RefundAmount)
+	}
+	if o.Logistics.DeliveredAt == "" && req.RefundAmount != o.Escrow.Amount {
+		return nil, errInvalid("refundAmount", "must be the whole escrow amount %d: order %s was not delivered, and money reaches the merchant only after delivery; got %d",
+			o.Escrow.Amount, o.OrderID, req.RefundAmount)
 	}
 	released, err := SubAmounts("refundAmount", o.Escrow.Amount, req.RefundAmount)
 	if err != nil {

@@ -48,7 +48,7 @@ func lcWrites() []lcTx {
 			return map[string]any{"orderId": id, "reason": "late"}
 		}, none},
 		{"ResolveDispute", "ResolveDispute", chaincode.BankMSP, func(id string) map[string]any {
-			return map[string]any{"orderId": id, "refundAmount": 0}
+			return map[string]any{"orderId": id, "refundAmount": lcTotal} // before delivery only a full refund
 		}, none},
 		{"CancelOrder", "CancelOrder", chaincode.MerchantMSP, func(id string) map[string]any {
 			return map[string]any{"orderId": id}

@@ -125,6 +125,17 @@ func ValidateHSPrefix(field, v string) error {
 	return nil
 }
 
+// firstError returns the first non-nil error of checks, run in order (each check has already
+// been evaluated by the caller; the order decides which error is reported).
+func firstError(checks ...error) error {
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ValidatePositive checks that v is greater than zero.
 func ValidatePositive(field string, v int64) error {
 	if v <= 0 {
@@ -141,15 +152,16 @@ func ValidateNonNegative(field string, v int64) error {
 	return nil
 }
 
-// ValidateText checks free text (names, locations, reasons): valid UTF-8, not empty or blank,
+// ValidateText checks free text (names, locations, reasons): valid UTF-8 without U+FFFD (see
+// checkText), not empty or blank,
 // at most max characters (runes), and only printable characters (letters, marks, numbers,
 // punctuation, symbols and the ASCII space; no control characters, tabs or line breaks).
 func ValidateText(field, v string, max int) error {
 	if strings.TrimSpace(v) == "" {
 		return errInvalid(field, "is required")
 	}
-	if !utf8.ValidString(v) {
-		return errInvalid(field, "must be valid UTF-8")
+	if err := checkText(field, v); err != nil {
+		return err
 	}
 	if n := utf8.RuneCountInString(v); n > max {
 		return errInvalid(field, "must be at most %d characters, got %d", max, n)
@@ -203,8 +215,8 @@ func ValidateMultilineText(field, v string, max int) (string, error) {
 	if strings.TrimSpace(v) == "" {
 		return "", errInvalid(field, "is required")
 	}
-	if !utf8.ValidString(v) {
-		return "", errInvalid(field, "must be valid UTF-8")
+	if err := checkText(field, v); err != nil {
+		return "", err
 	}
 	if n := utf8.RuneCountInString(v); n > max {
 		return "", errInvalid(field, "must be at most %d characters, got %d", max, n)
@@ -257,4 +269,69 @@ func ParseDate(field, v string) (time.Time, error) {
 		return time.Time{}, errInvalid(field, "must be a valid date in the form YYYY-MM-DD, got %s", quoteValue(v))
 	}
 	return t, nil
+}
+
+// timePeriod is an inclusive period of time, parsed from two bounds by parsePeriod.
+type timePeriod struct {
+	from, to time.Time
+}
+
+// contains reports whether t lies in the period (bounds included).
+func (p *timePeriod) contains(t time.Time) bool {
+	return !t.Before(p.from) && !t.After(p.to)
+}
+
+// days returns the number of days the period touches, counting a part day as a day (a period
+// from one date to the same date is 1 day).
+func (p *timePeriod) days() int {
+	span := p.to.Sub(p.from)
+	return int((span + 24*time.Hour - 1) / (24 * time.Hour))
+}
+
+// parseTimeBound parses a bound of a period: an RFC 3339 timestamp (that instant, with or
+// without fractional seconds) or a date YYYY-MM-DD (UTC): the first instant of that day for a
+// lower bound, its last nanosecond for an upper bound. A bad value is one INVALID_ARGUMENT
+// naming field.
+func parseTimeBound(field, v string, upper bool) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC(), nil
+	}
+	if len(v) == len(DateLayout) {
+		if d, err := time.Parse(DateLayout, v); err == nil {
+			if upper {
+				return d.Add(24*time.Hour - time.Nanosecond), nil
+			}
+			return d, nil
+		}
+	}
+	return time.Time{}, errInvalid(field, "must be an RFC 3339 timestamp such as \"2026-03-01T09:30:00Z\" or a date YYYY-MM-DD such as \"2026-03-01\", got %s", quoteValue(v))
+}
+
+// parsePeriod parses the bounds fromValue (field fromField) and toValue (field toField) of an
+// inclusive period. An empty bound is "is required" when required is set, else open (the
+// period then starts at the zero time or ends at the end of time). The upper bound must not be
+// before the lower one.
+func parsePeriod(fromField, fromValue, toField, toValue string, required bool) (*timePeriod, error) {
+	p := &timePeriod{to: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)}
+	var err error
+	switch {
+	case fromValue != "":
+		if p.from, err = parseTimeBound(fromField, fromValue, false); err != nil {
+			return nil, err
+		}
+	case required:
+		return nil, errInvalid(fromField, "is required: an RFC 3339 timestamp or a date YYYY-MM-DD")
+	}
+	switch {
+	case toValue != "":
+		if p.to, err = parseTimeBound(toField, toValue, true); err != nil {
+			return nil, err
+		}
+	case required:
+		return nil, errInvalid(toField, "is required: an RFC 3339 timestamp or a date YYYY-MM-DD")
+	}
+	if p.to.Before(p.from) {
+		return nil, errInvalid(toField, "must not be before %s (%s), got %s", fromField, fromValue, quoteValue(toValue))
+	}
+	return p, nil
 }

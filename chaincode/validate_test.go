@@ -207,3 +207,34 @@ func TestQuoteValueTruncates(t *testing.T) {
 	err := ValidateID("orderId", strings.Repeat("!", 10)+strings.Repeat("a", 50))
 	require.Error(t, err)
 }
+
+func TestValidateMultilineText(t *testing.T) {
+	cases := []struct {
+		in, want, wantErr string
+	}{
+		{"a\nb", "a\nb", ""},
+		{"a\r\nb\r\n", "a\nb\n", ""},
+		{"Straße 1\n東", "Straße 1\n東", ""},
+		{"a\rb", "", "found U+000D at position 1"},
+		{"a\tb", "", "found U+0009 at position 1"},
+		{"a\u200bb", "", "found U+200B"},
+		{"\r\n\n ", "", "is required"},
+		{strings.Repeat("x\r\n", 5), strings.Repeat("x\n", 5), ""},
+		{strings.Repeat("x\n", 6), "", "must be at most 10 characters, got 12"},
+		{"\xff", "", "must be valid UTF-8"},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			got, err := ValidateMultilineText("address", c.in, 10)
+			if c.wantErr != "" {
+				require.Error(t, err)
+				require.Equal(t, CodeInvalidArgument, CodeOf(err))
+				require.Contains(t, err.Error(), c.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, c.want, got)
+		})
+	}
+	require.Error(t, ValidateText("location", "a\nb", 10), "single-line text still refuses line breaks")
+}

@@ -1,7 +1,9 @@
 // Package gateway is the domain layer of the xborder REST gateway: the error codes and Error
 // type every layer speaks, the Ledger service the HTTP layer calls (implemented with the Fabric
-// Gateway SDK in gateway/fabric), and the idempotency and event-log contracts (implemented with
-// bbolt in gateway/store). It imports no transport or storage package.
+// Gateway SDK in gateway/fabric) with its submit options, the one mapping from REST operations
+// to chaincode invocations (Operations), and the idempotency and event-log contracts
+// (implemented with bbolt in gateway/store). It imports no transport or storage package, and no
+// package under gateway/ imports the chaincode.
 package gateway
 
 import (
@@ -14,7 +16,7 @@ import (
 // Code is a stable, machine-readable error code carried in every problem+json answer.
 type Code string
 
-// The error codes of DESIGN §5 (raised by the chaincode) and §7 (raised by the gateway).
+// The error codes of docs/design.md §5 (raised by the chaincode) and §7 (raised by the gateway).
 const (
 	CodeInvalidArgument    Code = "INVALID_ARGUMENT"
 	CodeNotFound           Code = "NOT_FOUND"
@@ -118,20 +120,7 @@ var fieldPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A
 // inside msg, which may carry a prefix added by the peer such as "chaincode response 500, ".
 // It reports false when msg carries no known code.
 func ParseChaincodeError(msg string) (*Error, bool) {
-	start, code := -1, Code("")
-	for _, c := range chaincodeCodes {
-		i := strings.Index(msg, string(c)+": ")
-		if i < 0 {
-			continue
-		}
-		// A code counts only at the start or after a non-identifier character.
-		if i > 0 && isIdentChar(msg[i-1]) {
-			continue
-		}
-		if start < 0 || i < start {
-			start, code = i, c
-		}
-	}
+	start, code := findCode(msg)
 	if start < 0 {
 		return nil, false
 	}
@@ -140,18 +129,42 @@ func ParseChaincodeError(msg string) (*Error, bool) {
 	if head, tail, ok := strings.Cut(rest, ": "); ok && code == CodeInvalidArgument && fieldPattern.MatchString(head) {
 		e.Field, rest = head, tail
 	}
-	if strings.HasSuffix(rest, "]") {
-		if i := strings.LastIndex(rest, " ["); i >= 0 {
-			for _, d := range strings.Split(rest[i+2:len(rest)-1], "; ") {
-				if d = strings.TrimSpace(d); d != "" {
-					e.Details = append(e.Details, d)
-				}
-			}
-			rest = rest[:i]
+	e.Message, e.Details = cutDetails(rest)
+	return e, true
+}
+
+// findCode returns where the earliest chaincode code ("CODE: ") starts in msg, and the code; -1
+// when there is none. A code counts only at the start or after a non-identifier character.
+func findCode(msg string) (int, Code) {
+	start, code := -1, Code("")
+	for _, c := range chaincodeCodes {
+		i := strings.Index(msg, string(c)+": ")
+		if i < 0 || (i > 0 && isIdentChar(msg[i-1])) {
+			continue
+		}
+		if start < 0 || i < start {
+			start, code = i, c
 		}
 	}
-	e.Message = rest
-	return e, true
+	return start, code
+}
+
+// cutDetails splits "message [detail; detail]" into the message and its details.
+func cutDetails(s string) (string, []string) {
+	if !strings.HasSuffix(s, "]") {
+		return s, nil
+	}
+	i := strings.LastIndex(s, " [")
+	if i < 0 {
+		return s, nil
+	}
+	var details []string
+	for _, d := range strings.Split(s[i+2:len(s)-1], "; ") {
+		if d = strings.TrimSpace(d); d != "" {
+			details = append(details, d)
+		}
+	}
+	return s[:i], details
 }
 
 func isIdentChar(c byte) bool {

@@ -25,15 +25,52 @@ type Invocation struct {
 	Args [][]byte
 	// Transient carries private values (never written to the block).
 	Transient map[string][]byte
-	// EndorsingOrganizations, when set, asks for endorsement by exactly these organisations
-	// (needed when private data collections restrict who can simulate the transaction).
-	EndorsingOrganizations []string
 }
 
-// SubmitOptions tune one Submit.
+// SubmitOption tunes one Ledger.Submit.
+type SubmitOption func(*SubmitOptions)
+
+// SubmitOptions are what the SubmitOption values given to one Submit ask for; implementations of
+// Ledger read them with NewSubmitOptions.
 type SubmitOptions struct {
 	// Async returns as soon as the orderer accepted the transaction, without waiting for commit.
 	Async bool
+	// PrepareHook, when not nil, is called with every endorsed transaction before it is
+	// submitted.
+	PrepareHook PrepareHook
+	// Resume, when not nil, is a transaction prepared earlier to finish instead of endorsing a
+	// new one.
+	Resume *PreparedTx
+}
+
+// NewSubmitOptions applies opts in order.
+func NewSubmitOptions(opts ...SubmitOption) SubmitOptions {
+	var o SubmitOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithAsync asks Submit to return as soon as the orderer accepted the transaction, without
+// waiting for its commit (the result is not Committed).
+func WithAsync() SubmitOption {
+	return func(o *SubmitOptions) { o.Async = true }
+}
+
+// WithPrepareHook asks Submit to call hook with every endorsed transaction before submitting it
+// (again for each fresh proposal after an MVCC conflict).
+func WithPrepareHook(hook PrepareHook) SubmitOption {
+	return func(o *SubmitOptions) { o.PrepareHook = hook }
+}
+
+// WithResume asks Submit to finish tx, a transaction prepared earlier (possibly by a process
+// that died), instead of endorsing a new one: when tx committed VALID, Submit answers from the
+// ledger as the first submission would have; when the ledger does not know tx, Submit submits
+// the same transaction again; when tx committed invalid, Submit makes a fresh proposal as for a
+// retry after an MVCC conflict.
+func WithResume(tx PreparedTx) SubmitOption {
+	return func(o *SubmitOptions) { o.Resume = &tx }
 }
 
 // SubmitResult is the outcome of a submitted transaction.
@@ -60,8 +97,8 @@ type TxStatus struct {
 // Ledger is the service the HTTP layer calls. Implementations sign with the caller's
 // organisation identity and return *Error values with stable codes.
 type Ledger interface {
-	// Submit endorses, orders and (unless opts.Async) waits for the commit of inv.
-	Submit(ctx context.Context, caller Caller, inv Invocation, opts SubmitOptions) (*SubmitResult, error)
+	// Submit endorses, orders and (unless WithAsync) waits for the commit of inv.
+	Submit(ctx context.Context, caller Caller, inv Invocation, opts ...SubmitOption) (*SubmitResult, error)
 	// Evaluate runs a query transaction on a peer without ordering it.
 	Evaluate(ctx context.Context, caller Caller, inv Invocation) ([]byte, error)
 	// TransactionStatus returns the validation code and block of a transaction, NOT_FOUND if
@@ -150,38 +187,7 @@ type PreparedTx struct {
 	Proposal []byte `json:"proposal,omitempty"`
 }
 
-// PrepareHook is called by Ledger.Submit after endorsement and before the transaction is
-// submitted. It must record tx durably; when it returns an error the transaction is not
-// submitted and Submit fails with that error.
+// PrepareHook is called by Ledger.Submit (see WithPrepareHook) after endorsement and before the
+// transaction is submitted. It must record tx durably; when it returns an error the transaction
+// is not submitted and Submit fails with that error.
 type PrepareHook func(ctx context.Context, tx PreparedTx) error
-
-type prepareHookKey struct{}
-
-type resumeKey struct{}
-
-// WithPrepareHook returns a context asking Ledger.Submit to call hook with every endorsed
-// transaction before submitting it (again for each fresh proposal after an MVCC conflict).
-func WithPrepareHook(ctx context.Context, hook PrepareHook) context.Context {
-	return context.WithValue(ctx, prepareHookKey{}, hook)
-}
-
-// PrepareHookFrom returns the hook set with WithPrepareHook, or nil.
-func PrepareHookFrom(ctx context.Context) PrepareHook {
-	h, _ := ctx.Value(prepareHookKey{}).(PrepareHook)
-	return h
-}
-
-// WithResume returns a context asking Ledger.Submit to finish tx, a transaction prepared
-// earlier (possibly by a process that died), instead of endorsing a new one: when tx committed
-// VALID, Submit answers from the ledger as the first submission would have; when the ledger
-// does not know tx, Submit submits the same transaction again; when tx committed invalid,
-// Submit makes a fresh proposal as for a retry after an MVCC conflict.
-func WithResume(ctx context.Context, tx PreparedTx) context.Context {
-	return context.WithValue(ctx, resumeKey{}, tx)
-}
-
-// ResumeFrom returns the transaction set with WithResume.
-func ResumeFrom(ctx context.Context) (PreparedTx, bool) {
-	tx, ok := ctx.Value(resumeKey{}).(PreparedTx)
-	return tx, ok
-}

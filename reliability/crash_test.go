@@ -17,6 +17,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/stretchr/testify/require"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // crashWrite is one write of the crash load, kept until it is acknowledged.
@@ -30,7 +32,7 @@ type crashWrite struct {
 // crashLoad creates and pays orders from concurrent clients, with an Idempotency-Key on every
 // write, until the gateway dies.
 type crashLoad struct {
-	c *restClient
+	c *testkit.Client
 
 	mu       sync.Mutex
 	acked    map[string]ack        // by idempotency key
@@ -43,7 +45,7 @@ type crashLoad struct {
 
 // acknowledge records a 2xx answer to w; l.mu is held.
 func (l *crashLoad) acknowledge(w crashWrite, r reply) {
-	l.acked[w.Key] = ack{OrderID: w.OrderID, Op: w.Op, TxID: r.txID()}
+	l.acked[w.Key] = ack{OrderID: w.OrderID, Op: w.Op, TxID: r.TxID()}
 	if l.answers != nil {
 		if _, ok := l.answers[w.Key]; !ok {
 			l.answers[w.Key] = r
@@ -56,14 +58,14 @@ func (l *crashLoad) acknowledge(w crashWrite, r reply) {
 }
 
 func (l *crashLoad) send(w crashWrite) bool {
-	r, err := l.c.do(context.Background(), w.Org, "POST", w.Path, w.Body, "Idempotency-Key", w.Key)
+	r, err := l.c.Do(context.Background(), w.Org, "POST", w.Path, w.Body, "Idempotency-Key", w.Key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case err != nil:
 		l.pending = append(l.pending, w)
 		return false
-	case r.ok():
+	case r.OK():
 		l.acknowledge(w, r)
 		return true
 	case r.Status == http.StatusServiceUnavailable || r.Status == http.StatusBadGateway || r.Status == http.StatusGatewayTimeout:
@@ -88,11 +90,11 @@ func (l *crashLoad) run(round, g int) { l.runTagged(fmt.Sprintf("crash-%d-%d", r
 func (l *crashLoad) runTagged(tag string, stop *atomic.Bool) {
 	for n := 0; stop == nil || !stop.Load(); n++ {
 		spec := newOrderSpec(fmt.Sprintf("%s-%04d", tag, n), "crash-m", 1+int64(n%3), 1999, 500)
-		create := crashWrite{OrderID: spec.ID, Op: "create", Org: merchant, Path: "/api/v1/orders", Body: spec.createBody(), Key: "c-" + spec.ID}
+		create := crashWrite{OrderID: spec.ID, Op: "create", Org: merchant, Path: "/api/v1/orders", Body: spec.CreateBody(), Key: "c-" + spec.ID}
 		if !l.send(create) {
 			return
 		}
-		pay := crashWrite{OrderID: spec.ID, Op: "pay", Org: bank, Path: "/api/v1/orders/" + spec.ID + "/payment", Body: spec.paymentBody("p-" + spec.ID), Key: "p-" + spec.ID}
+		pay := crashWrite{OrderID: spec.ID, Op: "pay", Org: bank, Path: "/api/v1/orders/" + spec.ID + "/payment", Body: spec.PaymentBody("p-" + spec.ID), Key: "p-" + spec.ID}
 		if !l.send(pay) {
 			return
 		}
@@ -110,9 +112,9 @@ func (l *crashLoad) verifyAcked(t *testing.T) {
 	}
 	l.mu.Unlock()
 	for _, a := range acks {
-		tx := l.c.mustObject(t, http.StatusOK, customs, "GET", "/api/v1/transactions/"+a.TxID, nil)
+		tx := mustObject(t, l.c, http.StatusOK, customs, "GET", "/api/v1/transactions/"+a.TxID, nil)
 		require.Equal(t, true, tx["valid"], "acknowledged %s %s lost: %v", a.OrderID, a.Op, tx)
-		o := l.c.mustObject(t, http.StatusOK, customs, "GET", "/api/v1/orders/"+a.OrderID, nil)
+		o := mustObject(t, l.c, http.StatusOK, customs, "GET", "/api/v1/orders/"+a.OrderID, nil)
 		if a.Op == "pay" {
 			require.Equal(t, "PAID", o["status"], "order %s", a.OrderID)
 		}
@@ -127,12 +129,12 @@ func (l *crashLoad) verifyReplays(t *testing.T) {
 	writes := slices.Collect(maps.Values(l.sent))
 	l.mu.Unlock()
 	for _, w := range writes {
-		r, err := l.c.do(context.Background(), w.Org, "POST", w.Path, w.Body, "Idempotency-Key", w.Key)
+		r, err := l.c.Do(context.Background(), w.Org, "POST", w.Path, w.Body, "Idempotency-Key", w.Key)
 		require.NoError(t, err)
 		first := l.answers[w.Key]
 		require.Equal(t, first.Status, r.Status, "replay of %s %s: %s", w.OrderID, w.Op, r)
 		require.Equal(t, string(first.Body), string(r.Body), "replay of %s %s", w.OrderID, w.Op)
-		require.Equal(t, first.txID(), r.txID(), "replay of %s %s", w.OrderID, w.Op)
+		require.Equal(t, first.TxID(), r.TxID(), "replay of %s %s", w.OrderID, w.Op)
 		require.Equal(t, "true", r.Header.Get("Idempotent-Replayed"), "replay of %s %s", w.OrderID, w.Op)
 	}
 }
@@ -147,10 +149,10 @@ func (l *crashLoad) retryPending(t *testing.T) (lostAnswers int) {
 	l.pending = nil
 	l.mu.Unlock()
 	for _, w := range pending {
-		r, err := l.c.do(context.Background(), w.Org, "POST", w.Path, w.Body, "Idempotency-Key", w.Key)
+		r, err := l.c.Do(context.Background(), w.Org, "POST", w.Path, w.Body, "Idempotency-Key", w.Key)
 		require.NoError(t, err)
 		switch {
-		case r.ok():
+		case r.OK():
 			l.mu.Lock()
 			l.acknowledge(w, r)
 			l.mu.Unlock()
@@ -173,9 +175,10 @@ func (l *crashLoad) retryPending(t *testing.T) (lostAnswers int) {
 // no second transaction, and the event stream resumed with Last-Event-ID has no gap and no
 // repeat: at the end it holds exactly one event for every valid transaction of the ledger.
 func TestCrashRecovery(t *testing.T) {
+	skipShort(t)
 	bin := buildBinary(t, "cmd/xborder")
 	dataDir := t.TempDir()
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	rng := rand.New(rand.NewPCG(*relSeed, 0xC7A54))
 	rounds := crashRoundCount()
 
@@ -201,7 +204,7 @@ func TestCrashRecovery(t *testing.T) {
 		lastHeight = height
 
 		proc = startDev(t, bin, dataDir, out)
-		c.retarget(proc.url, proc.creds)
+		c.Retarget(proc.url, proc.creds)
 		events.resume(t, 30*time.Second)
 		load.mu.Lock()
 		pending := len(load.pending)
@@ -217,7 +220,7 @@ func TestCrashRecovery(t *testing.T) {
 	proc.kill(t)
 	_, txs := inspectLedger(t, dataDir)
 	proc = startDev(t, bin, dataDir, out)
-	c.retarget(proc.url, proc.creds)
+	c.Retarget(proc.url, proc.creds)
 	events.resume(t, 30*time.Second)
 	load.verifyAcked(t)
 	want := map[string]bool{}
@@ -232,7 +235,7 @@ func TestCrashRecovery(t *testing.T) {
 	got := events.waitFor(t, want, 60*time.Second)
 	requireOrderedUnique(t, got)
 	for _, ev := range got {
-		require.True(t, want[ev.TxID], "event %s of tx %s that is not a valid transaction", ev.ID, ev.TxID)
+		require.True(t, want[ev.TxID()], "event %s of tx %s that is not a valid transaction", ev.ID, ev.TxID())
 	}
 	require.Len(t, got, len(want), "one event per valid transaction")
 	t.Logf("crash: %d rounds, %d valid transactions, %d events, %d retried writes whose first answer was lost", rounds, len(want), len(got), lost)
@@ -241,14 +244,14 @@ func TestCrashRecovery(t *testing.T) {
 		secrets := slices.Collect(maps.Values(proc.creds))
 		secrets = append(secrets, keyFiles(t, filepath.Join(dataDir, "devnet"))...)
 		for _, a := range load.acked {
-			secrets = append(secrets, newOrderSpec(a.OrderID, "crash-m", 1, 1, 0).privateStrings()...)
+			secrets = append(secrets, newOrderSpec(a.OrderID, "crash-m", 1, 1, 0).PrivateStrings()...)
 		}
 		requireNoSecrets(t, out.String(), secrets)
 	})
 	proc.kill(t)
 }
 
-// TestIdempotentRetryAfterCrash checks DESIGN §7's promise that a repeated write with the same
+// TestIdempotentRetryAfterCrash checks docs/design.md §7's promise that a repeated write with the same
 // Idempotency-Key returns the first answer, also after the gateway died with kill -9 at a
 // random moment: after the transaction committed but before the answer was stored, or after
 // the transaction was recorded but before it reached the orderer. The gateway records every
@@ -256,9 +259,10 @@ func TestCrashRecovery(t *testing.T) {
 // idempotencyMiddleware) and a retry finishes that same transaction, so no retry may get 409
 // CONFLICT from the chaincode for its own committed write.
 func TestIdempotentRetryAfterCrash(t *testing.T) {
+	skipShort(t)
 	bin := buildBinary(t, "cmd/xborder")
 	dataDir := t.TempDir()
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	rng := rand.New(rand.NewPCG(*relSeed, 0x1DE4))
 	proc := startDev(t, bin, dataDir, out)
 	c := newRESTClient(proc.url, proc.creds)
@@ -273,7 +277,7 @@ func TestIdempotentRetryAfterCrash(t *testing.T) {
 		proc.kill(t)
 		wg.Wait()
 		proc = startDev(t, bin, dataDir, out)
-		c.retarget(proc.url, proc.creds)
+		c.Retarget(proc.url, proc.creds)
 		load.mu.Lock()
 		pending := len(load.pending)
 		load.mu.Unlock()

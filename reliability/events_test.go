@@ -1,12 +1,8 @@
 package reliability_test
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
 	"encoding/pem"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,34 +13,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/gateway"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/network/devnet"
 )
 
-// streamedEvent is one Server-Sent Event of GET /api/v1/events.
-type streamedEvent struct {
-	ID      string
-	Name    string
-	TxID    string
-	OrderID string
-}
-
-// eventStream follows GET /api/v1/events and can resume it with Last-Event-ID after the gateway
-// went away. It records every event in arrival order.
+// eventStream follows GET /api/v1/events as customs and resumes it with Last-Event-ID after the
+// gateway went away. It keeps every event in arrival order.
 type eventStream struct {
-	c *restClient
+	c *testkit.Client
+	// after is where the first stream starts ("0-0": from the beginning).
+	after string
 
-	mu     sync.Mutex
-	raw    strings.Builder // every data line, for scans
-	events []streamedEvent
-	lastID string
-	ended  chan struct{}
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	streams []*testkit.Stream
 }
 
-// openEventStream starts following the stream after the event ID after ("0-0": from the start).
-func openEventStream(t *testing.T, c *restClient, after string) *eventStream {
+// openEventStream starts following the stream after the event ID after.
+func openEventStream(t *testing.T, c *testkit.Client, after string) *eventStream {
 	t.Helper()
-	s := &eventStream{c: c, lastID: after}
+	s := &eventStream{c: c, after: after}
 	require.NoError(t, s.connect())
 	t.Cleanup(s.close)
 	return s
@@ -52,81 +39,27 @@ func openEventStream(t *testing.T, c *restClient, after string) *eventStream {
 
 // connect (re)opens the stream after the last received event.
 func (s *eventStream) connect() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.mu.Lock()
-	last := s.lastID
-	s.mu.Unlock()
-	r, err := http.NewRequestWithContext(ctx, "GET", s.c.baseURL()+"/api/v1/events", nil)
+	last := s.after
+	if got := s.snapshot(); len(got) > 0 {
+		last = got[len(got)-1].ID
+	}
+	st, err := s.c.OpenEvents(customs, "", last)
 	if err != nil {
-		cancel()
 		return err
 	}
-	r.Header.Set("Authorization", "Bearer "+s.c.key(customs))
-	r.Header.Set("Last-Event-ID", last)
-	client := &http.Client{} // no timeout: the stream is long-lived
-	res, err := client.Do(r) //nolint:bodyclose // closed by the reader goroutine
-	if err != nil {
-		cancel()
-		return err
-	}
-	if res.StatusCode != http.StatusOK {
-		_ = res.Body.Close()
-		cancel()
-		return &statusError{status: res.StatusCode}
-	}
-	ended := make(chan struct{})
 	s.mu.Lock()
-	s.cancel, s.ended = cancel, ended
+	s.streams = append(s.streams, st)
 	s.mu.Unlock()
-	go func() {
-		defer close(ended)
-		defer res.Body.Close()
-		sc := bufio.NewScanner(res.Body)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		var cur streamedEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if cur.ID != "" {
-					s.mu.Lock()
-					s.events = append(s.events, cur)
-					s.lastID = cur.ID
-					s.mu.Unlock()
-				}
-				cur = streamedEvent{}
-			case strings.HasPrefix(line, "id: "):
-				cur.ID = strings.TrimPrefix(line, "id: ")
-			case strings.HasPrefix(line, "event: "):
-				cur.Name = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				s.mu.Lock()
-				s.raw.WriteString(line + "\n")
-				s.mu.Unlock()
-				var d struct {
-					TxID    string `json:"txId"`
-					OrderID string `json:"orderId"`
-				}
-				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &d)
-				cur.TxID, cur.OrderID = d.TxID, d.OrderID
-			}
-		}
-	}()
 	return nil
 }
-
-type statusError struct{ status int }
-
-func (e *statusError) Error() string { return "event stream answered " + http.StatusText(e.status) }
 
 // close stops following.
 func (s *eventStream) close() {
 	s.mu.Lock()
-	cancel, ended := s.cancel, s.ended
+	streams := s.streams
 	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-ended
+	for _, st := range streams {
+		st.Close()
 	}
 }
 
@@ -147,27 +80,34 @@ func (s *eventStream) resume(t *testing.T, deadline time.Duration) {
 
 // rawData returns every data line received so far.
 func (s *eventStream) rawData() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.raw.String()
+	var b strings.Builder
+	for _, ev := range s.snapshot() {
+		b.WriteString(ev.Raw + "\n")
+	}
+	return b.String()
 }
 
-// snapshot returns the events received so far.
-func (s *eventStream) snapshot() []streamedEvent {
+// snapshot returns the events received so far, over every connection.
+func (s *eventStream) snapshot() []testkit.Event {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]streamedEvent(nil), s.events...)
+	streams := s.streams
+	s.mu.Unlock()
+	var out []testkit.Event
+	for _, st := range streams {
+		out = append(out, st.Received()...)
+	}
+	return out
 }
 
 // waitFor waits until an event of every transaction in want arrived and returns all events.
-func (s *eventStream) waitFor(t *testing.T, want map[string]bool, deadline time.Duration) []streamedEvent {
+func (s *eventStream) waitFor(t *testing.T, want map[string]bool, deadline time.Duration) []testkit.Event {
 	t.Helper()
 	end := time.Now().Add(deadline)
 	for {
 		got := s.snapshot()
 		seen := map[string]bool{}
 		for _, ev := range got {
-			seen[ev.TxID] = true
+			seen[ev.TxID()] = true
 		}
 		var missing []string
 		for tx := range want {
@@ -184,7 +124,7 @@ func (s *eventStream) waitFor(t *testing.T, want map[string]bool, deadline time.
 }
 
 // requireOrderedUnique checks that event IDs strictly increase: no event repeated or reordered.
-func requireOrderedUnique(t *testing.T, events []streamedEvent) {
+func requireOrderedUnique(t *testing.T, events []testkit.Event) {
 	t.Helper()
 	var prev gateway.EventID
 	for i, ev := range events {

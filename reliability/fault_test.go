@@ -2,6 +2,7 @@ package reliability_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -9,22 +10,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 
-	"github.com/xborder/xborder/api"
-	"github.com/xborder/xborder/chaincode"
 	"github.com/xborder/xborder/gateway/config"
-	"github.com/xborder/xborder/gateway/devapp"
 	"github.com/xborder/xborder/gateway/fabric"
-	"github.com/xborder/xborder/gateway/httpapi"
-	"github.com/xborder/xborder/gateway/store"
+	"github.com/xborder/xborder/gateway/service"
+	"github.com/xborder/xborder/internal/devapp"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/network/devnet"
 )
 
@@ -34,7 +33,7 @@ import (
 type faultEnv struct {
 	t       *testing.T
 	dataDir string
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 
 	ccBin  string
 	ccAddr string
@@ -44,26 +43,20 @@ type faultEnv struct {
 	net *devnet.Network
 
 	// The gateway.
-	url    string
-	creds  map[string]string
-	conns  []*grpc.ClientConn
-	ledger *fabric.Client
-	store  *store.Store
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	url     string
+	creds   map[string]string
+	conns   []*grpc.ClientConn
+	gateway *service.Gateway
 }
 
 func newFaultEnv(t *testing.T) *faultEnv {
 	t.Helper()
-	e := &faultEnv{t: t, dataDir: t.TempDir(), logs: &syncBuffer{}, ccBin: buildBinary(t, "cmd/xborder-chaincode"), ccAddr: freeAddr(t)}
+	e := &faultEnv{t: t, dataDir: t.TempDir(), logs: &testkit.SyncBuffer{}, ccBin: buildBinary(t, "cmd/xborder-chaincode"), ccAddr: freeAddr(t)}
 	e.startChaincode()
 	var err error
 	e.net, err = devnet.Start(context.Background(), devnet.Config{
-		DataDir: filepath.Join(e.dataDir, "devnet"),
-		Chaincodes: []devnet.ChaincodeDefinition{{
-			Name: devapp.ChaincodeName, EndorsementPolicy: devapp.EndorsementPolicy,
-			Collections: string(chaincode.CollectionsConfigJSON), Address: e.ccAddr,
-		}},
+		DataDir:    filepath.Join(e.dataDir, "devnet"),
+		Chaincodes: []devnet.ChaincodeDefinition{devapp.Chaincode(e.ccAddr)},
 	}, devnet.WithLogger(captureLogger(e.logs).With("component", "devnet")), devnet.WithEndorsementTimeout(10*time.Second))
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -119,12 +112,14 @@ func (e *faultEnv) killChaincode() {
 	e.cc = nil
 }
 
-// startGateway starts the REST gateway on a new port, as devapp wires it.
+// startGateway starts the REST gateway on a new port, as devapp assembles it but with shorter
+// Fabric timeouts.
 func (e *faultEnv) startGateway() {
 	t := e.t
 	t.Helper()
 	log := captureLogger(e.logs)
 	var orgs []fabric.Org
+	var mspIDs []string
 	for _, p := range e.net.Peers() {
 		conn, err := e.net.ClientConnection(p.MSPID)
 		require.NoError(t, err)
@@ -132,58 +127,34 @@ func (e *faultEnv) startGateway() {
 		cert, sign, err := fabric.LoadIdentity(p.ClientCertPath, p.ClientKeyPath)
 		require.NoError(t, err)
 		orgs = append(orgs, fabric.Org{MSPID: p.MSPID, Certificate: cert, Sign: sign, Conn: conn})
+		mspIDs = append(mspIDs, p.MSPID)
 	}
-	reg := prometheus.NewRegistry()
+	slices.Sort(mspIDs)
 	var err error
-	e.ledger, err = fabric.New(fabric.Options{
+	e.creds, err = config.LoadOrCreateCredentials(filepath.Join(e.dataDir, devapp.CredentialsFile), mspIDs, rand.Reader)
+	require.NoError(t, err)
+	e.gateway, err = service.Start(context.Background(), service.Options{
 		Channel: e.net.Channel(), Chaincode: devapp.ChaincodeName, Orgs: orgs,
 		Timeouts:   fabric.Timeouts{Evaluate: 5 * time.Second, Endorse: 15 * time.Second, Submit: 10 * time.Second, Commit: 30 * time.Second},
-		MaxRetries: 3, Logger: log.With("component", "fabric"), Metrics: fabric.NewMetrics(reg),
+		MaxRetries: 3, DataDir: e.dataDir, Keys: devapp.APIKeys(e.creds, mspIDs),
+		RateLimit: 10000, Burst: 10000, MaxBodyBytes: 1 << 20,
+		Listen: "127.0.0.1:0", FeedOrg: customs, Logger: log,
 	})
 	require.NoError(t, err)
-	e.store, err = store.Open(filepath.Join(e.dataDir, "gateway.db"))
-	require.NoError(t, err)
-	e.creds, err = devapp.LoadOrCreateCredentials(filepath.Join(e.dataDir, devapp.CredentialsFile), e.ledger.Organizations())
-	require.NoError(t, err)
-	var keys []httpapi.APIKey
-	for _, org := range e.ledger.Organizations() {
-		keys = append(keys, httpapi.APIKey{ID: "dev-" + org, MSPID: org, User: "dev", SHA256: config.HashKey(e.creds[org])})
-	}
-	srv, err := httpapi.New(httpapi.Options{
-		Spec: api.OpenAPI, Ledger: e.ledger, Idempotency: e.store, Events: e.store, Keys: keys,
-		RateLimit: 10000, Burst: 10000, MaxBodyBytes: 1 << 20, Logger: log.With("component", "http"), Registry: reg,
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel = cancel
-	e.wg.Add(2)
-	go func() {
-		defer e.wg.Done()
-		_ = e.ledger.FeedEvents(ctx, customs, e.store)
-	}()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	e.url = "http://" + l.Addr().String()
-	go func() {
-		defer e.wg.Done()
-		_ = srv.Serve(ctx, l)
-	}()
+	e.url = e.gateway.URL()
 }
 
 // stopGateway shuts the gateway down gracefully (requests in flight finish).
 func (e *faultEnv) stopGateway() {
-	if e.cancel == nil {
+	if e.gateway == nil {
 		return
 	}
-	e.cancel()
-	e.wg.Wait()
-	require.NoError(e.t, e.ledger.Close())
+	require.NoError(e.t, e.gateway.Close())
 	for _, c := range e.conns {
 		require.NoError(e.t, c.Close())
 	}
 	e.conns = nil
-	require.NoError(e.t, e.store.Close())
-	e.cancel = nil
+	e.gateway = nil
 }
 
 // continuousLoad keeps crashLoad clients writing until stopped, starting over after failures.
@@ -208,6 +179,7 @@ func continuousLoad(l *crashLoad, clients int, tag string, stop *atomic.Bool) *s
 // without a restart, writes refused during the outage succeed when retried with their
 // Idempotency-Key, and every acknowledged write is on the ledger.
 func TestChaincodeKilledMidLoad(t *testing.T) {
+	skipShort(t)
 	e := newFaultEnv(t)
 	c := newRESTClient(e.url, e.creds)
 	load := &crashLoad{c: c, acked: map[string]ack{}}
@@ -240,12 +212,12 @@ func TestChaincodeKilledMidLoad(t *testing.T) {
 		body              any
 	}{
 		{customs, "GET", "/api/v1/orders/ccfault-probe", nil},
-		{merchant, "POST", "/api/v1/orders", probe.createBody()},
+		{merchant, "POST", "/api/v1/orders", probe.CreateBody()},
 	} {
-		r, err := c.do(context.Background(), req.org, req.method, req.path, req.body)
+		r, err := c.Do(context.Background(), req.org, req.method, req.path, req.body)
 		require.NoError(t, err)
 		require.Contains(t, []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}, r.Status, "%s %s while the chaincode is down: %s", req.method, req.path, r)
-		p, err := r.object()
+		p, err := r.Object()
 		require.NoError(t, err)
 		require.Contains(t, []any{"UNAVAILABLE", "ENDORSEMENT_FAILED", "TIMEOUT"}, p["code"], "answer: %s", r)
 		require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
@@ -259,7 +231,7 @@ func TestChaincodeKilledMidLoad(t *testing.T) {
 	// The same gateway recovers: reads answer again and the load makes progress.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		r, err := c.do(context.Background(), customs, "GET", "/api/v1/orders/ccfault-probe", nil)
+		r, err := c.Do(context.Background(), customs, "GET", "/api/v1/orders/ccfault-probe", nil)
 		require.NoError(t, err)
 		if r.Status == http.StatusNotFound {
 			break
@@ -280,7 +252,7 @@ func TestChaincodeKilledMidLoad(t *testing.T) {
 	require.NotEmpty(t, load.outage, "the load saw the outage")
 	seen := map[string]int{}
 	for _, r := range load.outage {
-		p, err := r.object()
+		p, err := r.Object()
 		require.NoError(t, err)
 		require.Contains(t, []any{"UNAVAILABLE", "ENDORSEMENT_FAILED", "TIMEOUT"}, p["code"], "answer during the outage: %s", r)
 		seen[fmt.Sprintf("%d %v", r.Status, p["code"])]++
@@ -293,6 +265,7 @@ func TestChaincodeKilledMidLoad(t *testing.T) {
 // replay of every acknowledged write returns the first answer (same status, body and txId,
 // Idempotent-Replayed) without adding any transaction to the ledger.
 func TestGatewayRestartDuringLoad(t *testing.T) {
+	skipShort(t)
 	e := newFaultEnv(t)
 	c := newRESTClient(e.url, e.creds)
 	load := &crashLoad{c: c, acked: map[string]ack{}, answers: map[string]reply{}}
@@ -305,7 +278,7 @@ func TestGatewayRestartDuringLoad(t *testing.T) {
 		stop.Store(true)
 		wg.Wait()
 		e.startGateway()
-		c.retarget(e.url, e.creds)
+		c.Retarget(e.url, e.creds)
 		require.Empty(t, load.failures)
 		require.Zero(t, load.retryPending(t), "a graceful gateway restart loses no answer")
 	}

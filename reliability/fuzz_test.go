@@ -30,7 +30,7 @@ type recordingLedger struct {
 	last *gateway.Invocation
 }
 
-func (l *recordingLedger) Submit(_ context.Context, _ gateway.Caller, inv gateway.Invocation, _ gateway.SubmitOptions) (*gateway.SubmitResult, error) {
+func (l *recordingLedger) Submit(_ context.Context, _ gateway.Caller, inv gateway.Invocation, _ ...gateway.SubmitOption) (*gateway.SubmitResult, error) {
 	l.mu.Lock()
 	l.last = &inv
 	l.mu.Unlock()
@@ -128,14 +128,6 @@ func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, what string, body [
 	}
 }
 
-// privateFieldsOf lists, per write transaction, the request fields that must travel only in
-// the transient map.
-var privateFieldsOf = map[string][]string{
-	"CreateOrder":     {"buyer.name", "buyer.address", "buyer.phone", "consigneeSalt"},
-	"EscrowPayment":   {"payerName", "payerAccount"},
-	"RegisterWaybill": {"consigneeName", "consigneeAddress", "consigneeSalt"},
-}
-
 // checkInvocation requires that an accepted write reached the ledger as one JSON object
 // argument without any private field.
 func checkInvocation(t *testing.T, inv *gateway.Invocation, what string) {
@@ -144,15 +136,19 @@ func checkInvocation(t *testing.T, inv *gateway.Invocation, what string) {
 	require.Len(t, inv.Args, 1, what)
 	var arg map[string]any
 	require.NoError(t, json.Unmarshal(inv.Args[0], &arg), "%s: argument is not a JSON object: %s", what, inv.Args[0])
-	for _, f := range privateFieldsOf[inv.Transaction] {
-		obj := arg
-		name := f
-		if o, n, ok := strings.Cut(f, "."); ok {
-			sub, _ := arg[o].(map[string]any)
-			obj, name = sub, n
+	op, ok := gateway.OperationByTransaction(inv.Transaction)
+	require.True(t, ok, "%s: unknown transaction %s", what, inv.Transaction)
+	if op.Private != nil {
+		for _, f := range op.Private.Fields {
+			obj := arg
+			name := f.Request
+			if o, n, ok := strings.Cut(f.Request, "."); ok {
+				sub, _ := arg[o].(map[string]any)
+				obj, name = sub, n
+			}
+			_, leaked := obj[name]
+			require.False(t, leaked, "%s: private field %s is in the public argument: %s", what, f.Request, inv.Args[0])
 		}
-		_, leaked := obj[name]
-		require.False(t, leaked, "%s: private field %s is in the public argument: %s", what, f, inv.Args[0])
 	}
 	for k, v := range inv.Transient {
 		require.True(t, json.Valid(v), "%s: transient %s is not JSON", what, k)
@@ -171,7 +167,7 @@ func seedJSON(f *testing.F, v any) []byte {
 func FuzzCreateOrder(f *testing.F) {
 	s := newFuzzServer(f)
 	spec := newOrderSpec("fz-1", "merchant-1", 2, 1250, 500)
-	valid := spec.createBody()
+	valid := spec.CreateBody()
 	f.Add(seedJSON(f, valid))
 	for _, mut := range []func(m map[string]any){
 		func(m map[string]any) { m["shippingFee"] = "500" },
@@ -191,7 +187,7 @@ func FuzzCreateOrder(f *testing.F) {
 		func(m map[string]any) { m["consigneeSalt"] = strings.Repeat("5a", 16) },
 		func(m map[string]any) { m["items"] = nil },
 	} {
-		m := newOrderSpec("fz-1", "merchant-1", 2, 1250, 500).createBody()
+		m := newOrderSpec("fz-1", "merchant-1", 2, 1250, 500).CreateBody()
 		mut(m)
 		f.Add(seedJSON(f, m))
 	}
@@ -224,7 +220,7 @@ func FuzzOrderWrites(f *testing.F) {
 	s := newFuzzServer(f)
 	spec := newOrderSpec("fz-2", "merchant-1", 1, 100, 0)
 	seeds := [][]byte{
-		seedJSON(f, spec.paymentBody("p-1")), seedJSON(f, spec.waybillBody()), seedJSON(f, spec.declarationBody()),
+		seedJSON(f, spec.PaymentBody("p-1")), seedJSON(f, spec.WaybillBody()), seedJSON(f, spec.DeclarationBody()),
 		seedJSON(f, map[string]any{"decision": "CLEARED", "dutyAmount": 1, "taxAmount": 2}),
 		seedJSON(f, map[string]any{"code": "PICKED_UP", "location": "X", "documentHash": strings.Repeat("ab", 32)}),
 		nil, []byte(`{}`), seedJSON(f, map[string]any{"reason": "r"}), seedJSON(f, map[string]any{"refundAmount": 0}),

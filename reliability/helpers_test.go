@@ -4,8 +4,6 @@
 package reliability_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,11 +12,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // Flags for longer runs; the defaults keep the package bounded for CI.
@@ -38,6 +37,15 @@ const (
 )
 
 var allOrgs = []string{merchant, bank, carrier, customs}
+
+// skipShort skips a test that takes tens of seconds (a soak, kill -9 rounds, a chaincode
+// process killed under load) when -short asks for the quick tests only.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: runs the dev system under load for tens of seconds")
+	}
+}
 
 // longRun reports whether XBORDER_SOAK=long asks for the long versions.
 func longRun() bool { return os.Getenv("XBORDER_SOAK") == "long" }
@@ -64,132 +72,20 @@ func crashRoundCount() int {
 	}
 }
 
-// restClient talks to one gateway. It never fails the test itself, so that load goroutines can
-// use it; callers decide what an error means.
-type restClient struct {
-	mu   sync.RWMutex
-	base string
-	keys map[string]string
-	http *http.Client
-}
-
-func newRESTClient(base string, keys map[string]string) *restClient {
-	return &restClient{base: base, keys: keys, http: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
-}
-
-// retarget points the client at a restarted gateway.
-func (c *restClient) retarget(base string, keys map[string]string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.base = base
-	c.keys = keys
-	c.http.CloseIdleConnections()
-}
-
-func (c *restClient) baseURL() string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.base
-}
-
-func (c *restClient) key(org string) string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.keys[org]
-}
-
 // reply is one HTTP answer.
-type reply struct {
-	Status int
-	Header http.Header
-	Body   []byte
+type reply = testkit.Reply
+
+// newRESTClient returns a client of the gateway at base that never fails the test itself, so
+// that load goroutines can use it; callers decide what an error means.
+func newRESTClient(base string, keys map[string]string) *testkit.Client {
+	return testkit.NewClient(base, keys,
+		testkit.WithHTTPClient(&http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}))
 }
 
-func (r reply) String() string {
-	return fmt.Sprintf("%d %s", r.Status, strings.TrimSpace(string(r.Body)))
-}
-
-// ok reports a 2xx status.
-func (r reply) ok() bool { return r.Status >= 200 && r.Status < 300 }
-
-// object decodes the body as a JSON object.
-func (r reply) object() (map[string]any, error) {
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(r.Body))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("decode %q: %w", r.Body, err)
-	}
-	return m, nil
-}
-
-// txID is the answer's transaction ID (header, else body).
-func (r reply) txID() string {
-	if id := r.Header.Get("X-Transaction-Id"); id != "" {
-		return id
-	}
-	m, err := r.object()
-	if err != nil {
-		return ""
-	}
-	s, _ := m["txId"].(string)
-	return s
-}
-
-// do sends one request as org ("" for none); headers are name, value pairs.
-func (c *restClient) do(ctx context.Context, org, method, path string, body any, headers ...string) (reply, error) {
-	var reader io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		reader = strings.NewReader(b)
-	case []byte:
-		reader = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			return reply{}, fmt.Errorf("encode body: %w", err)
-		}
-		reader = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.baseURL()+path, reader)
-	if err != nil {
-		return reply{}, fmt.Errorf("new request: %w", err)
-	}
-	if reader != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if org != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key(org))
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return reply{}, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer res.Body.Close()
-	out, err := io.ReadAll(res.Body)
-	if err != nil {
-		return reply{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
-	}
-	return reply{Status: res.StatusCode, Header: res.Header, Body: out}, nil
-}
-
-// must sends a request and requires the status.
-func (c *restClient) must(t *testing.T, status int, org, method, path string, body any, headers ...string) reply {
+// mustObject sends a request, requires the status and decodes the object (exact numbers).
+func mustObject(t *testing.T, c *testkit.Client, status int, org, method, path string, body any, headers ...string) map[string]any {
 	t.Helper()
-	r, err := c.do(context.Background(), org, method, path, body, headers...)
-	require.NoError(t, err)
-	require.Equal(t, status, r.Status, "%s %s as %s: %s", method, path, org, r)
-	return r
-}
-
-// mustObject sends a request, requires the status and decodes the object.
-func (c *restClient) mustObject(t *testing.T, status int, org, method, path string, body any, headers ...string) map[string]any {
-	t.Helper()
-	m, err := c.must(t, status, org, method, path, body, headers...).object()
+	m, err := c.Must(t, status, org, method, path, body, headers...).Object()
 	require.NoError(t, err)
 	return m
 }
@@ -199,7 +95,7 @@ func requireProblem(t *testing.T, r reply, status int, code, field string) map[s
 	t.Helper()
 	require.Equal(t, status, r.Status, "answer: %s", r)
 	require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), "answer: %s", r)
-	p, err := r.object()
+	p, err := r.Object()
 	require.NoError(t, err)
 	require.Equal(t, code, p["code"], "answer: %s", r)
 	if field != "" {
@@ -239,96 +135,16 @@ func mustNum(t *testing.T, m map[string]any, path string) int64 {
 	return v
 }
 
-// orderSpec is the money of one generated order.
-type orderSpec struct {
-	ID, MerchantID     string
-	Quantity, Unit     int64
-	Shipping           int64
-	Total              int64
-	BuyerName, Address string
-	Phone              string
-	PayerName, Account string
-}
-
 // newOrderSpec builds order id of merchantID with distinctive private strings (scanned for in
 // the logs).
-func newOrderSpec(id, merchantID string, quantity, unit, shipping int64) orderSpec {
-	return orderSpec{
-		ID: id, MerchantID: merchantID, Quantity: quantity, Unit: unit, Shipping: shipping,
-		Total:     quantity*unit + shipping,
+func newOrderSpec(id, merchantID string, quantity, unit, shipping int64) testkit.Order {
+	return testkit.Order{
+		ID: id, MerchantID: merchantID, SKU: "SKU-1", ItemName: "Tea set", HSCode: "691200",
+		Quantity: quantity, UnitPrice: unit, ShippingFee: shipping, Fee: 10,
 		BuyerName: "Quilla Vantongeren " + id, Address: id + " Zephyrine Lane, Oldcastle",
 		Phone:     "+44 7700 9" + fmt.Sprintf("%05d", len(id)*7919%100000),
-		PayerName: "Ignatius Marrowby " + id, Account: "GB29NWBK60161331" + fmt.Sprintf("%06d", len(id)*104729%1000000),
+		PayerName: "Ignatius Marrowby " + id, PayerAccount: "GB29NWBK60161331" + fmt.Sprintf("%06d", len(id)*104729%1000000),
 	}
-}
-
-func (o orderSpec) createBody() map[string]any {
-	return map[string]any{
-		"orderId": o.ID, "merchantId": o.MerchantID,
-		"buyer":         map[string]any{"id": "buyer-" + o.ID, "country": "US", "name": o.BuyerName, "address": o.Address, "phone": o.Phone},
-		"sellerCountry": "CN", "currency": "USD",
-		"items":       []any{map[string]any{"sku": "SKU-1", "name": "Tea set", "hsCode": "691200", "quantity": o.Quantity, "unitPrice": o.Unit}},
-		"shippingFee": o.Shipping,
-	}
-}
-
-// paymentBody pays in EUR at 0.92, the payer amount rounded half to even in cents.
-func (o orderSpec) paymentBody(paymentID string) map[string]any {
-	return map[string]any{"paymentId": paymentID, "payerCurrency": "EUR", "payerAmount": halfEven(o.Total*92, 100), "fxRate": "0.92",
-		"fee": 10, "payerName": o.PayerName, "payerAccount": o.Account}
-}
-
-func (o orderSpec) declarationBody() map[string]any {
-	return map[string]any{"declarationId": "dec-" + o.ID, "declaredValue": o.Total, "hsCodes": []string{"691200"}}
-}
-
-func (o orderSpec) waybillBody() map[string]any {
-	return map[string]any{"waybillNo": "wb-" + o.ID, "consigneeName": o.BuyerName, "consigneeAddress": o.Address}
-}
-
-// privateStrings are the order's private values, which must never reach a log.
-func (o orderSpec) privateStrings() []string {
-	return []string{o.BuyerName, o.Address, o.Phone, o.PayerName, o.Account}
-}
-
-// halfEven divides n >= 0 by d > 0, rounding half to even.
-func halfEven(n, d int64) int64 {
-	q, r := n/d, n%d
-	switch {
-	case 2*r > d, 2*r == d && q%2 == 1:
-		return q + 1
-	default:
-		return q
-	}
-}
-
-func TestHalfEven(t *testing.T) {
-	for _, tc := range []struct{ n, d, want int64 }{
-		{250, 100, 2}, {350, 100, 4}, {251, 100, 3}, {249, 100, 2}, {0, 100, 0}, {276000, 100, 2760},
-	} {
-		t.Run(fmt.Sprint(tc.n, "/", tc.d), func(t *testing.T) {
-			require.Equal(t, tc.want, halfEven(tc.n, tc.d))
-		})
-	}
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n, err := b.buf.Write(p)
-	return n, err //nolint:wrapcheck // bytes.Buffer never fails
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // captureLogger logs everything at debug level as JSON to buf (and to stderr with

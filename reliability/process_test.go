@@ -20,7 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/internal/devapp"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/network/devnet/ledger"
 )
 
@@ -99,12 +100,12 @@ type devProc struct {
 
 // startDev starts `xborder dev` on dataDir, its logs (stderr) appended to out, and waits until
 // /readyz answers 200. The process is killed at cleanup if still running.
-func startDev(t *testing.T, bin, dataDir string, out *syncBuffer) *devProc {
+func startDev(t *testing.T, bin, dataDir string, out *testkit.SyncBuffer) *devProc {
 	t.Helper()
 	// Port 0: the process binds a free port itself and prints it, so nothing else can take the
 	// port between choosing and binding it.
 	cmd := exec.Command(bin, "dev", "--data", dataDir, "--http", "127.0.0.1:0", "-v") // #nosec G204 -- our own binary
-	banner := &syncBuffer{}                                                           // the start banner prints the API keys on purpose; only logs are scanned
+	banner := &testkit.SyncBuffer{}                                                   // the start banner prints the API keys on purpose; only logs are scanned
 	cmd.Stdout, cmd.Stderr = banner, out
 	require.NoError(t, cmd.Start())
 	p := &devProc{cmd: cmd, done: make(chan struct{})}

@@ -14,7 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/internal/devapp"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // paddedBody returns the JSON encoding of v padded with spaces to exactly size bytes.
@@ -33,13 +34,13 @@ type chunkedReader struct{ r io.Reader }
 
 func (c chunkedReader) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// TestRequestLimits checks the request limits of DESIGN §7 through the running dev system:
+// TestRequestLimits checks the request limits of docs/design.md §7 through the running dev system:
 // a body of exactly 1 MiB is accepted, one byte more is 413 PAYLOAD_TOO_LARGE whether announced
 // by Content-Length or sent chunked, and the per-key rate limit answers 429 RATE_LIMITED with
 // Retry-After while other keys go on. Refused requests leave the ledger unchanged, and no API
 // key (valid or not), private key or private value reaches the logs.
 func TestRequestLimits(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	app, err := devapp.Start(context.Background(), devapp.Config{
 		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Logger: captureLogger(logs), RateLimit: 1, Burst: 4,
 	})
@@ -50,14 +51,14 @@ func TestRequestLimits(t *testing.T) {
 	spec := newOrderSpec("limits-1", "merchant-sec", 1, 500, 0)
 
 	t.Run("1 MiB body accepted, one byte more refused", func(t *testing.T) {
-		exact := paddedBody(t, spec.createBody(), 1<<20)
+		exact := paddedBody(t, spec.CreateBody(), 1<<20)
 		require.Len(t, exact, 1<<20)
-		c.must(t, http.StatusCreated, merchant, "POST", "/api/v1/orders", exact)
+		c.Must(t, http.StatusCreated, merchant, "POST", "/api/v1/orders", exact)
 
 		big := newOrderSpec("limits-2", "merchant-sec", 1, 500, 0)
-		over := paddedBody(t, big.createBody(), 1<<20+1)
+		over := paddedBody(t, big.CreateBody(), 1<<20+1)
 		before := height()
-		r, err := c.do(context.Background(), merchant, "POST", "/api/v1/orders", over)
+		r, err := c.Do(context.Background(), merchant, "POST", "/api/v1/orders", over)
 		require.NoError(t, err)
 		requireProblem(t, r, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "")
 
@@ -74,13 +75,13 @@ func TestRequestLimits(t *testing.T) {
 		requireProblem(t, reply{Status: res.StatusCode, Header: res.Header, Body: body}, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "")
 
 		require.Equal(t, before, height(), "a refused body reached the ledger")
-		c.must(t, http.StatusNotFound, customs, "GET", "/api/v1/orders/limits-2", nil)
+		c.Must(t, http.StatusNotFound, customs, "GET", "/api/v1/orders/limits-2", nil)
 	})
 
 	t.Run("per-key rate limit", func(t *testing.T) {
 		var limited reply
 		for i := range 20 {
-			r, err := c.do(context.Background(), carrier, "GET", "/api/v1/orders/limits-1", nil)
+			r, err := c.Do(context.Background(), carrier, "GET", "/api/v1/orders/limits-1", nil)
 			require.NoError(t, err)
 			if r.Status == http.StatusTooManyRequests {
 				limited = r
@@ -96,20 +97,20 @@ func TestRequestLimits(t *testing.T) {
 
 		// A limited write makes no transaction; another key is not limited.
 		before := height()
-		r, err := c.do(context.Background(), carrier, "POST", "/api/v1/orders/limits-1/waybill", spec.waybillBody())
+		r, err := c.Do(context.Background(), carrier, "POST", "/api/v1/orders/limits-1/waybill", spec.WaybillBody())
 		require.NoError(t, err)
 		requireProblem(t, r, http.StatusTooManyRequests, "RATE_LIMITED", "")
 		require.Equal(t, before, height())
-		c.must(t, http.StatusOK, customs, "GET", "/api/v1/orders/limits-1", nil)
+		c.Must(t, http.StatusOK, customs, "GET", "/api/v1/orders/limits-1", nil)
 
 		// After Retry-After the key may call again.
 		time.Sleep(time.Duration(secs) * time.Second)
-		c.must(t, http.StatusOK, carrier, "GET", "/api/v1/orders/limits-1", nil)
+		c.Must(t, http.StatusOK, carrier, "GET", "/api/v1/orders/limits-1", nil)
 	})
 
 	t.Run("unknown keys are refused", func(t *testing.T) {
 		bad := "xb_" + strings.Repeat("5eC7e7", 8)
-		r, err := c.do(context.Background(), "", "GET", "/api/v1/orders/limits-1", nil, "Authorization", "Bearer "+bad)
+		r, err := c.Do(context.Background(), "", "GET", "/api/v1/orders/limits-1", nil, "Authorization", "Bearer "+bad)
 		require.NoError(t, err)
 		requireProblem(t, r, http.StatusUnauthorized, "UNAUTHENTICATED", "")
 		requireNoSecrets(t, logs.String(), []string{bad})
@@ -118,7 +119,7 @@ func TestRequestLimits(t *testing.T) {
 	t.Run("no secrets or private data in the logs", func(t *testing.T) {
 		secrets := slices.Collect(maps.Values(app.Credentials))
 		secrets = append(secrets, privateKeys(t, app.Network.Peers())...)
-		secrets = append(secrets, spec.privateStrings()...)
+		secrets = append(secrets, spec.PrivateStrings()...)
 		requireNoSecrets(t, logs.String(), secrets)
 	})
 }

@@ -14,7 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/internal/devapp"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // ack is one acknowledged (2xx) write.
@@ -25,7 +26,7 @@ type ack struct {
 // soakOrder is what the clients know about one order: the successful steps decide the expected
 // final state.
 type soakOrder struct {
-	spec      orderSpec
+	spec      testkit.Order
 	paid      bool
 	final     string // "" while open
 	released  int64
@@ -35,7 +36,7 @@ type soakOrder struct {
 
 // soakRun drives orders through random lifecycles and records every acknowledged write.
 type soakRun struct {
-	c    *restClient
+	c    *testkit.Client
 	seed uint64
 
 	mu       sync.Mutex
@@ -58,12 +59,12 @@ func (s *soakRun) write(o *soakOrder, op, org, method, path string, body any, id
 	if idemKey != "" {
 		headers = []string{"Idempotency-Key", idemKey}
 	}
-	r, err := s.c.do(context.Background(), org, method, path, body, headers...)
+	r, err := s.c.Do(context.Background(), org, method, path, body, headers...)
 	if err != nil {
 		s.failf("%s %s: %v", o.spec.ID, op, err)
 		return r, false
 	}
-	if !r.ok() {
+	if !r.OK() {
 		if !slices.Contains(allowed, r.Status) {
 			s.failf("%s %s as %s: unexpected %s", o.spec.ID, op, org, r)
 		} else if r.Header.Get("Content-Type") != "application/problem+json" {
@@ -71,7 +72,7 @@ func (s *soakRun) write(o *soakOrder, op, org, method, path string, body any, id
 		}
 		return r, false
 	}
-	tx := r.txID()
+	tx := r.TxID()
 	if tx == "" {
 		s.failf("%s %s: 2xx without txId: %s", o.spec.ID, op, r)
 		return r, true
@@ -116,13 +117,13 @@ func (s *soakRun) lifecycle(i int, batch int) {
 	var ok1, ok2 bool
 	key := "create-" + id
 	parallel(
-		func() { r1, ok1 = s.write(o, "create", merchant, "POST", "/api/v1/orders", spec.createBody(), key) },
-		func() { r2, ok2 = s.write(o, "create", merchant, "POST", "/api/v1/orders", spec.createBody(), key) },
+		func() { r1, ok1 = s.write(o, "create", merchant, "POST", "/api/v1/orders", spec.CreateBody(), key) },
+		func() { r2, ok2 = s.write(o, "create", merchant, "POST", "/api/v1/orders", spec.CreateBody(), key) },
 	)
 	if !ok1 || !ok2 {
 		return
 	}
-	if r1.Status != r2.Status || r1.txID() != r2.txID() || string(r1.Body) != string(r2.Body) {
+	if r1.Status != r2.Status || r1.TxID() != r2.TxID() || string(r1.Body) != string(r2.Body) {
 		s.failf("%s: idempotent duplicates answered differently: %s / %s", id, r1, r2)
 	}
 	o.lastState = "CREATED"
@@ -132,7 +133,7 @@ func (s *soakRun) lifecycle(i int, batch int) {
 		if _, ok := s.write(o, "cancel", merchant, "POST", base+"/cancellation", map[string]any{"reason": "buyer changed mind"}, ""); ok {
 			o.final, o.lastState = "CANCELLED", "CANCELLED"
 		}
-		s.write(o, "pay-after-cancel", bank, "POST", base+"/payment", spec.paymentBody("pay-"+id), "", precondition)
+		s.write(o, "pay-after-cancel", bank, "POST", base+"/payment", spec.PaymentBody("pay-"+id), "", precondition)
 		return
 	}
 
@@ -143,16 +144,16 @@ func (s *soakRun) lifecycle(i int, batch int) {
 	pkey := "pay-" + id
 	parallel(
 		func() {
-			pa, oka = s.write(o, "pay", bank, "POST", base+"/payment", spec.paymentBody("pay-"+id), pkey, conflict)
+			pa, oka = s.write(o, "pay", bank, "POST", base+"/payment", spec.PaymentBody("pay-"+id), pkey, conflict)
 		},
 		func() {
-			pb, okb = s.write(o, "pay", bank, "POST", base+"/payment", spec.paymentBody("pay-"+id), pkey, conflict)
+			pb, okb = s.write(o, "pay", bank, "POST", base+"/payment", spec.PaymentBody("pay-"+id), pkey, conflict)
 		},
 		func() {
-			pc, okc = s.write(o, "pay-dup", bank, "POST", base+"/payment", spec.paymentBody("pay2-"+id), "", conflict)
+			pc, okc = s.write(o, "pay-dup", bank, "POST", base+"/payment", spec.PaymentBody("pay2-"+id), "", conflict)
 		},
 	)
-	if pa.Status != pb.Status || pa.txID() != pb.txID() {
+	if pa.Status != pb.Status || pa.TxID() != pb.TxID() {
 		s.failf("%s: idempotent payments answered differently: %s / %s", id, pa, pb)
 	}
 	if oka == okc {
@@ -181,11 +182,11 @@ func (s *soakRun) lifecycle(i int, batch int) {
 			s.failf("%s: want exactly one cancellation to succeed (merchant %v, bank %v)", id, ca, cb)
 		}
 		if ca || cb {
-			o.final, o.lastState, o.refunded = "CANCELLED", "CANCELLED", spec.Total
+			o.final, o.lastState, o.refunded = "CANCELLED", "CANCELLED", spec.Total()
 		}
 		return
-	case path < 45: // dispute right after payment, partial refund
-		s.dispute(o, rng)
+	case path < 45: // dispute right after payment: before delivery only a full refund
+		s.dispute(o, rng, false)
 		return
 	}
 
@@ -193,16 +194,16 @@ func (s *soakRun) lifecycle(i int, batch int) {
 	var dok, wok bool
 	parallel(
 		func() {
-			_, dok = s.write(o, "declare", merchant, "POST", base+"/customs/declaration", spec.declarationBody(), "")
+			_, dok = s.write(o, "declare", merchant, "POST", base+"/customs/declaration", spec.DeclarationBody(), "")
 		},
-		func() { _, wok = s.write(o, "waybill", carrier, "POST", base+"/waybill", spec.waybillBody(), "") },
+		func() { _, wok = s.write(o, "waybill", carrier, "POST", base+"/waybill", spec.WaybillBody(), "") },
 	)
 	if !dok || !wok {
 		return
 	}
 	if path < 58 { // customs rejection refunds in full
 		if _, ok := s.write(o, "reject", customs, "POST", base+"/customs/decision", map[string]any{"decision": "REJECTED", "reason": "prohibited goods"}, ""); ok {
-			o.final, o.lastState, o.refunded = "REJECTED", "REJECTED", spec.Total
+			o.final, o.lastState, o.refunded = "REJECTED", "REJECTED", spec.Total()
 		}
 		return
 	}
@@ -232,7 +233,7 @@ func (s *soakRun) lifecycle(i int, batch int) {
 		}
 	}
 	if path < 72 { // dispute after delivery
-		s.dispute(o, rng)
+		s.dispute(o, rng, true)
 		return
 	}
 	// Delivery confirmation, duplicated, racing a dispute: either the release or the dispute
@@ -256,34 +257,37 @@ func (s *soakRun) lifecycle(i int, batch int) {
 	case conf && disp:
 		s.failf("%s: release and dispute both succeeded", id)
 	case conf:
-		o.final, o.lastState, o.released = "COMPLETED", "COMPLETED", spec.Total
+		o.final, o.lastState, o.released = "COMPLETED", "COMPLETED", spec.Total()
 	case disp:
-		s.resolve(o, rng)
+		s.resolve(o, rng, true)
 	default:
 		s.failf("%s: neither the release nor the dispute succeeded", id)
 	}
 }
 
 // dispute opens a dispute and resolves it.
-func (s *soakRun) dispute(o *soakOrder, rng *rand.Rand) {
+func (s *soakRun) dispute(o *soakOrder, rng *rand.Rand, delivered bool) {
 	if _, ok := s.write(o, "dispute", bank, "POST", "/api/v1/orders/"+o.spec.ID+"/disputes", map[string]any{"reason": "item damaged"}, ""); !ok {
 		return
 	}
 	o.lastState = "DISPUTED"
-	s.resolve(o, rng)
+	s.resolve(o, rng, delivered)
 }
 
-// resolve resolves an open dispute with a random refund (sometimes none, sometimes all), twice
-// at once with different keys: exactly one resolution.
-func (s *soakRun) resolve(o *soakOrder, rng *rand.Rand) {
+// resolve resolves an open dispute with a random refund (sometimes none, sometimes all; always
+// all before delivery), twice at once with different keys: exactly one resolution.
+func (s *soakRun) resolve(o *soakOrder, rng *rand.Rand, delivered bool) {
 	o.lastState = "DISPUTED"
 	var refund int64
 	switch rng.IntN(5) {
 	case 0: // nothing refunded: all released
 	case 1: // refunded in full: REFUNDED
-		refund = o.spec.Total
+		refund = o.spec.Total()
 	default:
-		refund = rng.Int64N(o.spec.Total + 1)
+		refund = rng.Int64N(o.spec.Total() + 1)
+	}
+	if !delivered {
+		refund = o.spec.Total()
 	}
 	body := map[string]any{"refundAmount": refund, "resolution": "settled"}
 	var a, b bool
@@ -300,8 +304,8 @@ func (s *soakRun) resolve(o *soakOrder, rng *rand.Rand) {
 	}
 	if a || b {
 		o.final, o.lastState = "COMPLETED", "COMPLETED"
-		o.refunded, o.released = refund, o.spec.Total-refund
-		if refund == o.spec.Total {
+		o.refunded, o.released = refund, o.spec.Total()-refund
+		if refund == o.spec.Total() {
 			o.final, o.lastState = "REFUNDED", "REFUNDED"
 		}
 	}
@@ -313,7 +317,8 @@ func (s *soakRun) resolve(o *soakOrder, rng *rand.Rand) {
 // acknowledged write is a VALID transaction on the ledger with exactly one event, and that no
 // secret or private value reached the logs.
 func TestSoakInvariants(t *testing.T) {
-	logs := &syncBuffer{}
+	skipShort(t)
+	logs := &testkit.SyncBuffer{}
 	app, err := devapp.Start(context.Background(), devapp.Config{
 		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Logger: captureLogger(logs), CommitTimeout: 30 * time.Second,
 		RateLimit: 10000, Burst: 10000,
@@ -354,16 +359,16 @@ func TestSoakInvariants(t *testing.T) {
 
 	t.Run("money conserved per order", func(t *testing.T) {
 		for id, o := range s.orders {
-			got := c.mustObject(t, http.StatusOK, customs, "GET", "/api/v1/orders/"+id, nil)
+			got := mustObject(t, c, http.StatusOK, customs, "GET", "/api/v1/orders/"+id, nil)
 			amount, released, refunded := mustNum(t, got, "escrow.amount"), mustNum(t, got, "escrow.released"), mustNum(t, got, "escrow.refunded")
 			require.Equal(t, o.lastState, got["status"], "order %s", id)
-			require.Equal(t, o.spec.Total, mustNum(t, got, "total"), "order %s: total computed by the chaincode", id)
+			require.Equal(t, o.spec.Total(), mustNum(t, got, "total"), "order %s: total computed by the chaincode", id)
 			require.GreaterOrEqual(t, amount, int64(0))
 			require.GreaterOrEqual(t, released, int64(0))
 			require.GreaterOrEqual(t, refunded, int64(0))
 			require.LessOrEqual(t, released+refunded, amount, "order %s: paid out more than escrowed", id)
 			if o.paid {
-				require.Equal(t, o.spec.Total, amount, "order %s", id)
+				require.Equal(t, o.spec.Total(), amount, "order %s", id)
 			} else {
 				require.Zero(t, amount, "order %s: escrow without payment", id)
 			}
@@ -377,7 +382,7 @@ func TestSoakInvariants(t *testing.T) {
 
 	t.Run("every acknowledged write is on the ledger", func(t *testing.T) {
 		for _, a := range s.acks {
-			tx := c.mustObject(t, http.StatusOK, customs, "GET", "/api/v1/transactions/"+a.TxID, nil)
+			tx := mustObject(t, c, http.StatusOK, customs, "GET", "/api/v1/transactions/"+a.TxID, nil)
 			require.Equal(t, true, tx["valid"], "%s %s: %v", a.OrderID, a.Op, tx)
 			require.Equal(t, "VALID", tx["validationCode"])
 		}
@@ -392,12 +397,12 @@ func TestSoakInvariants(t *testing.T) {
 		perTx := map[string]int{}
 		escrowed, releasedEv := map[string]int{}, map[string]int{}
 		for _, ev := range got {
-			perTx[ev.TxID]++
+			perTx[ev.TxID()]++
 			switch ev.Name {
 			case "PaymentEscrowed":
-				escrowed[ev.OrderID]++
+				escrowed[ev.OrderID()]++
 			case "PaymentReleased":
-				releasedEv[ev.OrderID]++
+				releasedEv[ev.OrderID()]++
 			}
 		}
 		for tx := range want {
@@ -406,7 +411,7 @@ func TestSoakInvariants(t *testing.T) {
 		requireOrderedUnique(t, got)
 		var private []string
 		for _, o := range s.orders {
-			private = append(private, o.spec.privateStrings()...)
+			private = append(private, o.spec.PrivateStrings()...)
 		}
 		requireNoSecrets(t, events.rawData(), private)
 		for id, o := range s.orders {
@@ -423,7 +428,7 @@ func TestSoakInvariants(t *testing.T) {
 		type sums struct{ orders, escrowed, released, refunded, completed int64 }
 		per := map[string]*sums{}
 		for id := range s.orders {
-			got := c.mustObject(t, http.StatusOK, customs, "GET", "/api/v1/orders/"+id, nil)
+			got := mustObject(t, c, http.StatusOK, customs, "GET", "/api/v1/orders/"+id, nil)
 			status, _ := got["status"].(string)
 			if !slices.Contains([]string{"COMPLETED", "CANCELLED", "REJECTED", "REFUNDED"}, status) {
 				continue
@@ -445,7 +450,7 @@ func TestSoakInvariants(t *testing.T) {
 		day := time.Now().UTC()
 		from, to := day.AddDate(0, 0, -1).Format(time.DateOnly), day.AddDate(0, 0, 1).Format(time.DateOnly)
 		for m, want := range per {
-			rep := c.mustObject(t, http.StatusOK, bank, "GET", "/api/v1/settlements?merchantId="+m+"&currency=USD&from="+from+"&to="+to, nil)
+			rep := mustObject(t, c, http.StatusOK, bank, "GET", "/api/v1/settlements?merchantId="+m+"&currency=USD&from="+from+"&to="+to, nil)
 			totals, _ := rep["totals"].([]any)
 			require.Len(t, totals, 1, "settlement report of %s: %v", m, rep)
 			tot := totals[0].(map[string]any)
@@ -455,7 +460,7 @@ func TestSoakInvariants(t *testing.T) {
 			require.Equal(t, want.refunded, mustNum(t, tot, "refunded"), "refunded of %s", m)
 			require.Equal(t, want.completed, mustNum(t, tot, "completed"), "completed of %s", m)
 
-			cr := c.mustObject(t, http.StatusOK, merchant, "GET", "/api/v1/merchants/"+m+"/credit", nil)
+			cr := mustObject(t, c, http.StatusOK, merchant, "GET", "/api/v1/merchants/"+m+"/credit", nil)
 			require.Equal(t, want.orders, mustNum(t, cr, "orders"), "credit orders of %s", m)
 			require.Equal(t, want.completed, mustNum(t, cr, "completed"), "credit completed of %s", m)
 			vols, _ := cr["volumes"].([]any)
@@ -470,7 +475,7 @@ func TestSoakInvariants(t *testing.T) {
 		secrets := slices.Collect(maps.Values(app.Credentials))
 		secrets = append(secrets, privateKeys(t, app.Network.Peers())...)
 		for _, o := range s.orders {
-			secrets = append(secrets, o.spec.privateStrings()...)
+			secrets = append(secrets, o.spec.PrivateStrings()...)
 		}
 		logText := logs.String()
 		require.True(t, strings.Contains(logText, "http request"), "the access log was captured")

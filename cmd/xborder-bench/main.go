@@ -48,156 +48,252 @@ type roundList []string
 func (r *roundList) String() string     { return strings.Join(*r, " ") }
 func (r *roundList) Set(v string) error { *r = append(*r, v); return nil }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// options are the command line of xborder-bench.
+type options struct {
+	embedded                 bool
+	data                     string
+	targets                  string
+	url, creds, devnetData   string
+	rounds                   roundList
+	preset, out, runID       string
+	prepWorkers, seedWorkers int
+	progress                 string
+	verbose                  bool
+	cpuProfile               string
+}
+
+// parseFlags reads the command line.
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
 	fs := flag.NewFlagSet("xborder-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	embedded := fs.Bool("embedded", false, "start the dev system (devnet, chaincode, REST gateway) in this process and measure it")
-	data := fs.String("data", "", "data directory of the embedded dev system (default: a temporary directory, removed afterwards)")
-	targets := fs.String("target", "", "targets, comma-separated: rest, sdk (default with --embedded: rest,sdk)")
-	url := fs.String("url", "http://127.0.0.1:8080", "REST gateway base URL (--target rest)")
-	creds := fs.String("credentials", "", "dev-credentials.json with one API key per organisation (--target rest)")
-	devnetData := fs.String("devnet-data", "", "data directory of `xborder devnet`, holding connection.json (--target sdk)")
-	var rounds roundList
-	fs.Var(&rounds, "round", "a round, repeatable: workload=create|lifecycle|read|list|hot-merchant,workers=N,rate=R,count=N|duration=D[,target=rest+sdk][,ledger=N][,page=N]")
-	preset := fs.String("preset", "", "a named plan: "+strings.Join(presetNames(), ", "))
-	out := fs.String("out", "", "report directory (default ./bench-results/<run id>)")
-	runID := fs.String("run-id", "", "prefix of the order IDs this run creates (default: b + the start time in base 36)")
-	prepWorkers := fs.Int("prep-workers", 32, "concurrency of round preparation")
-	seedWorkers := fs.Int("seed-workers", 64, "concurrency of ledger seeding for list rounds")
-	progress := fs.String("progress", "auto", "live progress line: auto (when stdout is a terminal), on, off")
-	verbose := fs.Bool("v", false, "log the dev system's messages to stderr")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (embedded: the whole system) to this file")
+	fs.BoolVar(&o.embedded, "embedded", false, "start the dev system (devnet, chaincode, REST gateway) in this process and measure it")
+	fs.StringVar(&o.data, "data", "", "data directory of the embedded dev system (default: a temporary directory, removed afterwards)")
+	fs.StringVar(&o.targets, "target", "", "targets, comma-separated: rest, sdk (default with --embedded: rest,sdk)")
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "REST gateway base URL (--target rest)")
+	fs.StringVar(&o.creds, "credentials", "", "dev-credentials.json with one API key per organisation (--target rest)")
+	fs.StringVar(&o.devnetData, "devnet-data", "", "data directory of `xborder devnet`, holding connection.json (--target sdk)")
+	fs.Var(&o.rounds, "round", "a round, repeatable: workload=create|lifecycle|read|list|hot-merchant,workers=N,rate=R,count=N|duration=D[,target=rest+sdk][,ledger=N][,page=N]")
+	fs.StringVar(&o.preset, "preset", "", "a named plan: "+strings.Join(presetNames(), ", "))
+	fs.StringVar(&o.out, "out", "", "report directory (default ./bench-results/<run id>)")
+	fs.StringVar(&o.runID, "run-id", "", "prefix of the order IDs this run creates (default: b + the start time in base 36)")
+	fs.IntVar(&o.prepWorkers, "prep-workers", 32, "concurrency of round preparation")
+	fs.IntVar(&o.seedWorkers, "seed-workers", 64, "concurrency of ledger seeding for list rounds")
+	fs.StringVar(&o.progress, "progress", "auto", "live progress line: auto (when stdout is a terminal), on, off")
+	fs.BoolVar(&o.verbose, "v", false, "log the dev system's messages to stderr")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (embedded: the whole system) to this file")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if *preset != "" {
-		p, ok := bench.Presets[*preset]
+	if o.runID == "" {
+		o.runID = "b" + strconv.FormatInt(time.Now().Unix(), 36)
+	}
+	if o.out == "" {
+		o.out = filepath.Join("bench-results", o.runID)
+	}
+	return o, nil
+}
+
+// roundSpecs parses the preset's rounds and then the --round flags, and returns the largest
+// concurrency the run needs.
+func (o *options) roundSpecs() ([]bench.RoundSpec, int, error) {
+	rounds := o.rounds
+	if o.preset != "" {
+		p, ok := bench.Presets[o.preset]
 		if !ok {
-			return fmt.Errorf("unknown preset %q (one of %s)", *preset, strings.Join(presetNames(), ", "))
+			return nil, 0, fmt.Errorf("unknown preset %q (one of %s)", o.preset, strings.Join(presetNames(), ", "))
 		}
 		rounds = append(slices.Clone(p), rounds...)
 	}
 	if len(rounds) == 0 {
-		return errors.New("no rounds: give --preset or --round")
+		return nil, 0, errors.New("no rounds: give --preset or --round")
 	}
 	var specs []bench.RoundSpec
-	maxWorkers := 1
+	maxWorkers := max(1, o.prepWorkers, o.seedWorkers)
 	for _, r := range rounds {
 		s, err := bench.ParseRoundSpec(r)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		specs = append(specs, s)
-		maxWorkers = max(maxWorkers, s.Workers, *prepWorkers, *seedWorkers)
+		maxWorkers = max(maxWorkers, s.Workers)
 	}
-	order := splitList(*targets)
-	if len(order) == 0 && *embedded {
+	return specs, maxWorkers, nil
+}
+
+// targetOrder is the default order of the targets.
+func (o *options) targetOrder() ([]string, error) {
+	order := splitList(o.targets)
+	if len(order) == 0 && o.embedded {
 		order = []string{"rest", "sdk"}
 	}
 	if len(order) == 0 {
-		return errors.New("no target: give --target rest and/or sdk, or --embedded")
+		return nil, errors.New("no target: give --target rest and/or sdk, or --embedded")
 	}
-	if *runID == "" {
-		*runID = "b" + strconv.FormatInt(time.Now().Unix(), 36)
+	return order, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
 	}
-	if *out == "" {
-		*out = filepath.Join("bench-results", *runID)
+	specs, maxWorkers, err := o.roundSpecs()
+	if err != nil {
+		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	order, err := o.targetOrder()
+	if err != nil {
+		return err
 	}
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
+	if o.verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-
-	rep := &bench.Report{Title: "xborder benchmark " + *runID, Command: "xborder-bench " + strings.Join(args, " "),
+	rep := &bench.Report{Title: "xborder benchmark " + o.runID, Command: "xborder-bench " + strings.Join(args, " "),
 		Started: time.Now(), Machine: bench.ReadMachine()}
-	drivers := map[string]bench.Driver{}
-	defer func() {
-		for _, d := range drivers {
-			_ = d.Close()
+	t := &targets{drivers: map[string]bench.Driver{}}
+	defer t.close(stderr)
+	if o.embedded {
+		if err := t.startEmbedded(ctx, o, maxWorkers, logger, rep, stderr); err != nil {
+			return err
 		}
-	}()
-	if *embedded {
-		start := time.Now()
-		sys, err := bench.StartEmbedded(ctx, *data, maxWorkers, logger)
+	}
+	if err := t.open(o, order, maxWorkers, rep); err != nil {
+		return err
+	}
+	return runPlan(ctx, o, bench.Plan{Rounds: specs, Targets: t.drivers, Order: order, RunID: o.runID,
+		Seeder: bench.NewSeeder(t.seedDriver(order), o.seedWorkers), PrepWorkers: o.prepWorkers, Log: stdout}, rep, stdout)
+}
+
+// startCPUProfile starts a CPU profile into path ("" for none); stop ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
+}
+
+// targets are the drivers of a run by name, and the embedded system that owns some of them.
+type targets struct {
+	drivers map[string]bench.Driver
+	sys     *bench.Embedded
+}
+
+// startEmbedded starts the embedded dev system and takes its two drivers.
+func (t *targets) startEmbedded(ctx context.Context, o *options, maxWorkers int, logger *slog.Logger, rep *bench.Report, stderr io.Writer) error {
+	start := time.Now()
+	sys, err := bench.StartEmbedded(ctx, o.data, maxWorkers, logger)
+	if err != nil {
+		return err
+	}
+	t.sys = sys
+	t.drivers["rest"], t.drivers["sdk"] = sys.REST, sys.SDK
+	rep.Notes = append(rep.Notes, fmt.Sprintf("embedded dev system (devnet + chaincode + REST gateway in this process; devnet batch timeout %s, at most %d transactions per block; REST rate limit %.0f/s), started in %.1f s",
+		devnet.DefaultBatchTimeout, devnet.DefaultMaxBatch, bench.EmbeddedRateLimit, time.Since(start).Seconds()))
+	fmt.Fprintf(stderr, "embedded dev system ready at %s (data %s)\n", sys.App.URL, sys.Dir)
+	return nil
+}
+
+// open connects the targets of order that the embedded system does not provide.
+func (t *targets) open(o *options, order []string, maxWorkers int, rep *bench.Report) error {
+	for _, name := range order {
+		if t.drivers[name] != nil {
+			continue
+		}
+		d, note, err := openTarget(o, name, maxWorkers)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			if err := sys.Close(); err != nil {
-				fmt.Fprintln(stderr, "xborder-bench:", err)
-			}
-		}()
-		drivers["rest"], drivers["sdk"] = sys.REST, sys.SDK
-		// Closed with the system.
-		defer func() { delete(drivers, "rest"); delete(drivers, "sdk") }()
-		rep.Notes = append(rep.Notes, fmt.Sprintf("embedded dev system (devnet + chaincode + REST gateway in this process; devnet batch timeout %s, at most %d transactions per block; REST rate limit %.0f/s), started in %.1f s",
-			devnet.DefaultBatchTimeout, devnet.DefaultMaxBatch, bench.EmbeddedRateLimit, time.Since(start).Seconds()))
-		fmt.Fprintf(stderr, "embedded dev system ready at %s (data %s)\n", sys.App.URL, sys.Dir)
+		t.drivers[name] = d
+		rep.Notes = append(rep.Notes, note)
 	}
-	for _, t := range order {
-		if drivers[t] != nil {
-			continue
+	return nil
+}
+
+// openTarget connects the driver of an external target and describes it for the report.
+func openTarget(o *options, name string, maxWorkers int) (bench.Driver, string, error) {
+	switch name {
+	case "rest":
+		if o.creds == "" {
+			return nil, "", errors.New("--target rest needs --credentials (or --embedded)")
 		}
-		switch t {
-		case "rest":
-			if *creds == "" {
-				return errors.New("--target rest needs --credentials (or --embedded)")
-			}
-			keys, err := bench.LoadCredentials(*creds)
-			if err != nil {
-				return err
-			}
-			d, err := bench.NewRESTDriver(*url, keys, maxWorkers)
-			if err != nil {
-				return err
-			}
-			drivers["rest"] = d
-			rep.Notes = append(rep.Notes, "REST target "+*url)
-		case "sdk":
-			if *devnetData == "" {
-				return errors.New("--target sdk needs --devnet-data (or --embedded)")
-			}
-			d, err := bench.DialDevnet(*devnetData)
-			if err != nil {
-				return err
-			}
-			drivers["sdk"] = d
-			rep.Notes = append(rep.Notes, "SDK target from "+filepath.Join(*devnetData, bench.ConnectionFile))
-		default:
-			return fmt.Errorf("unknown target %q (rest or sdk)", t)
+		keys, err := bench.LoadCredentials(o.creds)
+		if err != nil {
+			return nil, "", err
+		}
+		d, err := bench.NewRESTDriver(o.url, keys, maxWorkers)
+		if err != nil {
+			return nil, "", err
+		}
+		return d, "REST target " + o.url, nil
+	case "sdk":
+		if o.devnetData == "" {
+			return nil, "", errors.New("--target sdk needs --devnet-data (or --embedded)")
+		}
+		d, err := bench.DialDevnet(o.devnetData)
+		if err != nil {
+			return nil, "", err
+		}
+		return d, "SDK target from " + filepath.Join(o.devnetData, bench.ConnectionFile), nil
+	}
+	return nil, "", fmt.Errorf("unknown target %q (rest or sdk)", name)
+}
+
+// seedDriver is the driver that seeds the ledger: the SDK when it is available, the quickest
+// path.
+func (t *targets) seedDriver(order []string) bench.Driver {
+	if d, ok := t.drivers["sdk"]; ok {
+		return d
+	}
+	return t.drivers[order[0]]
+}
+
+// close stops the embedded system (with its drivers) and closes the other drivers.
+func (t *targets) close(stderr io.Writer) {
+	if t.sys != nil {
+		if err := t.sys.Close(); err != nil {
+			fmt.Fprintln(stderr, "xborder-bench:", err)
 		}
 	}
-	// Seeding goes through the SDK when it is available: it is the quickest path.
-	seedDriver := drivers[order[0]]
-	if d, ok := drivers["sdk"]; ok {
-		seedDriver = d
+	for _, d := range t.drivers {
+		if t.sys == nil || (d != t.sys.REST && d != t.sys.SDK) {
+			_ = d.Close()
+		}
 	}
-	plan := bench.Plan{Rounds: specs, Targets: drivers, Order: order, RunID: *runID,
-		Seeder: bench.NewSeeder(seedDriver, *seedWorkers), PrepWorkers: *prepWorkers, Log: stdout}
-	if useProgress(*progress, stdout) {
+}
+
+// runPlan runs the plan and writes the report of the rounds that ran.
+func runPlan(ctx context.Context, o *options, plan bench.Plan, rep *bench.Report, stdout io.Writer) error {
+	if useProgress(o.progress, stdout) {
 		plan.Progress = stdout
 		plan.Seeder.Progress = stdout
 	}
 	runErr := bench.RunPlan(ctx, plan, rep)
 	if len(rep.Results) > 0 {
-		if err := bench.WriteFiles(*out, rep); err != nil {
+		if err := bench.WriteFiles(o.out, rep); err != nil {
 			return errors.Join(runErr, err)
 		}
-		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(*out, "report.md"))
+		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(o.out, "report.md"))
 	}
 	return runErr
 }

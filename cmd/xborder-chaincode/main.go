@@ -13,6 +13,10 @@
 //
 // Otherwise it runs as a classic peer-launched chaincode: the shim dials CORE_PEER_ADDRESS
 // and reads its own CORE_PEER_TLS_* / CORE_TLS_CLIENT_* variables.
+//
+// XBORDER_MAX_CLOCK_SKEW sets how far a write proposal's timestamp may be from this endorsing
+// peer's clock (a Go duration such as "5m" or "90s"; default 5m; "0" disables the check, see
+// chaincode.WithMaxClockSkew).
 package main
 
 import (
@@ -20,8 +24,10 @@ import (
 	"log"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+
 	"github.com/xborder/xborder/chaincode"
 )
 
@@ -33,7 +39,11 @@ func main() {
 
 // run builds the chaincode and starts it in the mode the environment selects.
 func run(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) error {
-	cc, err := chaincode.NewChaincode()
+	skew, err := maxClockSkew(lookup)
+	if err != nil {
+		return err
+	}
+	cc, err := chaincode.NewChaincode(chaincode.WithMaxClockSkew(skew))
 	if err != nil {
 		return err
 	}
@@ -55,6 +65,26 @@ func run(lookup func(string) (string, bool), readFile func(string) ([]byte, erro
 	return nil
 }
 
+// maxClockSkewVariable names the environment variable of the endorsement-time clock check.
+const maxClockSkewVariable = "XBORDER_MAX_CLOCK_SKEW"
+
+// maxClockSkew reads XBORDER_MAX_CLOCK_SKEW: unset or empty means chaincode.DefaultMaxClockSkew,
+// "0" disables the check, anything else must be a non-negative Go duration.
+func maxClockSkew(lookup func(string) (string, bool)) (time.Duration, error) {
+	v, _ := lookup(maxClockSkewVariable)
+	if v == "" {
+		return chaincode.DefaultMaxClockSkew, nil
+	}
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s must be a non-negative duration such as \"5m\" or \"0\" (off), got %q", maxClockSkewVariable, v)
+	}
+	return d, nil
+}
+
 // serverConfig returns the chaincode server configuration when the environment asks for
 // chaincode-as-a-service, or nil for classic mode.
 func serverConfig(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (*shim.ChaincodeServer, error) {
@@ -72,70 +102,87 @@ func serverConfig(lookup func(string) (string, bool), readFile func(string) ([]b
 
 // tlsProperties reads the server's TLS material (see the package documentation).
 func tlsProperties(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (*shim.TLSProperties, error) {
-	env := func(k string) string { v, _ := lookup(k); return v }
-	read := func(variable string, required bool) ([]byte, error) {
-		path := env(variable)
-		if path == "" {
-			if required {
-				return nil, fmt.Errorf("%s must name a PEM file when TLS is enabled", variable)
-			}
-			return nil, nil
-		}
-		b, err := readFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", variable, err)
-		}
-		return b, nil
+	e := tlsEnv{lookup: lookup, readFile: readFile}
+	_, disabledSet := lookup("CHAINCODE_TLS_DISABLED")
+	if disabledSet || e.get("CHAINCODE_TLS_KEY") != "" || e.get("CHAINCODE_TLS_CERT") != "" || e.get("CHAINCODE_CLIENT_CA_CERT") != "" {
+		return e.caasTLS()
 	}
-	disabledRaw, disabledSet := lookup("CHAINCODE_TLS_DISABLED")
-	if disabledSet || env("CHAINCODE_TLS_KEY") != "" || env("CHAINCODE_TLS_CERT") != "" || env("CHAINCODE_CLIENT_CA_CERT") != "" {
-		disabled := false
-		if disabledSet {
-			d, err := strconv.ParseBool(disabledRaw)
-			if err != nil {
-				return nil, fmt.Errorf("CHAINCODE_TLS_DISABLED must be true or false, got %q", disabledRaw)
-			}
-			disabled = d
+	return e.peerTLS()
+}
+
+// tlsEnv reads TLS settings and PEM files named by environment variables.
+type tlsEnv struct {
+	lookup   func(string) (string, bool)
+	readFile func(string) ([]byte, error)
+}
+
+func (e tlsEnv) get(k string) string {
+	v, _ := e.lookup(k)
+	return v
+}
+
+// caasTLS follows Fabric's chaincode-as-a-service samples: CHAINCODE_TLS_*.
+func (e tlsEnv) caasTLS() (*shim.TLSProperties, error) {
+	if raw, set := e.lookup("CHAINCODE_TLS_DISABLED"); set {
+		disabled, err := strconv.ParseBool(raw)
+		if err != nil {
+			return nil, fmt.Errorf("CHAINCODE_TLS_DISABLED must be true or false, got %q", raw)
 		}
 		if disabled {
 			return &shim.TLSProperties{Disabled: true}, nil
 		}
-		key, err := read("CHAINCODE_TLS_KEY", true)
-		if err != nil {
-			return nil, err
-		}
-		cert, err := read("CHAINCODE_TLS_CERT", true)
-		if err != nil {
-			return nil, err
-		}
-		ca, err := read("CHAINCODE_CLIENT_CA_CERT", false)
-		if err != nil {
-			return nil, err
-		}
-		return &shim.TLSProperties{Key: key, Cert: cert, ClientCACerts: ca}, nil
 	}
-	enabledRaw := env("CORE_PEER_TLS_ENABLED")
-	if enabledRaw == "" {
+	return e.files("CHAINCODE_TLS_KEY", "CHAINCODE_TLS_CERT", "CHAINCODE_CLIENT_CA_CERT")
+}
+
+// peerTLS follows contractapi: CORE_PEER_TLS_ENABLED and CORE_TLS_CLIENT_*; TLS is off when
+// none is set.
+func (e tlsEnv) peerTLS() (*shim.TLSProperties, error) {
+	raw := e.get("CORE_PEER_TLS_ENABLED")
+	if raw == "" {
 		return &shim.TLSProperties{Disabled: true}, nil
 	}
-	enabled, err := strconv.ParseBool(enabledRaw)
+	enabled, err := strconv.ParseBool(raw)
 	if err != nil {
-		return nil, fmt.Errorf("CORE_PEER_TLS_ENABLED must be true or false, got %q", enabledRaw)
+		return nil, fmt.Errorf("CORE_PEER_TLS_ENABLED must be true or false, got %q", raw)
 	}
 	if !enabled {
 		return &shim.TLSProperties{Disabled: true}, nil
 	}
-	key, err := read("CORE_TLS_CLIENT_KEY_FILE", true)
+	return e.files("CORE_TLS_CLIENT_KEY_FILE", "CORE_TLS_CLIENT_CERT_FILE", "CORE_PEER_TLS_ROOTCERT_FILE")
+}
+
+// files reads the server's key and certificate (required) and the client CA (optional: it
+// enables mutual TLS) from the PEM files the variables name.
+func (e tlsEnv) files(keyVar, certVar, caVar string) (*shim.TLSProperties, error) {
+	key, err := e.read(keyVar, true)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := read("CORE_TLS_CLIENT_CERT_FILE", true)
+	cert, err := e.read(certVar, true)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := read("CORE_PEER_TLS_ROOTCERT_FILE", false)
+	ca, err := e.read(caVar, false)
 	if err != nil {
 		return nil, err
 	}
 	return &shim.TLSProperties{Key: key, Cert: cert, ClientCACerts: ca}, nil
+}
+
+// read returns the content of the file variable names (nil when it names none and is not
+// required).
+func (e tlsEnv) read(variable string, required bool) ([]byte, error) {
+	path := e.get(variable)
+	if path == "" {
+		if required {
+			return nil, fmt.Errorf("%s must name a PEM file when TLS is enabled", variable)
+		}
+		return nil, nil
+	}
+	b, err := e.readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", variable, err)
+	}
+	return b, nil
 }

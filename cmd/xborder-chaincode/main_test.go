@@ -4,8 +4,11 @@ import (
 	"errors"
 	"io/fs"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/xborder/xborder/chaincode"
 )
 
 func TestServerConfig(t *testing.T) {
@@ -64,4 +67,41 @@ func TestRunReportsStartErrors(t *testing.T) {
 	env := map[string]string{"CHAINCODE_SERVER_ADDRESS": "a:1", "CORE_CHAINCODE_ID_NAME": "x", "CHAINCODE_TLS_KEY": "/nope"}
 	err := run(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, func(string) ([]byte, error) { return nil, errors.New("no such file") })
 	require.ErrorContains(t, err, "no such file")
+}
+
+func TestMaxClockSkew(t *testing.T) {
+	cases := []struct {
+		value string
+		set   bool
+		want  time.Duration
+		err   string
+	}{
+		{set: false, want: chaincode.DefaultMaxClockSkew},
+		{value: "", set: true, want: chaincode.DefaultMaxClockSkew},
+		{value: "0", set: true, want: 0},
+		{value: "90s", set: true, want: 90 * time.Second},
+		{value: "1h", set: true, want: time.Hour},
+		{value: "-1m", set: true, err: "XBORDER_MAX_CLOCK_SKEW must be a non-negative duration"},
+		{value: "five", set: true, err: `got "five"`},
+	}
+	for _, c := range cases {
+		t.Run(c.value, func(t *testing.T) {
+			lookup := func(k string) (string, bool) {
+				if k == "XBORDER_MAX_CLOCK_SKEW" && c.set {
+					return c.value, true
+				}
+				return "", false
+			}
+			got, err := maxClockSkew(lookup)
+			if c.err != "" {
+				require.ErrorContains(t, err, c.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, c.want, got)
+		})
+	}
+	_, err := maxClockSkew(func(string) (string, bool) { return "soon", true })
+	require.Error(t, err)
+	require.ErrorContains(t, run(func(k string) (string, bool) { return "soon", k == "XBORDER_MAX_CLOCK_SKEW" }, nil), "XBORDER_MAX_CLOCK_SKEW", "run refuses a bad skew before starting")
 }

@@ -7,21 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
-	stdnet "net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
-	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	"google.golang.org/grpc"
-
 	"github.com/xborder/xborder/chaincode"
-	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/internal/devapp"
 	"github.com/xborder/xborder/network/devnet"
 )
 
@@ -62,11 +56,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := textLogger(stderr, *verbose)
 
 	inProcess := *ccAddress == ""
 	if inProcess {
@@ -79,7 +69,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if *collections == "" {
 			*collections = string(chaincode.CollectionsConfigJSON)
 		}
-		addr, stop, err := serveXborderChaincode()
+		addr, stop, err := devapp.ServeChaincode(devapp.ChaincodeName + ":devnet")
 		if err != nil {
 			return err
 		}
@@ -196,26 +186,4 @@ func printConnectionInfo(w io.Writer, info connectionInfo, path string) {
 		fmt.Fprintf(w, "  client key:       %s\n", p.ClientKeyPath)
 	}
 	fmt.Fprintf(w, "\nconnection details written to %s\n", path)
-}
-
-// serveXborderChaincode serves the xborder chaincode as a chaincode-as-a-service server on a
-// free loopback port, as `xborder dev` does, and returns its address and a stop function.
-func serveXborderChaincode() (string, func(), error) {
-	cc, err := chaincode.NewChaincode()
-	if err != nil {
-		return "", nil, fmt.Errorf("xborder chaincode: %w", err)
-	}
-	lis, err := stdnet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("xborder chaincode listener: %w", err)
-	}
-	gs := grpc.NewServer()
-	peer.RegisterChaincodeServer(gs, &shim.ChaincodeServer{
-		CCID:     devapp.ChaincodeName + ":devnet",
-		Address:  lis.Addr().String(),
-		CC:       cc,
-		TLSProps: shim.TLSProperties{Disabled: true},
-	})
-	go func() { _ = gs.Serve(lis) }()
-	return lis.Addr().String(), gs.Stop, nil
 }

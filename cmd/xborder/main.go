@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -78,6 +79,15 @@ func (e usageError) Error() string { return e.err.Error() }
 
 // Unwrap returns the underlying error.
 func (e usageError) Unwrap() error { return e.err }
+
+// textLogger logs text lines to w: info and above, debug too when verbose.
+func textLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: xborder <subcommand> [flags]")

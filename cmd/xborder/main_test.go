@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/network/devnet"
 )
 
@@ -82,7 +82,7 @@ func TestDevnetCommand(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			dir := t.TempDir()
-			var out, errOut syncBuffer
+			var out, errOut testkit.SyncBuffer
 			done := make(chan int, 1)
 			args := append([]string{"devnet", "--data", dir, "--port", "0"}, tc.args(t)...)
 			go func() { done <- run(ctx, args, &out, &errOut) }()
@@ -103,7 +103,7 @@ func TestDevnetCommand(t *testing.T) {
 	}
 }
 
-func waitConnectionInfo(t *testing.T, path string, done <-chan int, errOut *syncBuffer) connectionInfo {
+func waitConnectionInfo(t *testing.T, path string, done <-chan int, errOut *testkit.SyncBuffer) connectionInfo {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var raw []byte
@@ -150,24 +150,6 @@ func connect(t *testing.T, info connectionInfo, p devnet.PeerInfo) *client.Contr
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gw.Close() })
 	return gw.GetNetwork(info.Channel).GetContract(info.Chaincode)
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // kv is a minimal chaincode: put(key, value) and get(key).

@@ -158,78 +158,80 @@ func relTo(base, p string) string {
 // XBORDER_PEER_ENDPOINT, ...) set the first organisation, creating it if needed.
 // XBORDER_API_KEYS is a comma-separated list of id:mspId:user:sha256hex.
 func applyEnv(cfg *Config, env []string) error {
-	vars := map[string]string{}
+	vars := envVars{}
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "XBORDER_") {
 			vars[k] = v
 		}
 	}
-	str := map[string]*string{
+	vars.setStrings(map[string]*string{
 		"XBORDER_LISTEN":    &cfg.Listen,
 		"XBORDER_DATA_DIR":  &cfg.DataDir,
 		"XBORDER_CHANNEL":   &cfg.Channel,
 		"XBORDER_CHAINCODE": &cfg.Chaincode,
 		"XBORDER_LOG_LEVEL": &cfg.LogLevel,
+	})
+	vars.setFirstOrganization(cfg)
+	for _, v := range []struct {
+		name string
+		set  func(string) error
+	}{
+		{"XBORDER_API_KEYS", func(v string) (err error) { cfg.APIKeys, err = parseKeyList(v); return err }},
+		{"XBORDER_CORS_ORIGINS", func(v string) error { cfg.CORS.AllowedOrigins = splitList(v); return nil }},
+		{"XBORDER_RATE_LIMIT_RPS", func(v string) (err error) {
+			cfg.RateLimit.RequestsPerSecond, err = strconv.ParseFloat(v, 64)
+			return err
+		}},
+		{"XBORDER_RATE_LIMIT_BURST", func(v string) (err error) { cfg.RateLimit.Burst, err = strconv.Atoi(v); return err }},
+		{"XBORDER_MAX_RETRIES", func(v string) (err error) { cfg.MaxRetries, err = strconv.Atoi(v); return err }},
+		{"XBORDER_COMMIT_TIMEOUT", func(v string) (err error) { cfg.Timeouts.Commit, err = time.ParseDuration(v); return err }},
+	} {
+		if err := vars.parse(v.name, v.set); err != nil {
+			return err
+		}
 	}
-	for k, p := range str {
+	return nil
+}
+
+// envVars are the XBORDER_* variables of an environment, by name.
+type envVars map[string]string
+
+// setStrings sets each string to its variable, where the variable is set.
+func (vars envVars) setStrings(fields map[string]*string) {
+	for k, p := range fields {
 		if v, ok := vars[k]; ok {
 			*p = v
 		}
 	}
+}
+
+// setFirstOrganization applies the single-organisation variables to the first organisation,
+// creating it if any of them is set.
+func (vars envVars) setFirstOrganization(cfg *Config) {
 	orgVars := []string{"XBORDER_MSP_ID", "XBORDER_PEER_ENDPOINT", "XBORDER_PEER_HOST_OVERRIDE",
 		"XBORDER_TLS_CA_CERT", "XBORDER_CERTIFICATE", "XBORDER_PRIVATE_KEY"}
-	if slices.ContainsFunc(orgVars, func(k string) bool { _, ok := vars[k]; return ok }) {
-		if len(cfg.Organizations) == 0 {
-			cfg.Organizations = append(cfg.Organizations, Organization{})
-		}
-		o := &cfg.Organizations[0]
-		for k, p := range map[string]*string{
-			"XBORDER_MSP_ID": &o.MSPID, "XBORDER_PEER_ENDPOINT": &o.PeerEndpoint,
-			"XBORDER_PEER_HOST_OVERRIDE": &o.PeerHostOverride, "XBORDER_TLS_CA_CERT": &o.TLSCACert,
-			"XBORDER_CERTIFICATE": &o.Certificate, "XBORDER_PRIVATE_KEY": &o.PrivateKey,
-		} {
-			if v, ok := vars[k]; ok {
-				*p = v
-			}
-		}
+	if !slices.ContainsFunc(orgVars, func(k string) bool { _, ok := vars[k]; return ok }) {
+		return
 	}
-	if v, ok := vars["XBORDER_API_KEYS"]; ok {
-		keys, err := parseKeyList(v)
-		if err != nil {
-			return err
-		}
-		cfg.APIKeys = keys
+	if len(cfg.Organizations) == 0 {
+		cfg.Organizations = append(cfg.Organizations, Organization{})
 	}
-	if v, ok := vars["XBORDER_CORS_ORIGINS"]; ok {
-		cfg.CORS.AllowedOrigins = splitList(v)
+	o := &cfg.Organizations[0]
+	vars.setStrings(map[string]*string{
+		"XBORDER_MSP_ID": &o.MSPID, "XBORDER_PEER_ENDPOINT": &o.PeerEndpoint,
+		"XBORDER_PEER_HOST_OVERRIDE": &o.PeerHostOverride, "XBORDER_TLS_CA_CERT": &o.TLSCACert,
+		"XBORDER_CERTIFICATE": &o.Certificate, "XBORDER_PRIVATE_KEY": &o.PrivateKey,
+	})
+}
+
+// parse calls set with the variable's value when it is set; its error names the variable.
+func (vars envVars) parse(name string, set func(string) error) error {
+	v, ok := vars[name]
+	if !ok {
+		return nil
 	}
-	if v, ok := vars["XBORDER_RATE_LIMIT_RPS"]; ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return fmt.Errorf("XBORDER_RATE_LIMIT_RPS: %w", err)
-		}
-		cfg.RateLimit.RequestsPerSecond = f
-	}
-	if v, ok := vars["XBORDER_RATE_LIMIT_BURST"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("XBORDER_RATE_LIMIT_BURST: %w", err)
-		}
-		cfg.RateLimit.Burst = n
-	}
-	if v, ok := vars["XBORDER_MAX_RETRIES"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("XBORDER_MAX_RETRIES: %w", err)
-		}
-		cfg.MaxRetries = n
-	}
-	if v, ok := vars["XBORDER_COMMIT_TIMEOUT"]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("XBORDER_COMMIT_TIMEOUT: %w", err)
-		}
-		cfg.Timeouts.Commit = d
+	if err := set(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
@@ -249,7 +251,7 @@ func parseKeyList(v string) ([]APIKey, error) {
 	for _, item := range splitList(v) {
 		parts := strings.Split(item, ":")
 		if len(parts) != 4 {
-			return nil, fmt.Errorf("XBORDER_API_KEYS: entry %q: want id:mspId:user:sha256hex", item)
+			return nil, fmt.Errorf("entry %q: want id:mspId:user:sha256hex", item)
 		}
 		keys = append(keys, APIKey{ID: parts[0], MSPID: parts[1], User: parts[2], SHA256: strings.ToLower(parts[3])})
 	}
@@ -268,6 +270,19 @@ func (c *Config) Validate() error {
 	if c.Channel == "" || c.Chaincode == "" {
 		errs = append(errs, errors.New("channel and chaincode: required"))
 	}
+	orgs, orgErrs := c.validateOrganizations()
+	errs = append(errs, orgErrs...)
+	errs = append(errs, c.validateAPIKeys(orgs)...)
+	errs = append(errs, c.validateLimits()...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid gateway config: %w", err)
+	}
+	return nil
+}
+
+// validateOrganizations checks the organisations and returns their MSP IDs.
+func (c *Config) validateOrganizations() (map[string]bool, []error) {
+	var errs []error
 	if len(c.Organizations) == 0 {
 		errs = append(errs, errors.New("organizations: at least one required"))
 	}
@@ -281,6 +296,12 @@ func (c *Config) Validate() error {
 		}
 		orgs[o.MSPID] = true
 	}
+	return orgs, errs
+}
+
+// validateAPIKeys checks that every key is complete, unique and of one of orgs.
+func (c *Config) validateAPIKeys(orgs map[string]bool) []error {
+	var errs []error
 	ids := map[string]bool{}
 	hashes := map[string]bool{}
 	for i, k := range c.APIKeys {
@@ -302,6 +323,12 @@ func (c *Config) Validate() error {
 		ids[k.ID] = true
 		hashes[strings.ToLower(k.SHA256)] = true
 	}
+	return errs
+}
+
+// validateLimits checks the rate limit, retries, body limit, timeouts and log level.
+func (c *Config) validateLimits() []error {
+	var errs []error
 	if c.RateLimit.RequestsPerSecond <= 0 || c.RateLimit.Burst < 1 {
 		errs = append(errs, errors.New("rateLimit: requestsPerSecond > 0 and burst >= 1 required"))
 	}
@@ -320,10 +347,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("logLevel: %q is not debug, info, warn or error", c.LogLevel))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("invalid gateway config: %w", err)
-	}
-	return nil
+	return errs
 }
 
 // HashKey returns the lowercase hex SHA-256 of an API key, as stored in the configuration.

@@ -1,8 +1,9 @@
 // Package fabric implements the gateway's Ledger service with the Hyperledger Fabric Gateway
 // SDK: one reused gRPC connection per peer, one signing identity per organisation, transient
-// data for private fields, endorsing organisations where private data demands it, commit
-// waiting with a timeout, bounded retry of MVCC read conflicts with fresh proposals, the mapping
-// of every SDK error to a gateway.Error, and the chaincode-event feed into the event log.
+// data for private fields (Fabric's gateway picks endorsers that are members of the collections
+// the chaincode touches), commit waiting with a timeout, bounded retry of MVCC read conflicts
+// with fresh proposals, transactions recorded before submission and resumed after a crash, the
+// mapping of every SDK error to a gateway.Error, and the chaincode-event feed into the event log.
 package fabric
 
 import (
@@ -145,28 +146,28 @@ func proposalOptions(inv gateway.Invocation) []client.ProposalOption {
 	if len(inv.Transient) > 0 {
 		opts = append(opts, client.WithTransient(inv.Transient))
 	}
-	if len(inv.EndorsingOrganizations) > 0 {
-		opts = append(opts, client.WithEndorsingOrganizations(inv.EndorsingOrganizations...))
-	}
 	return opts
 }
 
 // Submit implements gateway.Ledger: endorse, submit and (unless async) wait for the commit,
-// retrying MVCC_READ_CONFLICT with fresh proposals up to MaxRetries times.
-func (c *Client) Submit(ctx context.Context, caller gateway.Caller, inv gateway.Invocation, opts gateway.SubmitOptions) (*gateway.SubmitResult, error) {
+// retrying MVCC_READ_CONFLICT with fresh proposals up to MaxRetries times. A transaction to
+// resume (gateway.WithResume) is finished first; a fresh proposal follows only when it can
+// never commit.
+func (c *Client) Submit(ctx context.Context, caller gateway.Caller, inv gateway.Invocation, opts ...gateway.SubmitOption) (*gateway.SubmitResult, error) {
+	o := gateway.NewSubmitOptions(opts...)
 	network, err := c.network(caller.MSPID)
 	if err != nil {
 		return nil, err
 	}
 	contract := network.GetContract(c.opts.Chaincode)
-	if ptx, ok := gateway.ResumeFrom(ctx); ok {
-		res, fresh, err := c.resume(ctx, caller, inv, ptx, opts)
+	if o.Resume != nil {
+		res, fresh, err := c.resume(ctx, caller, inv, *o.Resume, o)
 		if !fresh {
 			return res, err
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		res, err := c.submitOnce(ctx, contract, inv, opts)
+		res, err := c.submitOnce(ctx, contract, inv, o)
 		if err == nil {
 			res.Attempts = attempt
 			c.opts.Metrics.outcome(inv.Transaction, "VALID")
@@ -187,7 +188,8 @@ func (c *Client) Submit(ctx context.Context, caller gateway.Caller, inv gateway.
 	}
 }
 
-func (c *Client) submitOnce(ctx context.Context, contract *client.Contract, inv gateway.Invocation, opts gateway.SubmitOptions) (*gateway.SubmitResult, error) {
+// submitOnce endorses a fresh proposal of inv, records it (o.PrepareHook) and submits it.
+func (c *Client) submitOnce(ctx context.Context, contract *client.Contract, inv gateway.Invocation, o gateway.SubmitOptions) (*gateway.SubmitResult, error) {
 	proposal, err := contract.NewProposal(inv.Transaction, proposalOptions(inv)...)
 	if err != nil {
 		return nil, &gateway.Error{Code: gateway.CodeInternal, Message: "cannot build the transaction proposal", Err: err}
@@ -207,35 +209,18 @@ func (c *Client) submitOnce(ctx context.Context, contract *client.Contract, inv 
 		ge.TxID = ""
 		return nil, ge
 	}
-	if err := c.recordPrepared(ctx, proposal, inv, txn); err != nil {
+	if err := recordPrepared(ctx, o.PrepareHook, proposal, inv, txn); err != nil {
 		return nil, err
 	}
 
-	start = time.Now()
-	sctx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Submit)
-	commit, err := txn.SubmitWithContext(sctx)
-	cancel()
-	c.opts.Metrics.phase("submit", start)
-	if err != nil {
-		ge := mapError(err, txID)
-		log.LogAttrs(ctx, slog.LevelWarn, "submit failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
-		return nil, ge
-	}
 	res := &gateway.SubmitResult{TxID: txID, Payload: txn.Result()}
-	if opts.Async {
+	status, err := c.submitAndWait(ctx, log, txn, "submit", o.Async)
+	if err != nil {
+		return nil, err
+	}
+	if o.Async {
 		log.LogAttrs(ctx, slog.LevelInfo, "transaction submitted")
 		return res, nil
-	}
-
-	start = time.Now()
-	cctx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Commit)
-	status, err := commit.StatusWithContext(cctx)
-	cancel()
-	c.opts.Metrics.phase("commit", start)
-	if err != nil {
-		ge := mapError(err, txID)
-		log.LogAttrs(ctx, slog.LevelWarn, "commit status failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
-		return nil, ge
 	}
 	if !status.Successful {
 		ge := &gateway.Error{Code: gateway.CodeCommitFailed, TxID: txID, ValidationCode: status.Code.String(),
@@ -248,6 +233,36 @@ func (c *Client) submitOnce(ctx context.Context, contract *client.Contract, inv 
 	res.BlockNumber = status.BlockNumber
 	log.LogAttrs(ctx, slog.LevelInfo, "transaction committed", slog.Uint64("block", status.BlockNumber))
 	return res, nil
+}
+
+// submitAndWait is the submit and commit-status phases of an endorsed transaction, fresh or
+// resumed: it sends txn to the orderer and, unless async, waits for its commit status (nil when
+// async). what names the submission in the log ("submit", "resubmit").
+func (c *Client) submitAndWait(ctx context.Context, log *slog.Logger, txn *client.Transaction, what string, async bool) (*client.Status, error) {
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Submit)
+	commit, err := txn.SubmitWithContext(sctx)
+	cancel()
+	c.opts.Metrics.phase("submit", start)
+	if err != nil {
+		ge := mapError(err, txn.TransactionID())
+		log.LogAttrs(ctx, slog.LevelWarn, what+" failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
+		return nil, ge
+	}
+	if async {
+		return nil, nil
+	}
+	start = time.Now()
+	cctx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Commit)
+	status, err := commit.StatusWithContext(cctx)
+	cancel()
+	c.opts.Metrics.phase("commit", start)
+	if err != nil {
+		ge := mapError(err, txn.TransactionID())
+		log.LogAttrs(ctx, slog.LevelWarn, "commit status failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
+		return nil, ge
+	}
+	return status, nil
 }
 
 // Evaluate implements gateway.Ledger.

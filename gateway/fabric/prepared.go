@@ -12,12 +12,11 @@ import (
 	"github.com/xborder/xborder/gateway"
 )
 
-// recordPrepared hands the endorsed, not yet submitted txn to the context's PrepareHook (if
-// any), so that the caller can durably remember it before it may reach the orderer. When the
-// hook fails the transaction is not submitted: no transaction was made. For an invocation with
-// transient data the signed proposal is recorded too (see gateway.PreparedTx.Proposal).
-func (c *Client) recordPrepared(ctx context.Context, proposal *client.Proposal, inv gateway.Invocation, txn *client.Transaction) error {
-	hook := gateway.PrepareHookFrom(ctx)
+// recordPrepared hands the endorsed, not yet submitted txn to hook (gateway.WithPrepareHook; nil
+// for none), so that the caller can durably remember it before it may reach the orderer. When
+// the hook fails the transaction is not submitted: no transaction was made. For an invocation
+// with transient data the signed proposal is recorded too (see gateway.PreparedTx.Proposal).
+func recordPrepared(ctx context.Context, hook gateway.PrepareHook, proposal *client.Proposal, inv gateway.Invocation, txn *client.Transaction) error {
 	if hook == nil {
 		return nil
 	}
@@ -49,7 +48,7 @@ func (c *Client) recordPrepared(ctx context.Context, proposal *client.Proposal, 
 // (same ID, so at most one copy can commit) is submitted again and, unless async, its commit
 // awaited. fresh is true when ptx was committed invalid, so that it can never commit: the
 // caller then makes a fresh proposal, as after an MVCC conflict.
-func (c *Client) resume(ctx context.Context, caller gateway.Caller, inv gateway.Invocation, ptx gateway.PreparedTx, opts gateway.SubmitOptions) (res *gateway.SubmitResult, fresh bool, err error) {
+func (c *Client) resume(ctx context.Context, caller gateway.Caller, inv gateway.Invocation, ptx gateway.PreparedTx, o gateway.SubmitOptions) (res *gateway.SubmitResult, fresh bool, err error) {
 	gw, ok := c.gateways[caller.MSPID]
 	if !ok {
 		return nil, false, &gateway.Error{Code: gateway.CodeForbidden,
@@ -68,7 +67,7 @@ func (c *Client) resume(ctx context.Context, caller gateway.Caller, inv gateway.
 	st, err := c.TransactionStatus(ctx, caller, ptx.TxID)
 	switch {
 	case err == nil:
-		return c.resumed(ctx, log, inv, res, st, opts)
+		return c.resumed(ctx, log, inv, res, st, o.Async)
 	case gateway.ErrorCode(err) != gateway.CodeNotFound:
 		return nil, false, err
 	}
@@ -80,7 +79,7 @@ func (c *Client) resume(ctx context.Context, caller gateway.Caller, inv gateway.
 		if err != nil {
 			if st, serr := c.TransactionStatus(ctx, caller, ptx.TxID); serr == nil {
 				// It committed meanwhile (the peer refuses a duplicate transaction ID).
-				return c.resumed(ctx, log, inv, res, st, opts)
+				return c.resumed(ctx, log, inv, res, st, o.Async)
 			}
 			ge := mapError(err, "")
 			log.LogAttrs(ctx, slog.LevelInfo, "endorsement of the recorded proposal failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
@@ -90,29 +89,13 @@ func (c *Client) resume(ctx context.Context, caller gateway.Caller, inv gateway.
 		res.Payload = txn.Result()
 	}
 
-	start := time.Now()
-	sctx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Submit)
-	commit, err := txn.SubmitWithContext(sctx)
-	cancel()
-	c.opts.Metrics.phase("submit", start)
+	status, err := c.submitAndWait(ctx, log, txn, "resubmit", o.Async)
 	if err != nil {
-		ge := mapError(err, ptx.TxID)
-		log.LogAttrs(ctx, slog.LevelWarn, "resubmit failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
-		return nil, false, ge
+		return nil, false, err
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "recorded transaction resubmitted")
-	if opts.Async {
+	if o.Async {
 		return res, false, nil
-	}
-	start = time.Now()
-	cctx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Commit)
-	status, err := commit.StatusWithContext(cctx)
-	cancel()
-	c.opts.Metrics.phase("commit", start)
-	if err != nil {
-		ge := mapError(err, ptx.TxID)
-		log.LogAttrs(ctx, slog.LevelWarn, "commit status failed", slog.String("code", string(ge.Code)), slog.String("grpc", errText(err)))
-		return nil, false, ge
 	}
 	st = &gateway.TxStatus{TxID: ptx.TxID, ValidationCode: status.Code.String(),
 		Valid: status.Code == peer.TxValidationCode_VALID, BlockNumber: status.BlockNumber}
@@ -122,12 +105,12 @@ func (c *Client) resume(ctx context.Context, caller gateway.Caller, inv gateway.
 			return nil, false, err
 		}
 	}
-	return c.resumed(ctx, log, inv, res, st, opts)
+	return c.resumed(ctx, log, inv, res, st, o.Async)
 }
 
 // resumed completes res from the ledger status st of a recorded transaction.
-func (c *Client) resumed(ctx context.Context, log *slog.Logger, inv gateway.Invocation, res *gateway.SubmitResult, st *gateway.TxStatus, opts gateway.SubmitOptions) (*gateway.SubmitResult, bool, error) {
-	if opts.Async {
+func (c *Client) resumed(ctx context.Context, log *slog.Logger, inv gateway.Invocation, res *gateway.SubmitResult, st *gateway.TxStatus, async bool) (*gateway.SubmitResult, bool, error) {
+	if async {
 		// The first answer was (or would have been) 202 with this transaction ID.
 		return res, false, nil
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/gateway"
-	"github.com/xborder/xborder/gateway/devapp"
+	"github.com/xborder/xborder/internal/devapp"
 )
 
 var merchantCaller = gateway.Caller{KeyID: "test", MSPID: "MerchantMSP", User: "test"}
@@ -33,8 +33,7 @@ func createOrder(t *testing.T, id, salt string) gateway.Invocation {
 	priv, err := json.Marshal(map[string]any{"name": "Ann", "address": "1 Main St", "phone": "+1 555", "salt": hex.EncodeToString(sum[:])})
 	require.NoError(t, err)
 	return gateway.Invocation{Transaction: "CreateOrder", Args: [][]byte{arg},
-		Transient:              map[string][]byte{"order_private": priv},
-		EndorsingOrganizations: []string{"MerchantMSP", "CarrierMSP", "CustomsMSP"}}
+		Transient: map[string][]byte{"order_private": priv}}
 }
 
 var errCrash = errors.New("the process died before submitting")
@@ -44,11 +43,10 @@ var errCrash = errors.New("the process died before submitting")
 func prepareOnly(t *testing.T, app *devapp.App, inv gateway.Invocation) gateway.PreparedTx {
 	t.Helper()
 	var ptx gateway.PreparedTx
-	ctx := gateway.WithPrepareHook(context.Background(), func(_ context.Context, tx gateway.PreparedTx) error {
+	_, err := app.Ledger.Submit(context.Background(), merchantCaller, inv, gateway.WithPrepareHook(func(_ context.Context, tx gateway.PreparedTx) error {
 		ptx = tx
 		return errCrash
-	})
-	_, err := app.Ledger.Submit(ctx, merchantCaller, inv, gateway.SubmitOptions{})
+	}))
 	require.ErrorIs(t, err, errCrash)
 	require.Equal(t, gateway.CodeUnavailable, gateway.ErrorCode(err), "nothing was submitted: the key may be retried")
 	require.NotEmpty(t, ptx.TxID)
@@ -69,20 +67,31 @@ func TestResumePreparedTransaction(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, app.Close()) })
 	ctx := context.Background()
 	height := func() uint64 { return app.Network.OrdererHeight() }
+	// heightAfter returns the ledger's height once it covers block: a commit status can be
+	// answered a moment before the devnet's height moves past the block.
+	heightAfter := func(t *testing.T, block uint64) uint64 {
+		t.Helper()
+		require.Eventually(t, func() bool { return height() > block }, 10*time.Second, time.Millisecond)
+		return height()
+	}
 
 	t.Run("committed before the answer was stored: the ledger answers, nothing is resubmitted", func(t *testing.T) {
 		var ptx gateway.PreparedTx
-		hooked := gateway.WithPrepareHook(ctx, func(_ context.Context, tx gateway.PreparedTx) error {
+		hooked := gateway.WithPrepareHook(func(_ context.Context, tx gateway.PreparedTx) error {
 			ptx = tx
 			return nil
 		})
-		first, err := app.Ledger.Submit(hooked, merchantCaller, createOrder(t, "prep-committed", "salt-1"), gateway.SubmitOptions{})
+		first, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-committed", "salt-1"), hooked)
 		require.NoError(t, err)
 		require.Equal(t, first.TxID, ptx.TxID, "the hook sees the submitted transaction")
-		h := height()
+		h := heightAfter(t, first.BlockNumber)
 
 		for _, async := range []bool{false, true} {
-			again, err := app.Ledger.Submit(gateway.WithResume(ctx, ptx), merchantCaller, createOrder(t, "prep-committed", "salt-2"), gateway.SubmitOptions{Async: async})
+			opts := []gateway.SubmitOption{gateway.WithResume(ptx)}
+			if async {
+				opts = append(opts, gateway.WithAsync())
+			}
+			again, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-committed", "salt-2"), opts...)
 			require.NoError(t, err)
 			require.Equal(t, first.TxID, again.TxID)
 			require.JSONEq(t, string(first.Payload), string(again.Payload))
@@ -96,7 +105,7 @@ func TestResumePreparedTransaction(t *testing.T) {
 
 	t.Run("never submitted: the same transaction is submitted", func(t *testing.T) {
 		ptx := prepareOnly(t, app, createOrder(t, "prep-unsubmitted", "salt-1"))
-		res, err := app.Ledger.Submit(gateway.WithResume(ctx, ptx), merchantCaller, createOrder(t, "prep-unsubmitted", "salt-2"), gateway.SubmitOptions{})
+		res, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-unsubmitted", "salt-2"), gateway.WithResume(ptx))
 		require.NoError(t, err)
 		require.Equal(t, ptx.TxID, res.TxID)
 		require.True(t, res.Committed)
@@ -108,8 +117,8 @@ func TestResumePreparedTransaction(t *testing.T) {
 		require.True(t, st.Valid)
 		require.Equal(t, res.BlockNumber, st.BlockNumber)
 
-		h := height()
-		again, err := app.Ledger.Submit(gateway.WithResume(ctx, ptx), merchantCaller, createOrder(t, "prep-unsubmitted", "salt-3"), gateway.SubmitOptions{})
+		h := heightAfter(t, res.BlockNumber)
+		again, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-unsubmitted", "salt-3"), gateway.WithResume(ptx))
 		require.NoError(t, err)
 		require.Equal(t, res.TxID, again.TxID)
 		require.Equal(t, res.BlockNumber, again.BlockNumber)
@@ -118,11 +127,11 @@ func TestResumePreparedTransaction(t *testing.T) {
 
 	t.Run("accepted but never ordered: an async resume submits the same transaction", func(t *testing.T) {
 		ptx := prepareOnly(t, app, createOrder(t, "prep-async", "salt-1"))
-		res, err := app.Ledger.Submit(gateway.WithResume(ctx, ptx), merchantCaller, createOrder(t, "prep-async", "salt-2"), gateway.SubmitOptions{Async: true})
+		res, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-async", "salt-2"), gateway.WithResume(ptx), gateway.WithAsync())
 		require.NoError(t, err)
 		require.Equal(t, ptx.TxID, res.TxID)
 		// A synchronous resume waits for that same transaction (or finds it committed).
-		res, err = app.Ledger.Submit(gateway.WithResume(ctx, ptx), merchantCaller, createOrder(t, "prep-async", "salt-3"), gateway.SubmitOptions{})
+		res, err = app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-async", "salt-3"), gateway.WithResume(ptx))
 		require.NoError(t, err)
 		require.Equal(t, ptx.TxID, res.TxID)
 		require.True(t, res.Committed)
@@ -134,16 +143,16 @@ func TestResumePreparedTransaction(t *testing.T) {
 	t.Run("outdated: the same proposal, endorsed again, is refused by the chaincode", func(t *testing.T) {
 		stale := prepareOnly(t, app, createOrder(t, "prep-stale", "salt-1"))
 		// Another transaction creates the order first.
-		_, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-stale", "salt-2"), gateway.SubmitOptions{})
+		other, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-stale", "salt-2"))
 		require.NoError(t, err)
-		h := height()
+		h := heightAfter(t, other.BlockNumber)
 
 		var recorded []string
-		resumed := gateway.WithPrepareHook(gateway.WithResume(ctx, stale), func(_ context.Context, tx gateway.PreparedTx) error {
+		record := gateway.WithPrepareHook(func(_ context.Context, tx gateway.PreparedTx) error {
 			recorded = append(recorded, tx.TxID)
 			return nil
 		})
-		_, err = app.Ledger.Submit(resumed, merchantCaller, createOrder(t, "prep-stale", "salt-3"), gateway.SubmitOptions{})
+		_, err = app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-stale", "salt-3"), gateway.WithResume(stale), record)
 		require.Equal(t, gateway.CodeConflict, gateway.ErrorCode(err), "the order exists: %v", err)
 		require.Empty(t, recorded, "no new transaction")
 		_, err = app.Ledger.TransactionStatus(ctx, merchantCaller, stale.TxID)
@@ -157,22 +166,22 @@ func TestResumePreparedTransaction(t *testing.T) {
 			return gateway.Invocation{Transaction: "SetComplianceRules", Args: [][]byte{[]byte(`{"watchlist":["` + watch + `"]}`)}}
 		}
 		var stale gateway.PreparedTx
-		_, err := app.Ledger.Submit(gateway.WithPrepareHook(ctx, func(_ context.Context, tx gateway.PreparedTx) error {
+		_, err := app.Ledger.Submit(ctx, customs, rules("prep-a"), gateway.WithPrepareHook(func(_ context.Context, tx gateway.PreparedTx) error {
 			stale = tx
 			return errCrash
-		}), customs, rules("prep-a"), gateway.SubmitOptions{})
+		}))
 		require.ErrorIs(t, err, errCrash)
 		require.Empty(t, stale.Proposal, "no private data: the endorsed transaction itself is resubmitted")
 		// Another rules update commits first: the stale transaction read the old version.
-		_, err = app.Ledger.Submit(ctx, customs, rules("prep-b"), gateway.SubmitOptions{})
+		_, err = app.Ledger.Submit(ctx, customs, rules("prep-b"))
 		require.NoError(t, err)
 
 		var recorded []string
-		resumed := gateway.WithPrepareHook(gateway.WithResume(ctx, stale), func(_ context.Context, tx gateway.PreparedTx) error {
+		record := gateway.WithPrepareHook(func(_ context.Context, tx gateway.PreparedTx) error {
 			recorded = append(recorded, tx.TxID)
 			return nil
 		})
-		res, err := app.Ledger.Submit(resumed, customs, rules("prep-a"), gateway.SubmitOptions{})
+		res, err := app.Ledger.Submit(ctx, customs, rules("prep-a"), gateway.WithResume(stale), record)
 		require.NoError(t, err)
 		require.NotEqual(t, stale.TxID, res.TxID, "a fresh proposal")
 		require.Equal(t, []string{res.TxID}, recorded, "the fresh proposal is recorded before it is submitted")
@@ -188,7 +197,7 @@ func TestResumePreparedTransaction(t *testing.T) {
 		// The peers forget the private data of uncommitted transactions when they stop.
 		require.NoError(t, app.Close())
 		app = start()
-		res, err := app.Ledger.Submit(gateway.WithResume(ctx, ptx), merchantCaller, createOrder(t, "prep-restart", "salt-2"), gateway.SubmitOptions{})
+		res, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-restart", "salt-2"), gateway.WithResume(ptx))
 		require.NoError(t, err)
 		require.Equal(t, ptx.TxID, res.TxID)
 		require.True(t, res.Committed)
@@ -196,8 +205,8 @@ func TestResumePreparedTransaction(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, string(out), "1 Main St", "the private data reached the ledger")
 
-		h := height()
-		again, err := app.Ledger.Submit(gateway.WithResume(ctx, ptx), merchantCaller, createOrder(t, "prep-restart", "salt-3"), gateway.SubmitOptions{})
+		h := heightAfter(t, res.BlockNumber)
+		again, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-restart", "salt-3"), gateway.WithResume(ptx))
 		require.NoError(t, err)
 		require.Equal(t, res.TxID, again.TxID)
 		require.JSONEq(t, string(res.Payload), string(again.Payload))
@@ -205,8 +214,8 @@ func TestResumePreparedTransaction(t *testing.T) {
 	})
 
 	t.Run("unreadable recorded bytes are refused", func(t *testing.T) {
-		_, err := app.Ledger.Submit(gateway.WithResume(ctx, gateway.PreparedTx{TxID: "x", Bytes: []byte("not a transaction")}),
-			merchantCaller, createOrder(t, "prep-garbage", "salt"), gateway.SubmitOptions{})
+		_, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-garbage", "salt"),
+			gateway.WithResume(gateway.PreparedTx{TxID: "x", Bytes: []byte("not a transaction")}))
 		require.Equal(t, gateway.CodeInternal, gateway.ErrorCode(err))
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,35 +12,54 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// RenderDocs renders a self-contained HTML API reference from the OpenAPI document: no
-// scripts, no external assets, so /docs works without network access.
-func RenderDocs(spec *Spec) ([]byte, error) {
-	type param struct {
+// The view of the API reference page.
+type (
+	docParam struct {
 		Name, In, Type string
 		Description    template.HTML
 		Required       bool
 	}
-	type response struct {
+	docResponse struct {
 		Status, Schema string
 		Description    template.HTML
 	}
-	type op struct {
+	docOp struct {
 		ID, Method, Path, Summary string
 		Description               template.HTML
 		Public                    bool
-		Params                    []param
+		Params                    []docParam
 		Body                      string
-		Responses                 []response
+		Responses                 []docResponse
 	}
-	type tag struct {
+	docTag struct {
 		Name, Description string
-		Ops               []op
+		Ops               []docOp
 	}
+	docSchema struct{ Name, Text string }
+)
+
+// RenderDocs renders a self-contained HTML API reference from the OpenAPI document: no
+// scripts, no external assets, so /docs works without network access.
+func RenderDocs(spec *Spec) ([]byte, error) {
 	doc := spec.Doc
-	byTag := map[string]*tag{}
+	var buf bytes.Buffer
+	err := docsTemplate.Execute(&buf, map[string]any{
+		"Title": doc.Info.Title, "Version": doc.Info.Version, "Intro": paragraphs(doc.Info.Description),
+		"Tags": docTags(spec), "Schemas": docSchemas(doc),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("render API reference: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// docTags groups the operations by their first tag, in the document's tag order (operations
+// without a tag under "other"); tags without operations are left out.
+func docTags(spec *Spec) []docTag {
+	byTag := map[string]*docTag{}
 	var order []string
-	for _, t := range doc.Tags {
-		byTag[t.Name] = &tag{Name: t.Name, Description: t.Description}
+	for _, t := range spec.Doc.Tags {
+		byTag[t.Name] = &docTag{Name: t.Name, Description: t.Description}
 		order = append(order, t.Name)
 	}
 	for _, o := range spec.Operations() {
@@ -49,73 +69,83 @@ func RenderDocs(spec *Spec) ([]byte, error) {
 		}
 		t, ok := byTag[name]
 		if !ok {
-			t = &tag{Name: name}
+			t = &docTag{Name: name}
 			byTag[name] = t
 			order = append(order, name)
 		}
-		v := op{ID: o.ID, Method: o.Method, Path: o.Path, Summary: o.Op.Summary,
-			Description: paragraphs(o.Op.Description), Public: o.Public}
-		params := append(openapi3.Parameters{}, o.PathItem.Parameters...)
-		params = append(params, o.Op.Parameters...)
-		for _, p := range params {
-			if p.Value == nil {
-				continue
-			}
-			v.Params = append(v.Params, param{Name: p.Value.Name, In: p.Value.In, Required: p.Value.Required,
-				Type: schemaText(p.Value.Schema, 0), Description: inline(p.Value.Description)})
-		}
-		if rb := o.Op.RequestBody; rb != nil && rb.Value != nil {
-			for ct, mt := range rb.Value.Content {
-				v.Body = ct + "\n" + schemaText(mt.Schema, 0)
-			}
-		}
-		if o.Op.Responses != nil {
-			codes := make([]string, 0, o.Op.Responses.Len())
-			for code := range o.Op.Responses.Map() {
-				codes = append(codes, code)
-			}
-			sort.Strings(codes)
-			for _, code := range codes {
-				r := o.Op.Responses.Value(code)
-				if r == nil || r.Value == nil {
-					continue
-				}
-				resp := response{Status: code}
-				if r.Value.Description != nil {
-					resp.Description = inline(*r.Value.Description)
-				}
-				for ct, mt := range r.Value.Content {
-					resp.Schema = ct + " " + refName(mt.Schema)
-				}
-				v.Responses = append(v.Responses, resp)
-			}
-		}
-		t.Ops = append(t.Ops, v)
+		t.Ops = append(t.Ops, docOperation(o))
 	}
-	var tags []tag
+	var tags []docTag
 	for _, n := range order {
 		if t := byTag[n]; len(t.Ops) > 0 {
 			tags = append(tags, *t)
 		}
 	}
-	var schemas []struct{ Name, Text string }
+	return tags
+}
+
+// docOperation is the view of one operation.
+func docOperation(o *Operation) docOp {
+	v := docOp{ID: o.ID, Method: o.Method, Path: o.Path, Summary: o.Op.Summary,
+		Description: paragraphs(o.Op.Description), Public: o.Public}
+	params := append(openapi3.Parameters{}, o.PathItem.Parameters...)
+	params = append(params, o.Op.Parameters...)
+	for _, p := range params {
+		if p.Value == nil {
+			continue
+		}
+		v.Params = append(v.Params, docParam{Name: p.Value.Name, In: p.Value.In, Required: p.Value.Required,
+			Type: schemaText(p.Value.Schema, 0), Description: inline(p.Value.Description)})
+	}
+	if rb := o.Op.RequestBody; rb != nil && rb.Value != nil {
+		for ct, mt := range rb.Value.Content {
+			v.Body = ct + "\n" + schemaText(mt.Schema, 0)
+		}
+	}
+	v.Responses = docResponses(o.Op.Responses)
+	return v
+}
+
+// docResponses lists the responses by status.
+func docResponses(responses *openapi3.Responses) []docResponse {
+	if responses == nil {
+		return nil
+	}
+	codes := make([]string, 0, responses.Len())
+	for code := range responses.Map() {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	var out []docResponse
+	for _, code := range codes {
+		r := responses.Value(code)
+		if r == nil || r.Value == nil {
+			continue
+		}
+		resp := docResponse{Status: code}
+		if r.Value.Description != nil {
+			resp.Description = inline(*r.Value.Description)
+		}
+		for ct, mt := range r.Value.Content {
+			resp.Schema = ct + " " + refName(mt.Schema)
+		}
+		out = append(out, resp)
+	}
+	return out
+}
+
+// docSchemas renders the document's component schemas, by name.
+func docSchemas(doc *openapi3.T) []docSchema {
 	names := make([]string, 0, len(doc.Components.Schemas))
 	for n := range doc.Components.Schemas {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	schemas := make([]docSchema, 0, len(names))
 	for _, n := range names {
-		schemas = append(schemas, struct{ Name, Text string }{n, schemaText(doc.Components.Schemas[n].Value.NewRef(), 0)})
+		schemas = append(schemas, docSchema{n, schemaText(doc.Components.Schemas[n].Value.NewRef(), 0)})
 	}
-	var buf bytes.Buffer
-	err := docsTemplate.Execute(&buf, map[string]any{
-		"Title": doc.Info.Title, "Version": doc.Info.Version, "Intro": paragraphs(doc.Info.Description),
-		"Tags": tags, "Schemas": schemas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("render API reference: %w", err)
-	}
-	return buf.Bytes(), nil
+	return schemas
 }
 
 // inline renders one line of text with `code` spans as safe HTML.
@@ -168,15 +198,42 @@ func schemaText(r *openapi3.SchemaRef, depth int) string {
 		return "any"
 	}
 	s := r.Value
-	var b strings.Builder
 	if depth > 0 && r.Ref != "" && s.Type != nil && s.Type.Is("object") {
 		return refName(r) + " (object, see Schemas)"
 	}
+	var b strings.Builder
 	typ := "any"
 	if s.Type != nil {
 		typ = strings.Join(s.Type.Slice(), "|")
 	}
 	b.WriteString(typ)
+	if cons := schemaConstraints(s); len(cons) > 0 {
+		b.WriteString(" (" + strings.Join(cons, "; ") + ")")
+	}
+	if s.Description != "" && depth > 0 {
+		b.WriteString(" — " + strings.Join(strings.Fields(s.Description), " "))
+	}
+	indent := strings.Repeat("  ", depth+1)
+	if s.Items != nil {
+		b.WriteString("\n" + indent + "items: " + schemaText(s.Items, depth+1))
+	}
+	props := make([]string, 0, len(s.Properties))
+	for n := range s.Properties {
+		props = append(props, n)
+	}
+	sort.Strings(props)
+	for _, n := range props {
+		mark := ""
+		if slices.Contains(s.Required, n) {
+			mark = " *"
+		}
+		b.WriteString("\n" + indent + n + mark + ": " + schemaText(s.Properties[n], depth+1))
+	}
+	return b.String()
+}
+
+// schemaConstraints lists a schema's constraints: enum, pattern, bounds, sizes, format.
+func schemaConstraints(s *openapi3.Schema) []string {
 	var cons []string
 	if len(s.Enum) > 0 {
 		vals := make([]string, len(s.Enum))
@@ -207,33 +264,7 @@ func schemaText(r *openapi3.SchemaRef, depth int) string {
 	if s.Format != "" {
 		cons = append(cons, s.Format)
 	}
-	if len(cons) > 0 {
-		b.WriteString(" (" + strings.Join(cons, "; ") + ")")
-	}
-	if s.Description != "" && depth > 0 {
-		b.WriteString(" — " + strings.Join(strings.Fields(s.Description), " "))
-	}
-	indent := strings.Repeat("  ", depth+1)
-	if s.Items != nil {
-		b.WriteString("\n" + indent + "items: " + schemaText(s.Items, depth+1))
-	}
-	props := make([]string, 0, len(s.Properties))
-	for n := range s.Properties {
-		props = append(props, n)
-	}
-	sort.Strings(props)
-	required := map[string]bool{}
-	for _, n := range s.Required {
-		required[n] = true
-	}
-	for _, n := range props {
-		mark := ""
-		if required[n] {
-			mark = " *"
-		}
-		b.WriteString("\n" + indent + n + mark + ": " + schemaText(s.Properties[n], depth+1))
-	}
-	return b.String()
+	return cons
 }
 
 var docsTemplate = template.Must(template.New("docs").Parse(`<!doctype html>

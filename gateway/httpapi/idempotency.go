@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -39,14 +40,14 @@ func (w *captureWriter) Write(b []byte) (int, error) {
 	w.runBefore()
 	w.buf.Write(b)
 	n, err := w.ResponseWriter.Write(b)
-	return n, err //nolint:wrapcheck // a ResponseWriter passes errors through unchanged
+	return n, err
 }
 
 func (w *captureWriter) WriteString(s string) (int, error) {
 	w.runBefore()
 	w.buf.WriteString(s)
 	n, err := w.ResponseWriter.WriteString(s)
-	return n, err //nolint:wrapcheck // a ResponseWriter passes errors through unchanged
+	return n, err
 }
 
 // storable reports whether an answer is final for its Idempotency-Key: successes and
@@ -70,19 +71,19 @@ func fingerprint(c *gin.Context) string {
 
 // idempotencyMiddleware gives a write with an Idempotency-Key exactly-once semantics, also
 // across a crash of the gateway: the endorsed transaction is recorded durably before it is
-// submitted (a PrepareHook), and a later request with the key that finds such a record without
-// an answer finishes that same transaction (gateway.WithResume) instead of making a new one,
-// then answers as the first request would have. A stored 202 whose transaction never reached
-// the ledger is resubmitted the same way.
+// submitted (gateway.WithPrepareHook), and a later request with the key that finds such a record
+// without an answer finishes that same transaction (gateway.WithResume) instead of making a new
+// one, then answers as the first request would have. A stored 202 whose transaction never
+// reached the ledger is resubmitted the same way. The middleware hands those submit options to
+// the write handler (submitOptions).
 func (s *Server) idempotencyMiddleware(c *gin.Context) {
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" {
 		c.Next()
 		return
 	}
-	caller := callerOf(c)
-	fp := fingerprint(c)
-	rec, release, err := s.opts.Idempotency.Begin(c.Request.Context(), caller.KeyID, key, fp)
+	w := &idempotentWrite{s: s, c: c, caller: callerOf(c), key: key, fp: fingerprint(c)}
+	rec, release, err := s.opts.Idempotency.Begin(c.Request.Context(), w.caller.KeyID, key, w.fp)
 	if err != nil {
 		abortProblem(c, err)
 		return
@@ -91,74 +92,125 @@ func (s *Server) idempotencyMiddleware(c *gin.Context) {
 		replayAnswer(c, rec)
 		return
 	}
-	stored := false
-	defer func() {
-		if !stored {
-			_ = release(nil)
-		}
-	}()
-	ctx := c.Request.Context()
-	var prepared *gateway.PreparedTx
+	w.release = release
+	defer w.releaseUnanswered()
+	var opts []gateway.SubmitOption
 	if rec != nil {
-		if rec.Answered() {
-			// A 202: resubmit only if the transaction never reached the ledger.
-			st, err := s.ledger.TransactionStatus(ctx, caller, rec.Prepared.TxID)
-			if err == nil || gateway.ErrorCode(err) != gateway.CodeNotFound {
-				if err == nil {
-					logger(c).Info("accepted transaction reached the ledger", "txId", st.TxID, "validationCode", st.ValidationCode)
-					final := *rec
-					final.Prepared = nil
-					if err := release(&final); err != nil {
-						logger(c).Error("cannot update the idempotent answer", "error", err)
-					}
-					stored = true
-				}
-				replayAnswer(c, rec)
-				return
-			}
-			logger(c).Warn("accepted transaction is not on the ledger; resubmitting it", "txId", rec.Prepared.TxID)
-		} else {
-			logger(c).Info("finishing the transaction recorded for this Idempotency-Key", "txId", rec.Prepared.TxID)
+		if w.replayAccepted(rec) {
+			return
 		}
-		prepared = rec.Prepared
-		ctx = gateway.WithResume(ctx, *rec.Prepared)
+		w.prepared = rec.Prepared
+		opts = append(opts, gateway.WithResume(*rec.Prepared))
 	}
-	ctx = gateway.WithPrepareHook(ctx, func(_ context.Context, tx gateway.PreparedTx) error {
-		if err := s.opts.Idempotency.Prepare(caller.KeyID, key, fp, tx); err != nil {
-			return fmt.Errorf("record transaction %s for Idempotency-Key: %w", tx.TxID, err)
-		}
-		prepared = &tx
-		return nil
-	})
-	c.Request = c.Request.WithContext(ctx)
-	w := &captureWriter{ResponseWriter: c.Writer}
-	if prepared != nil {
-		resumed := prepared.TxID
-		w.before = func() {
-			// The answer belongs to the transaction an earlier request made: a replay.
-			if c.GetString(ctxTxID) == resumed {
-				w.Header().Set("Idempotent-Replayed", "true")
-			}
-		}
-	}
-	c.Writer = w
+	opts = append(opts, gateway.WithPrepareHook(w.recordPrepared))
+	c.Set(ctxSubmitOptions, opts)
+	answer := w.captureAnswer()
 	c.Next()
-	code := gateway.Code(c.GetString(ctxErrCode))
-	if !storable(w.Status(), code) {
+	w.store(answer)
+}
+
+// submitOptions returns the options the idempotency middleware asks the write handler to submit
+// with (a fresh slice; none without an Idempotency-Key).
+func submitOptions(c *gin.Context) []gateway.SubmitOption {
+	v, _ := c.Get(ctxSubmitOptions)
+	opts, _ := v.([]gateway.SubmitOption)
+	return slices.Clone(opts)
+}
+
+// idempotentWrite is one write holding the claim of its Idempotency-Key.
+type idempotentWrite struct {
+	s       *Server
+	c       *gin.Context
+	caller  gateway.Caller
+	key, fp string
+	// release stores the final answer (nil: none, the key may be retried); stored is true once
+	// it was called.
+	release func(*gateway.IdempotencyRecord) error
+	stored  bool
+	// prepared is the write's transaction: the one resumed, or the last one recorded.
+	prepared *gateway.PreparedTx
+}
+
+// releaseUnanswered gives the claim up when no answer was stored.
+func (w *idempotentWrite) releaseUnanswered() {
+	if !w.stored {
+		_ = w.release(nil)
+	}
+}
+
+// replayAccepted handles a claim found with a prepared transaction: for a stored 202 whose
+// transaction reached the ledger (or whose status cannot be learnt now) it replays the stored
+// answer and reports true; otherwise (no answer yet, or a 202 never ordered) the transaction is
+// to be finished.
+func (w *idempotentWrite) replayAccepted(rec *gateway.IdempotencyRecord) bool {
+	c := w.c
+	if !rec.Answered() {
+		logger(c).Info("finishing the transaction recorded for this Idempotency-Key", "txId", rec.Prepared.TxID)
+		return false
+	}
+	st, err := w.s.ledger.TransactionStatus(c.Request.Context(), w.caller, rec.Prepared.TxID)
+	if gateway.ErrorCode(err) == gateway.CodeNotFound {
+		logger(c).Warn("accepted transaction is not on the ledger; resubmitting it", "txId", rec.Prepared.TxID)
+		return false
+	}
+	if err == nil {
+		logger(c).Info("accepted transaction reached the ledger", "txId", st.TxID, "validationCode", st.ValidationCode)
+		final := *rec
+		final.Prepared = nil
+		if err := w.release(&final); err != nil {
+			logger(c).Error("cannot update the idempotent answer", "error", err)
+		}
+		w.stored = true
+	}
+	replayAnswer(c, rec)
+	return true
+}
+
+// recordPrepared is the write's PrepareHook: it records tx durably under the key before it is
+// submitted.
+func (w *idempotentWrite) recordPrepared(_ context.Context, tx gateway.PreparedTx) error {
+	if err := w.s.opts.Idempotency.Prepare(w.caller.KeyID, w.key, w.fp, tx); err != nil {
+		return fmt.Errorf("record transaction %s for Idempotency-Key: %w", tx.TxID, err)
+	}
+	w.prepared = &tx
+	return nil
+}
+
+// captureAnswer makes the response writer keep a copy of the answer. An answer that belongs to
+// the transaction an earlier request made is a replay and says so.
+func (w *idempotentWrite) captureAnswer() *captureWriter {
+	c := w.c
+	cw := &captureWriter{ResponseWriter: c.Writer}
+	if w.prepared != nil {
+		resumed := w.prepared.TxID
+		cw.before = func() {
+			if c.GetString(ctxTxID) == resumed {
+				cw.Header().Set("Idempotent-Replayed", "true")
+			}
+		}
+	}
+	c.Writer = cw
+	return cw
+}
+
+// store keeps the answer as the key's final answer when it is one (see storable).
+func (w *idempotentWrite) store(answer *captureWriter) {
+	c := w.c
+	if !storable(answer.Status(), gateway.Code(c.GetString(ctxErrCode))) {
 		return
 	}
-	stored = true
+	w.stored = true
 	final := &gateway.IdempotencyRecord{
-		Status:      w.Status(),
-		ContentType: w.Header().Get("Content-Type"),
-		Body:        bytes.Clone(w.buf.Bytes()),
+		Status:      answer.Status(),
+		ContentType: answer.Header().Get("Content-Type"),
+		Body:        bytes.Clone(answer.buf.Bytes()),
 		TxID:        c.GetString(ctxTxID),
-		Created:     s.opts.Now().UTC(),
+		Created:     w.s.opts.Now().UTC(),
 	}
-	if final.Status == http.StatusAccepted && prepared != nil && prepared.TxID == final.TxID {
-		final.Prepared = prepared
+	if final.Status == http.StatusAccepted && w.prepared != nil && w.prepared.TxID == final.TxID {
+		final.Prepared = w.prepared
 	}
-	if err := release(final); err != nil {
+	if err := w.release(final); err != nil {
 		logger(c).Error("cannot store the idempotent answer", "error", err)
 	}
 }

@@ -39,8 +39,9 @@ func newJournalLedger() *journalLedger {
 	return &journalLedger{committed: map[string][]byte{}, blocks: map[string]uint64{}}
 }
 
-func (l *journalLedger) Submit(ctx context.Context, _ gateway.Caller, inv gateway.Invocation, opts gateway.SubmitOptions) (*gateway.SubmitResult, error) {
-	if ptx, ok := gateway.ResumeFrom(ctx); ok {
+func (l *journalLedger) Submit(ctx context.Context, _ gateway.Caller, inv gateway.Invocation, options ...gateway.SubmitOption) (*gateway.SubmitResult, error) {
+	opts := gateway.NewSubmitOptions(options...)
+	if ptx := opts.Resume; ptx != nil {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if _, done := l.committed[ptx.TxID]; !done {
@@ -63,7 +64,7 @@ func (l *journalLedger) Submit(ctx context.Context, _ gateway.Caller, inv gatewa
 	if err != nil {
 		return nil, fmt.Errorf("encode the result: %w", err)
 	}
-	if hook := gateway.PrepareHookFrom(ctx); hook != nil {
+	if hook := opts.PrepareHook; hook != nil {
 		// The fabric client serialises the endorsed transaction; here the payload stands in.
 		if err := hook(ctx, gateway.PreparedTx{TxID: txID, Bytes: payload}); err != nil {
 			return nil, &gateway.Error{Code: gateway.CodeUnavailable, Message: "cannot record", Err: err}

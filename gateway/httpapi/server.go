@@ -34,6 +34,8 @@ const (
 	ctxBody      = "xborder.body"
 	ctxOp        = "xborder.operation"
 	ctxErrCode   = "xborder.errorCode"
+	// ctxSubmitOptions holds the []gateway.SubmitOption of a write (see submitOptions).
+	ctxSubmitOptions = "xborder.submitOptions"
 )
 
 // Options configure a Server.

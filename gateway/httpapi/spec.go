@@ -118,25 +118,32 @@ func plainParams(op *Operation) bool {
 			}
 			continue
 		}
-		sch := p.Value.Schema.Value
-		if sch == nil {
+		if !plainSchema(p.Value.Schema.Value) {
 			return false
 		}
-		raw, err := sch.MarshalJSON()
-		if err != nil {
+	}
+	return true
+}
+
+// plainSchema reports whether a parameter schema uses only plainKeywords, with a single type.
+func plainSchema(sch *openapi3.Schema) bool {
+	if sch == nil {
+		return false
+	}
+	raw, err := sch.MarshalJSON()
+	if err != nil {
+		return false
+	}
+	var kw map[string]any
+	if json.Unmarshal(raw, &kw) != nil {
+		return false
+	}
+	for k, v := range kw {
+		if !plainKeywords[k] {
 			return false
 		}
-		var kw map[string]any
-		if json.Unmarshal(raw, &kw) != nil {
+		if _, single := v.(string); k == "type" && !single {
 			return false
-		}
-		for k, v := range kw {
-			if !plainKeywords[k] {
-				return false
-			}
-			if _, single := v.(string); k == "type" && !single {
-				return false
-			}
 		}
 	}
 	return true
@@ -376,6 +383,8 @@ func problemsError(probs []fieldProblem) *gateway.Error {
 	return e
 }
 
+// collect appends the field problems of a kin-openapi validation error to out; field is the
+// parameter or property the error is under ("" for the request).
 func collect(err error, field string, out *[]fieldProblem) {
 	// Walk the structure by concrete type: errors.As would look through a RequestError into
 	// its cause and lose the parameter it names.
@@ -385,51 +394,9 @@ func collect(err error, field string, out *[]fieldProblem) {
 			collect(sub, field, out)
 		}
 	case *openapi3filter.RequestError:
-		f := field
-		if e.Parameter != nil {
-			f = e.Parameter.Name
-		}
-		var parseErr *openapi3filter.ParseError
-		if e.RequestBody != nil && errors.As(e.Err, &parseErr) {
-			*out = append(*out, fieldProblem{field: "body", reason: "malformed JSON: " + parseErr.Error()})
-			return
-		}
-		if e.Err == nil || errors.Is(e.Err, openapi3filter.ErrInvalidRequired) || errors.Is(e.Err, openapi3filter.ErrInvalidEmptyValue) {
-			reason := e.Reason
-			if reason == "" {
-				reason = e.Error()
-			}
-			if e.RequestBody != nil && f == "" {
-				f = "body"
-			}
-			*out = append(*out, fieldProblem{field: f, reason: reason})
-			return
-		}
-		collect(e.Err, f, out)
+		collectRequestError(e, field, out)
 	case *openapi3.SchemaError:
-		path := e.JSONPointer()
-		reason := e.Reason
-		if m := unknownProperty.FindStringSubmatch(reason); m != nil {
-			path = append(path, m[1]+m[2])
-			reason = "unknown field"
-		}
-		if i := strings.Index(reason, `": `); strings.HasPrefix(reason, `error at "`) && i >= 0 {
-			reason = reason[i+3:]
-		}
-		reason = lastReason(reason)
-		f := jsonPath(path)
-		switch {
-		case field == "" && (f == "" || strings.HasPrefix(f, "[")):
-			// The request body itself (not an object, or a property with an empty name).
-			f = "body" + f
-		case field != "" && f == "":
-			f = field
-		case field != "" && strings.HasPrefix(f, "["):
-			f = field + f
-		case field != "":
-			f = field + "." + f
-		}
-		*out = append(*out, fieldProblem{field: f, reason: reason})
+		*out = append(*out, schemaProblem(e, field))
 	case *openapi3filter.SecurityRequirementsError:
 		*out = append(*out, fieldProblem{field: "Authorization", reason: e.Error()})
 	default:
@@ -440,6 +407,59 @@ func collect(err error, field string, out *[]fieldProblem) {
 		}
 		*out = append(*out, fieldProblem{field: field, reason: lastReason(err.Error())})
 	}
+}
+
+// collectRequestError collects the problems of one parameter's or the body's error.
+func collectRequestError(e *openapi3filter.RequestError, field string, out *[]fieldProblem) {
+	f := field
+	if e.Parameter != nil {
+		f = e.Parameter.Name
+	}
+	var parseErr *openapi3filter.ParseError
+	if e.RequestBody != nil && errors.As(e.Err, &parseErr) {
+		*out = append(*out, fieldProblem{field: "body", reason: "malformed JSON: " + parseErr.Error()})
+		return
+	}
+	if e.Err == nil || errors.Is(e.Err, openapi3filter.ErrInvalidRequired) || errors.Is(e.Err, openapi3filter.ErrInvalidEmptyValue) {
+		reason := e.Reason
+		if reason == "" {
+			reason = e.Error()
+		}
+		if e.RequestBody != nil && f == "" {
+			f = "body"
+		}
+		*out = append(*out, fieldProblem{field: f, reason: reason})
+		return
+	}
+	collect(e.Err, f, out)
+}
+
+// schemaProblem is the problem of a schema error under field: the JSON path of the offending
+// value and the innermost reason.
+func schemaProblem(e *openapi3.SchemaError, field string) fieldProblem {
+	path := e.JSONPointer()
+	reason := e.Reason
+	if m := unknownProperty.FindStringSubmatch(reason); m != nil {
+		path = append(path, m[1]+m[2])
+		reason = "unknown field"
+	}
+	if i := strings.Index(reason, `": `); strings.HasPrefix(reason, `error at "`) && i >= 0 {
+		reason = reason[i+3:]
+	}
+	reason = lastReason(reason)
+	f := jsonPath(path)
+	switch {
+	case field == "" && (f == "" || strings.HasPrefix(f, "[")):
+		// The request body itself (not an object, or a property with an empty name).
+		f = "body" + f
+	case field != "" && f == "":
+		f = field
+	case field != "" && strings.HasPrefix(f, "["):
+		f = field + f
+	case field != "":
+		f = field + "." + f
+	}
+	return fieldProblem{field: f, reason: reason}
 }
 
 // lastReason keeps the innermost message of a JSON Schema validator error such as

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -235,31 +234,6 @@ func TestRateLimiter(t *testing.T) {
 	}
 	ok, _ = l.Allow("k")
 	require.False(t, ok, "never more than the burst")
-}
-
-func TestPrivateSplit(t *testing.T) {
-	var req map[string]any
-	require.NoError(t, json.Unmarshal([]byte(validOrder), &req))
-	op := writeOps["createOrder"]
-	raw, err := splitPrivate(req, op.private)
-	require.NoError(t, err)
-	var priv map[string]string
-	require.NoError(t, json.Unmarshal(raw, &priv))
-	require.Equal(t, "Ann", priv["name"])
-	require.Equal(t, "1 Main St", priv["address"])
-	require.Equal(t, "+1 555", priv["phone"])
-	require.Len(t, priv["salt"], 64)
-	buyer := req["buyer"].(map[string]any)
-	require.Equal(t, map[string]any{"id": "b-1", "country": "US"}, buyer, "no private field left in the arguments")
-
-	err = mapPrivateField(gateway.FieldError("transient.order_private.phone", "is required"), op.private)
-	require.Equal(t, "buyer.phone", gateway.AsError(err).Field)
-	err = mapPrivateField(gateway.FieldError("transient.payment_private.payerName", "is required"), writeOps["escrowPayment"].private)
-	require.Equal(t, "payerName", gateway.AsError(err).Field)
-	err = mapPrivateField(gateway.FieldError("transient.order_private.consigneeSalt", "bad"), op.private)
-	require.Equal(t, "consigneeSalt", gateway.AsError(err).Field)
-	err = mapPrivateField(gateway.FieldError("currency", "bad"), op.private)
-	require.Equal(t, "currency", gateway.AsError(err).Field)
 }
 
 func TestPreferAsync(t *testing.T) {

@@ -23,15 +23,58 @@ func (s *Server) streamEvents(c *gin.Context) {
 		abortProblem(c, err)
 		return
 	}
-	names := map[string]bool{}
-	for _, n := range strings.Split(c.Query("name"), ",") {
-		if n != "" {
-			names[n] = true
+	st := &eventStream{c: c, log: s.opts.Events, filter: newEventFilter(c), cursor: cursor}
+	st.open()
+	keepAlive := time.NewTicker(s.opts.KeepAlive)
+	defer keepAlive.Stop()
+	for {
+		changed := s.opts.Events.Changed() // before reading: no append can slip between
+		n, ok := st.sendPage()
+		if !ok {
+			return
+		}
+		if n == ssePage {
+			continue
+		}
+		if !st.wait(changed, keepAlive.C) {
+			return
 		}
 	}
-	orderID := c.Query("orderId")
+}
 
-	w := c.Writer
+// eventFilter selects the events a stream sends: by name (any of names, or all) and order.
+type eventFilter struct {
+	names   map[string]bool
+	orderID string
+}
+
+// newEventFilter reads ?name=A,B and ?orderId=.
+func newEventFilter(c *gin.Context) eventFilter {
+	f := eventFilter{names: map[string]bool{}, orderID: c.Query("orderId")}
+	for _, n := range strings.Split(c.Query("name"), ",") {
+		if n != "" {
+			f.names[n] = true
+		}
+	}
+	return f
+}
+
+func (f eventFilter) match(ev gateway.Event) bool {
+	return (len(f.names) == 0 || f.names[ev.Name]) && (f.orderID == "" || ev.OrderID == f.orderID)
+}
+
+// eventStream is one client's event stream.
+type eventStream struct {
+	c      *gin.Context
+	log    gateway.EventLog
+	filter eventFilter
+	cursor gateway.EventID
+	sent   int
+}
+
+// open answers the stream's header and the client's reconnection delay.
+func (st *eventStream) open() {
+	w := st.c.Writer
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -40,49 +83,54 @@ func (s *Server) streamEvents(c *gin.Context) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
 	w.Flush()
+}
 
-	ctx := c.Request.Context()
-	keepAlive := time.NewTicker(s.opts.KeepAlive)
-	defer keepAlive.Stop()
-	sent := 0
-	for {
-		changed := s.opts.Events.Changed() // before reading: no append can slip between
-		events, err := s.opts.Events.EventsAfter(cursor, ssePage)
-		if err != nil {
-			logger(c).Error("event stream: cannot read the event log", "error", err)
-			return
-		}
-		for _, ev := range events {
-			cursor = ev.ID
-			if (len(names) > 0 && !names[ev.Name]) || (orderID != "" && ev.OrderID != orderID) {
-				continue
-			}
-			data, err := json.Marshal(ev)
-			if err != nil {
-				logger(c).Error("event stream: cannot encode an event", "error", err)
-				return
-			}
-			if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, sseField(ev.Name), data); err != nil {
-				return
-			}
-			sent++
-		}
-		if len(events) > 0 {
-			w.Flush()
-		}
-		if len(events) == ssePage {
+// sendPage sends the matching events of the next page of the log after the cursor; it returns
+// the page's size, and false when the stream must end.
+func (st *eventStream) sendPage() (int, bool) {
+	events, err := st.log.EventsAfter(st.cursor, ssePage)
+	if err != nil {
+		logger(st.c).Error("event stream: cannot read the event log", "error", err)
+		return 0, false
+	}
+	w := st.c.Writer
+	for _, ev := range events {
+		st.cursor = ev.ID
+		if !st.filter.match(ev) {
 			continue
 		}
+		data, err := json.Marshal(ev)
+		if err != nil {
+			logger(st.c).Error("event stream: cannot encode an event", "error", err)
+			return 0, false
+		}
+		if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, sseField(ev.Name), data); err != nil {
+			return 0, false
+		}
+		st.sent++
+	}
+	if len(events) > 0 {
+		w.Flush()
+	}
+	return len(events), true
+}
+
+// wait waits for the log to change, sending a keep-alive comment at every tick; false when the
+// client went away or the server is shutting down.
+func (st *eventStream) wait(changed <-chan struct{}, keepAlive <-chan time.Time) bool {
+	ctx := st.c.Request.Context()
+	for {
 		select {
 		case <-ctx.Done():
-			logger(c).LogAttrs(ctx, slog.LevelDebug, "event stream closed", slog.Int("sent", sent), slog.String("lastId", cursor.String()))
-			return
+			logger(st.c).LogAttrs(ctx, slog.LevelDebug, "event stream closed", slog.Int("sent", st.sent), slog.String("lastId", st.cursor.String()))
+			return false
 		case <-changed:
-		case <-keepAlive.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return
+			return true
+		case <-keepAlive:
+			if _, err := fmt.Fprint(st.c.Writer, ": keep-alive\n\n"); err != nil {
+				return false
 			}
-			w.Flush()
+			st.c.Writer.Flush()
 		}
 	}
 }

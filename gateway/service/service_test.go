@@ -2,19 +2,18 @@ package service_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/gateway/config"
-	"github.com/xborder/xborder/gateway/devapp"
 	"github.com/xborder/xborder/gateway/service"
+	"github.com/xborder/xborder/internal/devapp"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // TestRunAgainstDevnet runs the production gateway (one organisation, TLS, a configured API
@@ -58,18 +57,15 @@ func TestRunAgainstDevnet(t *testing.T) {
 		t.Fatal("gateway did not start")
 	}
 
+	c := testkit.NewClient(base, nil)
+	defer c.Close()
 	get := func(path, key string) (int, string) {
-		req, err := http.NewRequest("GET", base+path, nil)
-		require.NoError(t, err)
+		var auth []string
 		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
+			auth = []string{"Authorization", "Bearer " + key}
 		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		return res.StatusCode, string(b)
+		r := c.Call(t, "", http.MethodGet, path, nil, auth...)
+		return r.Status, string(r.Body)
 	}
 	require.Eventually(t, func() bool { s, _ := get("/readyz", ""); return s == http.StatusOK }, 20*time.Second, 50*time.Millisecond)
 	status, body := get("/api/v1/compliance/rules", "carrier-secret")
@@ -77,26 +73,16 @@ func TestRunAgainstDevnet(t *testing.T) {
 	status, _ = get("/api/v1/compliance/rules", dev.Credentials["CarrierMSP"])
 	require.Equal(t, http.StatusUnauthorized, status, "only the configured keys are accepted")
 
-	req, err := http.NewRequest("POST", base+"/api/v1/orders", strings.NewReader(`{"orderId":"svc-1","merchantId":"m","buyer":{"id":"b","country":"US","name":"A","address":"B","phone":"1"},"sellerCountry":"CN","currency":"USD","items":[{"sku":"s","name":"n","hsCode":"090210","quantity":1,"unitPrice":1}],"shippingFee":0}`))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer carrier-secret")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	res.Body.Close()
-	require.Equal(t, http.StatusForbidden, res.StatusCode, "the chaincode refuses the carrier")
+	order := testkit.OrderBody("svc-1")
+	r := c.Call(t, "", http.MethodPost, "/api/v1/orders", order, "Authorization", "Bearer carrier-secret")
+	require.Equal(t, http.StatusForbidden, r.Status, "the chaincode refuses the carrier: %s", r)
 
 	// The key's bucket (burst 3) is now empty after one more request.
 	status, _ = get("/api/v1/orders?pageSize=1", "carrier-secret")
 	require.Equal(t, http.StatusOK, status)
-	req, err = http.NewRequest("GET", base+"/api/v1/orders", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer carrier-secret")
-	res, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	res.Body.Close()
-	require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
-	require.Equal(t, "100", res.Header.Get("Retry-After"))
+	r = c.Call(t, "", http.MethodGet, "/api/v1/orders", nil, "Authorization", "Bearer carrier-secret")
+	require.Equal(t, http.StatusTooManyRequests, r.Status)
+	require.Equal(t, "100", r.Header.Get("Retry-After"))
 
 	// With the network gone, readiness fails and requests answer 503 UNAVAILABLE.
 	require.NoError(t, dev.Close())

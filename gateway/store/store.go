@@ -83,57 +83,63 @@ func idemKey(scope, key string) []byte {
 
 // Begin implements gateway.IdempotencyStore.
 func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*gateway.IdempotencyRecord, func(*gateway.IdempotencyRecord) error, error) {
-	k := string(idemKey(scope, key))
 	for {
-		s.mu.Lock()
-		rec, err := s.idempotencyRecord(scope, key)
-		if err != nil {
-			s.mu.Unlock()
-			return nil, nil, err
+		rec, release, inFlight, err := s.claim(scope, key, fingerprint)
+		if err != nil || inFlight == nil {
+			return rec, release, err
 		}
-		if rec != nil {
-			if rec.Fingerprint != fingerprint {
-				s.mu.Unlock()
-				return nil, nil, reusedKey(key)
-			}
-			if !resumable(rec) {
-				s.mu.Unlock()
-				return rec, nil, nil
-			}
+		select {
+		case <-inFlight:
+		case <-ctx.Done():
+			return nil, nil, &gateway.Error{Code: gateway.CodeConflict,
+				Message: "a request with this Idempotency-Key is still in progress", Err: ctx.Err()}
 		}
-		if f, ok := s.flights[k]; ok {
-			s.mu.Unlock()
-			if f.fingerprint != fingerprint {
-				return nil, nil, reusedKey(key)
-			}
-			select {
-			case <-f.done:
-				continue
-			case <-ctx.Done():
-				return nil, nil, &gateway.Error{Code: gateway.CodeConflict,
-					Message: "a request with this Idempotency-Key is still in progress", Err: ctx.Err()}
-			}
-		}
-		f := &flight{fingerprint: fingerprint, done: make(chan struct{})}
-		s.flights[k] = f
-		s.mu.Unlock()
-		var once sync.Once
-		release := func(r *gateway.IdempotencyRecord) error {
-			var err error
-			once.Do(func() {
-				if r != nil {
-					r.Fingerprint = fingerprint
-					err = s.putIdempotencyRecord(scope, key, r)
-				}
-				s.mu.Lock()
-				delete(s.flights, k)
-				s.mu.Unlock()
-				close(f.done)
-			})
-			return err
-		}
-		return rec, release, nil
 	}
+}
+
+// claim makes one attempt at Begin: it returns the stored final answer, or the claim of the key
+// (with the stored record of a transaction to resume, if any, and the release function), or the
+// done channel of a request holding the claim, to wait for before trying again.
+func (s *Store) claim(scope, key, fingerprint string) (*gateway.IdempotencyRecord, func(*gateway.IdempotencyRecord) error, <-chan struct{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, err := s.idempotencyRecord(scope, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if rec != nil {
+		if rec.Fingerprint != fingerprint {
+			return nil, nil, nil, reusedKey(key)
+		}
+		if !resumable(rec) {
+			return rec, nil, nil, nil
+		}
+	}
+	k := string(idemKey(scope, key))
+	if f, ok := s.flights[k]; ok {
+		if f.fingerprint != fingerprint {
+			return nil, nil, nil, reusedKey(key)
+		}
+		return nil, nil, f.done, nil
+	}
+	f := &flight{fingerprint: fingerprint, done: make(chan struct{})}
+	s.flights[k] = f
+	var once sync.Once
+	release := func(r *gateway.IdempotencyRecord) error {
+		var err error
+		once.Do(func() {
+			if r != nil {
+				r.Fingerprint = fingerprint
+				err = s.putIdempotencyRecord(scope, key, r)
+			}
+			s.mu.Lock()
+			delete(s.flights, k)
+			s.mu.Unlock()
+			close(f.done)
+		})
+		return err
+	}
+	return rec, release, nil, nil
 }
 
 // resumable reports whether rec's transaction may still have to be finished by the next
@@ -285,44 +291,13 @@ func (s *Store) EventCheckpoint() (uint64, string, error) {
 func (s *Store) AppendEvent(ev gateway.Event) (gateway.Event, bool, error) {
 	stored := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		var cp checkpoint
-		if v := meta.Get(keyCheckpoint); v != nil {
-			if err := json.Unmarshal(v, &cp); err != nil {
-				return fmt.Errorf("decode event checkpoint: %w", err)
-			}
-		}
-		events := tx.Bucket(bucketEvents)
-		id := gateway.EventID{Block: ev.BlockNumber}
-		if k, _ := events.Cursor().Last(); k != nil {
-			last := eventIDFromKey(k)
-			if ev.BlockNumber < last.Block {
-				return nil
-			}
-			if ev.BlockNumber == last.Block {
-				if ev.TxID == cp.TxID && cp.Block == ev.BlockNumber {
-					return nil
-				}
-				if seen, err := txInBlock(events, ev.BlockNumber, ev.TxID); err != nil || seen {
-					return err
-				}
-				id.Index = last.Index + 1
-			}
+		id, fresh, err := nextEventID(tx, ev)
+		if err != nil || !fresh {
+			return err
 		}
 		ev.ID = id
-		v, err := json.Marshal(ev)
-		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
-		}
-		if err := events.Put(eventKey(id), v); err != nil {
-			return fmt.Errorf("store event: %w", err)
-		}
-		cpv, err := json.Marshal(checkpoint{Block: ev.BlockNumber, TxID: ev.TxID})
-		if err != nil {
-			return fmt.Errorf("encode event checkpoint: %w", err)
-		}
-		if err := meta.Put(keyCheckpoint, cpv); err != nil {
-			return fmt.Errorf("store event checkpoint: %w", err)
+		if err := putEvent(tx, ev); err != nil {
+			return err
 		}
 		stored = true
 		return nil
@@ -337,6 +312,57 @@ func (s *Store) AppendEvent(ev gateway.Event) (gateway.Event, bool, error) {
 		s.mu.Unlock()
 	}
 	return ev, stored, nil
+}
+
+// nextEventID returns the ID ev takes in the log: the next index within its block. fresh is
+// false when the log already has it (at or before the checkpoint: a replay after a reconnect).
+func nextEventID(tx *bolt.Tx, ev gateway.Event) (id gateway.EventID, fresh bool, err error) {
+	id = gateway.EventID{Block: ev.BlockNumber}
+	events := tx.Bucket(bucketEvents)
+	k, _ := events.Cursor().Last()
+	if k == nil {
+		return id, true, nil
+	}
+	last := eventIDFromKey(k)
+	switch {
+	case ev.BlockNumber < last.Block:
+		return id, false, nil
+	case ev.BlockNumber > last.Block:
+		return id, true, nil
+	}
+	var cp checkpoint
+	if v := tx.Bucket(bucketMeta).Get(keyCheckpoint); v != nil {
+		if err := json.Unmarshal(v, &cp); err != nil {
+			return id, false, fmt.Errorf("decode event checkpoint: %w", err)
+		}
+	}
+	if ev.TxID == cp.TxID && cp.Block == ev.BlockNumber {
+		return id, false, nil
+	}
+	if seen, err := txInBlock(events, ev.BlockNumber, ev.TxID); err != nil || seen {
+		return id, false, err
+	}
+	id.Index = last.Index + 1
+	return id, true, nil
+}
+
+// putEvent stores ev under its ID and moves the checkpoint past it.
+func putEvent(tx *bolt.Tx, ev gateway.Event) error {
+	v, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	if err := tx.Bucket(bucketEvents).Put(eventKey(ev.ID), v); err != nil {
+		return fmt.Errorf("store event: %w", err)
+	}
+	cpv, err := json.Marshal(checkpoint{Block: ev.BlockNumber, TxID: ev.TxID})
+	if err != nil {
+		return fmt.Errorf("encode event checkpoint: %w", err)
+	}
+	if err := tx.Bucket(bucketMeta).Put(keyCheckpoint, cpv); err != nil {
+		return fmt.Errorf("store event checkpoint: %w", err)
+	}
+	return nil
 }
 
 // txInBlock reports whether an event of txID is already stored for block.

@@ -74,13 +74,8 @@ func WriteChaincodeTLS(opts ChaincodeTLSOptions) error {
 	if err := writePEM(filepath.Join(opts.Dir, ChaincodeTLSCACert), "CERTIFICATE", caDER, 0o644); err != nil {
 		return err
 	}
-	server := &x509.Certificate{
-		Subject:     pkix.Name{Organization: []string{Domain}, CommonName: ChaincodeServiceHost},
-		NotBefore:   notBefore,
-		NotAfter:    notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
+	ca := issuer{cert: caCert, key: caKey, random: opts.Random, dir: opts.Dir}
+	server := leafTemplate(ChaincodeServiceHost, x509.ExtKeyUsageServerAuth, notBefore, notAfter)
 	for _, h := range opts.Hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			server.IPAddresses = append(server.IPAddresses, ip)
@@ -88,40 +83,51 @@ func WriteChaincodeTLS(opts ChaincodeTLSOptions) error {
 			server.DNSNames = append(server.DNSNames, h)
 		}
 	}
-	client := &x509.Certificate{
-		Subject:     pkix.Name{Organization: []string{Domain}, CommonName: "xborder peers"},
+	if err := ca.issue(server, ChaincodeTLSServerCert, ChaincodeTLSServerKey); err != nil {
+		return err
+	}
+	client := leafTemplate("xborder peers", x509.ExtKeyUsageClientAuth, notBefore, notAfter)
+	return ca.issue(client, ChaincodeTLSClientCert, ChaincodeTLSClientKey)
+}
+
+// leafTemplate is a TLS certificate of the chaincode connection for one use.
+func leafTemplate(commonName string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) *x509.Certificate {
+	return &x509.Certificate{
+		Subject:     pkix.Name{Organization: []string{Domain}, CommonName: commonName},
 		NotBefore:   notBefore,
 		NotAfter:    notAfter,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
-	for _, leaf := range []struct {
-		tmpl      *x509.Certificate
-		cert, key string
-	}{
-		{server, ChaincodeTLSServerCert, ChaincodeTLSServerKey},
-		{client, ChaincodeTLSClientCert, ChaincodeTLSClientKey},
-	} {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), opts.Random)
-		if err != nil {
-			return fmt.Errorf("chaincode TLS: %s key: %w", leaf.cert, err)
-		}
-		der, _, err := sign(opts.Random, leaf.tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			return fmt.Errorf("chaincode TLS: %s: %w", leaf.cert, err)
-		}
-		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return fmt.Errorf("chaincode TLS: encode %s: %w", leaf.key, err)
-		}
-		if err := writePEM(filepath.Join(opts.Dir, leaf.cert), "CERTIFICATE", der, 0o644); err != nil {
-			return err
-		}
-		if err := writePEM(filepath.Join(opts.Dir, leaf.key), "PRIVATE KEY", keyDER, 0o600); err != nil {
-			return err
-		}
+}
+
+// issuer is the chaincode TLS CA, issuing leaf certificates into dir.
+type issuer struct {
+	cert   *x509.Certificate
+	key    *ecdsa.PrivateKey
+	random io.Reader
+	dir    string
+}
+
+// issue creates a key pair, has tmpl signed by the CA and writes the certificate and the key
+// (mode 0600) as PEM files certFile and keyFile.
+func (ca issuer) issue(tmpl *x509.Certificate, certFile, keyFile string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), ca.random)
+	if err != nil {
+		return fmt.Errorf("chaincode TLS: %s key: %w", certFile, err)
 	}
-	return nil
+	der, _, err := sign(ca.random, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return fmt.Errorf("chaincode TLS: %s: %w", certFile, err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("chaincode TLS: encode %s: %w", keyFile, err)
+	}
+	if err := writePEM(filepath.Join(ca.dir, certFile), "CERTIFICATE", der, 0o644); err != nil {
+		return err
+	}
+	return writePEM(filepath.Join(ca.dir, keyFile), "PRIVATE KEY", keyDER, 0o600)
 }
 
 // sign issues tmpl (self-signed when parent is nil) with a random serial number.

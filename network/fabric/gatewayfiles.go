@@ -1,8 +1,6 @@
 package fabric
 
 import (
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -75,36 +73,21 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 	if opts.Home == "" || opts.Listen == "" || opts.DataDir == "" || opts.Random == nil {
 		return nil, errors.New("gateway files: home, listen, data directory and random source are required")
 	}
-	credPath := filepath.Join(opts.Home, CredentialsFile)
-	creds, err := readCredentials(credPath)
-	if err != nil {
-		return nil, err
-	}
 	file := gatewayFile{Listen: opts.Listen, DataDir: opts.DataDir, Channel: Channel, Chaincode: ChaincodeName}
+	var mspIDs []string
 	for _, o := range Orgs() {
-		for _, p := range []string{o.TLSCACert(), o.UserCert(GatewayUser), o.UserKey(GatewayUser)} {
-			if _, err := os.Stat(filepath.Join(opts.Home, filepath.FromSlash(p))); err != nil {
-				return nil, fmt.Errorf("gateway files: organisation %s: %w", o.MSPID, err)
-			}
+		org, err := gatewayOrgOf(opts, o)
+		if err != nil {
+			return nil, err
 		}
-		host := opts.PeerHost
-		if host == "" {
-			host = o.PeerHost()
-		}
-		file.Organizations = append(file.Organizations, gatewayOrg{
-			MSPID:        o.MSPID,
-			PeerEndpoint: HostPort(host, o.PeerPort),
-			TLSCACert:    o.TLSCACert(),
-			Certificate:  o.UserCert(GatewayUser),
-			PrivateKey:   o.UserKey(GatewayUser),
-		})
-		if creds[o.MSPID] == "" {
-			var k [24]byte
-			if _, err := io.ReadFull(opts.Random, k[:]); err != nil {
-				return nil, fmt.Errorf("gateway files: generate API key: %w", err)
-			}
-			creds[o.MSPID] = "xb_" + hex.EncodeToString(k[:])
-		}
+		file.Organizations = append(file.Organizations, org)
+		mspIDs = append(mspIDs, o.MSPID)
+	}
+	creds, err := config.LoadOrCreateCredentials(filepath.Join(opts.Home, CredentialsFile), mspIDs, opts.Random)
+	if err != nil {
+		return nil, fmt.Errorf("gateway files: %w", err)
+	}
+	for _, o := range Orgs() {
 		file.APIKeys = append(file.APIKeys, gatewayKey{
 			ID: o.Key() + "-admin", MSPID: o.MSPID, User: o.Key() + "-admin", SHA256: config.HashKey(creds[o.MSPID]),
 		})
@@ -117,15 +100,8 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 		"# Run: xborder gateway --config " + GatewayConfigFile + "\n" +
 		"# File paths are relative to this file; API keys are in " + CredentialsFile + ".\n"
 	cfgPath := filepath.Join(opts.Home, GatewayConfigFile)
-	if err := writeFileAtomic(cfgPath, append([]byte(header), out...), 0o600); err != nil {
-		return nil, err
-	}
-	credJSON, err := json.MarshalIndent(creds, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("gateway files: encode %s: %w", CredentialsFile, err)
-	}
-	if err := writeFileAtomic(credPath, append(credJSON, '\n'), 0o600); err != nil {
-		return nil, err
+	if err := config.WriteFileAtomic(cfgPath, append([]byte(header), out...), 0o600); err != nil {
+		return nil, fmt.Errorf("gateway files: %w", err)
 	}
 	if _, err := config.Load(cfgPath, nil); err != nil {
 		return nil, fmt.Errorf("gateway files: %s does not load: %w", cfgPath, err)
@@ -133,28 +109,23 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 	return creds, nil
 }
 
-func readCredentials(path string) (map[string]string, error) {
-	creds := map[string]string{}
-	b, err := os.ReadFile(path) // #nosec G304 -- the operator's network home directory
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(b, &creds); err != nil {
-			return nil, fmt.Errorf("gateway files: parse %s: %w", path, err)
+// gatewayOrgOf is the configuration of organisation o's gateway connection; its crypto files
+// must exist under opts.Home.
+func gatewayOrgOf(opts GatewayOptions, o Org) (gatewayOrg, error) {
+	for _, p := range []string{o.TLSCACert(), o.UserCert(GatewayUser), o.UserKey(GatewayUser)} {
+		if _, err := os.Stat(filepath.Join(opts.Home, filepath.FromSlash(p))); err != nil {
+			return gatewayOrg{}, fmt.Errorf("gateway files: organisation %s: %w", o.MSPID, err)
 		}
-	case errors.Is(err, os.ErrNotExist):
-	default:
-		return nil, fmt.Errorf("gateway files: read %s: %w", path, err)
 	}
-	return creds, nil
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
+	host := opts.PeerHost
+	if host == "" {
+		host = o.PeerHost()
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return gatewayOrg{
+		MSPID:        o.MSPID,
+		PeerEndpoint: HostPort(host, o.PeerPort),
+		TLSCACert:    o.TLSCACert(),
+		Certificate:  o.UserCert(GatewayUser),
+		PrivateKey:   o.UserKey(GatewayUser),
+	}, nil
 }

@@ -9,25 +9,27 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // TestAuthorizationMatrix checks through REST that every organisation may do exactly what
-// DESIGN §2 allows: a wrong organisation gets 403 FORBIDDEN from the chaincode, a missing or
+// docs/design.md §2 allows: a wrong organisation gets 403 FORBIDDEN from the chaincode, a missing or
 // unknown key 401.
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	env := startEnv(t, "")
 	e := env.with(t)
 	e.createAndPay("authz-1")
-	e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", orderBody("authz-2"))
+	e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", testkit.OrderBody("authz-2"))
 
 	for _, tc := range []struct {
 		name, method, path string
 		body               any
 		denied             []string
 	}{
-		{"create order", "POST", "/api/v1/orders", orderBody("authz-x"), []string{bank, carrier, customs}},
-		{"escrow payment", "POST", "/api/v1/orders/authz-2/payment", paymentBody("authz-2"), []string{merchant, carrier, customs}},
+		{"create order", "POST", "/api/v1/orders", testkit.OrderBody("authz-x"), []string{bank, carrier, customs}},
+		{"escrow payment", "POST", "/api/v1/orders/authz-2/payment", testkit.PaymentBody("authz-2"), []string{merchant, carrier, customs}},
 		{"register waybill", "POST", "/api/v1/orders/authz-1/waybill", map[string]any{"waybillNo": "wb", "consigneeName": "A", "consigneeAddress": "B"}, []string{merchant, bank, customs}},
 		{"declare", "POST", "/api/v1/orders/authz-1/customs/declaration", map[string]any{"declarationId": "d", "declaredValue": 3000, "hsCodes": []string{"090210"}}, []string{bank, carrier, customs}},
 		{"decide", "POST", "/api/v1/orders/authz-1/customs/decision", map[string]any{"decision": "HELD", "reason": "check"}, []string{merchant, bank, carrier}},
@@ -45,9 +47,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			for _, org := range tc.denied {
 				before := e.height()
 				r := e.mustStatus(http.StatusForbidden, org, tc.method, tc.path, tc.body)
-				p := r.json(t)
+				p := r.JSON(t)
 				require.Equal(t, "FORBIDDEN", p["code"])
-				require.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+				require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
 				require.Equal(t, before, e.height(), "a refused write must not reach the ledger")
 			}
 		})
@@ -66,21 +68,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 	t.Run("unauthenticated", func(t *testing.T) {
 		e := env.with(t)
 		r := e.mustStatus(http.StatusUnauthorized, "", "GET", "/api/v1/orders/authz-1", nil)
-		require.Equal(t, "UNAUTHENTICATED", r.json(t)["code"])
-		require.Contains(t, r.header.Get("WWW-Authenticate"), "Bearer")
+		require.Equal(t, "UNAUTHENTICATED", r.JSON(t)["code"])
+		require.Contains(t, r.Header.Get("WWW-Authenticate"), "Bearer")
 		r = e.mustStatus(http.StatusUnauthorized, "", "GET", "/api/v1/orders/authz-1", nil, "Authorization", "Bearer not-a-key")
-		require.Equal(t, "UNAUTHENTICATED", r.json(t)["code"])
+		require.Equal(t, "UNAUTHENTICATED", r.JSON(t)["code"])
 		// Health, readiness, metrics, the spec and the docs need no key.
 		e.mustStatus(http.StatusOK, "", "GET", "/healthz", nil)
 		e.mustStatus(http.StatusOK, "", "GET", "/readyz", nil)
 		m := e.mustStatus(http.StatusOK, "", "GET", "/metrics", nil)
-		require.Contains(t, string(m.body), `xborder_http_requests_total{method="GET",route="/api/v1/orders/:id",status="401"}`)
-		require.Contains(t, string(m.body), `xborder_fabric_transactions_total{outcome="VALID",transaction="CreateOrder"}`)
-		require.Contains(t, string(m.body), `xborder_fabric_phase_duration_seconds_bucket{phase="commit"`)
+		require.Contains(t, string(m.Body), `xborder_http_requests_total{method="GET",route="/api/v1/orders/:id",status="401"}`)
+		require.Contains(t, string(m.Body), `xborder_fabric_transactions_total{outcome="VALID",transaction="CreateOrder"}`)
+		require.Contains(t, string(m.Body), `xborder_fabric_phase_duration_seconds_bucket{phase="commit"`)
 		s := e.mustStatus(http.StatusOK, "", "GET", "/openapi.yaml", nil)
-		require.Contains(t, string(s.body), "openapi: 3.1.0")
+		require.Contains(t, string(s.Body), "openapi: 3.1.0")
 		d := e.mustStatus(http.StatusOK, "", "GET", "/docs", nil)
-		require.Contains(t, string(d.body), "/api/v1/orders/{id}/payment")
+		require.Contains(t, string(d.Body), "/api/v1/orders/{id}/payment")
 	})
 }
 
@@ -90,10 +92,10 @@ func TestBadInputs(t *testing.T) {
 	t.Parallel()
 	env := startEnv(t, "")
 	e := env.with(t)
-	e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", orderBody("bad-0"))
+	e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", testkit.OrderBody("bad-0"))
 
 	with := func(mut func(m map[string]any)) map[string]any {
-		m := orderBody("bad-1")
+		m := testkit.OrderBody("bad-1")
 		mut(m)
 		return m
 	}
@@ -116,8 +118,8 @@ func TestBadInputs(t *testing.T) {
 		{"unknown currency", merchant, "/api/v1/orders", with(func(m map[string]any) { m["currency"] = "XYZ" }), 400, "currency"},
 		{"bad hs code", merchant, "/api/v1/orders", with(func(m map[string]any) { m["items"].([]any)[0].(map[string]any)["hsCode"] = "12" }), 400, "items[0].hsCode"},
 		{"missing field", merchant, "/api/v1/orders", with(func(m map[string]any) { delete(m, "currency") }), 400, "currency"},
-		{"bad fx rate", bank, "/api/v1/orders/bad-0/payment", func() any { p := paymentBody("bad-0"); p["fxRate"] = "0.123456789"; return p }(), 400, "fxRate"},
-		{"fx mismatch", bank, "/api/v1/orders/bad-0/payment", func() any { p := paymentBody("bad-0"); p["payerAmount"] = 2761; return p }(), 400, "payerAmount"},
+		{"bad fx rate", bank, "/api/v1/orders/bad-0/payment", func() any { p := testkit.PaymentBody("bad-0"); p["fxRate"] = "0.123456789"; return p }(), 400, "fxRate"},
+		{"fx mismatch", bank, "/api/v1/orders/bad-0/payment", func() any { p := testkit.PaymentBody("bad-0"); p["payerAmount"] = 2761; return p }(), 400, "payerAmount"},
 		{"bad decision", customs, "/api/v1/orders/bad-0/customs/decision", map[string]any{"decision": "MAYBE"}, 400, "decision"},
 		{"bad path id", merchant, "/api/v1/orders/bad%20id/cancellation", nil, 400, "id"},
 		{"2 MiB body", merchant, "/api/v1/orders", `{"orderId":"` + strings.Repeat("x", 2<<20) + `"}`, 413, ""},
@@ -126,7 +128,7 @@ func TestBadInputs(t *testing.T) {
 			e := env.with(t)
 			before := e.height()
 			r := e.mustStatus(tc.status, tc.org, "POST", tc.path, tc.body)
-			p := r.json(t)
+			p := r.JSON(t)
 			if tc.field != "" {
 				require.Equal(t, tc.field, p["field"], "problem: %s", r)
 			}
@@ -142,17 +144,17 @@ func TestBadInputs(t *testing.T) {
 	t.Run("ledger unchanged", func(t *testing.T) {
 		e := env.with(t)
 		e.mustStatus(http.StatusNotFound, merchant, "GET", "/api/v1/orders/bad-1", nil)
-		o := e.mustStatus(http.StatusOK, merchant, "GET", "/api/v1/orders/bad-0", nil).json(t)
+		o := e.mustStatus(http.StatusOK, merchant, "GET", "/api/v1/orders/bad-0", nil).JSON(t)
 		require.Equal(t, "CREATED", o["status"])
 	})
 	t.Run("bad query", func(t *testing.T) {
 		e := env.with(t)
 		r := e.mustStatus(http.StatusBadRequest, merchant, "GET", "/api/v1/orders?pageSize=0", nil)
-		require.Equal(t, "pageSize", r.json(t)["field"])
+		require.Equal(t, "pageSize", r.JSON(t)["field"])
 		r = e.mustStatus(http.StatusBadRequest, merchant, "GET", "/api/v1/orders?status=LOST", nil)
-		require.Equal(t, "status", r.json(t)["field"])
+		require.Equal(t, "status", r.JSON(t)["field"])
 		r = e.mustStatus(http.StatusBadRequest, merchant, "GET", "/api/v1/orders?bookmark=***", nil)
-		require.Equal(t, "bookmark", r.json(t)["field"])
+		require.Equal(t, "bookmark", r.JSON(t)["field"])
 	})
 }
 
@@ -163,53 +165,53 @@ func TestIdempotencyAndAsync(t *testing.T) {
 	env := startEnv(t, "")
 	e := env.with(t)
 
-	first := e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", orderBody("idem-1"), "Idempotency-Key", "k-1")
+	first := e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", testkit.OrderBody("idem-1"), "Idempotency-Key", "k-1")
 	height := e.height()
-	txID := first.header.Get("X-Transaction-Id")
+	txID := first.Header.Get("X-Transaction-Id")
 	require.NotEmpty(t, txID)
 
-	replay := e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", orderBody("idem-1"), "Idempotency-Key", "k-1")
-	require.Equal(t, first.body, replay.body)
-	require.Equal(t, txID, replay.header.Get("X-Transaction-Id"))
-	require.Equal(t, "true", replay.header.Get("Idempotent-Replayed"))
+	replay := e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", testkit.OrderBody("idem-1"), "Idempotency-Key", "k-1")
+	require.Equal(t, first.Body, replay.Body)
+	require.Equal(t, txID, replay.Header.Get("X-Transaction-Id"))
+	require.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
 	require.Equal(t, height, e.height(), "a replay makes no transaction")
 
-	r := e.mustStatus(http.StatusUnprocessableEntity, merchant, "POST", "/api/v1/orders", orderBody("idem-2"), "Idempotency-Key", "k-1")
-	require.Equal(t, "IDEMPOTENCY_KEY_REUSED", r.json(t)["code"])
+	r := e.mustStatus(http.StatusUnprocessableEntity, merchant, "POST", "/api/v1/orders", testkit.OrderBody("idem-2"), "Idempotency-Key", "k-1")
+	require.Equal(t, "IDEMPOTENCY_KEY_REUSED", r.JSON(t)["code"])
 
 	// Keys are per API key: another organisation's k-1 is a different key.
-	e.mustStatus(http.StatusForbidden, bank, "POST", "/api/v1/orders", orderBody("idem-3"), "Idempotency-Key", "k-1")
+	e.mustStatus(http.StatusForbidden, bank, "POST", "/api/v1/orders", testkit.OrderBody("idem-3"), "Idempotency-Key", "k-1")
 
 	// A deterministic chaincode refusal is a final answer too.
-	conflict := e.mustStatus(http.StatusConflict, merchant, "POST", "/api/v1/orders", orderBody("idem-1"), "Idempotency-Key", "k-2")
-	again := e.mustStatus(http.StatusConflict, merchant, "POST", "/api/v1/orders", orderBody("idem-1"), "Idempotency-Key", "k-2")
-	require.Equal(t, conflict.json(t)["detail"], again.json(t)["detail"])
-	require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
+	conflict := e.mustStatus(http.StatusConflict, merchant, "POST", "/api/v1/orders", testkit.OrderBody("idem-1"), "Idempotency-Key", "k-2")
+	again := e.mustStatus(http.StatusConflict, merchant, "POST", "/api/v1/orders", testkit.OrderBody("idem-1"), "Idempotency-Key", "k-2")
+	require.Equal(t, conflict.JSON(t)["detail"], again.JSON(t)["detail"])
+	require.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
 
 	env.restart()
 	e = env.with(t)
 	height = e.height()
-	replay = e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", orderBody("idem-1"), "Idempotency-Key", "k-1")
-	require.Equal(t, first.body, replay.body)
-	require.Equal(t, txID, replay.header.Get("X-Transaction-Id"))
+	replay = e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", testkit.OrderBody("idem-1"), "Idempotency-Key", "k-1")
+	require.Equal(t, first.Body, replay.Body)
+	require.Equal(t, txID, replay.Header.Get("X-Transaction-Id"))
 	require.Equal(t, height, e.height())
 
 	t.Run("async", func(t *testing.T) {
 		e := env.with(t)
-		r := e.mustStatus(http.StatusAccepted, merchant, "POST", "/api/v1/orders", orderBody("async-1"), "Prefer", "respond-async")
-		acc := r.json(t)
+		r := e.mustStatus(http.StatusAccepted, merchant, "POST", "/api/v1/orders", testkit.OrderBody("async-1"), "Prefer", "respond-async")
+		acc := r.JSON(t)
 		txID := acc["txId"].(string)
 		require.Equal(t, "SUBMITTED", acc["status"])
-		require.Equal(t, "/api/v1/transactions/"+txID, r.header.Get("Location"))
-		require.Equal(t, "respond-async", r.header.Get("Preference-Applied"))
+		require.Equal(t, "/api/v1/transactions/"+txID, r.Header.Get("Location"))
+		require.Equal(t, "respond-async", r.Header.Get("Preference-Applied"))
 		var st map[string]any
 		require.Eventually(t, func() bool {
 			res := e.call(customs, "GET", "/api/v1/transactions/"+txID, nil)
-			if res.status != http.StatusOK {
-				require.Equal(t, http.StatusNotFound, res.status, "%s", res)
+			if res.Status != http.StatusOK {
+				require.Equal(t, http.StatusNotFound, res.Status, "%s", res)
 				return false
 			}
-			st = res.json(t)
+			st = res.JSON(t)
 			return true
 		}, 20*time.Second, 50*time.Millisecond)
 		require.Equal(t, "VALID", st["validationCode"])
@@ -223,7 +225,7 @@ func TestIdempotencyAndAsync(t *testing.T) {
 		height := e.height()
 		const n = 8
 		results := make(chan resp, n)
-		body, err := json.Marshal(orderBody("idem-concurrent"))
+		body, err := json.Marshal(testkit.OrderBody("idem-concurrent"))
 		require.NoError(t, err)
 		for i := 0; i < n; i++ {
 			go func() { results <- e.call(merchant, "POST", "/api/v1/orders", body, "Idempotency-Key", "k-concurrent") }()
@@ -231,8 +233,8 @@ func TestIdempotencyAndAsync(t *testing.T) {
 		var txIDs []string
 		for i := 0; i < n; i++ {
 			r := <-results
-			require.Equal(t, http.StatusCreated, r.status, "%s", r)
-			txIDs = append(txIDs, r.header.Get("X-Transaction-Id"))
+			require.Equal(t, http.StatusCreated, r.Status, "%s", r)
+			txIDs = append(txIDs, r.Header.Get("X-Transaction-Id"))
 		}
 		for _, id := range txIDs {
 			require.Equal(t, txIDs[0], id)
@@ -259,22 +261,22 @@ func TestConcurrentWritesAndCORS(t *testing.T) {
 	attempts := 0
 	for i := 0; i < n; i++ {
 		r := <-results
-		require.Equal(t, http.StatusOK, r.status, "%s", r)
-		if a := r.header.Get("X-Fabric-Attempts"); a != "" {
+		require.Equal(t, http.StatusOK, r.Status, "%s", r)
+		if a := r.Header.Get("X-Fabric-Attempts"); a != "" {
 			attempts++
 		}
 	}
-	rules := env.with(t).mustStatus(http.StatusOK, bank, "GET", "/api/v1/compliance/rules", nil).json(t)
+	rules := env.with(t).mustStatus(http.StatusOK, bank, "GET", "/api/v1/compliance/rules", nil).JSON(t)
 	require.Equal(t, float64(n), rules["version"], "every change applied once")
 	t.Logf("%d of %d writes needed more than one proposal", attempts, n)
 
 	t.Run("watch list hold and alert", func(t *testing.T) {
 		e := env.with(t)
-		body := orderBody("watched-1")
+		body := testkit.OrderBody("watched-1")
 		body["buyer"].(map[string]any)["id"] = rules["watchlist"].([]any)[0]
-		o := e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", body).json(t)
+		o := e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders", body).JSON(t)
 		require.Equal(t, "HELD", o["status"])
-		alerts := e.mustStatus(http.StatusOK, customs, "GET", "/api/v1/compliance/alerts", nil).json(t)
+		alerts := e.mustStatus(http.StatusOK, customs, "GET", "/api/v1/compliance/alerts", nil).JSON(t)
 		require.NotEmpty(t, alerts["items"])
 	})
 
@@ -297,7 +299,7 @@ func TestConcurrentWritesAndCORS(t *testing.T) {
 		require.Contains(t, res.Header.Get("Access-Control-Allow-Headers"), "Idempotency-Key")
 
 		r := env.with(t).call(bank, "GET", "/api/v1/compliance/rules", nil, "Origin", "https://portal.example")
-		require.Equal(t, "https://portal.example", r.header.Get("Access-Control-Allow-Origin"))
-		require.Contains(t, r.header.Get("Access-Control-Expose-Headers"), "X-Transaction-Id")
+		require.Equal(t, "https://portal.example", r.Header.Get("Access-Control-Allow-Origin"))
+		require.Contains(t, r.Header.Get("Access-Control-Expose-Headers"), "X-Transaction-Id")
 	})
 }

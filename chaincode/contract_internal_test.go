@@ -35,13 +35,13 @@ func TestCreatorFromContextIdentity(t *testing.T) {
 	ctx.SetStub(stub)
 	ctx.SetClientIdentity(spy)
 
-	rules, err := NewContract().SetComplianceRules(ctx, ComplianceRulesRequest{Watchlist: []string{"m-1"}})
+	rules, err := NewContract(WithMaxClockSkew(0)).SetComplianceRules(ctx, ComplianceRulesRequest{Watchlist: []string{"m-1"}})
 	require.NoError(t, err, "the context says CustomsMSP")
 	require.Equal(t, CustomsMSP, rules.UpdatedByMSP)
 	require.Equal(t, 2, spy.calls, "MSP ID and identity, each read once")
 
 	ctx.SetClientIdentity(nil)
-	_, err = NewContract().SetComplianceRules(ctx, ComplianceRulesRequest{})
+	_, err = NewContract(WithMaxClockSkew(0)).SetComplianceRules(ctx, ComplianceRulesRequest{})
 	require.Equal(t, CodeForbidden, CodeOf(err), "without a context identity the stub's creator (MerchantMSP) counts")
 }
 
