@@ -29,8 +29,9 @@ const (
 
 // Config describes a devnet. The zero value of every field except DataDir selects a default.
 type Config struct {
-	// DataDir holds the crypto material (DataDir/crypto) and the ledger (DataDir/ledger). A
-	// restart with the same DataDir reopens both.
+	// DataDir holds the crypto material (DataDir/crypto), the ordering service's block store
+	// (DataDir/orderer) and the peers' ledgers (DataDir/peers). A restart with the same DataDir
+	// reopens them; a second devnet on a DataDir in use fails at once.
 	DataDir string
 	// Channel is the single application channel (default DefaultChannel).
 	Channel string

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -362,4 +364,19 @@ func peerFilesContain(t *testing.T, tn *testNet, mspID string, b []byte) bool {
 	})
 	require.NoError(t, err)
 	return found
+}
+
+// TestDataDirectoryInUse starts a second devnet on a running devnet's data directory: it fails
+// at once, naming the process that holds the directory, and creates nothing.
+func TestDataDirectoryInUse(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the data directory lock uses flock")
+	}
+	tn := startNet(t)
+	cfg := testConfig(tn.dir)
+	_, err := devnet.Start(context.Background(), cfg)
+	require.EqualError(t, err, fmt.Sprintf("devnet: data directory %s is in use by PID %d", tn.dir, os.Getpid()))
+	got, err := tn.contract(merchant).EvaluateTransaction("get", "anything")
+	require.NoError(t, err, "the first devnet keeps running")
+	require.Empty(t, got)
 }

@@ -67,6 +67,7 @@ type Network struct {
 	// shutdown is cancelled when Close begins: streams and waits end with Unavailable.
 	shutdown     context.Context
 	stopShutdown context.CancelFunc
+	lock         *dirLock
 
 	closeOnce sync.Once
 	closeErr  error
@@ -91,14 +92,20 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Network, error) {
 		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	n := &Network{cfg: cfg, opts: o, logger: o.logger}
+	if n.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	n.shutdown, n.stopShutdown = context.WithCancel(context.Background())
 	if err := n.loadOrganisations(); err != nil {
+		_ = n.Close()
 		return nil, err
 	}
 	if n.chaincodes, err = n.loadChaincodes(cfg.Chaincodes); err != nil {
+		_ = n.Close()
 		return nil, err
 	}
 	if err := n.newValidator(); err != nil {
+		_ = n.Close()
 		return nil, err
 	}
 	n.planner = newEndorsementPlanner(n.peerOrgs, n.chaincodes, n.validator)
@@ -154,9 +161,6 @@ func (n *Network) open(ctx context.Context) error {
 // loadOrganisations creates (first run) or loads the organisations' crypto material and the
 // MSP manager that verifies their identities.
 func (n *Network) loadOrganisations() error {
-	if err := os.MkdirAll(n.cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("devnet: create data dir: %w", err)
-	}
 	var err error
 	if n.crypto, err = msp.Generate(n.cfg.DataDir, n.cfg.Orgs); err != nil {
 		return fmt.Errorf("devnet: crypto material: %w", err)
@@ -226,6 +230,9 @@ func (n *Network) Close() error {
 			if err := n.orderer.close(); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if err := n.lock.release(); err != nil {
+			errs = append(errs, fmt.Errorf("devnet: unlock data directory: %w", err))
 		}
 		n.closeErr = errors.Join(errs...)
 	})
