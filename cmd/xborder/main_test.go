@@ -88,7 +88,7 @@ func TestDevnetCommand(t *testing.T) {
 			go func() { done <- run(ctx, args, &out, &errOut) }()
 			info := waitConnectionInfo(t, filepath.Join(dir, "connection.json"), done, &errOut)
 			require.Equal(t, "xborder", info.Channel)
-			require.Len(t, info.Peers, 4)
+			require.Len(t, info.Peers, 5, "Merchant, Bank, Carrier, Customs and Regulator")
 			require.Equal(t, "MerchantMSP", info.Peers[0].MSPID)
 			tc.check(t, connect(t, info, info.Peers[0]))
 			cancel()

@@ -51,9 +51,9 @@ func benchContract(b *testing.B, n *devnet.Network, mspID string) *client.Contra
 
 // BenchmarkSubmit measures committed transactions per second and the latency of a full
 // submit (endorse, submit, commit status) of a small write, with 1, 16 and 64 concurrent
-// clients spread over the four organisations' peers. The "clients=N" runs use the test
-// network's 5 ms batch timeout; the "cut=idle/clients=N" runs add Config.CutWhenIdle, as
-// xborder dev does.
+// clients spread over the peers of Merchant, Bank, Carrier and Customs (the regulator's peer
+// only commits). The "clients=N" runs use the test network's 5 ms batch timeout; the
+// "cut=idle/clients=N" runs add Config.CutWhenIdle, as xborder dev does.
 func BenchmarkSubmit(b *testing.B) {
 	modes := []struct {
 		prefix string

@@ -6,7 +6,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/xborder/xborder/network/devnet/txutil"
 )
@@ -79,16 +78,5 @@ func (p *peerNode) channelConfig() (*common.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config block: %w", err)
 	}
-	if len(block.GetData().GetData()) != 1 {
-		return nil, fmt.Errorf("config block %d has %d transactions", block.GetHeader().GetNumber(), len(block.GetData().GetData()))
-	}
-	tx, err := txutil.UnpackEnvelopeBytes(block.GetData().GetData()[0])
-	if err != nil {
-		return nil, fmt.Errorf("config block %d: %w", block.GetHeader().GetNumber(), err)
-	}
-	env := &common.ConfigEnvelope{}
-	if err := proto.Unmarshal(tx.Payload.GetData(), env); err != nil {
-		return nil, fmt.Errorf("config block %d: unmarshal config envelope: %w", block.GetHeader().GetNumber(), err)
-	}
-	return env.GetConfig(), nil
+	return configOf(block)
 }

@@ -34,43 +34,11 @@ const ordererPort = 7050
 // the Raft orderer organisation, capabilities, batch parameters), signed by the ordering node.
 // Every peer joins the channel by committing it.
 func (o *orderingService) appendGenesis() error {
-	n := o.net
-	group, err := n.channelGroup()
+	group, err := o.net.channelGroup()
 	if err != nil {
 		return fmt.Errorf("devnet: genesis: %w", err)
 	}
-	data, err := txutil.Marshal(&common.ConfigEnvelope{Config: &common.Config{ChannelGroup: group}})
-	if err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
-	}
-	signer := n.ordOrg.Node.Signer
-	nonce := make([]byte, 24)
-	if _, err := rand.Read(nonce); err != nil {
-		return fmt.Errorf("devnet: genesis nonce: %w", err)
-	}
-	creator := signer.Serialize()
-	ch, err := txutil.Marshal(&common.ChannelHeader{
-		Type:      int32(common.HeaderType_CONFIG),
-		ChannelId: n.cfg.Channel,
-		TxId:      txutil.ComputeTxID(nonce, creator),
-		Timestamp: timestamppb.Now(),
-	})
-	if err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
-	}
-	sh, err := txutil.Marshal(&common.SignatureHeader{Creator: creator, Nonce: nonce})
-	if err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
-	}
-	payload, err := txutil.Marshal(&common.Payload{Header: &common.Header{ChannelHeader: ch, SignatureHeader: sh}, Data: data})
-	if err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
-	}
-	env := &common.Envelope{Payload: payload}
-	if err := txutil.SignEnvelope(env, signer); err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
-	}
-	raw, err := txutil.Marshal(env)
+	raw, err := o.configTransaction(&common.ConfigEnvelope{Config: &common.Config{ChannelGroup: group}})
 	if err != nil {
 		return fmt.Errorf("devnet: genesis: %w", err)
 	}
@@ -78,6 +46,52 @@ func (o *orderingService) appendGenesis() error {
 		return fmt.Errorf("devnet: genesis block: %w", err)
 	}
 	return nil
+}
+
+// configTransaction returns the marshalled CONFIG transaction of a config envelope, signed by
+// the ordering node, as Fabric's orderer writes a config block.
+func (o *orderingService) configTransaction(cfg *common.ConfigEnvelope) ([]byte, error) {
+	data, err := txutil.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	env, err := signedEnvelope(o.net.ordOrg.Node.Signer, common.HeaderType_CONFIG, o.net.cfg.Channel, data)
+	if err != nil {
+		return nil, err
+	}
+	return txutil.Marshal(env)
+}
+
+// signedEnvelope wraps data in a payload of type typ for channel, with a fresh nonce and
+// transaction ID, signed by signer.
+func signedEnvelope(signer txutil.Signer, typ common.HeaderType, channel string, data []byte) (*common.Envelope, error) {
+	nonce := make([]byte, 24)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("nonce: %w", err)
+	}
+	creator := signer.Serialize()
+	ch, err := txutil.Marshal(&common.ChannelHeader{
+		Type:      int32(typ),
+		ChannelId: channel,
+		TxId:      txutil.ComputeTxID(nonce, creator),
+		Timestamp: timestamppb.Now(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	sh, err := txutil.Marshal(&common.SignatureHeader{Creator: creator, Nonce: nonce})
+	if err != nil {
+		return nil, err
+	}
+	payload, err := txutil.Marshal(&common.Payload{Header: &common.Header{ChannelHeader: ch, SignatureHeader: sh}, Data: data})
+	if err != nil {
+		return nil, err
+	}
+	env := &common.Envelope{Payload: payload}
+	if err := txutil.SignEnvelope(env, signer); err != nil {
+		return nil, err
+	}
+	return env, nil
 }
 
 // channelGroup is the channel's configuration tree, as configtxgen writes it for a channel
@@ -123,22 +137,36 @@ func (n *Network) orgGroups() (app, ord *common.ConfigGroup, err error) {
 	app = &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
 	ord = &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
 	for _, org := range n.crypto.Orgs {
-		g, err := orgGroup(org)
-		if err != nil {
-			return nil, nil, err
-		}
-		if org.Orderer {
-			err = setValue(g, "Endpoints", &common.OrdererAddresses{Addresses: []string{fmt.Sprintf("%s:%d", org.Node.Name, ordererPort)}})
-			ord.Groups[org.MSPID] = g
-		} else {
-			err = setValue(g, "AnchorPeers", &peer.AnchorPeers{AnchorPeers: []*peer.AnchorPeer{{Host: org.Node.Name, Port: 7051}}})
+		if !org.Orderer {
+			g, err := applicationOrgGroup(org)
+			if err != nil {
+				return nil, nil, err
+			}
 			app.Groups[org.MSPID] = g
+			continue
+		}
+		g, err := orgGroup(org)
+		if err == nil {
+			err = setValue(g, "Endpoints", &common.OrdererAddresses{Addresses: []string{fmt.Sprintf("%s:%d", org.Node.Name, ordererPort)}})
 		}
 		if err != nil {
 			return nil, nil, err
 		}
+		ord.Groups[org.MSPID] = g
 	}
 	return app, ord, nil
+}
+
+// applicationOrgGroup is a peer organisation's config group, with its anchor peer.
+func applicationOrgGroup(org *msp.Org) (*common.ConfigGroup, error) {
+	g, err := orgGroup(org)
+	if err != nil {
+		return nil, err
+	}
+	if err := setValue(g, "AnchorPeers", &peer.AnchorPeers{AnchorPeers: []*peer.AnchorPeer{{Host: org.Node.Name, Port: 7051}}}); err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // configureApplication sets the Application group's implicit policies and capabilities.

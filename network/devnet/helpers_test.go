@@ -18,10 +18,11 @@ import (
 )
 
 const (
-	merchant = "MerchantMSP"
-	bank     = "BankMSP"
-	carrier  = "CarrierMSP"
-	customs  = "CustomsMSP"
+	merchant  = "MerchantMSP"
+	bank      = "BankMSP"
+	carrier   = "CarrierMSP"
+	customs   = "CustomsMSP"
+	regulator = "RegulatorMSP"
 )
 
 // testNet is a devnet with testcc served in-process as a CCaaS server.

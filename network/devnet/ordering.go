@@ -36,8 +36,8 @@ type orderingService struct {
 	store  *ledger.BlockStore
 	cutter *orderer.Cutter
 
-	mu         sync.Mutex
-	lastConfig uint64 // number of the last config block
+	mu            sync.Mutex
+	lastConfigNum uint64 // number of the last config block
 	// orderedAt holds when each block numbered firstTimed or above was appended, for the
 	// peers' commit delays; blocks from an earlier run have no time (no delay applies).
 	orderedAt  []time.Time
@@ -60,6 +60,9 @@ func openOrderingService(n *Network) (*orderingService, error) {
 			return nil, err
 		}
 	} else if err := o.loadLastConfig(); err != nil {
+		_ = store.Close()
+		return nil, err
+	} else if err := o.updateChannelOrgs(); err != nil {
 		_ = store.Close()
 		return nil, err
 	}
@@ -89,7 +92,7 @@ func (o *orderingService) loadLastConfig() error {
 	if err := proto.Unmarshal(md.GetValue(), obm); err != nil {
 		return fmt.Errorf("devnet: ordering service: block %d orderer metadata: %w", last.GetHeader().GetNumber(), err)
 	}
-	o.lastConfig = obm.GetLastConfig().GetIndex()
+	o.lastConfigNum = obm.GetLastConfig().GetIndex()
 	return nil
 }
 
@@ -129,7 +132,7 @@ func (o *orderingService) cutBlock(envs [][]byte) {
 // the last config) and appends it to the block store.
 func (o *orderingService) appendBlock(block *common.Block, config bool) error {
 	o.mu.Lock()
-	lastConfig := o.lastConfig
+	lastConfig := o.lastConfigNum
 	o.mu.Unlock()
 	if config {
 		lastConfig = block.GetHeader().GetNumber()
@@ -142,7 +145,7 @@ func (o *orderingService) appendBlock(block *common.Block, config bool) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.lastConfig = lastConfig
+	o.lastConfigNum = lastConfig
 	if num := block.GetHeader().GetNumber(); num >= o.firstTimed {
 		o.orderedAt = append(o.orderedAt, time.Now())
 	}
