@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -103,21 +104,37 @@ func (p *peerNode) stopCommitter() error {
 	return c.failure()
 }
 
-// runCommitter commits the ordered blocks one after the other until the network closes or a
-// commit fails (which stops this peer's channel, as it halts a Fabric peer's).
+// maxCommitGroup bounds how many blocks a peer that is behind commits in one ledger
+// transaction, and how far its validation runs ahead of its commits.
+const maxCommitGroup = 8
+
+// runCommitter commits the ordered blocks in order until the network closes or a commit fails
+// (which stops this peer's channel, as it halts a Fabric peer's). Blocks are validated ahead,
+// in a goroutine of their own (runValidation), so that the validation of a block overlaps the
+// commit of the ones before, as a Fabric peer's committer pipelines them. A peer that is
+// behind commits the blocks that are validated and due in one ledger transaction (one fsync),
+// each block still atomic.
 func (p *peerNode) runCommitter() {
 	c := p.commits
 	defer close(c.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan *validatedBlock, maxCommitGroup)
+	go p.runValidation(ctx, p.ledger.Height(), ready)
+	var pending []*validatedBlock
 	for {
 		num := p.ledger.Height()
 		if !p.awaitBlock(num) {
 			return
 		}
+		pending = collectValidated(pending, ready)
 		c.hold.Lock()
 		_, paused, _, _ := c.state()
 		var err error
 		if !paused {
-			err = p.commitNext(num)
+			var n int
+			n, err = p.commitGroup(pending)
+			pending = pending[n:]
 		}
 		c.hold.Unlock()
 		if err != nil {
@@ -128,6 +145,145 @@ func (p *peerNode) runCommitter() {
 			return
 		}
 	}
+}
+
+// collectValidated returns pending extended with the blocks whose validation is done: it waits
+// for one when pending is empty, then takes those already there, up to maxCommitGroup.
+func collectValidated(pending []*validatedBlock, ready <-chan *validatedBlock) []*validatedBlock {
+	if len(pending) == 0 {
+		pending = append(pending, <-ready)
+	}
+	for len(pending) < maxCommitGroup && pending[len(pending)-1].err == nil {
+		select {
+		case v := <-ready:
+			pending = append(pending, v)
+		default:
+			return pending
+		}
+	}
+	return pending
+}
+
+// commitGroup commits the first of pending (awaitBlock found it due) and the blocks after it
+// that are due too, in one ledger transaction, and returns how many it committed. A block
+// whose validation failed ends the group; as the first, its error is returned.
+func (p *peerNode) commitGroup(pending []*validatedBlock) (int, error) {
+	if pending[0].err != nil {
+		return 0, pending[0].err
+	}
+	group := pending[:1]
+	for _, v := range pending[1:] {
+		if v.err != nil || !p.due(v.block.GetHeader().GetNumber()) {
+			break
+		}
+		group = pending[:len(group)+1]
+	}
+	commits := make([]ledger.BlockCommit, len(group))
+	for i, v := range group {
+		pvt, err := p.privateDataOf(v.block, v.res)
+		if err != nil {
+			return 0, err
+		}
+		commits[i] = ledger.BlockCommit{Block: v.block, PreCodes: v.res.Codes, Pvt: pvt}
+	}
+	first := group[0].block.GetHeader().GetNumber()
+	codes, err := p.ledger.CommitBlocks(commits)
+	if err != nil {
+		return 0, fmt.Errorf("commit blocks %d to %d: %w", first, first+uint64(len(group))-1, err)
+	}
+	p.net.logger.Debug("blocks committed", "peer", p.org.Node.Name, "first", first, "blocks", len(group), "codes", codes)
+	return len(group), nil
+}
+
+// due reports whether block num may be committed now: its commit delay has passed (or the
+// network is closing).
+func (p *peerNode) due(num uint64) bool {
+	delay, _, draining, _ := p.commits.state()
+	return p.delayLeft(num, delay, draining) <= 0
+}
+
+// validatedBlock is a block pulled from the ordering service and validated against the peer's
+// state, ready to commit (or the error that stopped it).
+type validatedBlock struct {
+	block *common.Block
+	res   *validator.BlockResult
+	err   error
+}
+
+// runValidation pulls the ordered blocks from block from on and validates them, one ahead of
+// the commits, sending each to out in order until ctx is done or a block fails. Validation
+// reads key-level endorsement policies from the committed state, so a block is validated only
+// once every block before it that may change a key's policy (with a metadata write or a
+// delete) is committed; the other blocks before it do not change what it is validated against.
+func (p *peerNode) runValidation(ctx context.Context, from uint64, out chan<- *validatedBlock) {
+	store := p.net.orderer.store
+	var policyBarrier uint64 // the ledger height validation must wait for
+	for num := from; ; num++ {
+		if store.WaitForHeight(ctx, num+1) != nil {
+			return
+		}
+		v := &validatedBlock{}
+		v.block, v.err = store.Block(num)
+		if v.err == nil && p.ledger.Height() < policyBarrier {
+			if p.ledger.WaitForHeight(ctx, policyBarrier) != nil {
+				return
+			}
+		}
+		if v.err == nil {
+			v.res, v.err = p.validateBlock(v.block)
+		}
+		select {
+		case out <- v:
+		case <-ctx.Done():
+			return
+		}
+		if v.err != nil {
+			return
+		}
+		if mayChangeKeyPolicies(v.res) {
+			policyBarrier = num + 1
+		}
+	}
+}
+
+// mayChangeKeyPolicies reports whether committing a validated block may change a key-level
+// endorsement policy: a transaction valid so far writes key metadata, or deletes a key (and
+// with it its metadata), public or private.
+func mayChangeKeyPolicies(res *validator.BlockResult) bool {
+	for i, tx := range res.Txs {
+		if tx == nil || res.Codes[i] != peer.TxValidationCode_VALID {
+			continue
+		}
+		for _, ns := range tx.NsRWSets {
+			if nsMayChangeKeyPolicies(ns) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nsMayChangeKeyPolicies applies mayChangeKeyPolicies to one namespace's writes.
+func nsMayChangeKeyPolicies(ns *validator.NsRWSet) bool {
+	if len(ns.KV.GetMetadataWrites()) > 0 {
+		return true
+	}
+	for _, w := range ns.KV.GetWrites() {
+		if w.GetIsDelete() || len(w.GetValue()) == 0 {
+			return true
+		}
+	}
+	for _, c := range ns.Collections {
+		if len(c.Hashed.GetMetadataWrites()) > 0 {
+			return true
+		}
+		for _, w := range c.Hashed.GetHashedWrites() {
+			if w.GetIsDelete() || w.GetIsPurge() || len(w.GetValueHash()) == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // awaitBlock waits until block num is ordered, the peer is not paused and the block's commit
@@ -179,35 +335,6 @@ func waitChange(d time.Duration, a, b <-chan struct{}) {
 	case <-b:
 	case <-t.C:
 	}
-}
-
-// commitNext commits block num of the ordering service to the peer's ledger: it validates
-// every transaction against the peer's own state, gathers the private data the peer is
-// eligible for, stores it and commits the block.
-func (p *peerNode) commitNext(num uint64) error {
-	block, err := p.net.orderer.store.Block(num)
-	if err != nil {
-		return fmt.Errorf("pull block %d from the ordering service: %w", num, err)
-	}
-	res, err := p.validateBlock(block)
-	if err != nil {
-		return err
-	}
-	pvt, err := p.privateDataOf(block, res)
-	if err != nil {
-		return err
-	}
-	// Store the private data for delivery first, so that it is there once the block is
-	// visible; the store matches it to the committed block by data hash.
-	if err := p.pvtBlocks.put(block, pvt); err != nil {
-		return err
-	}
-	final, err := p.ledger.Commit(block, res.Codes, pvt)
-	if err != nil {
-		return fmt.Errorf("commit block %d: %w", num, err)
-	}
-	p.net.logger.Debug("block committed", "peer", p.org.Node.Name, "number", num, "txs", len(final), "codes", final)
-	return nil
 }
 
 // validateBlock validates every transaction of block against the peer's committed state:
@@ -367,7 +494,7 @@ func (p *peerNode) pullPrivateData(block *common.Block, txNum uint64, c collRef,
 		stored, ok := (*pulled)[q.mspID()]
 		if !ok {
 			var err error
-			if stored, err = q.pvtBlocks.get(block.GetHeader()); err != nil {
+			if stored, err = q.ledger.PrivateWriteSets(num); err != nil {
 				return nil, fmt.Errorf("pull private data of block %d from %s: %w", num, q.org.Node.Name, err)
 			}
 			(*pulled)[q.mspID()] = stored

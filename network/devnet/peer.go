@@ -23,13 +23,13 @@ import (
 )
 
 // peersDir is the directory, inside the data directory, that holds one directory per peer
-// (named after the peer's host name) with its ledger and private data store.
+// (named after the peer's host name) with its ledger.
 const peersDir = "peers"
 
 // peerNode is one organisation's peer. It keeps its own ledger (world state, history,
-// transaction index and blocks), its own private data store (the private write sets of the
-// collections its organisation is a member of), its own transient store and its own
-// chaincode connections, and commits the blocks of the ordering service on its own
+// transaction index, blocks, and the private data and private write sets of the collections
+// its organisation is a member of), its own transient store and its own chaincode
+// connections, and commits the blocks of the ordering service on its own
 // (committer.go). Its gRPC listener serves the Gateway and Deliver services from its ledger.
 type peerNode struct {
 	net     *Network
@@ -41,7 +41,6 @@ type peerNode struct {
 	server  *grpc.Server
 
 	ledger    *ledger.Ledger
-	pvtBlocks *pvtBlockStore
 	transient *transientStore
 	runtime   *ccruntime.Runtime
 	commits   *commitControl
@@ -64,14 +63,8 @@ func (n *Network) openPeer(org *msp.Org, index int) (*peerNode, error) {
 		_ = p.runtime.Close()
 		return nil, fmt.Errorf("devnet: open ledger of %s: %w", org.Node.Name, err)
 	}
-	if p.pvtBlocks, err = openPvtBlockStore(p.dir); err != nil {
-		_ = p.runtime.Close()
-		_ = p.ledger.Close()
-		return nil, fmt.Errorf("devnet: peer %s: %w", org.Node.Name, err)
-	}
 	if err := p.listen(); err != nil {
 		_ = p.runtime.Close()
-		_ = p.pvtBlocks.close()
 		_ = p.ledger.Close()
 		return nil, err
 	}
@@ -163,9 +156,6 @@ func (p *peerNode) close() []error {
 	}
 	if err := p.runtime.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("devnet: close chaincode runtime of %s: %w", p.org.Node.Name, err))
-	}
-	if err := p.pvtBlocks.close(); err != nil {
-		errs = append(errs, fmt.Errorf("devnet: close private data store of %s: %w", p.org.Node.Name, err))
 	}
 	if err := p.ledger.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("devnet: close ledger of %s: %w", p.org.Node.Name, err))

@@ -11,7 +11,9 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 )
 
 // appendBlocks appends n blocks of two transactions each to s.
@@ -200,4 +202,53 @@ func getPrivate(l *Ledger, coll, key string) (*VersionedValue, error) {
 	}
 	defer snap.Release()
 	return snap.GetPrivateData(testNS, coll, key)
+}
+
+// TestPrivateWriteSetsKeptForValidTransactions checks that Commit keeps, in the block's own
+// transaction, the private write sets supplied for valid transactions only.
+func TestPrivateWriteSetsKeptForValidTransactions(t *testing.T) {
+	l, _ := openTest(t)
+	ok := tx("ok").put("a", "1")
+	okPvt := ok.private(t, pvtColl{coll: "c", writes: []*kvrwset.KVWrite{{Key: "p", Value: []byte("kept")}}})
+	bad := tx("bad").put("b", "1")
+	badPvt := bad.private(t, pvtColl{coll: "c", writes: []*kvrwset.KVWrite{{Key: "q", Value: []byte("dropped")}}})
+	block := nextBlock(t, l, ok.env(t), bad.env(t))
+	_, err := l.Commit(block, []peer.TxValidationCode{peer.TxValidationCode_VALID, peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE},
+		map[uint64]*rwset.TxPvtReadWriteSet{0: okPvt, 1: badPvt})
+	require.NoError(t, err)
+
+	got, err := l.PrivateWriteSets(0)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.True(t, proto.Equal(okPvt, got[0]))
+	commitTxs(t, l, nil, tx("public").put("x", "1"))
+	got, err = l.PrivateWriteSets(1)
+	require.NoError(t, err)
+	require.Nil(t, got, "a block without private data keeps none")
+}
+
+// TestCommitBlocks commits two blocks in one transaction: the second block's checks see the
+// first's writes; a group with a block that does not extend the chain commits nothing.
+func TestCommitBlocks(t *testing.T) {
+	l, _ := openTest(t)
+	first := nextBlock(t, l, tx("w").put("k", "1").env(t))
+	second := NewBlock(1, BlockHeaderHash(first.GetHeader()), [][]byte{tx("r").read("k", ver(0, 0)).put("k", "2").env(t)})
+	codes, err := l.CommitBlocks([]BlockCommit{{Block: first}, {Block: second}})
+	require.NoError(t, err)
+	require.Equal(t, [][]peer.TxValidationCode{codesOf(valid), codesOf(valid)}, codes)
+	require.Equal(t, uint64(2), l.Height())
+	require.Equal(t, "2", string(getState(t, l, testNS, "k").Value))
+	require.NoError(t, l.VerifyChain())
+	b, err := l.Block(1)
+	require.NoError(t, err)
+	require.Len(t, TxValidationFlags(b), 1)
+
+	good := nextBlock(t, l, tx("g").put("g", "1").env(t))
+	bad := NewBlock(9, []byte("elsewhere"), [][]byte{tx("b").put("b", "1").env(t)})
+	_, err = l.CommitBlocks([]BlockCommit{{Block: good}, {Block: bad}})
+	require.ErrorIs(t, err, ErrBadBlock)
+	require.Equal(t, uint64(2), l.Height(), "nothing of the group is committed")
+	require.Nil(t, getState(t, l, testNS, "g"))
+	_, err = l.TxStatus("g")
+	require.ErrorIs(t, err, ErrNotFound)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -159,8 +160,11 @@ func Open(dir string, opts ...Option) (*Ledger, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, o.fileMode, &bolt.Options{
-		Timeout:         o.lockTimeout,
-		FreelistType:    bolt.FreelistMapType,
+		Timeout:      o.lockTimeout,
+		FreelistType: bolt.FreelistMapType,
+		// The free page list is not written at every commit but rebuilt when the file is
+		// opened (as etcd runs bbolt): fewer pages per commit, a longer Open on a large file.
+		NoFreelistSync:  true,
 		InitialMmapSize: o.mmapSize,
 	})
 	if err != nil {
@@ -414,6 +418,29 @@ func (l *Ledger) BlockBytes(num uint64) ([]byte, error) {
 		return nil
 	})
 	return b, err
+}
+
+// PrivateWriteSets returns the private write sets that were supplied to Commit for the valid
+// transactions of committed block num, by transaction number (nil if there were none), as
+// Fabric's private data store keeps them for DeliverWithPrivateData and for peers that pull
+// them.
+func (l *Ledger) PrivateWriteSets(num uint64) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
+	var stored *peer.BlockAndPrivateData
+	err := l.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketPvtBlocks).Get(be64(num))
+		if v == nil {
+			return nil
+		}
+		stored = &peer.BlockAndPrivateData{}
+		if err := proto.Unmarshal(v, stored); err != nil {
+			return fmt.Errorf("private write sets of block %d: %w", num, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored.GetPrivateDataMap(), nil
 }
 
 // TxByID returns the index entry and envelope of a committed transaction, or an error
