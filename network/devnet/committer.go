@@ -180,11 +180,7 @@ func (p *peerNode) commitGroup(pending []*validatedBlock) (int, error) {
 	}
 	commits := make([]ledger.BlockCommit, len(group))
 	for i, v := range group {
-		pvt, err := p.privateDataOf(v.block, v.res)
-		if err != nil {
-			return 0, err
-		}
-		commits[i] = ledger.BlockCommit{Block: v.block, PreCodes: v.res.Codes, Pvt: pvt}
+		commits[i] = ledger.BlockCommit{Block: v.block, PreCodes: v.res.Codes, Pvt: p.privateDataOf(v.block, v.res)}
 	}
 	first := group[0].block.GetHeader().GetNumber()
 	codes, err := p.ledger.CommitBlocks(commits)
@@ -374,7 +370,7 @@ func metadataOf(vv *ledger.VersionedValue, err error) ([]byte, error) {
 // what is missing there from another member peer that has already committed the block with
 // it (Fabric pulls it from other peers; here the peers share a process). What no member peer
 // holds is committed as hashes only: reads of those keys report the private data unavailable.
-func (p *peerNode) privateDataOf(block *common.Block, res *validator.BlockResult) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
+func (p *peerNode) privateDataOf(block *common.Block, res *validator.BlockResult) map[uint64]*rwset.TxPvtReadWriteSet {
 	pvt := map[uint64]*rwset.TxPvtReadWriteSet{}
 	var pulled map[string]map[uint64]*rwset.TxPvtReadWriteSet // by peer, fetched once
 	for i, txID := range res.TxIDs {
@@ -388,17 +384,13 @@ func (p *peerNode) privateDataOf(block *common.Block, res *validator.BlockResult
 		}
 		got := selectCollections(own, want)
 		for _, missing := range missingCollections(got, want) {
-			from, err := p.pullPrivateData(block, uint64(i), missing, &pulled)
-			if err != nil {
-				return nil, err
-			}
-			got = mergePrivate(got, from)
+			got = mergePrivate(got, p.pullPrivateData(block, uint64(i), missing, &pulled))
 		}
 		if got != nil {
 			pvt[uint64(i)] = got
 		}
 	}
-	return pvt, nil
+	return pvt
 }
 
 // eligibleCollections returns the collections ("namespace/collection") tx wrote that the
@@ -481,7 +473,7 @@ func mergePrivate(a, b *rwset.TxPvtReadWriteSet) *rwset.TxPvtReadWriteSet {
 // pullPrivateData returns the write set of collection c of transaction txNum of block from a
 // peer of another member organisation that has committed the block with it, or nil. The
 // blocks' private data read so far are kept in pulled.
-func (p *peerNode) pullPrivateData(block *common.Block, txNum uint64, c collRef, pulled *map[string]map[uint64]*rwset.TxPvtReadWriteSet) (*rwset.TxPvtReadWriteSet, error) {
+func (p *peerNode) pullPrivateData(block *common.Block, txNum uint64, c collRef, pulled *map[string]map[uint64]*rwset.TxPvtReadWriteSet) *rwset.TxPvtReadWriteSet {
 	num := block.GetHeader().GetNumber()
 	for _, q := range p.net.peers {
 		cc := p.net.chaincodes[c.ns]
@@ -495,14 +487,15 @@ func (p *peerNode) pullPrivateData(block *common.Block, txNum uint64, c collRef,
 		if !ok {
 			var err error
 			if stored, err = q.ledger.PrivateWriteSets(num); err != nil {
-				return nil, fmt.Errorf("pull private data of block %d from %s: %w", num, q.org.Node.Name, err)
+				// As a peer whose pull request goes unanswered: try the next member.
+				p.net.logger.Warn("pulling private data failed", "peer", p.org.Node.Name, "from", q.org.Node.Name, "block", num, "error", err)
 			}
 			(*pulled)[q.mspID()] = stored
 		}
 		if got := selectCollections(stored[txNum], []collRef{c}); got != nil {
 			p.net.logger.Debug("private data pulled from a member peer", "peer", p.org.Node.Name, "from", q.org.Node.Name, "block", num, "tx", txNum)
-			return got, nil
+			return got
 		}
 	}
-	return nil, nil
+	return nil
 }

@@ -216,11 +216,12 @@ func (n *Network) Close() error {
 			n.stopShutdown()
 		}
 		n.stopPeers()
-		var errs []error
-		if n.orderer != nil {
-			n.orderer.stopCutting()
-			if err := n.orderer.failure(); err != nil {
-				errs = append(errs, fmt.Errorf("devnet: ordering stopped after a failure: %w", err))
+		errs := n.stopOrdering()
+		// Every peer finishes its commits before any ledger closes: a peer may pull private
+		// data from another's.
+		for _, p := range n.peers {
+			if err := p.finishCommits(); err != nil {
+				errs = append(errs, err)
 			}
 		}
 		for _, p := range n.peers {
@@ -237,6 +238,19 @@ func (n *Network) Close() error {
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
+}
+
+// stopOrdering stops the ordering service's block cutter, ordering what it holds, and returns
+// the failure that stopped ordering earlier, if any.
+func (n *Network) stopOrdering() []error {
+	if n.orderer == nil {
+		return nil
+	}
+	n.orderer.stopCutting()
+	if err := n.orderer.failure(); err != nil {
+		return []error{fmt.Errorf("devnet: ordering stopped after a failure: %w", err)}
+	}
+	return nil
 }
 
 // stopPeers stops every peer's server at once, each with the grace period.

@@ -146,14 +146,18 @@ func (p *peerNode) stop(grace time.Duration) {
 	}
 }
 
-// close lets the peer commit the blocks ordered so far (unless it is paused), stops its
-// committer and closes its chaincode connections and stores. It returns what failed, including
-// a failure that stopped the committer earlier.
+// finishCommits lets the peer commit the blocks ordered so far (unless it is paused) and stops
+// its committer. It returns the failure that stopped the committer, if any.
+func (p *peerNode) finishCommits() error {
+	if err := p.stopCommitter(); err != nil {
+		return fmt.Errorf("devnet: peer %s stopped committing: %w", p.org.Node.Name, err)
+	}
+	return nil
+}
+
+// close closes the peer's chaincode connections and ledger; finishCommits must have returned.
 func (p *peerNode) close() []error {
 	var errs []error
-	if err := p.stopCommitter(); err != nil {
-		errs = append(errs, fmt.Errorf("devnet: peer %s stopped committing: %w", p.org.Node.Name, err))
-	}
 	if err := p.runtime.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("devnet: close chaincode runtime of %s: %w", p.org.Node.Name, err))
 	}
