@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -63,6 +64,14 @@ type Options struct {
 	Now func() time.Time
 	// KeepAlive is the SSE comment interval (15 s when zero).
 	KeepAlive time.Duration
+	// Explorer reads blocks for the channel explorer. When nil, the Ledger serves if it
+	// implements gateway.ChannelExplorer; otherwise the explorer operations answer UNAVAILABLE.
+	Explorer gateway.ChannelExplorer
+	// Console, when set, holds the web console's files, served at ConsolePath.
+	Console fs.FS
+	// KeysHint tells visitors of the landing page where API keys come from (DefaultKeysHint
+	// when empty).
+	KeysHint string
 }
 
 // Server is the REST gateway's HTTP server.
@@ -77,7 +86,9 @@ type Server struct {
 	metrics *httpMetrics
 	reg     *prometheus.Registry
 	engine  *gin.Engine
-	docs    []byte
+	// explorer reads blocks; tickets holds the event-stream tickets.
+	explorer gateway.ChannelExplorer
+	tickets  *TicketStore
 }
 
 // New builds the server and its router from the OpenAPI document. It fails if an operation of
@@ -104,8 +115,18 @@ func New(opts Options) (*Server, error) {
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
 	}
+	if opts.Explorer == nil {
+		if x, ok := opts.Ledger.(gateway.ChannelExplorer); ok {
+			opts.Explorer = x
+		} else {
+			opts.Explorer = noExplorer{}
+		}
+	}
 	spec, err := LoadSpec(opts.Spec)
 	if err != nil {
+		return nil, err
+	}
+	if err := spec.checkCallers(); err != nil {
 		return nil, err
 	}
 	auth, err := NewAuthenticator(opts.Keys)
@@ -122,13 +143,12 @@ func New(opts Options) (*Server, error) {
 		log:     opts.Logger,
 		reg:     opts.Registry,
 		metrics: newHTTPMetrics(opts.Registry),
+
+		explorer: opts.Explorer,
+		tickets:  NewTicketStore(TicketTTL, opts.Now),
 	}
 	for _, o := range opts.Ledger.Organizations() {
 		s.orgs[o] = true
-	}
-	s.docs, err = RenderDocs(spec)
-	if err != nil {
-		return nil, err
 	}
 	if err := s.buildRouter(); err != nil {
 		return nil, err
@@ -154,7 +174,7 @@ func (s *Server) buildRouter() error {
 	e.NoMethod(func(c *gin.Context) {
 		abortProblem(c, gateway.Errorf(gateway.CodeNotFound, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
-	handlers := s.handlers()
+	handlers := s.allHandlers()
 	for _, op := range s.spec.Operations() {
 		h, ok := handlers[op.ID]
 		if !ok {
@@ -166,7 +186,7 @@ func (s *Server) buildRouter() error {
 			chain = append(chain, s.authMiddleware, s.rateLimitMiddleware)
 		}
 		chain = append(chain, s.bodyMiddleware, s.validateMiddleware)
-		if op.Method != http.MethodGet {
+		if op.declaresHeader("Idempotency-Key") {
 			chain = append(chain, s.idempotencyMiddleware)
 		}
 		chain = append(chain, h)
@@ -180,6 +200,7 @@ func (s *Server) buildRouter() error {
 		slices.Sort(ids)
 		return fmt.Errorf("httpapi: handlers without an operation in the spec: %v", ids)
 	}
+	s.staticRoutes(e)
 	s.engine = e
 	return nil
 }
@@ -300,7 +321,7 @@ func (s *Server) corsMiddleware(c *gin.Context) {
 	origin := c.GetHeader("Origin")
 	if origin == "" || !slices.Contains(s.opts.AllowedOrigins, origin) {
 		if c.Request.Method == http.MethodOptions && origin != "" {
-			c.AbortWithStatus(http.StatusForbidden)
+			abortProblem(c, corsRefusal(origin))
 			return
 		}
 		c.Next()
