@@ -34,9 +34,11 @@ type Options struct {
 	// (owned by the caller, who closes it after Close).
 	Orgs []fabric.Org
 	// Timeouts bound each Fabric phase; MaxRetries bounds the fresh proposals after an
-	// MVCC_READ_CONFLICT.
-	Timeouts   fabric.Timeouts
-	MaxRetries int
+	// MVCC_READ_CONFLICT or PHANTOM_READ_CONFLICT; Consistency tunes read-your-writes (zero:
+	// the defaults).
+	Timeouts    fabric.Timeouts
+	MaxRetries  int
+	Consistency fabric.Consistency
 	// DataDir holds the gateway's store, gateway.db (created if needed).
 	DataDir string
 	// IdempotencyRetention is how long first answers to Idempotency-Keys are kept: older ones
@@ -82,9 +84,10 @@ type Gateway struct {
 }
 
 // Start assembles the gateway (Fabric client → store, with expired idempotency records purged →
-// HTTP server), waits for the ledger if asked to, and starts the chaincode-event feed and the
-// HTTP server in the background. Close stops them.
-func Start(ctx context.Context, o Options) (g *Gateway, err error) {
+// HTTP server), waits for the ledger if asked to, and starts the chaincode-event feed, the
+// observation of the peers' heights (read-your-writes) and the HTTP server in the background.
+// Close stops them.
+func Start(ctx context.Context, o Options) (_ *Gateway, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,7 +95,7 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 		return nil, errors.New("gateway: at least one organisation is required")
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	g = &Gateway{log: o.Logger, cancel: cancel, serveErr: make(chan error, 1)}
+	g := &Gateway{log: o.Logger, cancel: cancel, serveErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			_ = g.Close()
@@ -112,7 +115,11 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 		return nil, fmt.Errorf("gateway: listen on %s: %w", o.Listen, err)
 	}
 	g.Addr = l.Addr().String()
-	g.wg.Add(2)
+	g.wg.Add(3)
+	go func() {
+		defer g.wg.Done()
+		g.Ledger.FollowPeers(runCtx)
+	}()
 	go func() {
 		defer g.wg.Done()
 		if err := g.Ledger.FeedEvents(runCtx, o.FeedOrg, g.Store); err != nil {
@@ -130,13 +137,14 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 	var err error
 	g.Ledger, err = fabric.New(fabric.Options{
-		Channel:    o.Channel,
-		Chaincode:  o.Chaincode,
-		Orgs:       o.Orgs,
-		Timeouts:   o.Timeouts,
-		MaxRetries: o.MaxRetries,
-		Logger:     o.Logger.With("component", "fabric"),
-		Metrics:    fabric.NewMetrics(reg),
+		Channel:     o.Channel,
+		Chaincode:   o.Chaincode,
+		Orgs:        o.Orgs,
+		Timeouts:    o.Timeouts,
+		MaxRetries:  o.MaxRetries,
+		Consistency: o.Consistency,
+		Logger:      o.Logger.With("component", "fabric"),
+		Metrics:     fabric.NewMetrics(reg),
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -31,6 +32,9 @@ var (
 type Store struct {
 	db *bolt.DB
 
+	// writers counts the writes of idempotency records in progress (see write).
+	writers atomic.Int64
+
 	mu      sync.Mutex
 	flights map[string]*flight
 	changed chan struct{}
@@ -46,12 +50,19 @@ var (
 	_ gateway.EventLog         = (*Store)(nil)
 )
 
+// batchDelay is how long a write of an idempotency record made while others are in progress
+// waits for more to share its commit (bbolt's MaxBatchDelay, 10 ms by default). Every commit
+// syncs the file, which takes milliseconds: concurrent keyed writes share one sync instead of
+// queueing for one each, and a lone write does not wait (see write).
+const batchDelay = 2 * time.Millisecond
+
 // Open opens (creating if needed) the bbolt database at path.
 func Open(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open gateway store %s: %w", path, err)
 	}
+	db.MaxBatchDelay = batchDelay
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketIdempotency, bucketEvents, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -149,9 +160,11 @@ func resumable(rec *gateway.IdempotencyRecord) bool {
 	return rec.Prepared != nil && (!rec.Answered() || rec.Status == http.StatusAccepted)
 }
 
-// Prepare implements gateway.IdempotencyStore. bbolt syncs the file before Update returns.
+// Prepare implements gateway.IdempotencyStore. The record is synced to the file before Prepare
+// returns (see write; a batch may run the function more than once, which writes the same
+// record).
 func (s *Store) Prepare(scope, key, fingerprint string, tx gateway.PreparedTx) error {
-	err := s.db.Update(func(btx *bolt.Tx) error {
+	err := s.write(func(btx *bolt.Tx) error {
 		b := btx.Bucket(bucketIdempotency)
 		rec := &gateway.IdempotencyRecord{Fingerprint: fingerprint, Created: time.Now().UTC()}
 		if v := b.Get(idemKey(scope, key)); v != nil {
@@ -200,12 +213,23 @@ func (s *Store) idempotencyRecord(scope, key string) (*gateway.IdempotencyRecord
 	return rec, nil
 }
 
+// write commits fn and syncs the file, as bbolt's Update: alone when no other write of an
+// idempotency record is in progress, else in a batch with them (bbolt's Batch), so that
+// concurrent keyed requests share commits. fn must be safe to run more than once.
+func (s *Store) write(fn func(*bolt.Tx) error) error {
+	defer s.writers.Add(-1)
+	if s.writers.Add(1) == 1 {
+		return s.db.Update(fn)
+	}
+	return s.db.Batch(fn)
+}
+
 func (s *Store) putIdempotencyRecord(scope, key string, rec *gateway.IdempotencyRecord) error {
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode idempotency record: %w", err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.write(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIdempotency).Put(idemKey(scope, key), v)
 	})
 	if err != nil {

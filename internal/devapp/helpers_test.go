@@ -129,3 +129,8 @@ func (e *env) openEvents(t *testing.T, org, query, lastEventID string) *testkit.
 	t.Helper()
 	return e.client.MustOpenEvents(t, org, query, lastEventID)
 }
+
+// testkitLoad is a RunLifecycles load of clients for d, its order IDs starting with prefix.
+func testkitLoad(prefix string, clients int, d time.Duration) testkit.Load {
+	return testkit.Load{Clients: clients, Duration: d, Prefix: prefix}
+}
