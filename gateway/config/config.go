@@ -38,8 +38,12 @@ type Config struct {
 	CORS CORS `yaml:"cors"`
 	// Timeouts bound each Fabric call.
 	Timeouts Timeouts `yaml:"timeouts"`
-	// MaxRetries bounds the fresh proposals made after an MVCC_READ_CONFLICT.
+	// MaxRetries bounds the fresh proposals made after an MVCC_READ_CONFLICT or a
+	// PHANTOM_READ_CONFLICT.
 	MaxRetries int `yaml:"maxRetries"`
+	// ReadYourWrites tunes how the gateway keeps a client's sequence of requests consistent
+	// across peers that commit blocks on their own.
+	ReadYourWrites ReadYourWrites `yaml:"readYourWrites"`
 	// MaxBodyBytes is the request body limit (413 above it).
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// IdempotencyRetention is how long first answers to Idempotency-Keys are kept.
@@ -179,6 +183,16 @@ type Timeouts struct {
 	Commit   time.Duration `yaml:"commit"`
 }
 
+// ReadYourWrites tunes read-your-writes (docs/design.md §9).
+type ReadYourWrites struct {
+	// WaitTimeout bounds each wait for the observed peers to commit the block of the order's
+	// last write before a request about it runs (0: never wait).
+	WaitTimeout time.Duration `yaml:"waitTimeout"`
+	// Retries bounds the fresh proposals made after a stale read from a lagging peer or an
+	// endorsement mismatch (0: none).
+	Retries int `yaml:"retries"`
+}
+
 // Defaults returns the configuration used where the file and environment are silent.
 func Defaults() Config {
 	return Config{
@@ -192,6 +206,7 @@ func Defaults() Config {
 		Events:               Events{MaxStreamsPerKey: 8},
 		Timeouts:             Timeouts{Evaluate: 5 * time.Second, Endorse: 15 * time.Second, Submit: 5 * time.Second, Commit: time.Minute},
 		MaxRetries:           3,
+		ReadYourWrites:       ReadYourWrites{WaitTimeout: 5 * time.Second, Retries: 5},
 		MaxBodyBytes:         1 << 20,
 		IdempotencyRetention: 7 * 24 * time.Hour,
 		LogLevel:             "info",
@@ -291,6 +306,11 @@ func applyEnv(cfg *Config, env []string) error {
 		{"XBORDER_TRUSTED_PROXIES", func(v string) error { cfg.RateLimit.TrustedProxies = splitList(v); return nil }},
 		{"XBORDER_MAX_STREAMS_PER_KEY", func(v string) (err error) { cfg.Events.MaxStreamsPerKey, err = strconv.Atoi(v); return err }},
 		{"XBORDER_METRICS_REQUIRE_KEY", func(v string) (err error) { cfg.Metrics.RequireKey, err = strconv.ParseBool(v); return err }},
+		{"XBORDER_READ_YOUR_WRITES_WAIT", func(v string) (err error) {
+			cfg.ReadYourWrites.WaitTimeout, err = time.ParseDuration(v)
+			return err
+		}},
+		{"XBORDER_READ_YOUR_WRITES_RETRIES", func(v string) (err error) { cfg.ReadYourWrites.Retries, err = strconv.Atoi(v); return err }},
 	} {
 		if err := vars.parse(v.name, v.set); err != nil {
 			return err
@@ -441,6 +461,9 @@ func (c *Config) validateLimits() []error {
 	}
 	if c.MaxRetries < 0 {
 		errs = append(errs, errors.New("maxRetries: must not be negative"))
+	}
+	if c.ReadYourWrites.WaitTimeout < 0 || c.ReadYourWrites.Retries < 0 {
+		errs = append(errs, errors.New("readYourWrites: waitTimeout and retries must not be negative"))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("maxBodyBytes: must be positive"))

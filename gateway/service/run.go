@@ -105,6 +105,7 @@ func optionsOf(cfg config.Config, orgs []fabric.Org, logger *slog.Logger) Option
 		Timeouts: fabric.Timeouts{Evaluate: cfg.Timeouts.Evaluate, Endorse: cfg.Timeouts.Endorse,
 			Submit: cfg.Timeouts.Submit, Commit: cfg.Timeouts.Commit},
 		MaxRetries:           cfg.MaxRetries,
+		Consistency:          consistencyOf(cfg.ReadYourWrites),
 		DataDir:              cfg.DataDir,
 		IdempotencyRetention: cfg.IdempotencyRetention,
 		Keys:                 keys,
@@ -160,4 +161,17 @@ func keyringOf(s config.Store) (*store.Keyring, error) {
 		return k, nil
 	}
 	return nil, nil
+}
+
+// consistencyOf maps the read-your-writes settings, where 0 turns a mechanism off, onto the
+// Fabric client's, where 0 means the default.
+func consistencyOf(r config.ReadYourWrites) fabric.Consistency {
+	c := fabric.Consistency{WaitTimeout: r.WaitTimeout, StaleRetries: r.Retries}
+	if c.WaitTimeout == 0 {
+		c.WaitTimeout = -1
+	}
+	if c.StaleRetries == 0 {
+		c.StaleRetries = -1
+	}
+	return c
 }

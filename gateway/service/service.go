@@ -33,9 +33,11 @@ type Options struct {
 	// (owned by the caller, who closes it after Close).
 	Orgs []fabric.Org
 	// Timeouts bound each Fabric phase; MaxRetries bounds the fresh proposals after an
-	// MVCC_READ_CONFLICT.
-	Timeouts   fabric.Timeouts
-	MaxRetries int
+	// MVCC_READ_CONFLICT or PHANTOM_READ_CONFLICT; Consistency tunes read-your-writes (zero:
+	// the defaults).
+	Timeouts    fabric.Timeouts
+	MaxRetries  int
+	Consistency fabric.Consistency
 	// DataDir holds the gateway's store, gateway.db (created if needed).
 	DataDir string
 	// IdempotencyRetention is how long first answers to Idempotency-Keys are kept: older ones
@@ -128,8 +130,9 @@ type Gateway struct {
 }
 
 // Start assembles the gateway (Fabric client → store, with expired idempotency records purged →
-// HTTP server), waits for the ledger if asked to, and starts the chaincode-event feed and the
-// HTTP server in the background. Close stops them.
+// HTTP server), waits for the ledger if asked to, and starts the housekeeping of the store, the
+// chaincode-event feed, the observation of the peers' heights (read-your-writes) and the HTTP
+// server in the background. Close stops them.
 func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 	o = o.withDefaults()
 	if len(o.Orgs) == 0 {
@@ -155,10 +158,14 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
-	g.wg.Add(3)
+	g.wg.Add(4)
 	go func() {
 		defer g.wg.Done()
 		g.house.run(runCtx, o.SweepInterval, o.CompactInterval)
+	}()
+	go func() {
+		defer g.wg.Done()
+		g.Ledger.FollowPeers(runCtx)
 	}()
 	go func() {
 		defer g.wg.Done()
@@ -177,13 +184,14 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 	var err error
 	g.Ledger, err = fabric.New(fabric.Options{
-		Channel:    o.Channel,
-		Chaincode:  o.Chaincode,
-		Orgs:       o.Orgs,
-		Timeouts:   o.Timeouts,
-		MaxRetries: o.MaxRetries,
-		Logger:     o.Logger.With("component", "fabric"),
-		Metrics:    fabric.NewMetrics(reg),
+		Channel:     o.Channel,
+		Chaincode:   o.Chaincode,
+		Orgs:        o.Orgs,
+		Timeouts:    o.Timeouts,
+		MaxRetries:  o.MaxRetries,
+		Consistency: o.Consistency,
+		Logger:      o.Logger.With("component", "fabric"),
+		Metrics:     fabric.NewMetrics(reg),
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

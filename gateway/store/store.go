@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,6 +43,9 @@ type Store struct {
 	path string
 	keys *Keyring
 
+	// writers counts the writes of idempotency records in progress (see write).
+	writers atomic.Int64
+
 	mu      sync.Mutex
 	flights map[string]*flight
 	changed chan struct{}
@@ -66,6 +70,12 @@ var (
 	_ gateway.IdempotencyStore = (*Store)(nil)
 	_ gateway.EventLog         = (*Store)(nil)
 )
+
+// batchDelay is how long a write of an idempotency record made while others are in progress
+// waits for more to share its commit (bbolt's MaxBatchDelay, 10 ms by default). Every commit
+// syncs the file, which takes milliseconds: concurrent keyed writes share one sync instead of
+// queueing for one each, and a lone write does not wait (see write).
+const batchDelay = 2 * time.Millisecond
 
 // Open opens (creating if needed) the bbolt database at path. Proposals kept in clear by
 // earlier versions are sealed (or dropped without a keyring) at once; Compact then removes
@@ -103,6 +113,7 @@ func openBolt(path string) (*bolt.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gateway store %s: %w", path, err)
 	}
+	db.MaxBatchDelay = batchDelay
 	return db, nil
 }
 
@@ -218,10 +229,11 @@ func resumable(rec *gateway.IdempotencyRecord) bool {
 	return rec.Prepared != nil && (!rec.Answered() || rec.Status == http.StatusAccepted)
 }
 
-// Prepare implements gateway.IdempotencyStore. bbolt syncs the file before Update returns. A
-// proposal with private data is sealed before it is written (see Store).
+// Prepare implements gateway.IdempotencyStore. The record is synced to the file before Prepare
+// returns (see write; a batch may run the function more than once, which writes the same
+// record). A proposal with private data is sealed before it is written (see Store).
 func (s *Store) Prepare(scope, key, fingerprint string, tx gateway.PreparedTx) error {
-	err := s.update(func(btx *bolt.Tx) error {
+	err := s.write(func(btx *bolt.Tx) error {
 		b := btx.Bucket(bucketIdempotency)
 		rec := &storedRecord{Fingerprint: fingerprint, Created: time.Now().UTC()}
 		if v := b.Get(idemKey(scope, key)); v != nil {
@@ -274,6 +286,22 @@ func (s *Store) idempotencyRecord(scope, key string) (*gateway.IdempotencyRecord
 	return rec, nil
 }
 
+// write commits fn and syncs the file, as bbolt's Update: alone when no other write of an
+// idempotency record is in progress, else in a batch with them (bbolt's Batch), so that
+// concurrent keyed requests share commits. fn must be safe to run more than once.
+func (s *Store) write(fn func(*bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.db == nil {
+		return errClosed
+	}
+	defer s.writers.Add(-1)
+	if s.writers.Add(1) == 1 {
+		return s.db.Update(fn)
+	}
+	return s.db.Batch(fn)
+}
+
 func (s *Store) putIdempotencyRecord(scope, key string, rec *gateway.IdempotencyRecord) error {
 	stored, err := s.storedOf(scope, key, rec)
 	if err != nil {
@@ -283,7 +311,7 @@ func (s *Store) putIdempotencyRecord(scope, key string, rec *gateway.Idempotency
 	if err != nil {
 		return fmt.Errorf("encode idempotency record: %w", err)
 	}
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.write(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIdempotency).Put(idemKey(scope, key), v)
 	})
 	if err != nil {

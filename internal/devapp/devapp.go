@@ -72,6 +72,8 @@ type Config struct {
 	CommitTimeout time.Duration
 	// AllowedOrigins are the CORS origins.
 	AllowedOrigins []string
+	// Consistency tunes the gateway's read-your-writes (zero: the defaults).
+	Consistency fabric.Consistency
 	// Logger receives the structured logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -230,6 +232,7 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		Orgs:                 orgs,
 		Timeouts:             fabric.Timeouts{Evaluate: 10 * time.Second, Endorse: 30 * time.Second, Submit: 10 * time.Second, Commit: cfg.CommitTimeout},
 		MaxRetries:           3,
+		Consistency:          cfg.Consistency,
 		DataDir:              cfg.DataDir,
 		IdempotencyRetention: idempotencyRetention,
 		Keyring:              keys,
