@@ -41,6 +41,8 @@ const (
 	CodePayloadTooLarge Code = "PAYLOAD_TOO_LARGE"
 	// CodeIdempotencyMismatch is answered when an Idempotency-Key is reused with another request.
 	CodeIdempotencyMismatch Code = "IDEMPOTENCY_KEY_REUSED"
+	// CodeMethodNotAllowed is answered when a path exists but not with the request's method.
+	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
 	// CodeInternal is an unexpected failure inside the gateway; details go to the logs only.
 	CodeInternal Code = "INTERNAL"
 )

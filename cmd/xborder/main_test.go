@@ -191,3 +191,31 @@ func startKV(t *testing.T) string {
 	t.Cleanup(gs.Stop)
 	return lis.Addr().String()
 }
+
+// TestGatewayTLSFlags checks that the TLS flags of `xborder gateway` apply over the
+// configuration file and are validated with it.
+func TestGatewayTLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`organizations:
+  - mspId: BankMSP
+    peerEndpoint: 127.0.0.1:1
+    certificate: cert.pem
+    privateKey: key.pem
+`), 0o600))
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"certificate without key", []string{"--tls-cert", "server.crt"}, "certFile and keyFile go together"},
+		{"client CAs without a certificate", []string{"--tls-client-ca", "clients.pem"}, "need certFile and keyFile"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), append([]string{"gateway", "--config", cfg}, tc.args...), &out, &errOut)
+			require.Equal(t, 1, code)
+			require.Contains(t, errOut.String(), tc.want)
+		})
+	}
+}

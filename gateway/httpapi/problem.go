@@ -26,6 +26,7 @@ var StatusOf = map[gateway.Code]int{
 	gateway.CodeFXOutOfTolerance:    http.StatusUnprocessableEntity,
 	gateway.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 	gateway.CodeRateLimited:         http.StatusTooManyRequests,
+	gateway.CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	gateway.CodeInternal:            http.StatusInternalServerError,
 	gateway.CodeEndorsementFailed:   http.StatusBadGateway,
 	gateway.CodeUnavailable:         http.StatusServiceUnavailable,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,10 +15,18 @@ import (
 	"github.com/xborder/xborder/gateway"
 )
 
+// testKeyring is a keyring of one fixed key, for stores that keep proposals.
+func testKeyring(t *testing.T) *Keyring {
+	t.Helper()
+	k, err := NewKeyring(Key{ID: "test-1", Secret: bytes.Repeat([]byte{7}, KeySize)})
+	require.NoError(t, err)
+	return k
+}
+
 func openTemp(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gateway.db")
-	s, err := Open(path)
+	s, err := Open(path, WithKeyring(testKeyring(t)))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s, path
@@ -218,7 +227,7 @@ func TestIdempotencyPreparedClaims(t *testing.T) {
 		_ = release
 		require.NoError(t, s.Close())
 
-		s2, err := Open(path)
+		s2, err := Open(path, WithKeyring(testKeyring(t)))
 		require.NoError(t, err)
 		defer s2.Close()
 		rec, release, err = s2.Begin(ctx, "key", "idem", "fp")

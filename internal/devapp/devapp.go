@@ -42,6 +42,10 @@ const EndorsementPolicy = "OutOf(2, 'MerchantMSP.peer', 'BankMSP.peer', 'Carrier
 // CredentialsFile is the name of the API key file in the data directory.
 const CredentialsFile = "dev-credentials.json"
 
+// StoreKeyFile is the name of the file, in the data directory, of the key that seals the
+// private data the gateway's store keeps (made at the first start, mode 0600).
+const StoreKeyFile = "store.keys"
+
 // The gateway settings of the dev system.
 const (
 	defaultRateLimit     = 500
@@ -218,6 +222,10 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 	if err != nil {
 		return fmt.Errorf("devapp: %w", err)
 	}
+	keys, err := store.LoadOrCreateKeyringFile(filepath.Join(cfg.DataDir, StoreKeyFile), rand.Reader, time.Now())
+	if err != nil {
+		return fmt.Errorf("devapp: %w", err)
+	}
 	a.gateway, err = service.Start(ctx, service.Options{
 		Channel:              a.Network.Channel(),
 		Chaincode:            ChaincodeName,
@@ -227,6 +235,7 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		Consistency:          cfg.Consistency,
 		DataDir:              cfg.DataDir,
 		IdempotencyRetention: idempotencyRetention,
+		Keyring:              keys,
 		Keys:                 APIKeys(a.Credentials, mspIDs),
 		RateLimit:            cfg.RateLimit,
 		Burst:                cfg.Burst,
