@@ -57,6 +57,26 @@ type Options struct {
 	AllowedOrigins []string
 	// MaxBodyBytes bounds request bodies (413 above).
 	MaxBodyBytes int64
+	// DrainLimit and DrainTimeout bound how much of a refused body is read and discarded so
+	// that its 413 reaches clients that send the whole body first (16 MiB and 15 s when zero).
+	DrainLimit   int64
+	DrainTimeout time.Duration
+	// AddressRateLimit and AddressBurst are a token bucket per client address, applied to every
+	// request before authentication (none when zero).
+	AddressRateLimit float64
+	AddressBurst     int
+	// AuthFailureRate and AuthFailureBurst are a token bucket per client address that only
+	// failed authentications take from: an address without tokens left is refused (429)
+	// before authentication (none when zero).
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For names
+	// the client address (none: the peer's address is the client's).
+	TrustedProxies []string
+	// MaxStreamsPerKey caps the event streams open at once per API key (none when zero).
+	MaxStreamsPerKey int
+	// Metrics is who may read GET /metrics (anyone by default).
+	Metrics MetricsAccess
 	// Logger receives structured logs; Registry receives metrics (a new registry when nil).
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
@@ -89,6 +109,7 @@ type Server struct {
 	metrics *httpMetrics
 	reg     *prometheus.Registry
 	engine  *gin.Engine
+	lim     *limits
 	// explorer reads blocks; tickets holds the event-stream tickets.
 	explorer gateway.ChannelExplorer
 	tickets  *TicketStore
@@ -118,6 +139,12 @@ func New(opts Options) (*Server, error) {
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
 	}
+	if opts.DrainLimit <= 0 {
+		opts.DrainLimit = defaultDrainLimit
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = defaultDrainTimeout
+	}
 	if opts.Explorer == nil {
 		if x, ok := opts.Ledger.(gateway.ChannelExplorer); ok {
 			opts.Explorer = x
@@ -146,6 +173,7 @@ func New(opts Options) (*Server, error) {
 		log:     opts.Logger,
 		reg:     opts.Registry,
 		metrics: newHTTPMetrics(opts.Registry),
+		lim:     newLimits(opts),
 
 		explorer: opts.Explorer,
 		tickets:  NewTicketStore(TicketTTL, opts.Now),
@@ -170,13 +198,14 @@ func (s *Server) buildRouter() error {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(s.recoverMiddleware, s.requestMiddleware, s.corsMiddleware)
+	if err := e.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
+		return fmt.Errorf("httpapi: trusted proxies: %w", err)
+	}
+	e.Use(s.recoverMiddleware, s.requestMiddleware, s.addressLimitMiddleware, s.noStoreMiddleware, s.corsMiddleware)
 	e.NoRoute(func(c *gin.Context) {
 		abortProblem(c, gateway.Errorf(gateway.CodeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
-	e.NoMethod(func(c *gin.Context) {
-		abortProblem(c, gateway.Errorf(gateway.CodeNotFound, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
-	})
+	e.NoMethod(methodNotAllowed)
 	handlers := s.allHandlers()
 	for _, op := range s.spec.Operations() {
 		h, ok := handlers[op.ID]
@@ -185,9 +214,7 @@ func (s *Server) buildRouter() error {
 		}
 		delete(handlers, op.ID)
 		chain := []gin.HandlerFunc{s.operationMiddleware(op)}
-		if !op.Public {
-			chain = append(chain, s.authMiddleware, s.rateLimitMiddleware)
-		}
+		chain = append(chain, s.guardsOf(op)...)
 		chain = append(chain, s.bodyMiddleware, s.validateMiddleware)
 		if op.declaresHeader("Idempotency-Key") {
 			chain = append(chain, s.idempotencyMiddleware)
@@ -333,10 +360,10 @@ func (s *Server) corsMiddleware(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-Transaction-Id, Location, Retry-After, Idempotent-Replayed")
+	h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-Transaction-Id, Location, Retry-After, Idempotent-Replayed, ETag, X-Block-Number")
 	if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Prefer, Last-Event-ID, X-Request-Id")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Prefer, Last-Event-ID, X-Request-Id, If-Match, If-None-Match, X-Min-Block-Number")
 		h.Set("Access-Control-Max-Age", "600")
 		c.AbortWithStatus(http.StatusNoContent)
 		return
@@ -358,14 +385,14 @@ func (s *Server) bodyMiddleware(c *gin.Context) {
 		return
 	}
 	if c.Request.ContentLength > s.opts.MaxBodyBytes {
-		abortProblem(c, gateway.Errorf(gateway.CodePayloadTooLarge, "the request body exceeds %d bytes", s.opts.MaxBodyBytes))
+		s.tooLarge(c, c.Request.Body)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			abortProblem(c, gateway.Errorf(gateway.CodePayloadTooLarge, "the request body exceeds %d bytes", s.opts.MaxBodyBytes))
+			s.tooLarge(c, c.Request.Body)
 			return
 		}
 		abortProblem(c, &gateway.Error{Code: gateway.CodeInvalidArgument, Field: "body", Message: "cannot read the request body", Err: err})

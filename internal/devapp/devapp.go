@@ -43,6 +43,10 @@ const EndorsementPolicy = "OutOf(2, 'MerchantMSP.peer', 'BankMSP.peer', 'Carrier
 // CredentialsFile is the name of the API key file in the data directory.
 const CredentialsFile = "dev-credentials.json"
 
+// StoreKeyFile is the name of the file, in the data directory, of the key that seals the
+// private data the gateway's store keeps (made at the first start, mode 0600).
+const StoreKeyFile = "store.keys"
+
 // The gateway settings of the dev system.
 const (
 	defaultRateLimit     = 500
@@ -77,6 +81,8 @@ type Config struct {
 	// loopback addresses only (webhook.LoopbackTargets), and without a backoff they retry
 	// sooner than a production gateway (devBackoffBase up to devBackoffMax).
 	Webhooks webhook.Config
+	// Consistency tunes the gateway's read-your-writes (zero: the defaults).
+	Consistency fabric.Consistency
 	// Logger receives the structured logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -231,14 +237,20 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 	if err != nil {
 		return fmt.Errorf("devapp: %w", err)
 	}
+	keys, err := store.LoadOrCreateKeyringFile(filepath.Join(cfg.DataDir, StoreKeyFile), rand.Reader, time.Now())
+	if err != nil {
+		return fmt.Errorf("devapp: %w", err)
+	}
 	a.gateway, err = service.Start(ctx, service.Options{
 		Channel:              a.Network.Channel(),
 		Chaincode:            ChaincodeName,
 		Orgs:                 orgs,
 		Timeouts:             fabric.Timeouts{Evaluate: 10 * time.Second, Endorse: 30 * time.Second, Submit: 10 * time.Second, Commit: cfg.CommitTimeout},
 		MaxRetries:           3,
+		Consistency:          cfg.Consistency,
 		DataDir:              cfg.DataDir,
 		IdempotencyRetention: idempotencyRetention,
+		Keyring:              keys,
 		Keys:                 APIKeys(a.Credentials, mspIDs),
 		RateLimit:            cfg.RateLimit,
 		Burst:                cfg.Burst,

@@ -113,19 +113,10 @@ func (e *env) restart() {
 	e.start()
 }
 
-// height is the number of blocks in the ledger, once it covers the block of the last
-// transaction an answer named: the devnet can answer a commit status a moment before its height
-// moves past the block.
-func (e *env) height() uint64 {
-	e.t.Helper()
-	l := e.app.Network.Ledger()
-	if tx, _ := e.lastTx.Load().(string); tx != "" {
-		if rec, err := l.TxStatus(tx); err == nil {
-			require.Eventually(e.t, func() bool { return l.Height() > rec.BlockNum }, 10*time.Second, time.Millisecond)
-		}
-	}
-	return l.Height()
-}
+// height is the number of blocks the devnet's ordering service has ordered. A block is ordered
+// before any peer commits it, so the height covers the block of every transaction an answer
+// named.
+func (e *env) height() uint64 { return e.app.Network.OrdererHeight() }
 
 // call sends a request as org ("" for no Authorization); the answer is checked against the
 // OpenAPI document.
@@ -156,4 +147,9 @@ func (e *env) documentAndClear(id string, decision map[string]any) resp {
 func (e *env) openEvents(t *testing.T, org, query, lastEventID string) *testkit.Stream {
 	t.Helper()
 	return e.client.MustOpenEvents(t, org, query, lastEventID)
+}
+
+// testkitLoad is a RunLifecycles load of clients for d, its order IDs starting with prefix.
+func testkitLoad(prefix string, clients int, d time.Duration) testkit.Load {
+	return testkit.Load{Clients: clients, Duration: d, Prefix: prefix}
 }
