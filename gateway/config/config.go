@@ -50,6 +50,8 @@ type Config struct {
 	IdempotencyRetention time.Duration `yaml:"idempotencyRetention"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"logLevel"`
+	// Webhooks configures event subscriptions delivered to members' URLs.
+	Webhooks Webhooks `yaml:"webhooks"`
 	// TLS serves the REST API over TLS, optionally mutual (none when certFile is empty).
 	TLS TLS `yaml:"tls"`
 	// Store configures the encryption and housekeeping of gateway.db.
@@ -298,6 +300,7 @@ func applyEnv(cfg *Config, env []string) error {
 		{"XBORDER_RATE_LIMIT_BURST", func(v string) (err error) { cfg.RateLimit.Burst, err = strconv.Atoi(v); return err }},
 		{"XBORDER_MAX_RETRIES", func(v string) (err error) { cfg.MaxRetries, err = strconv.Atoi(v); return err }},
 		{"XBORDER_COMMIT_TIMEOUT", func(v string) (err error) { cfg.Timeouts.Commit, err = time.ParseDuration(v); return err }},
+		{"XBORDER_WEBHOOK_ALLOWED_TARGETS", func(v string) error { cfg.Webhooks.AllowedTargets = splitList(v); return nil }},
 		{"XBORDER_RATE_LIMIT_PER_ADDRESS_RPS", func(v string) (err error) {
 			cfg.RateLimit.PerAddress.RequestsPerSecond, err = strconv.ParseFloat(v, 64)
 			return err
@@ -400,6 +403,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, orgErrs...)
 	errs = append(errs, c.validateAPIKeys(orgs)...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.Webhooks.validate()...)
 	errs = append(errs, c.validatePerimeter()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid gateway config: %w", err)

@@ -92,6 +92,9 @@ type Options struct {
 	// KeysHint tells visitors of the landing page where API keys come from (DefaultKeysHint
 	// when empty).
 	KeysHint string
+	// Subscriptions manages webhook subscriptions; when nil, their operations answer
+	// UNAVAILABLE.
+	Subscriptions gateway.SubscriptionService
 }
 
 // Server is the REST gateway's HTTP server.
@@ -359,7 +362,7 @@ func (s *Server) corsMiddleware(c *gin.Context) {
 	h.Add("Vary", "Origin")
 	h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-Transaction-Id, Location, Retry-After, Idempotent-Replayed, ETag, X-Block-Number")
 	if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Prefer, Last-Event-ID, X-Request-Id, If-Match, If-None-Match, X-Min-Block-Number")
 		h.Set("Access-Control-Max-Age", "600")
 		c.AbortWithStatus(http.StatusNoContent)

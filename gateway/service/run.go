@@ -114,6 +114,8 @@ func optionsOf(cfg config.Config, orgs []fabric.Org, logger *slog.Logger) Option
 		AllowedOrigins:       cfg.CORS.AllowedOrigins,
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		Listen:               cfg.Listen,
+		Webhooks:             cfg.Webhooks.Delivery(),
+		WebhookHistory:       cfg.Webhooks.DeliveryHistory,
 		Logger:               logger,
 		SweepInterval:        cfg.Store.SweepInterval,
 		AbandonAfter:         cfg.Store.AbandonAfter,

@@ -22,6 +22,7 @@ import (
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/store"
+	"github.com/xborder/xborder/gateway/webhook"
 )
 
 // Options are the parts and settings of one gateway.
@@ -83,6 +84,11 @@ type Options struct {
 	// ReadyTimeout, when positive, makes Start wait up to that long for every organisation's
 	// peer to answer (Ledger.Ready) before it serves.
 	ReadyTimeout time.Duration
+	// Webhooks configures the delivery of event subscriptions (gateway/webhook); with no
+	// AllowedTargets no subscription can be created. WebhookHistory is how many attempts each
+	// subscription's delivery log keeps (store.DefaultDeliveryHistory when 0).
+	Webhooks       webhook.Config
+	WebhookHistory int
 	// Logger receives the structured logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -109,10 +115,12 @@ func (o Options) withDefaults() Options {
 
 // Gateway is a running REST gateway.
 type Gateway struct {
-	// Ledger is the Fabric client, Store the bbolt store, Server the HTTP server.
-	Ledger *fabric.Client
-	Store  *store.Store
-	Server *httpapi.Server
+	// Ledger is the Fabric client, Store the bbolt store, Server the HTTP server, Webhooks the
+	// delivery of event subscriptions.
+	Ledger   *fabric.Client
+	Store    *store.Store
+	Server   *httpapi.Server
+	Webhooks *webhook.Dispatcher
 	// Addr is the address the HTTP server listens on; MetricsAddr the metrics listener's
 	// (empty without one).
 	Addr        string
@@ -130,9 +138,10 @@ type Gateway struct {
 }
 
 // Start assembles the gateway (Fabric client → store, with expired idempotency records purged →
-// HTTP server), waits for the ledger if asked to, and starts the housekeeping of the store, the
-// chaincode-event feed, the observation of the peers' heights (read-your-writes) and the HTTP
-// server in the background. Close stops them.
+// webhook dispatcher → HTTP server), waits for the ledger if asked to, and starts the
+// housekeeping of the store, the chaincode-event feed, the webhook deliveries, the observation
+// of the peers' heights (read-your-writes) and the HTTP server in the background. Close stops
+// them.
 func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 	o = o.withDefaults()
 	if len(o.Orgs) == 0 {
@@ -158,7 +167,7 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
-	g.wg.Add(4)
+	g.wg.Add(5)
 	go func() {
 		defer g.wg.Done()
 		g.house.run(runCtx, o.SweepInterval, o.CompactInterval)
@@ -171,6 +180,12 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 		defer g.wg.Done()
 		if err := g.Ledger.FeedEvents(runCtx, o.FeedOrg, g.Store); err != nil {
 			g.log.Error("event feed stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer g.wg.Done()
+		if err := g.Webhooks.Run(runCtx); err != nil {
+			g.log.Error("webhook delivery stopped", "error", err)
 		}
 	}()
 	go func() {
@@ -204,6 +219,9 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.startHousekeeping(o, reg)
+	if err := g.openWebhooks(o, reg); err != nil {
+		return err
+	}
 	g.Server, err = httpapi.New(httpapi.Options{
 		Spec:             api.OpenAPI,
 		Ledger:           g.Ledger,
@@ -225,9 +243,42 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 		Metrics:          o.Limits.Metrics,
 		Console:          console.FS(),
 		KeysHint:         o.KeysHint,
+		Subscriptions:    g.Webhooks,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
+	}
+	return nil
+}
+
+// openWebhooks creates the webhook dispatcher on the store's subscriptions. An organisation
+// receives the events of the channel (chaincode events carry no private data) while the gateway
+// holds its identity.
+func (g *Gateway) openWebhooks(o Options, reg *prometheus.Registry) error {
+	subOpts := []store.SubscriptionsOption{store.WithDeliveryHistory(o.WebhookHistory)}
+	if o.Keyring != nil {
+		subOpts = append(subOpts, store.WithSecretSealer(o.Keyring))
+	}
+	subs, err := g.Store.SubscriptionStore(subOpts...)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	held := map[string]bool{}
+	for _, org := range o.Orgs {
+		held[org.MSPID] = true
+	}
+	g.Webhooks, err = webhook.New(subs, g.Store, o.Webhooks,
+		webhook.WithLogger(o.Logger.With("component", "webhook")),
+		webhook.WithRegisterer(reg),
+		webhook.WithVisibility(func(org string, _ gateway.Event) bool { return held[org] }))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if len(o.Webhooks.AllowedTargets) > 0 && o.Keyring == nil {
+		// Without store keys (store.keyFile, XBORDER_STORE_KEYS) secrets are kept as they are
+		// in gateway.db (mode 0600), like the file's other contents.
+		g.log.Warn("webhook signing secrets are stored unsealed in gateway.db: configure store keys",
+			"allowedTargets", len(o.Webhooks.AllowedTargets))
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/service"
 	"github.com/xborder/xborder/gateway/store"
+	"github.com/xborder/xborder/gateway/webhook"
 	"github.com/xborder/xborder/network/devnet"
 )
 
@@ -55,6 +56,10 @@ const (
 	idempotencyRetention = 7 * 24 * time.Hour
 	// readyTimeout bounds the wait for every peer to answer before the gateway serves.
 	readyTimeout = 60 * time.Second
+	// devBackoffBase and devBackoffMax bound the waits between webhook attempts: a receiver
+	// under development comes back quickly.
+	devBackoffBase = 100 * time.Millisecond
+	devBackoffMax  = 30 * time.Second
 )
 
 // Config configures Start.
@@ -72,6 +77,10 @@ type Config struct {
 	CommitTimeout time.Duration
 	// AllowedOrigins are the CORS origins.
 	AllowedOrigins []string
+	// Webhooks configures event subscriptions; without AllowedTargets they may deliver to
+	// loopback addresses only (webhook.LoopbackTargets), and without a backoff they retry
+	// sooner than a production gateway (devBackoffBase up to devBackoffMax).
+	Webhooks webhook.Config
 	// Consistency tunes the gateway's read-your-writes (zero: the defaults).
 	Consistency fabric.Consistency
 	// Logger receives the structured logs (discarded when nil).
@@ -94,6 +103,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Webhooks.AllowedTargets == nil {
+		cfg.Webhooks.AllowedTargets = webhook.LoopbackTargets
+	}
+	if cfg.Webhooks.BackoffBase == 0 && cfg.Webhooks.BackoffMax == 0 {
+		cfg.Webhooks.BackoffBase, cfg.Webhooks.BackoffMax = devBackoffBase, devBackoffMax
 	}
 	return cfg
 }
@@ -246,6 +261,7 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		Listen:       cfg.HTTPAddr,
 		FeedOrg:      feedOrg(mspIDs),
 		ReadyTimeout: readyTimeout,
+		Webhooks:     cfg.Webhooks,
 		Logger:       cfg.Logger,
 	})
 	if err != nil {

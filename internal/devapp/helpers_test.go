@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/xborder/xborder/api"
 	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/gateway/webhook"
 	"github.com/xborder/xborder/internal/devapp"
 	"github.com/xborder/xborder/internal/testkit"
 )
@@ -31,6 +33,10 @@ type env struct {
 	app     *devapp.App
 	client  *testkit.Client
 	check   func(*http.Request, testkit.Reply) error
+	// lastTx is the transaction ID of the last answer that had one.
+	lastTx *atomic.Value
+	// webhooks configures the dev system's event subscriptions (loopback targets by default).
+	webhooks webhook.Config
 }
 
 type resp = testkit.Reply
@@ -46,6 +52,12 @@ func testLogger(t *testing.T) *slog.Logger {
 // origins. The end-to-end tests take tens of seconds together: -short skips them.
 func startEnv(t *testing.T, dataDir string, origins ...string) *env {
 	t.Helper()
+	return startEnvWith(t, dataDir, webhook.Config{}, origins...)
+}
+
+// startEnvWith is startEnv with the event subscriptions configured by hooks.
+func startEnvWith(t *testing.T, dataDir string, hooks webhook.Config, origins ...string) *env {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: the end-to-end tests start the whole dev system")
 	}
@@ -54,7 +66,14 @@ func startEnv(t *testing.T, dataDir string, origins ...string) *env {
 	}
 	spec, err := httpapi.LoadSpec(api.OpenAPI)
 	require.NoError(t, err)
-	e := &env{t: t, dataDir: dataDir, origins: origins, check: testkit.ResponseChecker(spec)}
+	e := &env{t: t, dataDir: dataDir, origins: origins, lastTx: &atomic.Value{}, webhooks: hooks}
+	validate := testkit.ResponseChecker(spec)
+	e.check = func(req *http.Request, r testkit.Reply) error {
+		if tx := r.Header.Get("X-Transaction-Id"); tx != "" {
+			e.lastTx.Store(tx)
+		}
+		return validate(req, r)
+	}
 	e.start()
 	t.Cleanup(func() { e.stop() })
 	return e
@@ -64,7 +83,7 @@ func (e *env) start() {
 	e.t.Helper()
 	app, err := devapp.Start(context.Background(), devapp.Config{
 		DataDir: e.dataDir, HTTPAddr: "127.0.0.1:0", Logger: testLogger(e.t), CommitTimeout: 20 * time.Second,
-		AllowedOrigins: e.origins,
+		AllowedOrigins: e.origins, Webhooks: e.webhooks,
 	})
 	require.NoError(e.t, err)
 	e.app = app
