@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -77,7 +79,7 @@ func (c *Client) resume(ctx context.Context, caller gateway.Caller, inv gateway.
 		// endorse the same proposal again, which distributes it anew under the same ID.
 		again, err := c.reendorse(ctx, gw, ptx)
 		if err != nil {
-			if st, serr := c.TransactionStatus(ctx, caller, ptx.TxID); serr == nil {
+			if st, serr := c.committedElsewhere(ctx, caller, ptx.TxID, err); serr == nil {
 				// It committed meanwhile (the peer refuses a duplicate transaction ID).
 				return c.resumed(ctx, log, inv, res, st, o.Async)
 			}
@@ -107,6 +109,32 @@ func (c *Client) resume(ctx context.Context, caller gateway.Caller, inv gateway.
 	}
 	return c.resumed(ctx, log, inv, res, st, o.Async)
 }
+
+// committedElsewhere asks the caller's peer for the status of txID after its endorsement
+// failed with endorseErr. An endorser that refuses the proposal as a duplicate transaction has
+// committed it; the caller's peer, committing on its own, may not have yet: then the status is
+// asked again, with backoff, until the caller's peer knows it or the commit timeout passes.
+func (c *Client) committedElsewhere(ctx context.Context, caller gateway.Caller, txID string, endorseErr error) (*gateway.TxStatus, error) {
+	st, err := c.TransactionStatus(ctx, caller, txID)
+	if err == nil || !slices.ContainsFunc(messages(endorseErr), func(m string) bool { return strings.Contains(m, duplicateTxText) }) {
+		return st, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.opts.Timeouts.Commit)
+	defer cancel()
+	for pause := 20 * time.Millisecond; gateway.ErrorCode(err) == gateway.CodeNotFound; pause = min(2*pause, time.Second) {
+		select {
+		case <-wctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+		st, err = c.TransactionStatus(wctx, caller, txID)
+	}
+	return st, err
+}
+
+// duplicateTxText is how a peer refuses to endorse a proposal whose transaction ID it has
+// already committed.
+const duplicateTxText = "duplicate transaction found"
 
 // resumed completes res from the ledger status st of a recorded transaction.
 func (c *Client) resumed(ctx context.Context, log *slog.Logger, inv gateway.Invocation, res *gateway.SubmitResult, st *gateway.TxStatus, async bool) (*gateway.SubmitResult, bool, error) {

@@ -140,6 +140,21 @@ func TestResumePreparedTransaction(t *testing.T) {
 		require.True(t, st.Valid, "the transaction's first copy is the valid one: %s", st.ValidationCode)
 	})
 
+	t.Run("accepted but never ordered, the caller's peer behind: the resume waits for it", func(t *testing.T) {
+		// The other peers commit the asynchronous resume first: endorsing the recorded proposal
+		// again is refused there as a duplicate, and the caller's peer knows nothing yet.
+		require.NoError(t, app.Network.SetCommitDelay("MerchantMSP", 400*time.Millisecond))
+		t.Cleanup(func() { require.NoError(t, app.Network.SetCommitDelay("MerchantMSP", 0)) })
+		ptx := prepareOnly(t, app, createOrder(t, "prep-lag", "salt-1"))
+		res, err := app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-lag", "salt-2"), gateway.WithResume(ptx), gateway.WithAsync())
+		require.NoError(t, err)
+		require.Equal(t, ptx.TxID, res.TxID)
+		res, err = app.Ledger.Submit(ctx, merchantCaller, createOrder(t, "prep-lag", "salt-3"), gateway.WithResume(ptx))
+		require.NoError(t, err)
+		require.Equal(t, ptx.TxID, res.TxID)
+		require.True(t, res.Committed)
+	})
+
 	t.Run("outdated: the same proposal, endorsed again, is refused by the chaincode", func(t *testing.T) {
 		stale := prepareOnly(t, app, createOrder(t, "prep-stale", "salt-1"))
 		// Another transaction creates the order first.
