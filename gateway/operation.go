@@ -31,8 +31,8 @@ type Operation struct {
 	// Params are, in order, the request parameters (path or query) that are a query's
 	// arguments.
 	Params []Param
-	// Paged is true for a query whose last parameter is "bookmark" and whose result is a page
-	// with the next page's "bookmark".
+	// Paged is true for a query that has a "bookmark" parameter and whose result is a page with
+	// the next page's "bookmark".
 	Paged bool
 	// Private names the request fields that travel in the transient map, never in the
 	// transaction's arguments (nil for none).
@@ -112,6 +112,7 @@ var operations = []Operation{
 	{ID: "getOrder", Transaction: "GetOrder", Status: http.StatusOK, Params: []Param{{Name: "id"}}},
 	{ID: "listOrders", Transaction: "ListOrders", Status: http.StatusOK, Paged: true, Params: []Param{
 		{Name: "merchantId"}, {Name: "status"}, {Name: "buyerId"}, {Name: "pageSize", Default: "0"}, {Name: "bookmark"},
+		{Name: "createdFrom"}, {Name: "createdTo"},
 	}},
 	{ID: "getOrderHistory", Transaction: "GetOrderHistory", Status: http.StatusOK, Params: []Param{{Name: "id"}}},
 	{ID: "getMerchantCredit", Transaction: "GetMerchantCredit", Status: http.StatusOK, Params: []Param{{Name: "id"}}},

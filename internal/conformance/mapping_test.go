@@ -51,7 +51,8 @@ type channel struct {
 
 func newChannel(t *testing.T) *channel {
 	t.Helper()
-	cc, err := chaincode.NewChaincode()
+	// The ledger's transactions carry the test's fixed timestamps, not the machine's clock.
+	cc, err := chaincode.NewChaincode(chaincode.WithMaxClockSkew(0))
 	require.NoError(t, err)
 	ids, err := shimtest.NewIdentities(chaincode.Organisations...)
 	require.NoError(t, err)
