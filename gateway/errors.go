@@ -39,12 +39,23 @@ const (
 	CodeInternal Code = "INTERNAL"
 )
 
+// The chaincode codes added with the buyer, FX and payment-terms work (docs/design.md §9, §10):
+// a stale order version (an expectedVersion, or a buyer statement's orderVersion) and an escrow
+// payment's FX rate outside the compliance rules' bounds or tolerance.
+const (
+	CodeVersionMismatch  Code = "VERSION_MISMATCH"
+	CodeFXOutOfTolerance Code = "FX_OUT_OF_TOLERANCE"
+)
+
 // chaincodeCodes are the codes a chaincode error message may start with, longest first so that
 // matching is unambiguous.
 var chaincodeCodes = []Code{
-	CodeComplianceRejected, CodeFailedPrecondition, CodeInvalidArgument, CodeNotFound,
-	CodeForbidden, CodeConflict,
+	CodeComplianceRejected, CodeFailedPrecondition, CodeFXOutOfTolerance, CodeInvalidArgument,
+	CodeVersionMismatch, CodeNotFound, CodeForbidden, CodeConflict,
 }
+
+// fieldCodes are the chaincode codes whose message always names the field first.
+var fieldCodes = map[Code]bool{CodeInvalidArgument: true, CodeVersionMismatch: true, CodeFXOutOfTolerance: true}
 
 // Error is a failure with a stable code. Message is safe to show to the caller; Err (the
 // cause, for example a gRPC status with peer addresses) is for logs only.
@@ -126,7 +137,7 @@ func ParseChaincodeError(msg string) (*Error, bool) {
 	}
 	rest := strings.TrimSpace(msg[start+len(code)+2:])
 	e := &Error{Code: code}
-	if head, tail, ok := strings.Cut(rest, ": "); ok && code == CodeInvalidArgument && fieldPattern.MatchString(head) {
+	if head, tail, ok := strings.Cut(rest, ": "); ok && fieldCodes[code] && fieldPattern.MatchString(head) {
 		e.Field, rest = head, tail
 	}
 	e.Message, e.Details = cutDetails(rest)

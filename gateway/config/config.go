@@ -46,6 +46,19 @@ type Config struct {
 	IdempotencyRetention time.Duration `yaml:"idempotencyRetention"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"logLevel"`
+	// Tracking configures the endpoints buyers call with an order's tracking token.
+	Tracking Tracking `yaml:"tracking"`
+}
+
+// Tracking configures the endpoints a buyer calls with an order's tracking token instead of an
+// API key (GET /api/v1/track/{token}, POST /api/v1/track/{token}/statements).
+type Tracking struct {
+	// Org is the organisation whose identity signs those calls (the first organization when
+	// empty); relaying a buyer's statement needs one that writes.
+	Org string `yaml:"org"`
+	// RequestsPerSecond and Burst are the token bucket per client address.
+	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+	Burst             int     `yaml:"burst"`
 }
 
 // Organization is one Fabric identity and the peer its gateway connection goes to.
@@ -109,6 +122,7 @@ func Defaults() Config {
 		MaxBodyBytes:         1 << 20,
 		IdempotencyRetention: 7 * 24 * time.Hour,
 		LogLevel:             "info",
+		Tracking:             Tracking{RequestsPerSecond: 2, Burst: 20},
 	}
 }
 
@@ -165,11 +179,12 @@ func applyEnv(cfg *Config, env []string) error {
 		}
 	}
 	vars.setStrings(map[string]*string{
-		"XBORDER_LISTEN":    &cfg.Listen,
-		"XBORDER_DATA_DIR":  &cfg.DataDir,
-		"XBORDER_CHANNEL":   &cfg.Channel,
-		"XBORDER_CHAINCODE": &cfg.Chaincode,
-		"XBORDER_LOG_LEVEL": &cfg.LogLevel,
+		"XBORDER_LISTEN":       &cfg.Listen,
+		"XBORDER_DATA_DIR":     &cfg.DataDir,
+		"XBORDER_CHANNEL":      &cfg.Channel,
+		"XBORDER_CHAINCODE":    &cfg.Chaincode,
+		"XBORDER_LOG_LEVEL":    &cfg.LogLevel,
+		"XBORDER_TRACKING_ORG": &cfg.Tracking.Org,
 	})
 	vars.setFirstOrganization(cfg)
 	for _, v := range []struct {
@@ -274,6 +289,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, orgErrs...)
 	errs = append(errs, c.validateAPIKeys(orgs)...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateTracking(orgs)...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid gateway config: %w", err)
 	}
@@ -346,6 +362,18 @@ func (c *Config) validateLimits() []error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("logLevel: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errs
+}
+
+// validateTracking checks the tracking-link settings against the organisations.
+func (c *Config) validateTracking(orgs map[string]bool) []error {
+	var errs []error
+	if c.Tracking.Org != "" && !orgs[c.Tracking.Org] {
+		errs = append(errs, fmt.Errorf("tracking.org: %q has no organization in this gateway", c.Tracking.Org))
+	}
+	if c.Tracking.RequestsPerSecond <= 0 || c.Tracking.Burst < 1 {
+		errs = append(errs, errors.New("tracking: requestsPerSecond > 0 and burst >= 1 required"))
 	}
 	return errs
 }

@@ -28,6 +28,8 @@ var StatusOf = map[gateway.Code]int{
 	gateway.CodeEndorsementFailed:   http.StatusBadGateway,
 	gateway.CodeUnavailable:         http.StatusServiceUnavailable,
 	gateway.CodeTimeout:             http.StatusGatewayTimeout,
+	gateway.CodeVersionMismatch:     http.StatusPreconditionFailed,
+	gateway.CodeFXOutOfTolerance:    http.StatusUnprocessableEntity,
 }
 
 // Problem is an RFC 9457 problem details object with xborder's extensions.

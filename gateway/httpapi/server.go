@@ -63,6 +63,8 @@ type Options struct {
 	Now func() time.Time
 	// KeepAlive is the SSE comment interval (15 s when zero).
 	KeepAlive time.Duration
+	// Tracking configures the endpoints buyers call with a tracking token.
+	Tracking TrackingOptions
 }
 
 // Server is the REST gateway's HTTP server.
@@ -72,12 +74,14 @@ type Server struct {
 	ledger  gateway.Ledger
 	auth    *Authenticator
 	limiter *RateLimiter
-	orgs    map[string]bool
-	log     *slog.Logger
-	metrics *httpMetrics
-	reg     *prometheus.Registry
-	engine  *gin.Engine
-	docs    []byte
+	// trackLimiter rate-limits the token-holder endpoints per client address.
+	trackLimiter *RateLimiter
+	orgs         map[string]bool
+	log          *slog.Logger
+	metrics      *httpMetrics
+	reg          *prometheus.Registry
+	engine       *gin.Engine
+	docs         []byte
 }
 
 // New builds the server and its router from the OpenAPI document. It fails if an operation of
@@ -104,6 +108,9 @@ func New(opts Options) (*Server, error) {
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
 	}
+	if opts.Tracking.RateLimit <= 0 || opts.Tracking.Burst < 1 {
+		opts.Tracking.RateLimit, opts.Tracking.Burst = DefaultTrackingRate, DefaultTrackingBurst
+	}
 	spec, err := LoadSpec(opts.Spec)
 	if err != nil {
 		return nil, err
@@ -119,9 +126,11 @@ func New(opts Options) (*Server, error) {
 		auth:    auth,
 		limiter: NewRateLimiter(opts.RateLimit, opts.Burst, opts.Now),
 		orgs:    map[string]bool{},
-		log:     opts.Logger,
-		reg:     opts.Registry,
-		metrics: newHTTPMetrics(opts.Registry),
+
+		trackLimiter: NewRateLimiter(opts.Tracking.RateLimit, opts.Tracking.Burst, opts.Now),
+		log:          opts.Logger,
+		reg:          opts.Registry,
+		metrics:      newHTTPMetrics(opts.Registry),
 	}
 	for _, o := range opts.Ledger.Organizations() {
 		s.orgs[o] = true
@@ -164,6 +173,8 @@ func (s *Server) buildRouter() error {
 		chain := []gin.HandlerFunc{s.operationMiddleware(op)}
 		if !op.Public {
 			chain = append(chain, s.authMiddleware, s.rateLimitMiddleware)
+		} else if gop, ok := gateway.OperationByID(op.ID); ok && gop.Token != nil {
+			chain = append(chain, s.tokenMiddleware(gop))
 		}
 		chain = append(chain, s.bodyMiddleware, s.validateMiddleware)
 		if op.Method != http.MethodGet {

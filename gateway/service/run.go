@@ -91,6 +91,8 @@ func optionsOf(cfg config.Config, orgs []fabric.Org, logger *slog.Logger) Option
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		Listen:               cfg.Listen,
 		Logger:               logger,
+		Tracking: httpapi.TrackingOptions{Org: cfg.Tracking.Org, RateLimit: cfg.Tracking.RequestsPerSecond,
+			Burst: cfg.Tracking.Burst},
 	}
 	if len(orgs) > 0 {
 		o.FeedOrg = orgs[0].MSPID

@@ -1,0 +1,50 @@
+package gateway
+
+import "net/http"
+
+// TrackingPagePrefix is the path of the buyer's tracking page before the token: an order's
+// tracking URL is TrackingPagePrefix + token (the JSON is at /api/v1/track/{token}).
+const TrackingPagePrefix = "/track/"
+
+// orderTrackingLink is the tracking link the gateway creates with every order (unless the
+// request says "trackingLink": false): the chaincode gets the token's hash as trackingTokenHash,
+// the 201 answer carries trackingToken and trackingUrl.
+var orderTrackingLink = &Capability{
+	HashField: "trackingTokenHash", TokenField: "trackingToken", URLField: "trackingUrl",
+	URLPrefix: TrackingPagePrefix, OptOutField: "trackingLink",
+}
+
+// statementReceipt are the members of the order a token holder's statement answer keeps: its
+// public progress, nothing about the merchant, items or payer.
+var statementReceipt = []string{"orderId", "status", "version", "currency", "total", "escrow", "updatedAt", "closedAt", "txId"}
+
+// buyerOperations are the REST operations of the buyer, FX reference rates and payment terms
+// (docs/design.md §10), kept apart from the lifecycle's table.
+var buyerOperations = []Operation{
+	{ID: "submitBuyerStatement", Transaction: "SubmitBuyerStatement", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
+	{ID: "issueTrackingLink", Transaction: "SetTrackingLink", Write: true, Status: http.StatusCreated, OrderIDParam: "id",
+		Capability: &Capability{HashField: "tokenHash", TokenField: "trackingToken", URLField: "trackingUrl", URLPrefix: TrackingPagePrefix}},
+	{ID: "revokeTrackingLink", Transaction: "SetTrackingLink", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
+	{ID: "publishFXReferenceRates", Transaction: "PublishFXReferenceRates", Write: true, Status: http.StatusOK},
+	{ID: "getFXReferenceRate", Transaction: "GetFXReferenceRate", Status: http.StatusOK, Params: []Param{
+		{Name: "orderCurrency"}, {Name: "payerCurrency"}, {Name: "date"},
+	}},
+	{ID: "getFXExposureReport", Transaction: "GetFXExposureReport", Status: http.StatusOK, Params: []Param{
+		{Name: "bankId"}, {Name: "from"}, {Name: "to"},
+	}},
+	{ID: "trackOrder", Transaction: "GetTrackingView", Status: http.StatusOK, Params: []Param{{Name: "tokenHash"}},
+		Token: &TokenAccess{PathParam: "token", HashField: "tokenHash"}},
+	{ID: "submitTrackedStatement", Transaction: "SubmitBuyerStatement", Write: true, Status: http.StatusOK,
+		Token: &TokenAccess{PathParam: "token", HashField: "trackingTokenHash", AnswerFields: statementReceipt}},
+}
+
+// withHash returns params with HashField set to the SHA-256 of the token in PathParam (a fresh
+// map; the token stays too, it is not a chaincode argument).
+func (a *TokenAccess) withHash(params map[string]string) map[string]string {
+	out := make(map[string]string, len(params)+1)
+	for k, v := range params {
+		out[k] = v
+	}
+	out[a.HashField] = CapabilityHash(params[a.PathParam])
+	return out
+}
