@@ -23,6 +23,7 @@ func (s *Server) handlers() map[string]gin.HandlerFunc {
 		"metrics":        s.metricsHandler(),
 		"openapi":        s.openapi,
 		"docs":           s.docsPage,
+		"trackPage":      s.trackPageHandler,
 	}
 	for _, op := range gateway.Operations() {
 		switch {

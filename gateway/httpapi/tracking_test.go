@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -181,4 +182,30 @@ func TestTrackingTokenNeverStored(t *testing.T) {
 	require.Equal(t, "true", replay.Header().Get("Idempotent-Replayed"))
 	require.NotContains(t, replay.Body.String(), token)
 	require.NotContains(t, replay.Body.String(), `"trackingToken":`)
+}
+
+// TestTrackPage: the buyer's page is served without a key, loads nothing from elsewhere, runs
+// only its own script (allowed by hash) and sends no referrer.
+func TestTrackPage(t *testing.T) {
+	srv, _, _ := trackingServer(t)
+	token, err := gateway.NewCapabilityToken()
+	require.NoError(t, err)
+	w := serve(srv.Handler(), http.MethodGet, "/track/"+token, "192.0.2.1:4000", "")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, "text/html; charset=utf-8", w.Header().Get("Content-Type"))
+	require.Equal(t, "no-referrer", w.Header().Get("Referrer-Policy"))
+	csp := w.Header().Get("Content-Security-Policy")
+	require.Contains(t, csp, "default-src 'none'")
+	require.Contains(t, csp, "connect-src 'self'")
+	sum := sha256.Sum256([]byte(trackPageJS))
+	require.Contains(t, csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+	body := w.Body.String()
+	require.Contains(t, body, "<script>"+trackPageJS+"</script>")
+	require.NotContains(t, body, "{{")
+	for _, external := range []string{"http://", "https://", "src=", "<link"} {
+		require.NotContains(t, body, external)
+	}
+	require.Contains(t, body, `lang="en"`)
+	require.Contains(t, body, `<label for="key">`)
+	require.Contains(t, trackPageJS, `"xborder-buyer-statement/v1"`, "the page signs the documented form")
 }
