@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/internal/devapp"
 )
 
@@ -56,6 +57,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errors.Join(err, app.Close())
 	}
 	fmt.Fprintf(stdout, "xborder is ready\n\n")
+	fmt.Fprintf(stdout, "  console:   %s%s (sign in with an API key below)\n", app.URL, httpapi.ConsolePath)
 	fmt.Fprintf(stdout, "  API:       %s/api/v1\n", app.URL)
 	fmt.Fprintf(stdout, "  API docs:  %s/docs\n", app.URL)
 	fmt.Fprintf(stdout, "  OpenAPI:   %s/openapi.yaml\n", app.URL)

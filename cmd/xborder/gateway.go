@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/xborder/xborder/gateway/config"
+	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/service"
 )
 
@@ -38,6 +39,6 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return service.Run(ctx, cfg, logger, func(addr string) {
-		fmt.Fprintf(stdout, "xborder gateway listening on http://%s (docs at /docs)\n", addr)
+		fmt.Fprintf(stdout, "xborder gateway listening on http://%s (console at %s, docs at /docs)\n", addr, httpapi.ConsolePath)
 	})
 }

@@ -59,7 +59,7 @@ func (a *Authenticator) Authenticate(header string) (gateway.Caller, error) {
 }
 
 func (s *Server) authMiddleware(c *gin.Context) {
-	caller, err := s.auth.Authenticate(c.GetHeader("Authorization"))
+	caller, err := s.authenticate(c)
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="xborder"`)
 		abortProblem(c, err)

@@ -22,7 +22,6 @@ func (s *Server) handlers() map[string]gin.HandlerFunc {
 		"readyz":         s.readyz,
 		"metrics":        s.metricsHandler(),
 		"openapi":        s.openapi,
-		"docs":           s.docsPage,
 		"trackPage":      s.trackPageHandler,
 	}
 	for _, op := range gateway.Operations() {
@@ -232,9 +231,4 @@ func (s *Server) readyz(c *gin.Context) {
 
 func (s *Server) openapi(c *gin.Context) {
 	c.Data(http.StatusOK, "application/yaml", s.opts.Spec)
-}
-
-func (s *Server) docsPage(c *gin.Context) {
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	c.Data(http.StatusOK, "text/html; charset=utf-8", s.docs)
 }

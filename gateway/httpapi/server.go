@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -63,6 +64,14 @@ type Options struct {
 	Now func() time.Time
 	// KeepAlive is the SSE comment interval (15 s when zero).
 	KeepAlive time.Duration
+	// Explorer reads blocks for the channel explorer. When nil, the Ledger serves if it
+	// implements gateway.ChannelExplorer; otherwise the explorer operations answer UNAVAILABLE.
+	Explorer gateway.ChannelExplorer
+	// Console, when set, holds the web console's files, served at ConsolePath.
+	Console fs.FS
+	// KeysHint tells visitors of the landing page where API keys come from (DefaultKeysHint
+	// when empty).
+	KeysHint string
 	// Tracking configures the endpoints buyers call with a tracking token.
 	Tracking TrackingOptions
 }
@@ -74,14 +83,16 @@ type Server struct {
 	ledger  gateway.Ledger
 	auth    *Authenticator
 	limiter *RateLimiter
+	orgs    map[string]bool
+	log     *slog.Logger
+	metrics *httpMetrics
+	reg     *prometheus.Registry
+	engine  *gin.Engine
+	// explorer reads blocks; tickets holds the event-stream tickets.
+	explorer gateway.ChannelExplorer
+	tickets  *TicketStore
 	// trackLimiter rate-limits the token-holder endpoints per client address.
 	trackLimiter *RateLimiter
-	orgs         map[string]bool
-	log          *slog.Logger
-	metrics      *httpMetrics
-	reg          *prometheus.Registry
-	engine       *gin.Engine
-	docs         []byte
 }
 
 // New builds the server and its router from the OpenAPI document. It fails if an operation of
@@ -108,11 +119,21 @@ func New(opts Options) (*Server, error) {
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
 	}
+	if opts.Explorer == nil {
+		if x, ok := opts.Ledger.(gateway.ChannelExplorer); ok {
+			opts.Explorer = x
+		} else {
+			opts.Explorer = noExplorer{}
+		}
+	}
 	if opts.Tracking.RateLimit <= 0 || opts.Tracking.Burst < 1 {
 		opts.Tracking.RateLimit, opts.Tracking.Burst = DefaultTrackingRate, DefaultTrackingBurst
 	}
 	spec, err := LoadSpec(opts.Spec)
 	if err != nil {
+		return nil, err
+	}
+	if err := spec.checkCallers(); err != nil {
 		return nil, err
 	}
 	auth, err := NewAuthenticator(opts.Keys)
@@ -126,18 +147,16 @@ func New(opts Options) (*Server, error) {
 		auth:    auth,
 		limiter: NewRateLimiter(opts.RateLimit, opts.Burst, opts.Now),
 		orgs:    map[string]bool{},
+		log:     opts.Logger,
+		reg:     opts.Registry,
+		metrics: newHTTPMetrics(opts.Registry),
 
+		explorer:     opts.Explorer,
+		tickets:      NewTicketStore(TicketTTL, opts.Now),
 		trackLimiter: NewRateLimiter(opts.Tracking.RateLimit, opts.Tracking.Burst, opts.Now),
-		log:          opts.Logger,
-		reg:          opts.Registry,
-		metrics:      newHTTPMetrics(opts.Registry),
 	}
 	for _, o := range opts.Ledger.Organizations() {
 		s.orgs[o] = true
-	}
-	s.docs, err = RenderDocs(spec)
-	if err != nil {
-		return nil, err
 	}
 	if err := s.buildRouter(); err != nil {
 		return nil, err
@@ -163,7 +182,7 @@ func (s *Server) buildRouter() error {
 	e.NoMethod(func(c *gin.Context) {
 		abortProblem(c, gateway.Errorf(gateway.CodeNotFound, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
-	handlers := s.handlers()
+	handlers := s.allHandlers()
 	for _, op := range s.spec.Operations() {
 		h, ok := handlers[op.ID]
 		if !ok {
@@ -177,7 +196,7 @@ func (s *Server) buildRouter() error {
 			chain = append(chain, s.tokenMiddleware(gop))
 		}
 		chain = append(chain, s.bodyMiddleware, s.validateMiddleware)
-		if op.Method != http.MethodGet {
+		if op.declaresHeader("Idempotency-Key") {
 			chain = append(chain, s.idempotencyMiddleware)
 		}
 		chain = append(chain, h)
@@ -191,6 +210,7 @@ func (s *Server) buildRouter() error {
 		slices.Sort(ids)
 		return fmt.Errorf("httpapi: handlers without an operation in the spec: %v", ids)
 	}
+	s.staticRoutes(e)
 	s.engine = e
 	return nil
 }
@@ -311,7 +331,7 @@ func (s *Server) corsMiddleware(c *gin.Context) {
 	origin := c.GetHeader("Origin")
 	if origin == "" || !slices.Contains(s.opts.AllowedOrigins, origin) {
 		if c.Request.Method == http.MethodOptions && origin != "" {
-			c.AbortWithStatus(http.StatusForbidden)
+			abortProblem(c, corsRefusal(origin))
 			return
 		}
 		c.Next()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/xborder/xborder/api"
 	"github.com/xborder/xborder/gateway"
+	"github.com/xborder/xborder/gateway/console"
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/store"
@@ -49,6 +50,9 @@ type Options struct {
 	// AllowedOrigins are the CORS origins; MaxBodyBytes bounds request bodies.
 	AllowedOrigins []string
 	MaxBodyBytes   int64
+	// KeysHint tells visitors of the landing page where API keys come from
+	// (httpapi.DefaultKeysHint when empty).
+	KeysHint string
 	// Listen is the HTTP listen address ("127.0.0.1:0" picks a free port).
 	Listen string
 	// FeedOrg is the organisation whose peer the chaincode events are read from.
@@ -162,6 +166,8 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 		Tracking:       o.Tracking,
 		Logger:         o.Logger.With("component", "http"),
 		Registry:       reg,
+		Console:        console.FS(),
+		KeysHint:       o.KeysHint,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

@@ -229,10 +229,12 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		Burst:                cfg.Burst,
 		AllowedOrigins:       cfg.AllowedOrigins,
 		MaxBodyBytes:         1 << 20,
-		Listen:               cfg.HTTPAddr,
-		FeedOrg:              feedOrg(mspIDs),
-		ReadyTimeout:         readyTimeout,
-		Logger:               cfg.Logger,
+		KeysHint: fmt.Sprintf("xborder dev prints one key per organisation at start and keeps them in %s.",
+			filepath.Join(cfg.DataDir, CredentialsFile)),
+		Listen:       cfg.HTTPAddr,
+		FeedOrg:      feedOrg(mspIDs),
+		ReadyTimeout: readyTimeout,
+		Logger:       cfg.Logger,
 		// The platform serves its buyers' tracking links; a development machine is one client
 		// address, so its bucket is generous.
 		Tracking: httpapi.TrackingOptions{Org: "MerchantMSP", RateLimit: cfg.RateLimit, Burst: cfg.Burst},
