@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 )
 
 // CapabilityTokenBytes is the entropy of a capability token: 32 random bytes, written as 43
@@ -26,9 +27,14 @@ type Capability struct {
 	URLField   string
 	// URLPrefix is the URL path before the token, e.g. "/track/".
 	URLPrefix string
-	// OptOutField, when set, is a boolean request field (default true) with which the client
-	// asks for no capability; the gateway removes it before the chaincode sees the request.
-	OptOutField string
+	// Choice, when set, is a boolean request field with which the client asks for a capability
+	// (true) or for none (false); the gateway removes it before the chaincode sees the request.
+	// Without Choice every request gets one.
+	Choice string
+	// ChosenWith, when set, is a request field ("buyer.publicKey") whose presence makes Choice
+	// default to true; otherwise Choice defaults to false, so that requests written before the
+	// capability existed get none and are answered exactly as before.
+	ChosenWith string
 }
 
 // NewCapabilityToken returns a fresh random capability token (CapabilityTokenBytes bytes,
@@ -50,7 +56,8 @@ func CapabilityHash(token string) string {
 
 // Issue creates a token for inv, an invocation of the capability's write made by
 // Operation.Invocation: it puts the token's SHA-256 into the chaincode request and returns the
-// token, or "" when the request's OptOutField is false (the field is removed either way).
+// token, or "" when the request does not ask for one (see Choice; the field is removed either
+// way).
 func (c *Capability) Issue(inv *Invocation) (string, error) {
 	if len(inv.Args) != 1 {
 		return "", &Error{Code: CodeInternal, Message: "a capability needs a write request"}
@@ -61,20 +68,12 @@ func (c *Capability) Issue(inv *Invocation) (string, error) {
 	if err := dec.Decode(&req); err != nil {
 		return "", &Error{Code: CodeInternal, Message: "cannot decode the chaincode request", Err: err}
 	}
-	want := true
-	if c.OptOutField != "" {
-		if v, ok := req[c.OptOutField]; ok {
-			b, isBool := v.(bool)
-			if !isBool {
-				return "", FieldError(c.OptOutField, "must be a boolean")
-			}
-			want = b
-			delete(req, c.OptOutField)
-		}
+	want, err := c.wanted(req)
+	if err != nil {
+		return "", err
 	}
 	token := ""
 	if want {
-		var err error
 		if token, err = NewCapabilityToken(); err != nil {
 			return "", err
 		}
@@ -86,6 +85,41 @@ func (c *Capability) Issue(inv *Invocation) (string, error) {
 	}
 	inv.Args = [][]byte{arg}
 	return token, nil
+}
+
+// wanted reports whether the request asks for a capability and removes the Choice field.
+func (c *Capability) wanted(req map[string]any) (bool, error) {
+	if c.Choice == "" {
+		return true, nil
+	}
+	v, ok := req[c.Choice]
+	if !ok {
+		return c.ChosenWith != "" && hasField(req, c.ChosenWith), nil
+	}
+	delete(req, c.Choice)
+	b, isBool := v.(bool)
+	if !isBool {
+		return false, FieldError(c.Choice, "must be a boolean")
+	}
+	return b, nil
+}
+
+// hasField reports whether req has the field path ("buyer.publicKey": one level down) set to
+// something other than null.
+func hasField(req map[string]any, path string) bool {
+	obj := req
+	parent, name, nested := strings.Cut(path, ".")
+	if nested {
+		o, ok := req[parent].(map[string]any)
+		if !ok {
+			return false
+		}
+		obj = o
+	} else {
+		name = parent
+	}
+	v, ok := obj[name]
+	return ok && v != nil
 }
 
 // Answer adds the token and its URL to a write's answer (a JSON object); an empty token leaves

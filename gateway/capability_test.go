@@ -10,13 +10,18 @@ import (
 	"github.com/xborder/xborder/gateway"
 )
 
-// TestCapabilityIssue: the creation of an order gets a fresh token whose SHA-256 is the
-// chaincode's trackingTokenHash; the answer carries the token and its page URL, the stored copy
-// neither; "trackingLink": false asks for none and never reaches the chaincode.
+// keyedOrder is validOrder with the buyer's public key.
+var keyedOrder = strings.Replace(validOrder, `"phone":"+1 555"`,
+	`"phone":"+1 555","publicKey":{"kty":"EC","crv":"P-256","x":"BZcFdcVPXtTS5LpoSaPCDrQ5XzORi6ifztqWHx5bHrU","y":"iIFmiSzdN5ctYSWqLlxn_qPS3kJk3Z1OAbyREx75XWQ"}`, 1)
+
+// TestCapabilityIssue: the creation of an order with the buyer's key (or that asks for a link)
+// gets a fresh token whose SHA-256 is the chaincode's trackingTokenHash; the answer carries the
+// token and its page URL, the stored copy neither; an order without either, or that says
+// "trackingLink": false, gets none, and the field never reaches the chaincode.
 func TestCapabilityIssue(t *testing.T) {
 	op := operation(t, "createOrder")
 	require.NotNil(t, op.Capability)
-	inv, err := op.Invocation(nil, []byte(validOrder))
+	inv, err := op.Invocation(nil, []byte(keyedOrder))
 	require.NoError(t, err)
 	token, err := op.Capability.Issue(&inv)
 	require.NoError(t, err)
@@ -36,19 +41,24 @@ func TestCapabilityIssue(t *testing.T) {
 	require.NotContains(t, string(stored), token)
 	require.JSONEq(t, `{"orderId":"o-1","status":"CREATED"}`, string(stored))
 
-	second, err := op.Invocation(nil, []byte(validOrder))
+	second, err := op.Invocation(nil, []byte(strings.Replace(validOrder, `"shippingFee":500`, `"shippingFee":500,"trackingLink":true`, 1)))
 	require.NoError(t, err)
 	other, err := op.Capability.Issue(&second)
 	require.NoError(t, err)
 	require.NotEqual(t, token, other, "every token is fresh")
 
-	optOut := strings.Replace(validOrder, `"shippingFee":500`, `"shippingFee":500,"trackingLink":false`, 1)
-	inv, err = op.Invocation(nil, []byte(optOut))
-	require.NoError(t, err)
-	token, err = op.Capability.Issue(&inv)
-	require.NoError(t, err)
-	require.Empty(t, token)
-	require.NotContains(t, string(inv.Args[0]), "tracking")
+	for _, body := range []string{validOrder, strings.Replace(keyedOrder, `"shippingFee":500`, `"shippingFee":500,"trackingLink":false`, 1)} {
+		inv, err = op.Invocation(nil, []byte(body))
+		require.NoError(t, err)
+		before := string(inv.Args[0])
+		token, err = op.Capability.Issue(&inv)
+		require.NoError(t, err)
+		require.Empty(t, token)
+		require.NotContains(t, string(inv.Args[0]), "tracking")
+		if body == validOrder {
+			require.Equal(t, before, string(inv.Args[0]), "an order of before is sent as before")
+		}
+	}
 	answer, err = op.Capability.Answer([]byte(`{"orderId":"o-1"}`), token)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"orderId":"o-1"}`, string(answer))

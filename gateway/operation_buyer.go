@@ -6,12 +6,14 @@ import "net/http"
 // tracking URL is TrackingPagePrefix + token (the JSON is at /api/v1/track/{token}).
 const TrackingPagePrefix = "/track/"
 
-// orderTrackingLink is the tracking link the gateway creates with every order (unless the
-// request says "trackingLink": false): the chaincode gets the token's hash as trackingTokenHash,
-// the 201 answer carries trackingToken and trackingUrl.
+// orderTrackingLink is the tracking link the gateway creates with an order that asks for one
+// ("trackingLink": true) or carries the buyer's key (buyer.publicKey; "trackingLink": false
+// declines): the chaincode gets the token's hash as trackingTokenHash, the 201 answer carries
+// trackingToken and trackingUrl. An order with neither is created and answered exactly as
+// before tracking links existed.
 var orderTrackingLink = &Capability{
 	HashField: "trackingTokenHash", TokenField: "trackingToken", URLField: "trackingUrl",
-	URLPrefix: TrackingPagePrefix, OptOutField: "trackingLink",
+	URLPrefix: TrackingPagePrefix, Choice: "trackingLink", ChosenWith: "buyer.publicKey",
 }
 
 // statementReceipt are the members of the order a token holder's statement answer keeps: its

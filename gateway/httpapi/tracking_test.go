@@ -162,7 +162,9 @@ func holds(raw []byte, s string) bool {
 func TestTrackingTokenNeverStored(t *testing.T) {
 	srv, l, path := trackingServer(t)
 	h := srv.Handler()
-	w := serve(h, http.MethodPost, "/api/v1/orders", "192.0.2.1:4000", validOrder, "Authorization", "Bearer "+merchantKey, "Idempotency-Key", "create-1")
+	// An order without the buyer's key asks for its link.
+	body := strings.Replace(validOrder, `"shippingFee":500`, `"shippingFee":500,"trackingLink":true`, 1)
+	w := serve(h, http.MethodPost, "/api/v1/orders", "192.0.2.1:4000", body, "Authorization", "Bearer "+merchantKey, "Idempotency-Key", "create-1")
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
 	var answer map[string]any
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &answer))
@@ -177,11 +179,21 @@ func TestTrackingTokenNeverStored(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, holds(raw, `"merchantId":"m-1"`), "the store keeps the answer (the search finds it)")
 	require.False(t, holds(raw, token), "the store keeps no token")
-	replay := serve(h, http.MethodPost, "/api/v1/orders", "192.0.2.1:4000", validOrder, "Authorization", "Bearer "+merchantKey, "Idempotency-Key", "create-1")
+	replay := serve(h, http.MethodPost, "/api/v1/orders", "192.0.2.1:4000", body, "Authorization", "Bearer "+merchantKey, "Idempotency-Key", "create-1")
 	require.Equal(t, http.StatusCreated, replay.Code)
 	require.Equal(t, "true", replay.Header().Get("Idempotent-Replayed"))
 	require.NotContains(t, replay.Body.String(), token)
 	require.NotContains(t, replay.Body.String(), `"trackingToken":`)
+
+	// An order that asks for no link, as every order written before links existed, is
+	// answered and replayed byte for byte the same.
+	w = serve(h, http.MethodPost, "/api/v1/orders", "192.0.2.1:4000", validOrder, "Authorization", "Bearer "+merchantKey, "Idempotency-Key", "create-2")
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	require.NotContains(t, w.Body.String(), "tracking")
+	_, inv = l.last()
+	require.NotContains(t, string(inv.Args[0]), "tracking")
+	replay = serve(h, http.MethodPost, "/api/v1/orders", "192.0.2.1:4000", validOrder, "Authorization", "Bearer "+merchantKey, "Idempotency-Key", "create-2")
+	require.Equal(t, w.Body.String(), replay.Body.String())
 }
 
 // TestTrackPage: the buyer's page is served without a key, loads nothing from elsewhere, runs

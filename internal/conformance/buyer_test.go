@@ -49,7 +49,9 @@ func (c *channel) track(org, token string) *shimtest.Result {
 func TestTrackingLinkMapping(t *testing.T) {
 	c := newChannel(t)
 	o := testkit.NewOrder("conf-track")
-	_, token := c.issue(testkit.MerchantMSP, "createOrder", nil, o.CreateBody())
+	body := o.CreateBody()
+	body["trackingLink"] = true
+	_, token := c.issue(testkit.MerchantMSP, "createOrder", nil, body)
 	require.True(t, gateway.ValidCapabilityToken(token))
 	res := c.track(testkit.MerchantMSP, token)
 	require.True(t, res.OK(), res.Message)
