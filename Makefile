@@ -5,7 +5,7 @@ GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo $$($(GO) e
 # The xborder-bench preset of `make bench` (see docs/benchmarks.md; smoke takes about a minute).
 BENCH_PRESET ?= issue6
 
-.PHONY: run test test-short lint bench
+.PHONY: run test test-short lint vulncheck bench
 
 ## run: the whole system in one process (devnet, chaincode, REST gateway)
 run:
@@ -25,6 +25,11 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+
+## vulncheck: go.sum complete and verified, and govulncheck against the vulnerability database
+## fetched as a Go module (no access to vuln.go.dev needed; see .ci/vulncheck)
+vulncheck:
+	bash .ci/vulncheck
 
 ## bench: the benchmarks of docs/benchmarks.md: REST against SDK rounds on an embedded dev
 ## system (xborder-bench), then the devnet's submit benchmark

@@ -114,6 +114,35 @@ type Driver interface {
 	Close() error
 }
 
+// RetryCounter is a Driver that counts the operations it (or the gateway behind it) sent
+// again: Retries returns the running totals by reason (mvcc_read_conflict, stale_not_found,
+// ...), so that a round reports what it took to get its operations through.
+type RetryCounter interface {
+	Retries() map[string]int64
+}
+
+// retriesOf returns d's running retry totals (nil when d does not count them).
+func retriesOf(d Driver) map[string]int64 {
+	if rc, ok := d.(RetryCounter); ok {
+		return rc.Retries()
+	}
+	return nil
+}
+
+// retriesSince returns the retries counted after before, by reason (nil for none).
+func retriesSince(before, after map[string]int64) map[string]int64 {
+	var out map[string]int64
+	for k, v := range after {
+		if n := v - before[k]; n > 0 {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[k] = n
+		}
+	}
+	return out
+}
+
 // CallError is a failed operation with the reason it is counted under in reports.
 type CallError struct {
 	// Op is the failed operation.

@@ -7,7 +7,12 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	gwproto "github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestDomainCode(t *testing.T) {
@@ -28,6 +33,45 @@ func TestDomainCode(t *testing.T) {
 			require.Equal(t, tc.want, got)
 		})
 	}
+}
+
+func TestSDKRetryReason(t *testing.T) {
+	detail := func(code codes.Code, msg string, details ...string) error {
+		st := status.New(code, msg)
+		for _, d := range details {
+			var err error
+			st, err = st.WithDetails(&gwproto.ErrorDetail{MspId: "BankMSP", Message: d})
+			require.NoError(t, err)
+		}
+		return st.Err()
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"MVCC conflict", &client.CommitError{Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, retryMVCC},
+		{"phantom read", &client.CommitError{Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}, retryPhantom},
+		{"other invalidation", &client.CommitError{Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}, ""},
+		{"endorsers disagree", detail(codes.Aborted, "failed to collect enough transaction endorsements", "ProposalResponsePayloads do not match"), retryMismatch},
+		{"not found", detail(codes.Aborted, "failed to endorse transaction", "chaincode response 500, NOT_FOUND: order o-1 does not exist"), retryNotFound},
+		{"precondition", detail(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500, FAILED_PRECONDITION: order is CREATED"), retryPrecondition},
+		{"conflict is an answer", detail(codes.Aborted, "failed to endorse transaction", "chaincode response 500, CONFLICT: order o-1 already exists"), ""},
+		{"unavailable", detail(codes.Unavailable, "connection refused"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, sdkRetryReason(tc.err))
+		})
+	}
+}
+
+func TestRetriesSince(t *testing.T) {
+	require.Nil(t, retriesSince(nil, nil))
+	require.Equal(t, map[string]int64{"stale_not_found": 2, "mvcc_read_conflict": 1},
+		retriesSince(map[string]int64{"stale_not_found": 3, "endorsement_mismatch": 1},
+			map[string]int64{"stale_not_found": 5, "endorsement_mismatch": 1, "mvcc_read_conflict": 1}))
+	require.Equal(t, "stale_not_found", metricLabel(`transaction="GetOrder",reason="stale_not_found"`, "reason"))
+	require.Empty(t, metricLabel(`transaction="GetOrder"`, "reason"))
 }
 
 func TestReasonOf(t *testing.T) {

@@ -82,6 +82,23 @@ func TestEmbeddedEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 
+	t.Run("REST writes carry Idempotency-Keys unless turned off", func(t *testing.T) {
+		recorded := func() int {
+			// Purging every record counts them; the rounds above are over.
+			n, err := sys.App.Store.PurgeIdempotency(time.Now().Add(time.Hour))
+			require.NoError(t, err)
+			return n
+		}
+		require.Positive(t, recorded(), "the REST rounds' writes were recorded")
+		plain, err := NewRESTDriver(sys.App.URL, sys.App.Credentials, 2, WithoutIdempotencyKeys())
+		require.NoError(t, err)
+		defer func() { require.NoError(t, plain.Close()) }()
+		require.NoError(t, plain.Do(ctx, Request{Op: OpCreateOrder, OrderID: "e2e-plain", Body: OrderBody("e2e-plain", "m-plain")}))
+		require.Zero(t, recorded())
+		require.NoError(t, sys.REST.Do(ctx, Request{Op: OpCreateOrder, OrderID: "e2e-keyed", Body: OrderBody("e2e-keyed", "m-plain")}))
+		require.Equal(t, 1, recorded())
+		require.NotNil(t, sys.REST.Retries(), "the gateway's retry counters are readable")
+	})
 	for _, d := range []Driver{sys.REST, sys.SDK} {
 		t.Run("failure reasons over "+d.Name(), func(t *testing.T) {
 			dup := Request{Op: OpCreateOrder, OrderID: SeedOrderID(0), Body: OrderBody(SeedOrderID(0), SeedMerchant(0))}

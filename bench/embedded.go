@@ -28,8 +28,9 @@ type Embedded struct {
 }
 
 // StartEmbedded starts the dev system in dir (a fresh temporary directory when ""), and
-// connects both drivers. maxConns sizes the REST driver's connection pool.
-func StartEmbedded(ctx context.Context, dir string, maxConns int, logger *slog.Logger) (*Embedded, error) {
+// connects both drivers. maxConns sizes the REST driver's connection pool; restOpts configure
+// it.
+func StartEmbedded(ctx context.Context, dir string, maxConns int, logger *slog.Logger, restOpts ...RESTOption) (*Embedded, error) {
 	e := &Embedded{Dir: dir}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "xborder-bench-")
@@ -50,7 +51,7 @@ func StartEmbedded(ctx context.Context, dir string, maxConns int, logger *slog.L
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	e.App = app
-	if e.REST, err = NewRESTDriver(app.URL, app.Credentials, maxConns); err != nil {
+	if e.REST, err = NewRESTDriver(app.URL, app.Credentials, maxConns, restOpts...); err != nil {
 		_ = e.Close()
 		return nil, fmt.Errorf("embedded: %w", err)
 	}

@@ -143,6 +143,7 @@ func WriteMarkdown(w io.Writer, rep *Report, chartDir string) error {
 	m.header(rep)
 	m.rounds(rep)
 	m.failures(rep)
+	m.retries(rep)
 	m.comparisons(rep)
 	m.memory(rep)
 	if chartDir != "" {
@@ -213,6 +214,26 @@ func (m markdown) failures(rep *Report) {
 		return
 	}
 	m.p("Failures by reason:\n\n| round | reason | count |\n|---|---|--:|\n%s\n\n", strings.Join(failures, "\n"))
+}
+
+// retries writes the operations sent again, by round and reason.
+func (m markdown) retries(rep *Report) {
+	var rows []string
+	for _, r := range rep.Results {
+		reasons := make([]string, 0, len(r.Retries))
+		for k := range r.Retries {
+			reasons = append(reasons, k)
+		}
+		slices.Sort(reasons)
+		for _, k := range reasons {
+			rows = append(rows, fmt.Sprintf("| %s | %s | %d |", mdCell(r.Label), k, r.Retries[k]))
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	m.p("Retries by reason (REST: counted by the gateway, xborder_fabric_retries_total; SDK: by the driver):\n\n")
+	m.p("| round | reason | count |\n|---|---|--:|\n%s\n\n", strings.Join(rows, "\n"))
 }
 
 // comparisons writes the REST-against-SDK table.

@@ -41,6 +41,7 @@ func testReport() *Report {
 		fixedResult("create-w4-sdk", "create", "sdk", 4, sdk),
 		fixedResult("a|b", "read", "sdk", 1, sdk[:5]),
 	}
+	results[1].Retries = map[string]int64{"stale_not_found": 4, "endorsement_mismatch": 1}
 	return &Report{Title: "test run", Command: "xborder-bench --embedded", Started: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
 		Machine: Machine{CPUModel: "Test CPU", NumCPU: 2, LoadAvg: "1.00 2.00 3.00", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64"},
 		Notes:   []string{"note one"}, Results: results, Comparisons: Compare(results)}
@@ -77,6 +78,7 @@ func TestWriteMarkdown(t *testing.T) {
 		"| a\\|b | read | sdk |",
 		"| create-w4-rest | MVCC_READ_CONFLICT | 1 |",
 		"| create-w4-rest | TIMEOUT | 2 |",
+		"| create-w4-sdk | endorsement_mismatch | 1 |\n| create-w4-sdk | stale_not_found | 4 |",
 		"| create-w4 | create-w4-rest | create-w4-sdk | +11.1% |",
 		"| create-w4-rest | 0.0 | 10 | 20 | 30 | 0 | 0 | 40 | 3 |",
 		"- [create-w4-sdk](charts/create-w4-sdk.svg)",
@@ -107,6 +109,7 @@ func TestWriteMarkdownWithoutFailures(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteMarkdown(&buf, rep, ""))
 	require.Contains(t, buf.String(), "No operation failed.")
+	require.Contains(t, buf.String(), "Retries by reason")
 	require.NotContains(t, buf.String(), "Latency over time")
 	require.NotContains(t, buf.String(), "REST against SDK")
 }

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,20 +20,35 @@ import (
 )
 
 // RESTDriver performs operations through the xborder REST gateway (docs/design.md §7),
-// authenticating each organisation's calls with its API key.
+// authenticating each organisation's calls with its API key and, as real clients do, sending
+// every write with a fresh Idempotency-Key (see WithoutIdempotencyKeys).
 type RESTDriver struct {
 	base   string
 	client *testkit.Client
 	// routes are the method and path template of every operation of the REST contract.
 	routes map[string]*httpapi.Operation
+	// idempotencyKeys is true when writes carry an Idempotency-Key.
+	idempotencyKeys bool
 }
 
-var _ Driver = (*RESTDriver)(nil)
+var (
+	_ Driver       = (*RESTDriver)(nil)
+	_ RetryCounter = (*RESTDriver)(nil)
+)
+
+// RESTOption configures a RESTDriver.
+type RESTOption func(*RESTDriver)
+
+// WithoutIdempotencyKeys sends writes without an Idempotency-Key, so that the gateway neither
+// records nor looks up their answers.
+func WithoutIdempotencyKeys() RESTOption {
+	return func(d *RESTDriver) { d.idempotencyKeys = false }
+}
 
 // NewRESTDriver returns a driver for the gateway at baseURL (e.g. http://127.0.0.1:8080) with
 // the API key of every organisation ({"MerchantMSP": "<key>", ...}). maxConns bounds the
 // kept-alive connections (use the largest worker count of the run).
-func NewRESTDriver(baseURL string, keys map[string]string, maxConns int) (*RESTDriver, error) {
+func NewRESTDriver(baseURL string, keys map[string]string, maxConns int, opts ...RESTOption) (*RESTDriver, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("rest driver: invalid gateway URL %q", baseURL)
@@ -56,11 +73,16 @@ func NewRESTDriver(baseURL string, keys map[string]string, maxConns int) (*RESTD
 	tr.MaxIdleConns = maxConns + 16
 	tr.MaxIdleConnsPerHost = maxConns + 16
 	base := strings.TrimRight(baseURL, "/")
-	return &RESTDriver{
-		base:   base,
-		client: testkit.NewClient(base, keys, testkit.WithHTTPClient(&http.Client{Transport: tr, Timeout: 2 * time.Minute})),
-		routes: routes,
-	}, nil
+	d := &RESTDriver{
+		base:            base,
+		client:          testkit.NewClient(base, keys, testkit.WithHTTPClient(&http.Client{Transport: tr, Timeout: 2 * time.Minute})),
+		routes:          routes,
+		idempotencyKeys: true,
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	return d, nil
 }
 
 // LoadCredentials reads a dev-credentials.json file ({"MerchantMSP": "<key>", ...}).
@@ -133,7 +155,11 @@ func (d *RESTDriver) Do(ctx context.Context, req Request) error {
 			body = b
 		}
 	}
-	r, err := d.client.Do(ctx, org, route.Method, path, body)
+	var headers []string
+	if op.Write && d.idempotencyKeys {
+		headers = []string{"Idempotency-Key", newIdempotencyKey()}
+	}
+	r, err := d.client.Do(ctx, org, route.Method, path, body, headers...)
 	if err != nil {
 		return &CallError{Op: req.Op, Reason: ReasonOf(err), Err: err}
 	}
@@ -158,4 +184,52 @@ func problemReason(r testkit.Reply) string {
 		return p.ValidationCode
 	}
 	return p.Code
+}
+
+// newIdempotencyKey returns a fresh random Idempotency-Key, one per request as a client makes
+// them.
+func newIdempotencyKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// retriesMetric is the gateway's counter of fresh proposals by transaction and reason.
+const retriesMetric = "xborder_fabric_retries_total{"
+
+// Retries implements RetryCounter with the gateway's own count of the proposals it made again
+// (xborder_fabric_retries_total on /metrics), summed by reason; nil when /metrics cannot be
+// read.
+func (d *RESTDriver) Retries() map[string]int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := d.client.Do(ctx, "", http.MethodGet, "/metrics", nil)
+	if err != nil || r.Status != http.StatusOK {
+		return nil
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(string(r.Body), "\n") {
+		labels, value, ok := strings.Cut(strings.TrimPrefix(line, retriesMetric), "} ")
+		if !ok || !strings.HasPrefix(line, retriesMetric) {
+			continue
+		}
+		n, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		if reason := metricLabel(labels, "reason"); reason != "" {
+			out[reason] += int64(n)
+		}
+	}
+	return out
+}
+
+// metricLabel returns the value of label name in a Prometheus label list (`a="x",b="y"`).
+func metricLabel(labels, name string) string {
+	for _, kv := range strings.Split(labels, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
 }

@@ -61,6 +61,9 @@ type Result struct {
 	Buckets []Bucket `json:"buckets"`
 	// Memory is sampled right after the round.
 	Memory Memory `json:"memory"`
+	// Retries are the operations sent again during the round, by reason, as the driver (or the
+	// gateway behind it) counts them; nil when it does not count them.
+	Retries map[string]int64 `json:"retries,omitempty"`
 	// Samples are every operation's measurements (not written to JSON).
 	Samples []Sample `json:"-"`
 }
@@ -121,6 +124,7 @@ func Run(ctx context.Context, r Round) (*Result, error) {
 	}
 	res.Prepare = time.Since(prepStart)
 
+	retriesBefore := retriesOf(r.Driver)
 	run := &roundRun{r: r, perWorker: make([][]Sample, r.Workers)}
 	stopProgress := func() {}
 	if r.Progress != nil {
@@ -145,6 +149,7 @@ func Run(ctx context.Context, r Round) (*Result, error) {
 	// At least ten samples per slice on average, so every point of the chart means something.
 	res.Buckets = Buckets(res.Samples, min(r.Buckets, max(1, len(res.Samples)/10)))
 	res.Memory = ReadMemory()
+	res.Retries = retriesSince(retriesBefore, retriesOf(r.Driver))
 	return res, nil
 }
 

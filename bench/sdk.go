@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	gwproto "github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -22,9 +25,23 @@ import (
 	"github.com/xborder/xborder/network/devnet"
 )
 
-// SDKRetries is how many fresh proposals the SDK driver makes after an MVCC_READ_CONFLICT,
-// the same bound the REST gateway of `xborder dev` uses, so both targets do the same work.
+// SDKRetries is how many fresh proposals the SDK driver makes after an MVCC_READ_CONFLICT or
+// a PHANTOM_READ_CONFLICT, the same bound the REST gateway of `xborder dev` uses, so both
+// targets do the same work.
 const SDKRetries = 3
+
+// SDKStaleRetries is how many times the SDK driver sends an operation again after a stale read
+// (NOT_FOUND or FAILED_PRECONDITION) or an endorsement mismatch, backing off from
+// SDKStaleBackoff: on a network whose peers commit blocks on their own, the next step of an
+// order may reach a peer that has not committed the previous one yet, and an application that
+// talks to the peers directly has to retry it. The SDK cannot tell such an answer from a real
+// one, so it retries both, blindly; the REST gateway retries only answers from peers it knows
+// or suspects to be behind (gateway/fabric Consistency).
+const SDKStaleRetries = 8
+
+// SDKStaleBackoff is the SDK driver's first pause before retrying a stale read; it doubles at
+// each retry, up to 500 ms.
+const SDKStaleBackoff = 20 * time.Millisecond
 
 // SDKPeer is one organisation's connection and client identity for the SDK driver.
 type SDKPeer struct {
@@ -43,6 +60,7 @@ type SDKDriver struct {
 	contracts map[string]*client.Contract
 	gateways  []*client.Gateway
 	conns     []*grpc.ClientConn
+	retries   retryCounts
 }
 
 var _ Driver = (*SDKDriver)(nil)
@@ -230,23 +248,106 @@ func (d *SDKDriver) Do(ctx context.Context, req Request) error {
 		opts = append(opts, client.WithTransient(inv.Transient))
 	}
 	contract := d.contracts[org]
-	if !op.Write {
-		if _, err := contract.EvaluateWithContext(ctx, inv.Transaction, opts...); err != nil {
-			return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
+	conflicts, stale := SDKRetries, SDKStaleRetries
+	for n := 0; ; n++ {
+		if op.Write {
+			_, err = contract.SubmitWithContext(ctx, inv.Transaction, opts...)
+		} else {
+			_, err = contract.EvaluateWithContext(ctx, inv.Transaction, opts...)
 		}
-		return nil
-	}
-	for attempt := 0; ; attempt++ {
-		_, err := contract.SubmitWithContext(ctx, inv.Transaction, opts...)
 		if err == nil {
 			return nil
 		}
-		var ce *client.CommitError
-		if errors.As(err, &ce) && ce.Code == peer.TxValidationCode_MVCC_READ_CONFLICT && attempt < SDKRetries && ctx.Err() == nil {
-			continue
+		reason := sdkRetryReason(err)
+		budget := &stale
+		if reason == retryMVCC || reason == retryPhantom {
+			budget = &conflicts
 		}
-		return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
+		if reason == "" || *budget == 0 || ctx.Err() != nil {
+			return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
+		}
+		*budget--
+		d.retries.add(reason)
+		if budget == &stale && !sleep(ctx, min(SDKStaleBackoff<<min(n, 10), 500*time.Millisecond)) {
+			return &CallError{Op: req.Op, Reason: sdkReason(err), Err: err}
+		}
 	}
+}
+
+// Retries implements RetryCounter: the SDK driver's own retries, by reason.
+func (d *SDKDriver) Retries() map[string]int64 { return d.retries.snapshot() }
+
+// The retry reasons of the drivers, named as the REST gateway counts them
+// (xborder_fabric_retries_total).
+const (
+	retryMVCC         = "mvcc_read_conflict"
+	retryPhantom      = "phantom_read_conflict"
+	retryMismatch     = "endorsement_mismatch"
+	retryNotFound     = "stale_not_found"
+	retryPrecondition = "stale_failed_precondition"
+)
+
+// sdkRetryReason says why an SDK error is worth sending the operation again ("" for no): a
+// conflict with a concurrent write, endorsers that disagreed, or an answer that may come from a
+// peer that has not committed the order's last write yet.
+func sdkRetryReason(err error) string {
+	var ce *client.CommitError
+	if errors.As(err, &ce) {
+		switch ce.Code {
+		case peer.TxValidationCode_MVCC_READ_CONFLICT:
+			return retryMVCC
+		case peer.TxValidationCode_PHANTOM_READ_CONFLICT:
+			return retryPhantom
+		}
+		return ""
+	}
+	if strings.Contains(fmt.Sprint(err, sdkMessages(err)), "ProposalResponsePayloads do not match") {
+		return retryMismatch
+	}
+	switch sdkReason(err) {
+	case "NOT_FOUND":
+		return retryNotFound
+	case "FAILED_PRECONDITION":
+		return retryPrecondition
+	}
+	return ""
+}
+
+// sleep waits for d or until ctx ends, reporting whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// retryCounts counts retries by reason, safely for concurrent workers.
+type retryCounts struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func (r *retryCounts) add(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]int64{}
+	}
+	r.n[reason]++
+}
+
+func (r *retryCounts) snapshot() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int64, len(r.n))
+	for k, v := range r.n {
+		out[k] = v
+	}
+	return out
 }
 
 // sdkReason classifies a Gateway SDK error: the chaincode's domain code if any message
@@ -256,15 +357,8 @@ func sdkReason(err error) string {
 	if errors.As(err, &ce) {
 		return ce.Code.String()
 	}
-	var msgs []string
-	var te *client.TransactionError
-	if errors.As(err, &te) {
-		for _, d := range te.Details() {
-			msgs = append(msgs, d.GetMessage())
-		}
-	}
+	msgs := sdkMessages(err)
 	st, _ := status.FromError(err)
-	msgs = append(msgs, st.Message())
 	// Details come from several peers; pick a stable answer.
 	sort.Strings(msgs)
 	for _, m := range msgs {
@@ -290,6 +384,26 @@ func sdkReason(err error) string {
 		return "COMMIT_STATUS_FAILED"
 	}
 	return ReasonOf(err)
+}
+
+// sdkMessages returns the per-peer messages of an SDK error (its ErrorDetails) and its gRPC
+// status message.
+func sdkMessages(err error) []string {
+	var msgs []string
+	st, _ := status.FromError(err)
+	var te *client.TransactionError
+	if errors.As(err, &te) {
+		for _, d := range te.Details() {
+			msgs = append(msgs, d.GetMessage())
+		}
+	} else {
+		for _, d := range st.Details() {
+			if ed, ok := d.(*gwproto.ErrorDetail); ok {
+				msgs = append(msgs, ed.GetMessage())
+			}
+		}
+	}
+	return append(msgs, st.Message())
 }
 
 func fileExists(path string) bool {

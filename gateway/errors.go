@@ -24,27 +24,27 @@ const (
 	CodeConflict           Code = "CONFLICT"
 	CodeFailedPrecondition Code = "FAILED_PRECONDITION"
 	CodeComplianceRejected Code = "COMPLIANCE_REJECTED"
-	CodeUnauthenticated    Code = "UNAUTHENTICATED"
-	CodeEndorsementFailed  Code = "ENDORSEMENT_FAILED"
-	CodeCommitFailed       Code = "COMMIT_FAILED"
-	CodeTimeout            Code = "TIMEOUT"
-	CodeUnavailable        Code = "UNAVAILABLE"
+	// CodeVersionMismatch is a write whose expected version (the If-Match header) is not the
+	// order's version: someone else changed the order since the client read it.
+	CodeVersionMismatch Code = "VERSION_MISMATCH"
+	// CodeFXOutOfTolerance is an escrow payment whose FX rate is outside the bounds the
+	// compliance rules set for the currency pair.
+	CodeFXOutOfTolerance  Code = "FX_OUT_OF_TOLERANCE"
+	CodeUnauthenticated   Code = "UNAUTHENTICATED"
+	CodeEndorsementFailed Code = "ENDORSEMENT_FAILED"
+	CodeCommitFailed      Code = "COMMIT_FAILED"
+	CodeTimeout           Code = "TIMEOUT"
+	CodeUnavailable       Code = "UNAVAILABLE"
 	// CodeRateLimited is answered when an API key exceeds its request rate.
 	CodeRateLimited Code = "RATE_LIMITED"
 	// CodePayloadTooLarge is answered when a request body exceeds the gateway's limit.
 	CodePayloadTooLarge Code = "PAYLOAD_TOO_LARGE"
 	// CodeIdempotencyMismatch is answered when an Idempotency-Key is reused with another request.
 	CodeIdempotencyMismatch Code = "IDEMPOTENCY_KEY_REUSED"
+	// CodeMethodNotAllowed is answered when a path exists but not with the request's method.
+	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
 	// CodeInternal is an unexpected failure inside the gateway; details go to the logs only.
 	CodeInternal Code = "INTERNAL"
-)
-
-// The chaincode codes added with the buyer, FX and payment-terms work (docs/design.md §9, §10):
-// a stale order version (an expectedVersion, or a buyer statement's orderVersion) and an escrow
-// payment's FX rate outside the compliance rules' bounds or tolerance.
-const (
-	CodeVersionMismatch  Code = "VERSION_MISMATCH"
-	CodeFXOutOfTolerance Code = "FX_OUT_OF_TOLERANCE"
 )
 
 // chaincodeCodes are the codes a chaincode error message may start with, longest first so that
@@ -54,7 +54,8 @@ var chaincodeCodes = []Code{
 	CodeVersionMismatch, CodeNotFound, CodeForbidden, CodeConflict,
 }
 
-// fieldCodes are the chaincode codes whose message always names the field first.
+// fieldCodes are the chaincode codes whose message names the offending field first
+// ("CODE: field: message").
 var fieldCodes = map[Code]bool{CodeInvalidArgument: true, CodeVersionMismatch: true, CodeFXOutOfTolerance: true}
 
 // Error is a failure with a stable code. Message is safe to show to the caller; Err (the

@@ -28,6 +28,10 @@ func TestParseChaincodeError(t *testing.T) {
 			Error{Code: CodeNotFound, Message: "order o-1 does not exist"}},
 		{"compliance", "COMPLIANCE_REJECTED: order total exceeds the single-order limit", true,
 			Error{Code: CodeComplianceRejected, Message: "order total exceeds the single-order limit"}},
+		{"version mismatch names the field", "chaincode response 500, VERSION_MISMATCH: expectedVersion: order o-1 is at version 6, not 5", true,
+			Error{Code: CodeVersionMismatch, Field: "expectedVersion", Message: "order o-1 is at version 6, not 5"}},
+		{"fx tolerance names the field", "FX_OUT_OF_TOLERANCE: fxRate: 1.5 is outside the bounds [0.80, 1.10] the compliance rules (version 3) set for USD/EUR", true,
+			Error{Code: CodeFXOutOfTolerance, Field: "fxRate", Message: "1.5 is outside the bounds [0.80, 1.10] the compliance rules (version 3) set for USD/EUR"}},
 		{"embedded identifier is not a code", "XNOT_FOUND: nope", false, Error{}},
 		{"no code", "failed to execute transaction: timeout", false, Error{}},
 	} {

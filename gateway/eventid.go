@@ -45,3 +45,16 @@ func ParseEventID(s string) (EventID, error) {
 	}
 	return EventID{Block: block, Index: uint32(index)}, nil
 }
+
+// MarshalText renders the ID as "<block>-<index>", so that it is a string in JSON.
+func (id EventID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText parses "<block>-<index>".
+func (id *EventID) UnmarshalText(b []byte) error {
+	v, err := ParseEventID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}

@@ -25,6 +25,15 @@ type Invocation struct {
 	Args [][]byte
 	// Transient carries private values (never written to the block).
 	Transient map[string][]byte
+	// OrderID is the order the transaction reads or writes ("" when it is not about one
+	// order). The ledger service uses it for read-your-writes: before it endorses or evaluates
+	// the transaction, it waits until the peers it can observe have committed the last write
+	// of that order it knows of.
+	OrderID string
+	// MinBlock, when not zero, is a block the caller needs committed on the peers before the
+	// transaction runs: a consistency token, such as the block of a write another gateway
+	// answered (X-Min-Block-Number).
+	MinBlock uint64
 }
 
 // SubmitOption tunes one Ledger.Submit.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -25,8 +26,9 @@ type Operation struct {
 	// Status is the HTTP status of a successful synchronous write (200 or 201); queries answer
 	// 200.
 	Status int
-	// OrderIDParam names the path parameter that becomes the write request's "orderId" ("" for
-	// none: the body carries it or the transaction has none).
+	// OrderIDParam names the path parameter that holds the ID of the order the operation is
+	// about: a write sends it as its request's "orderId", a query reads that order ("" for
+	// none: the body carries it or the operation is not about one order).
 	OrderIDParam string
 	// Params are, in order, the request parameters (path or query) that are a query's
 	// arguments.
@@ -34,6 +36,13 @@ type Operation struct {
 	// Paged is true for a query that has a "bookmark" parameter and whose result is a page with
 	// the next page's "bookmark".
 	Paged bool
+	// IfMatch is true for a write on an existing order that takes the order version the
+	// client expects (the If-Match header): params[ExpectedVersionParam] becomes the request's
+	// numeric "expectedVersion", and the chaincode refuses the write with VERSION_MISMATCH when
+	// the order is at another version.
+	IfMatch bool
+	// ETag is true when the result is the order: its "version" is the order's entity tag.
+	ETag bool
 	// Private names the request fields that travel in the transient map, never in the
 	// transaction's arguments (nil for none).
 	Private *Private
@@ -75,6 +84,10 @@ type PrivateField struct {
 	Transient string
 }
 
+// ExpectedVersionParam is the params entry of Invocation that carries the order version a write
+// expects (from the If-Match header), for operations with IfMatch.
+const ExpectedVersionParam = "expectedVersion"
+
 // Location renders the Location header of a created resource: Prefix followed by the result's
 // string field Field.
 type Location struct {
@@ -84,7 +97,7 @@ type Location struct {
 
 // operations is the mapping, by operationId.
 var operations = []Operation{
-	{ID: "createOrder", Transaction: "CreateOrder", Write: true, Status: http.StatusCreated,
+	{ID: "createOrder", Transaction: "CreateOrder", Write: true, Status: http.StatusCreated, ETag: true,
 		Private: &Private{TransientKey: "order_private", Salted: true, Fields: []PrivateField{
 			{Request: "buyer.name", Transient: "name"},
 			{Request: "buyer.address", Transient: "address"},
@@ -92,35 +105,35 @@ var operations = []Operation{
 			{Request: "consigneeSalt", Transient: "consigneeSalt"},
 		}},
 		Location: Location{Prefix: "/api/v1/orders/", Field: "orderId"}, Capability: orderTrackingLink},
-	{ID: "escrowPayment", Transaction: "EscrowPayment", Write: true, Status: http.StatusOK, OrderIDParam: "id",
+	{ID: "escrowPayment", Transaction: "EscrowPayment", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true,
 		Private: &Private{TransientKey: "payment_private", Salted: true, Fields: []PrivateField{
 			{Request: "payerName", Transient: "payerName"},
 			{Request: "payerAccount", Transient: "payerAccount"},
 		}}},
-	{ID: "registerWaybill", Transaction: "RegisterWaybill", Write: true, Status: http.StatusOK, OrderIDParam: "id",
+	{ID: "registerWaybill", Transaction: "RegisterWaybill", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true,
 		Private: &Private{TransientKey: "waybill_private", Fields: []PrivateField{
 			{Request: "consigneeName", Transient: "consigneeName"},
 			{Request: "consigneeAddress", Transient: "consigneeAddress"},
 			{Request: "consigneeSalt", Transient: "consigneeSalt"},
 		}}},
-	{ID: "declareCustoms", Transaction: "DeclareCustoms", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
-	{ID: "decideCustoms", Transaction: "DecideCustoms", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
-	{ID: "recordCheckpoint", Transaction: "RecordCheckpoint", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
-	{ID: "confirmDelivery", Transaction: "ConfirmDelivery", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
-	{ID: "releaseEscrow", Transaction: "ReleaseEscrow", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
-	{ID: "openDispute", Transaction: "OpenDispute", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
-	{ID: "resolveDispute", Transaction: "ResolveDispute", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
-	{ID: "cancelOrder", Transaction: "CancelOrder", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
+	{ID: "declareCustoms", Transaction: "DeclareCustoms", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true},
+	{ID: "decideCustoms", Transaction: "DecideCustoms", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true},
+	{ID: "recordCheckpoint", Transaction: "RecordCheckpoint", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true},
+	{ID: "confirmDelivery", Transaction: "ConfirmDelivery", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true},
+	{ID: "releaseEscrow", Transaction: "ReleaseEscrow", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true},
+	{ID: "openDispute", Transaction: "OpenDispute", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true},
+	{ID: "resolveDispute", Transaction: "ResolveDispute", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true},
+	{ID: "cancelOrder", Transaction: "CancelOrder", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true},
 	{ID: "setComplianceRules", Transaction: "SetComplianceRules", Write: true, Status: http.StatusOK},
-	{ID: "anchorDocument", Transaction: "AnchorDocument", Write: true, Status: http.StatusCreated,
+	{ID: "anchorDocument", Transaction: "AnchorDocument", Write: true, Status: http.StatusCreated, IfMatch: true,
 		Location: Location{Prefix: "/api/v1/documents/", Field: "sha256"}},
 
-	{ID: "getOrder", Transaction: "GetOrder", Status: http.StatusOK, Params: []Param{{Name: "id"}}},
+	{ID: "getOrder", Transaction: "GetOrder", Status: http.StatusOK, OrderIDParam: "id", ETag: true, Params: []Param{{Name: "id"}}},
 	{ID: "listOrders", Transaction: "ListOrders", Status: http.StatusOK, Paged: true, Params: []Param{
 		{Name: "merchantId"}, {Name: "status"}, {Name: "buyerId"}, {Name: "pageSize", Default: "0"}, {Name: "bookmark"},
 		{Name: "createdFrom"}, {Name: "createdTo"},
 	}},
-	{ID: "getOrderHistory", Transaction: "GetOrderHistory", Status: http.StatusOK, Params: []Param{{Name: "id"}}},
+	{ID: "getOrderHistory", Transaction: "GetOrderHistory", Status: http.StatusOK, OrderIDParam: "id", Params: []Param{{Name: "id"}}},
 	{ID: "getMerchantCredit", Transaction: "GetMerchantCredit", Status: http.StatusOK, Params: []Param{{Name: "id"}}},
 	{ID: "getSettlementReport", Transaction: "GetSettlementReport", Status: http.StatusOK, Params: []Param{
 		{Name: "merchantId"}, {Name: "currency"}, {Name: "from"}, {Name: "to"},
@@ -168,9 +181,11 @@ func OperationByTransaction(tx string) (Operation, bool) {
 // and query parameters by name (a query parameter the request lacks is absent from the map),
 // body is the request body of a write (JSON; empty for none). A write sends one argument, the
 // body as a JSON object with the order ID of the path and without its private fields, which go
-// to the transient map (salted where the chaincode hashes them); a query sends its parameters
-// in order. An operation with Token access sends the SHA-256 of the path's token instead of the
-// token. The caller's params and body are not modified. Errors are *Error values.
+// to the transient map (salted where the chaincode hashes them); a write with IfMatch also sends
+// params[ExpectedVersionParam], when present, as its numeric "expectedVersion". A query sends
+// its parameters in order. An operation with Token access sends the SHA-256 of the path's token
+// instead of the token. The invocation names the order it is about (OrderID). The caller's
+// params and body are not modified. Errors are *Error values.
 func (op Operation) Invocation(params map[string]string, body []byte) (Invocation, error) {
 	inv := Invocation{Transaction: op.Transaction}
 	if op.Token != nil {
@@ -184,6 +199,9 @@ func (op Operation) Invocation(params map[string]string, body []byte) (Invocatio
 			}
 			inv.Args = append(inv.Args, []byte(v))
 		}
+		if op.OrderIDParam != "" {
+			inv.OrderID = params[op.OrderIDParam]
+		}
 		return inv, nil
 	}
 	req, err := decodeRequest(body)
@@ -196,6 +214,10 @@ func (op Operation) Invocation(params map[string]string, body []byte) (Invocatio
 	if op.Token != nil {
 		req[op.Token.HashField] = params[op.Token.HashField]
 	}
+	if err := op.expectVersion(params, req); err != nil {
+		return Invocation{}, err
+	}
+	inv.OrderID, _ = req["orderId"].(string)
 	if op.Private != nil {
 		t, err := op.Private.split(req)
 		if err != nil {
@@ -209,6 +231,20 @@ func (op Operation) Invocation(params map[string]string, body []byte) (Invocatio
 	}
 	inv.Args = [][]byte{arg}
 	return inv, nil
+}
+
+// expectVersion sends params[ExpectedVersionParam], when present on a write with IfMatch, as
+// the request's numeric "expectedVersion".
+func (op Operation) expectVersion(params map[string]string, req map[string]any) error {
+	v, ok := params[ExpectedVersionParam]
+	if !ok || !op.IfMatch {
+		return nil
+	}
+	if _, err := strconv.ParseUint(v, 10, 63); err != nil || v == "0" || v[0] == '0' {
+		return FieldError(ExpectedVersionParam, "must be a positive integer, not %q", v)
+	}
+	req["expectedVersion"] = json.Number(v)
+	return nil
 }
 
 // decodeRequest decodes a write's JSON body (numbers kept as written) into a fresh object.

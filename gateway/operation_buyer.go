@@ -23,10 +23,12 @@ var statementReceipt = []string{"orderId", "status", "version", "currency", "tot
 // buyerOperations are the REST operations of the buyer, FX reference rates and payment terms
 // (docs/design.md §10), kept apart from the lifecycle's table.
 var buyerOperations = []Operation{
+	// A buyer statement names the order version it was signed for (orderVersion): the buyer's
+	// signature, not an If-Match, protects it against a changed order.
 	{ID: "submitBuyerStatement", Transaction: "SubmitBuyerStatement", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
-	{ID: "issueTrackingLink", Transaction: "SetTrackingLink", Write: true, Status: http.StatusCreated, OrderIDParam: "id",
+	{ID: "issueTrackingLink", Transaction: "SetTrackingLink", Write: true, Status: http.StatusCreated, OrderIDParam: "id", IfMatch: true,
 		Capability: &Capability{HashField: "tokenHash", TokenField: "trackingToken", URLField: "trackingUrl", URLPrefix: TrackingPagePrefix}},
-	{ID: "revokeTrackingLink", Transaction: "SetTrackingLink", Write: true, Status: http.StatusOK, OrderIDParam: "id"},
+	{ID: "revokeTrackingLink", Transaction: "SetTrackingLink", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true},
 	{ID: "publishFXReferenceRates", Transaction: "PublishFXReferenceRates", Write: true, Status: http.StatusOK},
 	{ID: "getFXReferenceRate", Transaction: "GetFXReferenceRate", Status: http.StatusOK, Params: []Param{
 		{Name: "orderCurrency"}, {Name: "payerCurrency"}, {Name: "date"},

@@ -50,6 +50,19 @@ func TestWriteInvocation(t *testing.T) {
 			wantArg: `{"orderId":"o-4"}`},
 		{name: "large integers are kept as written", op: "setComplianceRules", body: `{"singleOrderLimit":{"USD":9007199254740993}}`,
 			wantArg: `{"singleOrderLimit":{"USD":9007199254740993}}`},
+		{name: "the expected version becomes a number", op: "confirmDelivery",
+			params:  map[string]string{"id": "o-5", gateway.ExpectedVersionParam: "7"},
+			wantArg: `{"orderId":"o-5","expectedVersion":7}`},
+		{name: "an anchor on an order takes the expected version too", op: "anchorDocument",
+			params:  map[string]string{gateway.ExpectedVersionParam: "3"},
+			body:    `{"sha256":"ab","orderId":"o-6","kind":"INVOICE"}`,
+			wantArg: `{"sha256":"ab","orderId":"o-6","kind":"INVOICE","expectedVersion":3}`},
+		{name: "a write that takes no expected version ignores it", op: "createOrder",
+			params: map[string]string{gateway.ExpectedVersionParam: "7"}, body: validOrder,
+			wantArg: `{"orderId":"o-1","merchantId":"m-1","buyer":{"id":"b-1","country":"US"},"sellerCountry":"CN","currency":"USD",` +
+				`"items":[{"sku":"s","name":"Tea","hsCode":"090210","quantity":2,"unitPrice":1250}],"shippingFee":500}`,
+			transient: "order_private", wantSalted: true,
+			wantPriv: map[string]any{"name": "Ann", "address": "1 Main St", "phone": "+1 555", "consigneeSalt": "5a5a"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +106,38 @@ func TestWriteInvocationErrors(t *testing.T) {
 			e := gateway.AsError(err)
 			require.Equal(t, gateway.CodeInvalidArgument, e.Code)
 			require.Equal(t, tc.field, e.Field)
+		})
+	}
+	for _, v := range []string{"0", "-1", "07", "1.5", "x", "", "9223372036854775808"} {
+		t.Run("expected version "+v, func(t *testing.T) {
+			_, err := operation(t, "cancelOrder").Invocation(map[string]string{"id": "o-1", gateway.ExpectedVersionParam: v}, nil)
+			e := gateway.AsError(err)
+			require.Equal(t, gateway.CodeInvalidArgument, e.Code)
+			require.Equal(t, gateway.ExpectedVersionParam, e.Field)
+		})
+	}
+}
+
+func TestInvocationNamesItsOrder(t *testing.T) {
+	for _, tc := range []struct {
+		op     string
+		params map[string]string
+		body   string
+		want   string
+	}{
+		{"createOrder", nil, validOrder, "o-1"},
+		{"cancelOrder", map[string]string{"id": "o-2"}, "", "o-2"},
+		{"anchorDocument", nil, `{"sha256":"ab","orderId":"o-3","kind":"INVOICE"}`, "o-3"},
+		{"getOrder", map[string]string{"id": "o-4"}, "", "o-4"},
+		{"getOrderHistory", map[string]string{"id": "o-5"}, "", "o-5"},
+		{"getMerchantCredit", map[string]string{"id": "m-1"}, "", ""},
+		{"listOrders", map[string]string{"merchantId": "m-1"}, "", ""},
+		{"setComplianceRules", nil, `{}`, ""},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			inv, err := operation(t, tc.op).Invocation(tc.params, []byte(tc.body))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, inv.OrderID)
 		})
 	}
 }
@@ -180,13 +225,19 @@ func TestOperationTable(t *testing.T) {
 			require.Equal(t, op.ID, byTx.ID)
 		}
 		require.Contains(t, []int{http.StatusOK, http.StatusCreated}, op.Status, op.ID)
+		if op.OrderIDParam != "" && op.ID != "submitBuyerStatement" { // its statement carries orderVersion
+			require.True(t, op.IfMatch || !op.Write, "%s: a write on an existing order takes If-Match", op.ID)
+		}
 		if op.Write {
 			require.Empty(t, op.Params, "%s: a write's arguments are its body", op.ID)
 			continue
 		}
 		require.Nil(t, op.Private, op.ID)
-		require.Empty(t, op.OrderIDParam, op.ID)
+		require.False(t, op.IfMatch, op.ID)
 		require.Equal(t, http.StatusOK, op.Status, op.ID)
+		if op.OrderIDParam != "" {
+			require.Contains(t, op.Params, gateway.Param{Name: op.OrderIDParam}, "%s reads the order of its path", op.ID)
+		}
 		if op.Paged {
 			require.True(t, slices.ContainsFunc(op.Params, func(p gateway.Param) bool { return p.Name == "bookmark" }), op.ID)
 		}

@@ -178,17 +178,33 @@ type ledgerTx struct {
 	Type  common.HeaderType
 }
 
-// inspectLedger opens the devnet ledger of a stopped dev system, verifies the hash chain and
-// returns every transaction in block order.
+// inspectLedger opens the ledgers of a stopped dev system's devnet: the ordering service's
+// block store and every peer's ledger must verify (hash chains) after kill -9. It returns the
+// ordering service's height and every transaction of the tallest peer's ledger, in block order
+// (peers commit on their own, so at a kill they may be at different heights; every peer holds a
+// prefix of the same chain).
 func inspectLedger(t *testing.T, dataDir string) (height uint64, txs []ledgerTx) {
 	t.Helper()
-	l, err := ledger.Open(filepath.Join(dataDir, "devnet", "ledger"), ledger.WithLockTimeout(10*time.Second))
+	store, err := ledger.OpenBlockStore(filepath.Join(dataDir, "devnet", "orderer"))
 	require.NoError(t, err)
-	defer func() { require.NoError(t, l.Close()) }()
-	require.NoError(t, l.VerifyChain(), "the block hash chain must verify after kill -9")
-	height = l.Height()
-	for n := range height {
-		b, err := l.Block(n)
+	defer func() { require.NoError(t, store.Close()) }()
+	require.NoError(t, store.Verify(), "the ordering service's hash chain must verify after kill -9")
+	dirs, err := filepath.Glob(filepath.Join(dataDir, "devnet", "peers", "*", "ledger"))
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs)
+	var tallest *ledger.Ledger
+	for _, dir := range dirs {
+		l, err := ledger.Open(dir, ledger.WithLockTimeout(10*time.Second))
+		require.NoError(t, err)
+		defer func() { require.NoError(t, l.Close()) }()
+		require.NoError(t, l.VerifyChain(), "the block hash chain of %s must verify after kill -9", dir)
+		require.LessOrEqual(t, l.Height(), store.Height(), "%s is ahead of the ordering service", dir)
+		if tallest == nil || l.Height() > tallest.Height() {
+			tallest = l
+		}
+	}
+	for n := range tallest.Height() {
+		b, err := tallest.Block(n)
 		require.NoError(t, err)
 		filter := b.GetMetadata().GetMetadata()[common.BlockMetadataIndex_TRANSACTIONS_FILTER]
 		require.Len(t, filter, len(b.GetData().GetData()), "block %d: transactions filter", n)
@@ -202,5 +218,5 @@ func inspectLedger(t *testing.T, dataDir string) (height uint64, txs []ledgerTx)
 			txs = append(txs, ledgerTx{TxID: ch.GetTxId(), Block: n, Code: peer.TxValidationCode(filter[i]), Type: common.HeaderType(ch.GetType())})
 		}
 	}
-	return height, txs
+	return store.Height(), txs
 }

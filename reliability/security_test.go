@@ -47,7 +47,7 @@ func TestRequestLimits(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, app.Close()) })
 	c := newRESTClient(app.URL, app.Credentials)
-	height := func() uint64 { return app.Network.Ledger().Height() }
+	height := func() uint64 { return app.Network.OrdererHeight() }
 	spec := newOrderSpec("limits-1", "merchant-sec", 1, 500, 0)
 
 	t.Run("1 MiB body accepted, one byte more refused", func(t *testing.T) {

@@ -1,11 +1,15 @@
 // Command xborder-bench runs Caliper-style benchmark rounds against xborder: through the REST
 // gateway, directly through the Fabric Gateway SDK, or both side by side on an embedded dev
-// system, and writes the results as Markdown, JSON and SVG latency charts.
+// system or on a real Fabric network, and writes the results as Markdown, JSON and SVG latency
+// charts. REST writes carry a fresh Idempotency-Key, as real clients send them
+// (--idempotency-keys=false turns that off).
 //
 //	xborder-bench --embedded --preset issue6
 //	xborder-bench --embedded --round workload=create,workers=16,duration=20s --round workload=read,workers=16,count=2000
+//	xborder-bench --fabric-home ./fabric-data --round workload=lifecycle,workers=64,duration=30s
 //	xborder-bench --target rest --url http://127.0.0.1:8080 --credentials ./xborder-data/dev-credentials.json --preset smoke
 //	xborder-bench --target sdk --devnet-data ./xborder-data --preset smoke
+//	xborder-bench --target sdk --gateway-config ./fabric-data/gateway.yaml --preset smoke
 package main
 
 import (
@@ -52,8 +56,11 @@ func (r *roundList) Set(v string) error { *r = append(*r, v); return nil }
 type options struct {
 	embedded                 bool
 	data                     string
+	fabricHome               string
 	targets                  string
 	url, creds, devnetData   string
+	gatewayConfig            string
+	idempotencyKeys          bool
 	rounds                   roundList
 	preset, out, runID       string
 	prepWorkers, seedWorkers int
@@ -69,10 +76,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.embedded, "embedded", false, "start the dev system (devnet, chaincode, REST gateway) in this process and measure it")
 	fs.StringVar(&o.data, "data", "", "data directory of the embedded dev system (default: a temporary directory, removed afterwards)")
-	fs.StringVar(&o.targets, "target", "", "targets, comma-separated: rest, sdk (default with --embedded: rest,sdk)")
+	fs.StringVar(&o.fabricHome, "fabric-home", "", "home of a real Fabric network (network/fabric/network.sh, holding gateway.yaml and credentials.json): run its REST gateway in this process and measure it and the SDK on the same peers")
+	fs.StringVar(&o.targets, "target", "", "targets, comma-separated: rest, sdk (default with --embedded or --fabric-home: rest,sdk)")
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "REST gateway base URL (--target rest)")
 	fs.StringVar(&o.creds, "credentials", "", "dev-credentials.json with one API key per organisation (--target rest)")
 	fs.StringVar(&o.devnetData, "devnet-data", "", "data directory of `xborder devnet`, holding connection.json (--target sdk)")
+	fs.StringVar(&o.gatewayConfig, "gateway-config", "", "gateway.yaml of a real Fabric network, as network.sh deploy writes it (--target sdk)")
+	fs.BoolVar(&o.idempotencyKeys, "idempotency-keys", true, "send every REST write with a fresh Idempotency-Key, as real clients do")
 	fs.Var(&o.rounds, "round", "a round, repeatable: workload=create|lifecycle|read|list|hot-merchant,workers=N,rate=R,count=N|duration=D[,target=rest+sdk][,ledger=N][,page=N]")
 	fs.StringVar(&o.preset, "preset", "", "a named plan: "+strings.Join(presetNames(), ", "))
 	fs.StringVar(&o.out, "out", "", "report directory (default ./bench-results/<run id>)")
@@ -126,12 +136,15 @@ func (o *options) roundSpecs() ([]bench.RoundSpec, int, error) {
 
 // targetOrder is the default order of the targets.
 func (o *options) targetOrder() ([]string, error) {
+	if o.embedded && o.fabricHome != "" {
+		return nil, errors.New("--embedded and --fabric-home are two different systems: give one")
+	}
 	order := splitList(o.targets)
-	if len(order) == 0 && o.embedded {
+	if len(order) == 0 && (o.embedded || o.fabricHome != "") {
 		order = []string{"rest", "sdk"}
 	}
 	if len(order) == 0 {
-		return nil, errors.New("no target: give --target rest and/or sdk, or --embedded")
+		return nil, errors.New("no target: give --target rest and/or sdk, --embedded or --fabric-home")
 	}
 	return order, nil
 }
@@ -167,6 +180,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if o.fabricHome != "" {
+		if err := t.startFabric(ctx, o, maxWorkers, logger, rep, stderr); err != nil {
+			return err
+		}
+	}
 	if err := t.open(o, order, maxWorkers, rep); err != nil {
 		return err
 	}
@@ -193,23 +211,57 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
-// targets are the drivers of a run by name, and the embedded system that owns some of them.
+// targets are the drivers of a run by name, and the embedded system or in-process gateway that
+// owns some of them.
 type targets struct {
 	drivers map[string]bench.Driver
 	sys     *bench.Embedded
+	fab     *bench.Fabric
+}
+
+// restOptions are the REST driver's options of the command line.
+func (o *options) restOptions() []bench.RESTOption {
+	if o.idempotencyKeys {
+		return nil
+	}
+	return []bench.RESTOption{bench.WithoutIdempotencyKeys()}
+}
+
+// idempotencyNote says in the report whether REST writes carried Idempotency-Keys.
+func (o *options) idempotencyNote() string {
+	if o.idempotencyKeys {
+		return "REST writes carry a fresh Idempotency-Key each (the gateway records every answer)"
+	}
+	return "REST writes carry no Idempotency-Key (--idempotency-keys=false)"
+}
+
+// startFabric starts the REST gateway of a real Fabric network in this process and takes its
+// two drivers.
+func (t *targets) startFabric(ctx context.Context, o *options, maxWorkers int, logger *slog.Logger, rep *bench.Report, stderr io.Writer) error {
+	start := time.Now()
+	f, err := bench.StartFabric(ctx, o.fabricHome, maxWorkers, logger, o.restOptions()...)
+	if err != nil {
+		return err
+	}
+	t.fab = f
+	t.drivers["rest"], t.drivers["sdk"] = f.REST, f.SDK
+	rep.Notes = append(rep.Notes, fmt.Sprintf("real Fabric network in %s: REST gateway from %s in this process (rate limit %.0f/s), SDK with the same identities and peers; started in %.1f s",
+		o.fabricHome, bench.GatewayConfigFile, bench.FabricRateLimit, time.Since(start).Seconds()), o.idempotencyNote())
+	fmt.Fprintf(stderr, "REST gateway of %s ready at %s\n", o.fabricHome, f.URL)
+	return nil
 }
 
 // startEmbedded starts the embedded dev system and takes its two drivers.
 func (t *targets) startEmbedded(ctx context.Context, o *options, maxWorkers int, logger *slog.Logger, rep *bench.Report, stderr io.Writer) error {
 	start := time.Now()
-	sys, err := bench.StartEmbedded(ctx, o.data, maxWorkers, logger)
+	sys, err := bench.StartEmbedded(ctx, o.data, maxWorkers, logger, o.restOptions()...)
 	if err != nil {
 		return err
 	}
 	t.sys = sys
 	t.drivers["rest"], t.drivers["sdk"] = sys.REST, sys.SDK
 	rep.Notes = append(rep.Notes, fmt.Sprintf("embedded dev system (devnet + chaincode + REST gateway in this process; devnet batch timeout %s, at most %d transactions per block; REST rate limit %.0f/s), started in %.1f s",
-		devnet.DefaultBatchTimeout, devnet.DefaultMaxBatch, bench.EmbeddedRateLimit, time.Since(start).Seconds()))
+		devnet.DefaultBatchTimeout, devnet.DefaultMaxBatch, bench.EmbeddedRateLimit, time.Since(start).Seconds()), o.idempotencyNote())
 	fmt.Fprintf(stderr, "embedded dev system ready at %s (data %s)\n", sys.App.URL, sys.Dir)
 	return nil
 }
@@ -241,14 +293,21 @@ func openTarget(o *options, name string, maxWorkers int) (bench.Driver, string, 
 		if err != nil {
 			return nil, "", err
 		}
-		d, err := bench.NewRESTDriver(o.url, keys, maxWorkers)
+		d, err := bench.NewRESTDriver(o.url, keys, maxWorkers, o.restOptions()...)
 		if err != nil {
 			return nil, "", err
 		}
-		return d, "REST target " + o.url, nil
+		return d, "REST target " + o.url + "; " + o.idempotencyNote(), nil
 	case "sdk":
+		if o.gatewayConfig != "" {
+			d, err := bench.DialGatewayConfig(o.gatewayConfig)
+			if err != nil {
+				return nil, "", err
+			}
+			return d, "SDK target from " + o.gatewayConfig, nil
+		}
 		if o.devnetData == "" {
-			return nil, "", errors.New("--target sdk needs --devnet-data (or --embedded)")
+			return nil, "", errors.New("--target sdk needs --devnet-data or --gateway-config (or --embedded, --fabric-home)")
 		}
 		d, err := bench.DialDevnet(o.devnetData)
 		if err != nil {
@@ -268,15 +327,24 @@ func (t *targets) seedDriver(order []string) bench.Driver {
 	return t.drivers[order[0]]
 }
 
-// close stops the embedded system (with its drivers) and closes the other drivers.
+// close stops the embedded system or the in-process gateway (with their drivers) and closes the
+// other drivers.
 func (t *targets) close(stderr io.Writer) {
+	owned := map[bench.Driver]bool{}
 	if t.sys != nil {
+		owned[t.sys.REST], owned[t.sys.SDK] = true, true
 		if err := t.sys.Close(); err != nil {
 			fmt.Fprintln(stderr, "xborder-bench:", err)
 		}
 	}
+	if t.fab != nil {
+		owned[t.fab.REST], owned[t.fab.SDK] = true, true
+		if err := t.fab.Close(); err != nil {
+			fmt.Fprintln(stderr, "xborder-bench:", err)
+		}
+	}
 	for _, d := range t.drivers {
-		if t.sys == nil || (d != t.sys.REST && d != t.sys.SDK) {
+		if !owned[d] {
 			_ = d.Close()
 		}
 	}

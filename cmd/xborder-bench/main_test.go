@@ -22,6 +22,9 @@ func TestRunArgumentErrors(t *testing.T) {
 		{"sdk without devnet data", []string{"--target", "sdk", "--preset", "smoke"}, "needs --devnet-data"},
 		{"sdk without connection file", []string{"--target", "sdk", "--devnet-data", t.TempDir(), "--preset", "smoke"}, "connection.json"},
 		{"unknown target", []string{"--target", "grpc", "--preset", "smoke"}, "unknown target"},
+		{"sdk without gateway config", []string{"--target", "sdk", "--gateway-config", t.TempDir() + "/gateway.yaml", "--preset", "smoke"}, "gateway.yaml"},
+		{"two systems", []string{"--embedded", "--fabric-home", t.TempDir(), "--preset", "smoke"}, "give one"},
+		{"fabric home without a network", []string{"--fabric-home", t.TempDir(), "--preset", "smoke"}, "gateway.yaml"},
 		{"stray argument", []string{"--preset", "smoke", "extra"}, "unexpected arguments"},
 		{"unknown flag", []string{"--speed", "3"}, "flag provided but not defined"},
 	} {

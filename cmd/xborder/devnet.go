@@ -7,8 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/xborder/xborder/chaincode"
@@ -41,6 +44,8 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	maxBatch := fs.Int("max-batch", devnet.DefaultMaxBatch, "maximum transactions per block")
 	cutWhenIdle := fs.Bool("cut-when-idle", true, "cut a block at once for a transaction that finds the orderer idle (false: always wait for --batch-timeout, as Fabric does)")
 	attachTimeout := fs.Duration("attach-timeout", 30*time.Second, "how long to wait for the chaincode server at start")
+	delays := commitDelays{}
+	fs.Var(delays, "commit-delay", "per-organisation peer commit delay, e.g. MerchantMSP=300ms,BankMSP=0: each block is committed by that organisation's peer this long after it was ordered, so its reads lag behind (default: no delay)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -88,6 +93,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ListenHost:   *listen,
 		BasePort:     *port,
 		Plaintext:    *plaintext,
+		CommitDelay:  delays,
 	}
 	net, err := devnet.Start(ctx, cfg, devnet.WithLogger(logger))
 	if err != nil {
@@ -118,6 +124,37 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 	return ctx.Err()
+}
+
+// commitDelays is the --commit-delay flag: MSP ID = duration pairs, comma-separated; the flag
+// may be repeated.
+type commitDelays map[string]time.Duration
+
+func (d commitDelays) String() string {
+	parts := make([]string, 0, len(d))
+	for _, id := range slices.Sorted(maps.Keys(d)) {
+		parts = append(parts, id+"="+d[id].String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (d commitDelays) Set(s string) error {
+	for _, pair := range strings.Split(s, ",") {
+		id, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || id == "" {
+			return fmt.Errorf("%q is not MSPID=duration", pair)
+		}
+		if v == "0" {
+			d[id] = 0
+			continue
+		}
+		delay, err := time.ParseDuration(v)
+		if err != nil || delay < 0 {
+			return fmt.Errorf("%q: the delay of %s is not a non-negative duration such as 300ms", pair, id)
+		}
+		d[id] = delay
+	}
+	return nil
 }
 
 func writeConnectionInfo(path string, info connectionInfo) error {

@@ -35,6 +35,8 @@ func TestRunUsage(t *testing.T) {
 		{"unknown", []string{"nope"}, 2},
 		{"bad flag", []string{"devnet", "--no-such-flag"}, 2},
 		{"extra argument", []string{"devnet", "extra"}, 2},
+		{"bad commit delay", []string{"devnet", "--commit-delay", "BankMSP=soon"}, 2},
+		{"commit delay without organisation", []string{"devnet", "--commit-delay", "300ms"}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,7 +56,8 @@ func TestDevnetCommand(t *testing.T) {
 		{
 			name: "external chaincode server",
 			args: func(t *testing.T) []string {
-				return []string{"--chaincode", "kv", "--chaincode-address", startKV(t), "--endorsement-policy", "OR('MerchantMSP.peer')"}
+				return []string{"--chaincode", "kv", "--chaincode-address", startKV(t), "--endorsement-policy", "OR('MerchantMSP.peer')",
+					"--commit-delay", "BankMSP=0,CustomsMSP=10ms"}
 			},
 			check: func(t *testing.T, contract *client.Contract) {
 				_, err := contract.SubmitTransaction("put", "cli", "works")
@@ -85,7 +88,7 @@ func TestDevnetCommand(t *testing.T) {
 			go func() { done <- run(ctx, args, &out, &errOut) }()
 			info := waitConnectionInfo(t, filepath.Join(dir, "connection.json"), done, &errOut)
 			require.Equal(t, "xborder", info.Channel)
-			require.Len(t, info.Peers, 4)
+			require.Len(t, info.Peers, 5, "Merchant, Bank, Carrier, Customs and Regulator")
 			require.Equal(t, "MerchantMSP", info.Peers[0].MSPID)
 			tc.check(t, connect(t, info, info.Peers[0]))
 			cancel()
@@ -187,4 +190,32 @@ func startKV(t *testing.T) string {
 	go func() { _ = gs.Serve(lis) }()
 	t.Cleanup(gs.Stop)
 	return lis.Addr().String()
+}
+
+// TestGatewayTLSFlags checks that the TLS flags of `xborder gateway` apply over the
+// configuration file and are validated with it.
+func TestGatewayTLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`organizations:
+  - mspId: BankMSP
+    peerEndpoint: 127.0.0.1:1
+    certificate: cert.pem
+    privateKey: key.pem
+`), 0o600))
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"certificate without key", []string{"--tls-cert", "server.crt"}, "certFile and keyFile go together"},
+		{"client CAs without a certificate", []string{"--tls-client-ca", "clients.pem"}, "need certFile and keyFile"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), append([]string{"gateway", "--config", cfg}, tc.args...), &out, &errOut)
+			require.Equal(t, 1, code)
+			require.Contains(t, errOut.String(), tc.want)
+		})
+	}
 }

@@ -38,8 +38,12 @@ type Config struct {
 	CORS CORS `yaml:"cors"`
 	// Timeouts bound each Fabric call.
 	Timeouts Timeouts `yaml:"timeouts"`
-	// MaxRetries bounds the fresh proposals made after an MVCC_READ_CONFLICT.
+	// MaxRetries bounds the fresh proposals made after an MVCC_READ_CONFLICT or a
+	// PHANTOM_READ_CONFLICT.
 	MaxRetries int `yaml:"maxRetries"`
+	// ReadYourWrites tunes how the gateway keeps a client's sequence of requests consistent
+	// across peers that commit blocks on their own.
+	ReadYourWrites ReadYourWrites `yaml:"readYourWrites"`
 	// MaxBodyBytes is the request body limit (413 above it).
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// IdempotencyRetention is how long first answers to Idempotency-Keys are kept.
@@ -48,6 +52,70 @@ type Config struct {
 	LogLevel string `yaml:"logLevel"`
 	// Tracking configures the endpoints buyers call with an order's tracking token.
 	Tracking Tracking `yaml:"tracking"`
+	// Webhooks configures event subscriptions delivered to members' URLs.
+	Webhooks Webhooks `yaml:"webhooks"`
+	// TLS serves the REST API over TLS, optionally mutual (none when certFile is empty).
+	TLS TLS `yaml:"tls"`
+	// Store configures the encryption and housekeeping of gateway.db.
+	Store Store `yaml:"store"`
+	// Events limits the event streams.
+	Events Events `yaml:"events"`
+	// Metrics configures who may read GET /metrics, and where.
+	Metrics Metrics `yaml:"metrics"`
+}
+
+// TLS configures TLS on the REST listener (see httpapi.TLSOptions). The files are read again
+// when they change and on SIGHUP.
+type TLS struct {
+	// CertFile and KeyFile are the PEM server certificate (with its chain) and key.
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+	// ClientCAFile is a PEM bundle of the CAs of accepted client certificates (mutual TLS).
+	ClientCAFile string `yaml:"clientCAFile"`
+	// ClientAuth is none, optional or require (default: require with clientCAFile, else none).
+	// A client certificate accompanies the bearer key; it never replaces it.
+	ClientAuth string `yaml:"clientAuth"`
+	// MinVersion is 1.2 (default) or 1.3.
+	MinVersion string `yaml:"minVersion"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Store configures gateway.db: the keys that seal the private data it keeps (the signed
+// proposals of writes with transient data, needed to finish them after a crash) and its
+// housekeeping.
+type Store struct {
+	// KeyFile holds the AES-256-GCM keys, one a line as <id>:<base64 of 32 bytes>, newest
+	// last; mode 0600. Without keys such proposals are not kept at all.
+	KeyFile string `yaml:"keyFile"`
+	// Keys are the same keys given inline by XBORDER_STORE_KEYS (comma-separated); never read
+	// from the file, so that the YAML holds no secret.
+	Keys string `yaml:"-"`
+	// SweepInterval is how often expired records are purged and the proposals of committed or
+	// abandoned transactions dropped.
+	SweepInterval time.Duration `yaml:"sweepInterval"`
+	// AbandonAfter is how long a proposal whose transaction the ledger does not know is kept.
+	AbandonAfter time.Duration `yaml:"abandonAfter"`
+	// CompactInterval is how often gateway.db is compacted besides at start (0: only at start).
+	CompactInterval time.Duration `yaml:"compactInterval"`
+}
+
+// Events limits the event streams.
+type Events struct {
+	// MaxStreamsPerKey caps the event streams open at once per API key (429 above).
+	MaxStreamsPerKey int `yaml:"maxStreamsPerKey"`
+}
+
+// Metrics configures GET /metrics.
+type Metrics struct {
+	// Listen, when set, serves the metrics in plain HTTP on this address of their own (e.g.
+	// 127.0.0.1:9464) instead of on the API listener.
+	Listen string `yaml:"listen"`
+	// RequireKey asks for a bearer key on the API listener; KeyIDs, when set, are the only API
+	// key IDs allowed.
+	RequireKey bool     `yaml:"requireKey"`
+	KeyIDs     []string `yaml:"keyIds"`
 }
 
 // Tracking configures the endpoints a buyer calls with an order's tracking token instead of an
@@ -90,10 +158,31 @@ type APIKey struct {
 	SHA256 string `yaml:"sha256"`
 }
 
-// RateLimit is a token bucket per API key.
+// RateLimit is a token bucket per API key, and the limits per client address that apply
+// before authentication.
 type RateLimit struct {
 	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
 	Burst             int     `yaml:"burst"`
+	// PerAddress is a token bucket per client address for every request, keyed or not.
+	PerAddress Bucket `yaml:"perAddress"`
+	// AuthFailures is a bucket per client address that only failed authentications take from:
+	// an address that ran it dry is refused until it refills.
+	AuthFailures FailureBucket `yaml:"authFailures"`
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For names
+	// the client (none: the peer's address is the client's).
+	TrustedProxies []string `yaml:"trustedProxies"`
+}
+
+// Bucket is a token bucket.
+type Bucket struct {
+	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+	Burst             int     `yaml:"burst"`
+}
+
+// FailureBucket is a token bucket counted in failures per minute.
+type FailureBucket struct {
+	PerMinute float64 `yaml:"perMinute"`
+	Burst     int     `yaml:"burst"`
 }
 
 // CORS configures cross-origin access.
@@ -109,16 +198,30 @@ type Timeouts struct {
 	Commit   time.Duration `yaml:"commit"`
 }
 
+// ReadYourWrites tunes read-your-writes (docs/design.md §9).
+type ReadYourWrites struct {
+	// WaitTimeout bounds each wait for the observed peers to commit the block of the order's
+	// last write before a request about it runs (0: never wait).
+	WaitTimeout time.Duration `yaml:"waitTimeout"`
+	// Retries bounds the fresh proposals made after a stale read from a lagging peer or an
+	// endorsement mismatch (0: none).
+	Retries int `yaml:"retries"`
+}
+
 // Defaults returns the configuration used where the file and environment are silent.
 func Defaults() Config {
 	return Config{
-		Listen:               "127.0.0.1:8080",
-		DataDir:              "./xborder-gateway-data",
-		Channel:              "xborder",
-		Chaincode:            "xborder",
-		RateLimit:            RateLimit{RequestsPerSecond: 50, Burst: 100},
+		Listen:    "127.0.0.1:8080",
+		DataDir:   "./xborder-gateway-data",
+		Channel:   "xborder",
+		Chaincode: "xborder",
+		RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100,
+			PerAddress: Bucket{RequestsPerSecond: 200, Burst: 400}, AuthFailures: FailureBucket{PerMinute: 30, Burst: 20}},
+		Store:                Store{SweepInterval: 30 * time.Second, AbandonAfter: time.Hour, CompactInterval: 24 * time.Hour},
+		Events:               Events{MaxStreamsPerKey: 8},
 		Timeouts:             Timeouts{Evaluate: 5 * time.Second, Endorse: 15 * time.Second, Submit: 5 * time.Second, Commit: time.Minute},
 		MaxRetries:           3,
+		ReadYourWrites:       ReadYourWrites{WaitTimeout: 5 * time.Second, Retries: 5},
 		MaxBodyBytes:         1 << 20,
 		IdempotencyRetention: 7 * 24 * time.Hour,
 		LogLevel:             "info",
@@ -151,6 +254,9 @@ func Load(path string, env []string) (Config, error) {
 			o.TLSClientCert = relTo(base, o.TLSClientCert)
 			o.TLSClientKey = relTo(base, o.TLSClientKey)
 		}
+		for _, p := range []*string{&cfg.TLS.CertFile, &cfg.TLS.KeyFile, &cfg.TLS.ClientCAFile, &cfg.Store.KeyFile} {
+			*p = relTo(base, *p)
+		}
 	}
 	if err := applyEnv(&cfg, env); err != nil {
 		return Config{}, err
@@ -179,12 +285,21 @@ func applyEnv(cfg *Config, env []string) error {
 		}
 	}
 	vars.setStrings(map[string]*string{
-		"XBORDER_LISTEN":       &cfg.Listen,
-		"XBORDER_DATA_DIR":     &cfg.DataDir,
-		"XBORDER_CHANNEL":      &cfg.Channel,
-		"XBORDER_CHAINCODE":    &cfg.Chaincode,
-		"XBORDER_LOG_LEVEL":    &cfg.LogLevel,
-		"XBORDER_TRACKING_ORG": &cfg.Tracking.Org,
+		"XBORDER_LISTEN":    &cfg.Listen,
+		"XBORDER_DATA_DIR":  &cfg.DataDir,
+		"XBORDER_CHANNEL":   &cfg.Channel,
+		"XBORDER_CHAINCODE": &cfg.Chaincode,
+		"XBORDER_LOG_LEVEL": &cfg.LogLevel,
+		// TLS and the store's keys (file paths, or the keys themselves).
+		"XBORDER_TLS_CERT_FILE":      &cfg.TLS.CertFile,
+		"XBORDER_TLS_KEY_FILE":       &cfg.TLS.KeyFile,
+		"XBORDER_TLS_CLIENT_CA_FILE": &cfg.TLS.ClientCAFile,
+		"XBORDER_TLS_CLIENT_AUTH":    &cfg.TLS.ClientAuth,
+		"XBORDER_TLS_MIN_VERSION":    &cfg.TLS.MinVersion,
+		"XBORDER_STORE_KEY_FILE":     &cfg.Store.KeyFile,
+		"XBORDER_STORE_KEYS":         &cfg.Store.Keys,
+		"XBORDER_METRICS_LISTEN":     &cfg.Metrics.Listen,
+		"XBORDER_TRACKING_ORG":       &cfg.Tracking.Org,
 	})
 	vars.setFirstOrganization(cfg)
 	for _, v := range []struct {
@@ -200,6 +315,20 @@ func applyEnv(cfg *Config, env []string) error {
 		{"XBORDER_RATE_LIMIT_BURST", func(v string) (err error) { cfg.RateLimit.Burst, err = strconv.Atoi(v); return err }},
 		{"XBORDER_MAX_RETRIES", func(v string) (err error) { cfg.MaxRetries, err = strconv.Atoi(v); return err }},
 		{"XBORDER_COMMIT_TIMEOUT", func(v string) (err error) { cfg.Timeouts.Commit, err = time.ParseDuration(v); return err }},
+		{"XBORDER_WEBHOOK_ALLOWED_TARGETS", func(v string) error { cfg.Webhooks.AllowedTargets = splitList(v); return nil }},
+		{"XBORDER_RATE_LIMIT_PER_ADDRESS_RPS", func(v string) (err error) {
+			cfg.RateLimit.PerAddress.RequestsPerSecond, err = strconv.ParseFloat(v, 64)
+			return err
+		}},
+		{"XBORDER_RATE_LIMIT_PER_ADDRESS_BURST", func(v string) (err error) { cfg.RateLimit.PerAddress.Burst, err = strconv.Atoi(v); return err }},
+		{"XBORDER_TRUSTED_PROXIES", func(v string) error { cfg.RateLimit.TrustedProxies = splitList(v); return nil }},
+		{"XBORDER_MAX_STREAMS_PER_KEY", func(v string) (err error) { cfg.Events.MaxStreamsPerKey, err = strconv.Atoi(v); return err }},
+		{"XBORDER_METRICS_REQUIRE_KEY", func(v string) (err error) { cfg.Metrics.RequireKey, err = strconv.ParseBool(v); return err }},
+		{"XBORDER_READ_YOUR_WRITES_WAIT", func(v string) (err error) {
+			cfg.ReadYourWrites.WaitTimeout, err = time.ParseDuration(v)
+			return err
+		}},
+		{"XBORDER_READ_YOUR_WRITES_RETRIES", func(v string) (err error) { cfg.ReadYourWrites.Retries, err = strconv.Atoi(v); return err }},
 	} {
 		if err := vars.parse(v.name, v.set); err != nil {
 			return err
@@ -289,6 +418,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, orgErrs...)
 	errs = append(errs, c.validateAPIKeys(orgs)...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.Webhooks.validate()...)
+	errs = append(errs, c.validatePerimeter()...)
 	errs = append(errs, c.validateTracking(orgs)...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid gateway config: %w", err)
@@ -350,6 +481,9 @@ func (c *Config) validateLimits() []error {
 	}
 	if c.MaxRetries < 0 {
 		errs = append(errs, errors.New("maxRetries: must not be negative"))
+	}
+	if c.ReadYourWrites.WaitTimeout < 0 || c.ReadYourWrites.Retries < 0 {
+		errs = append(errs, errors.New("readYourWrites: waitTimeout and retries must not be negative"))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("maxBodyBytes: must be positive"))

@@ -1,9 +1,12 @@
 // Package fabric implements the gateway's Ledger service with the Hyperledger Fabric Gateway
 // SDK: one reused gRPC connection per peer, one signing identity per organisation, transient
 // data for private fields (Fabric's gateway picks endorsers that are members of the collections
-// the chaincode touches), commit waiting with a timeout, bounded retry of MVCC read conflicts
-// with fresh proposals, transactions recorded before submission and resumed after a crash, the
-// mapping of every SDK error to a gateway.Error, and the chaincode-event feed into the event log.
+// the chaincode touches), commit waiting with a timeout, bounded retry of MVCC and phantom read
+// conflicts with fresh proposals, read-your-writes across peers that commit on their own
+// (Consistency: waiting for the observed peers' heights, bounded retries of stale reads and
+// endorsement mismatches), transactions recorded before submission and resumed after a crash,
+// the mapping of every SDK error to a gateway.Error, and the chaincode-event feed into the event
+// log.
 package fabric
 
 import (
@@ -50,19 +53,26 @@ type Options struct {
 	Chaincode string
 	Orgs      []Org
 	Timeouts  Timeouts
-	// MaxRetries bounds the fresh proposals made after an MVCC_READ_CONFLICT (0: no retry).
+	// MaxRetries bounds the fresh proposals made after an MVCC_READ_CONFLICT or a
+	// PHANTOM_READ_CONFLICT (0: no retry).
 	MaxRetries int
-	Logger     *slog.Logger
+	// Consistency tunes read-your-writes (zero: the defaults).
+	Consistency Consistency
+	Logger      *slog.Logger
 	// Metrics records Fabric outcomes and latencies; nil records nothing.
 	Metrics *Metrics
 }
 
 // Client implements gateway.Ledger with the Fabric Gateway SDK.
 type Client struct {
-	opts     Options
-	gateways map[string]*client.Gateway
-	orgs     []string
-	log      *slog.Logger
+	opts        Options
+	consistency Consistency
+	gateways    map[string]*client.Gateway
+	orgs        []string
+	log         *slog.Logger
+	heights     *peerHeights
+	writes      *orderWrites
+	now         func() time.Time
 }
 
 var _ gateway.Ledger = (*Client)(nil)
@@ -84,7 +94,9 @@ func New(opts Options) (*Client, error) {
 			*d = 30 * time.Second
 		}
 	}
-	c := &Client{opts: opts, gateways: map[string]*client.Gateway{}, log: opts.Logger}
+	cons := opts.Consistency.withDefaults()
+	c := &Client{opts: opts, consistency: cons, gateways: map[string]*client.Gateway{}, log: opts.Logger,
+		heights: newPeerHeights(), writes: newOrderWrites(2*cons.LagWindow, time.Now), now: time.Now}
 	for _, o := range opts.Orgs {
 		if _, dup := c.gateways[o.MSPID]; dup {
 			_ = c.Close()
@@ -149,10 +161,12 @@ func proposalOptions(inv gateway.Invocation) []client.ProposalOption {
 	return opts
 }
 
-// Submit implements gateway.Ledger: endorse, submit and (unless async) wait for the commit,
-// retrying MVCC_READ_CONFLICT with fresh proposals up to MaxRetries times. A transaction to
-// resume (gateway.WithResume) is finished first; a fresh proposal follows only when it can
-// never commit.
+// Submit implements gateway.Ledger: endorse, submit and (unless async) wait for the commit.
+// Before each proposal it waits for the peers to commit the order's last write (see
+// Consistency); it makes a fresh proposal after an MVCC or phantom read conflict (up to
+// MaxRetries times) and after a stale read or an endorsement mismatch (up to
+// Consistency.StaleRetries times). A transaction to resume (gateway.WithResume) is finished
+// first; a fresh proposal follows only when it can never commit.
 func (c *Client) Submit(ctx context.Context, caller gateway.Caller, inv gateway.Invocation, opts ...gateway.SubmitOption) (*gateway.SubmitResult, error) {
 	o := gateway.NewSubmitOptions(opts...)
 	network, err := c.network(caller.MSPID)
@@ -163,28 +177,41 @@ func (c *Client) Submit(ctx context.Context, caller gateway.Caller, inv gateway.
 	if o.Resume != nil {
 		res, fresh, err := c.resume(ctx, caller, inv, *o.Resume, o)
 		if !fresh {
+			c.noteCommitted(inv, res)
 			return res, err
 		}
 	}
-	for attempt := 1; ; attempt++ {
-		res, err := c.submitOnce(ctx, contract, inv, o)
-		if err == nil {
-			res.Attempts = attempt
+	budget := retryBudget{conflicts: c.opts.MaxRetries, stale: c.consistency.StaleRetries}
+	for n := 1; ; n++ {
+		if err := c.await(ctx, caller.MSPID, inv); err != nil {
+			return nil, err
+		}
+		a := attempt{inv: inv, before: c.heights.snapshot()}
+		var res *gateway.SubmitResult
+		res, a.err = c.submitOnce(ctx, contract, inv, o)
+		if a.err == nil {
+			res.Attempts = n
 			c.opts.Metrics.outcome(inv.Transaction, "VALID")
+			c.noteCommitted(inv, res)
 			return res, nil
 		}
-		ge := gateway.AsError(err)
-		if ge.Code == gateway.CodeCommitFailed {
-			c.opts.Metrics.outcome(inv.Transaction, ge.ValidationCode)
+		a.ge = gateway.AsError(a.err)
+		if a.ge.Code == gateway.CodeCommitFailed {
+			c.opts.Metrics.outcome(inv.Transaction, a.ge.ValidationCode)
 		} else {
-			c.opts.Metrics.outcome(inv.Transaction, string(ge.Code))
+			c.opts.Metrics.outcome(inv.Transaction, string(a.ge.Code))
 		}
-		if ge.ValidationCode == peer.TxValidationCode_MVCC_READ_CONFLICT.String() && attempt <= c.opts.MaxRetries && ctx.Err() == nil {
-			gateway.LoggerFrom(ctx, c.log).LogAttrs(ctx, slog.LevelWarn, "retrying transaction after MVCC read conflict",
-				slog.String("transaction", inv.Transaction), slog.String("txId", ge.TxID), slog.Int("attempt", attempt))
-			continue
+		reason, lagging := c.retryReason(a)
+		if reason == "" || ctx.Err() != nil || !budget.take(reason) || !c.retry(ctx, a, reason, lagging, n) {
+			return nil, a.ge
 		}
-		return nil, ge
+	}
+}
+
+// noteCommitted remembers the block of a committed write of inv's order.
+func (c *Client) noteCommitted(inv gateway.Invocation, res *gateway.SubmitResult) {
+	if res != nil && res.Committed {
+		c.writes.note(inv.OrderID, res.BlockNumber)
 	}
 }
 
@@ -223,6 +250,9 @@ func (c *Client) submitOnce(ctx context.Context, contract *client.Contract, inv 
 		return res, nil
 	}
 	if !status.Successful {
+		// Whatever invalidated the transaction committed in this block or before: the next
+		// proposal waits for it.
+		c.writes.note(inv.OrderID, status.BlockNumber)
 		ge := &gateway.Error{Code: gateway.CodeCommitFailed, TxID: txID, ValidationCode: status.Code.String(),
 			Message: fmt.Sprintf("transaction %s was not committed: %s", txID, status.Code)}
 		log.LogAttrs(ctx, slog.LevelWarn, "transaction invalidated", slog.String("validationCode", status.Code.String()),
@@ -265,13 +295,37 @@ func (c *Client) submitAndWait(ctx context.Context, log *slog.Logger, txn *clien
 	return status, nil
 }
 
-// Evaluate implements gateway.Ledger.
+// Evaluate implements gateway.Ledger: it waits for the peers to commit the order's last write
+// (see Consistency) and evaluates inv on the caller's organisation's peer, retrying a stale
+// read up to Consistency.StaleRetries times.
 func (c *Client) Evaluate(ctx context.Context, caller gateway.Caller, inv gateway.Invocation) ([]byte, error) {
 	network, err := c.network(caller.MSPID)
 	if err != nil {
 		return nil, err
 	}
-	proposal, err := network.GetContract(c.opts.Chaincode).NewProposal(inv.Transaction, proposalOptions(inv)...)
+	contract := network.GetContract(c.opts.Chaincode)
+	budget := retryBudget{stale: c.consistency.StaleRetries}
+	for n := 1; ; n++ {
+		if err := c.await(ctx, caller.MSPID, inv); err != nil {
+			return nil, err
+		}
+		a := attempt{inv: inv, before: c.heights.snapshot()}
+		var out []byte
+		out, a.err = c.evaluateOnce(ctx, contract, inv)
+		if a.err == nil {
+			return out, nil
+		}
+		a.ge = gateway.AsError(a.err)
+		reason, lagging := c.retryReason(a)
+		if reason == "" || ctx.Err() != nil || !budget.take(reason) || !c.retry(ctx, a, reason, lagging, n) {
+			return nil, a.ge
+		}
+	}
+}
+
+// evaluateOnce evaluates inv once.
+func (c *Client) evaluateOnce(ctx context.Context, contract *client.Contract, inv gateway.Invocation) ([]byte, error) {
+	proposal, err := contract.NewProposal(inv.Transaction, proposalOptions(inv)...)
 	if err != nil {
 		return nil, &gateway.Error{Code: gateway.CodeInternal, Message: "cannot build the query proposal", Err: err}
 	}
@@ -326,8 +380,36 @@ func (c *Client) Ready(ctx context.Context) error {
 	return nil
 }
 
-// TransactionStatus implements gateway.Ledger with qscc GetTransactionByID and GetBlockByTxID.
+// TransactionStatus implements gateway.Ledger with qscc GetTransactionByID and GetBlockByTxID,
+// on the caller's organisation's peer. When that peer does not know the transaction while it
+// is behind another peer the client observes, it waits (bounded) for the peer to catch up and
+// asks once more: the transaction may be in a block the peer has not committed yet.
 func (c *Client) TransactionStatus(ctx context.Context, caller gateway.Caller, txID string) (*gateway.TxStatus, error) {
+	st, err := c.transactionStatus(ctx, caller, txID)
+	if gateway.ErrorCode(err) != gateway.CodeNotFound || c.consistency.WaitTimeout <= 0 {
+		return st, err
+	}
+	heights := c.heights.snapshot()
+	own, observed := heights[caller.MSPID]
+	top := highest(heights)
+	if !observed || own >= top {
+		return st, err
+	}
+	const tx = "GetTransactionByID"
+	c.opts.Metrics.retry(tx, reasonStaleNotFound)
+	gateway.LoggerFrom(ctx, c.log).LogAttrs(ctx, slog.LevelWarn, "retrying with a fresh proposal",
+		slog.String("transaction", tx), slog.String("reason", reasonStaleNotFound), slog.String("txId", txID),
+		slog.String("peer", caller.MSPID), slog.Uint64("height", own), slog.Uint64("highest", top))
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, c.consistency.WaitTimeout)
+	lagging := c.heights.wait(wctx, top, []string{caller.MSPID})
+	cancel()
+	c.opts.Metrics.consistencyWait(start, len(lagging) == 0)
+	return c.transactionStatus(ctx, caller, txID)
+}
+
+// transactionStatus asks the caller's peer once.
+func (c *Client) transactionStatus(ctx context.Context, caller gateway.Caller, txID string) (*gateway.TxStatus, error) {
 	out, err := c.qscc(ctx, caller.MSPID, "GetTransactionByID", c.opts.Channel, txID)
 	if err != nil {
 		ge := mapError(err, txID)

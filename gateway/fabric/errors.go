@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -67,22 +66,14 @@ func mapError(err error, txID string) *gw.Error {
 	return &gw.Error{Code: gw.CodeEndorsementFailed, TxID: txID, Message: "the transaction could not be endorsed", Err: err}
 }
 
-// messages returns the gRPC status message and every ErrorDetail message of err, detail
-// messages first (they carry the chaincode's own response message).
+// messages returns the message of every ErrorDetail of err, then its gRPC status message (the
+// details carry the chaincode's own response message).
 func messages(err error) []string {
 	var out []string
-	var te *client.TransactionError
-	if errors.As(err, &te) {
-		for _, d := range te.Details() {
-			out = append(out, d.GetMessage())
-		}
+	for _, d := range endorserErrors(err) {
+		out = append(out, d.GetMessage())
 	}
 	if st, ok := status.FromError(err); ok {
-		for _, d := range st.Details() {
-			if ed, ok := d.(*gateway.ErrorDetail); ok {
-				out = append(out, ed.GetMessage())
-			}
-		}
 		out = append(out, st.Message())
 	}
 	return out

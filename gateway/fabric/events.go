@@ -32,7 +32,8 @@ func (c checkpoint) TransactionID() string { return c.txID }
 
 // FeedEvents copies the channel's chaincode events into sink, as mspID, until ctx ends. It
 // resumes from the sink's checkpoint (from block 0 on first start), so that no event is lost or
-// stored twice across restarts, and reconnects with backoff when the stream breaks.
+// stored twice across restarts, and reconnects with backoff when the stream breaks. Each event
+// also tells read-your-writes (Consistency) the block of its order's write.
 func (c *Client) FeedEvents(ctx context.Context, mspID string, sink EventSink) error {
 	network, err := c.network(mspID)
 	if err != nil {
@@ -73,11 +74,15 @@ func (c *Client) FeedEvents(ctx context.Context, mspID string, sink EventSink) e
 
 func (c *Client) drain(ctx context.Context, events <-chan *client.ChaincodeEvent, sink EventSink) error {
 	for ev := range events {
+		orderID := payloadOrderID(ev.Payload)
+		// Every write of an order emits one event: the feed tells read-your-writes about the
+		// writes other gateways made.
+		c.writes.note(orderID, ev.BlockNumber)
 		stored, ok, err := sink.AppendEvent(gateway.Event{
 			Name:        ev.EventName,
 			TxID:        ev.TransactionID,
 			BlockNumber: ev.BlockNumber,
-			OrderID:     payloadOrderID(ev.Payload),
+			OrderID:     orderID,
 			Payload:     jsonPayload(ev.Payload),
 			Received:    time.Now().UTC(),
 		})

@@ -11,6 +11,9 @@ type Metrics struct {
 	outcomes *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	events   prometheus.Counter
+	retries  *prometheus.CounterVec
+	waits    *prometheus.HistogramVec
+	heights  *prometheus.GaugeVec
 }
 
 // NewMetrics creates the Fabric metrics and registers them with reg.
@@ -30,7 +33,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Chaincode events stored in the gateway's event log.",
 		}),
 	}
-	reg.MustRegister(m.outcomes, m.latency, m.events)
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "xborder", Subsystem: "fabric", Name: "retries_total",
+		Help: "Fresh proposals made after a failed attempt, by chaincode transaction and reason (mvcc_read_conflict, phantom_read_conflict, endorsement_mismatch, stale_not_found, stale_failed_precondition, stale_version_mismatch).",
+	}, []string{"transaction", "reason"})
+	m.waits = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "xborder", Subsystem: "fabric", Name: "consistency_wait_seconds",
+		Help:    "Time spent waiting for lagging peers to commit the block a call needs (read-your-writes), by outcome (reached, timeout).",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"outcome"})
+	m.heights = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "xborder", Subsystem: "fabric", Name: "peer_height",
+		Help: "Blocks committed by each organisation's peer, as last observed (0 while its block stream is down).",
+	}, []string{"msp"})
+	reg.MustRegister(m.outcomes, m.latency, m.events, m.retries, m.waits, m.heights)
 	return m
 }
 
@@ -49,5 +65,27 @@ func (m *Metrics) phase(name string, start time.Time) {
 func (m *Metrics) event() {
 	if m != nil {
 		m.events.Inc()
+	}
+}
+
+func (m *Metrics) retry(tx, reason string) {
+	if m != nil {
+		m.retries.WithLabelValues(tx, reason).Inc()
+	}
+}
+
+func (m *Metrics) consistencyWait(start time.Time, reached bool) {
+	if m != nil {
+		outcome := "reached"
+		if !reached {
+			outcome = "timeout"
+		}
+		m.waits.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	}
+}
+
+func (m *Metrics) peerHeight(mspID string, height uint64) {
+	if m != nil {
+		m.heights.WithLabelValues(mspID).Set(float64(height))
 	}
 }

@@ -66,7 +66,7 @@ func TestResumePreparedTransaction(t *testing.T) {
 	app := start()
 	t.Cleanup(func() { require.NoError(t, app.Close()) })
 	ctx := context.Background()
-	height := func() uint64 { return app.Network.Ledger().Height() }
+	height := func() uint64 { return app.Network.OrdererHeight() }
 	// heightAfter returns the ledger's height once it covers block: a commit status can be
 	// answered a moment before the devnet's height moves past the block.
 	heightAfter := func(t *testing.T, block uint64) uint64 {

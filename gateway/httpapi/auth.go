@@ -61,6 +61,7 @@ func (a *Authenticator) Authenticate(header string) (gateway.Caller, error) {
 func (s *Server) authMiddleware(c *gin.Context) {
 	caller, err := s.authenticate(c)
 	if err != nil {
+		s.authFailed(c)
 		c.Header("WWW-Authenticate", `Bearer realm="xborder"`)
 		abortProblem(c, err)
 		return

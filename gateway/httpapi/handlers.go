@@ -52,12 +52,16 @@ func params(c *gin.Context, op gateway.Operation) map[string]string {
 	return out
 }
 
-// query runs an evaluate transaction and answers its JSON result.
+// query runs an evaluate transaction and answers its JSON result (an order with its ETag).
 func (s *Server) query(op gateway.Operation) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		out, err := s.ledgerQuery(c, op, params(c, op))
 		if err != nil {
 			abortProblem(c, err)
+			return
+		}
+		if op.ETag {
+			answerOrder(c, out)
 			return
 		}
 		writeJSON(c, http.StatusOK, out)
@@ -68,6 +72,9 @@ func (s *Server) query(op gateway.Operation) gin.HandlerFunc {
 func (s *Server) ledgerQuery(c *gin.Context, op gateway.Operation, params map[string]string) ([]byte, error) {
 	inv, err := op.Invocation(params, nil)
 	if err != nil {
+		return nil, err
+	}
+	if inv.MinBlock, err = minBlockOf(c); err != nil {
 		return nil, err
 	}
 	return s.ledger.Evaluate(c.Request.Context(), callerOf(c), inv)
@@ -120,10 +127,11 @@ func encodeBookmark(out []byte) ([]byte, error) {
 	return out, nil
 }
 
-// write turns the validated request into the chaincode's request object and submits it.
+// write turns the validated request into the chaincode's request object (with the version
+// If-Match expects) and submits it.
 func (s *Server) write(op gateway.Operation) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		inv, err := op.Invocation(params(c, op), bodyOf(c))
+		inv, cond, err := writeInvocation(c, op)
 		if err != nil {
 			abortProblem(c, err)
 			return
@@ -143,7 +151,7 @@ func (s *Server) write(op gateway.Operation) gin.HandlerFunc {
 		ctx := context.WithoutCancel(c.Request.Context())
 		res, err := s.ledger.Submit(ctx, callerOf(c), inv, opts...)
 		if err != nil {
-			abortProblem(c, op.RequestField(err))
+			abortProblem(c, conditionFailed(cond, op.RequestField(err)))
 			return
 		}
 		c.Set(ctxTxID, res.TxID)
@@ -157,12 +165,7 @@ func (s *Server) write(op gateway.Operation) gin.HandlerFunc {
 			answerAccepted(c, op, res.TxID, token)
 			return
 		}
-		if loc := op.Location.Of(res.Payload); loc != "" {
-			c.Header("Location", loc)
-		}
-		if res.Attempts > 1 {
-			c.Header("X-Fabric-Attempts", strconv.Itoa(res.Attempts))
-		}
+		setCommitHeaders(c, op, res)
 		out, err := answerOf(op, res.Payload, token)
 		if err != nil {
 			abortProblem(c, err)
@@ -170,6 +173,44 @@ func (s *Server) write(op gateway.Operation) gin.HandlerFunc {
 		}
 		writeJSON(c, op.Status, out)
 	}
+}
+
+// setCommitHeaders answers where a created resource is, how many proposals the write took, the
+// block a committed write is in and the order's entity tag.
+func setCommitHeaders(c *gin.Context, op gateway.Operation, res *gateway.SubmitResult) {
+	if loc := op.Location.Of(res.Payload); loc != "" {
+		c.Header("Location", loc)
+	}
+	if res.Attempts > 1 {
+		c.Header("X-Fabric-Attempts", strconv.Itoa(res.Attempts))
+	}
+	if res.Committed {
+		c.Header(headerBlockNumber, strconv.FormatUint(res.BlockNumber, 10))
+	}
+	if etag := etagOf(res.Payload); op.ETag && etag != "" {
+		c.Header(headerETag, etag)
+	}
+}
+
+// writeInvocation builds the invocation of a write: the request's parameters and body, the
+// version its If-Match expects and its minimum block.
+func writeInvocation(c *gin.Context, op gateway.Operation) (gateway.Invocation, condition, error) {
+	cond, err := ifMatchOf(c, op)
+	if err != nil {
+		return gateway.Invocation{}, cond, err
+	}
+	p := params(c, op)
+	if cond.version != "" {
+		p[gateway.ExpectedVersionParam] = cond.version
+	}
+	inv, err := op.Invocation(p, bodyOf(c))
+	if err != nil {
+		return gateway.Invocation{}, cond, err
+	}
+	if inv.MinBlock, err = minBlockOf(c); err != nil {
+		return gateway.Invocation{}, cond, err
+	}
+	return inv, cond, nil
 }
 
 // issueCapability creates the capability token of a write that makes one (op.Capability) and

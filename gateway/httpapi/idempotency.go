@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -60,11 +61,15 @@ func storable(status int, code gateway.Code) bool {
 	return code != gateway.CodeCommitFailed
 }
 
-// fingerprint identifies a write: method, path, the async preference and the body.
+// fingerprint identifies a write: method, path, the async preference, the If-Match condition
+// (when there is one) and the body.
 func fingerprint(c *gin.Context) string {
 	h := sha256.New()
 	h.Write([]byte(c.Request.Method + " " + c.Request.URL.Path + "\n"))
 	h.Write([]byte(strconv.FormatBool(preferAsync(c)) + "\n"))
+	if cond := c.Request.Header.Values(headerIfMatch); len(cond) > 0 {
+		h.Write([]byte(headerIfMatch + ": " + strings.Join(cond, ",") + "\n"))
+	}
 	h.Write(bodyOf(c))
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -215,14 +220,29 @@ func (w *idempotentWrite) store(answer *captureWriter) {
 	}
 }
 
-// replayAnswer answers rec, the stored first answer.
+// replayAnswer answers rec, the stored first answer (with the entity tag of the order it
+// returned).
 func replayAnswer(c *gin.Context, rec *gateway.IdempotencyRecord) {
 	if rec.TxID != "" {
 		c.Header("X-Transaction-Id", rec.TxID)
 		c.Set(ctxTxID, rec.TxID)
 	}
+	if op, ok := ledgerOperation(c); ok && op.ETag && rec.Status < http.StatusMultipleChoices {
+		if etag := etagOf(rec.Body); etag != "" {
+			c.Header(headerETag, etag)
+		}
+	}
 	c.Header("Idempotent-Replayed", "true")
 	c.Abort()
 	c.Data(rec.Status, rec.ContentType, rec.Body)
 	logger(c).Info("idempotent replay", "txId", rec.TxID)
+}
+
+// ledgerOperation returns the ledger operation the request is for, if it is one.
+func ledgerOperation(c *gin.Context) (gateway.Operation, bool) {
+	op := opOf(c)
+	if op == nil {
+		return gateway.Operation{}, false
+	}
+	return gateway.OperationByID(op.ID)
 }

@@ -20,16 +20,17 @@ var StatusOf = map[gateway.Code]int{
 	gateway.CodeConflict:            http.StatusConflict,
 	gateway.CodeCommitFailed:        http.StatusConflict,
 	gateway.CodeFailedPrecondition:  http.StatusPreconditionFailed,
+	gateway.CodeVersionMismatch:     http.StatusPreconditionFailed,
 	gateway.CodePayloadTooLarge:     http.StatusRequestEntityTooLarge,
 	gateway.CodeComplianceRejected:  http.StatusUnprocessableEntity,
+	gateway.CodeFXOutOfTolerance:    http.StatusUnprocessableEntity,
 	gateway.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 	gateway.CodeRateLimited:         http.StatusTooManyRequests,
+	gateway.CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	gateway.CodeInternal:            http.StatusInternalServerError,
 	gateway.CodeEndorsementFailed:   http.StatusBadGateway,
 	gateway.CodeUnavailable:         http.StatusServiceUnavailable,
 	gateway.CodeTimeout:             http.StatusGatewayTimeout,
-	gateway.CodeVersionMismatch:     http.StatusPreconditionFailed,
-	gateway.CodeFXOutOfTolerance:    http.StatusUnprocessableEntity,
 }
 
 // Problem is an RFC 9457 problem details object with xborder's extensions.

@@ -2,13 +2,10 @@ package httpapi
 
 import (
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/xborder/xborder/gateway"
 )
 
 // RateLimiter is a token bucket per API key: Rate tokens per second, up to Burst.
@@ -19,6 +16,7 @@ type RateLimiter struct {
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	pruned  time.Time
 }
 
 type bucket struct {
@@ -40,6 +38,7 @@ func (l *RateLimiter) Allow(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	l.pruneLocked(now)
 	b, ok := l.buckets[key]
 	if !ok {
 		b = &bucket{tokens: l.burst, last: now}
@@ -60,12 +59,7 @@ func (l *RateLimiter) Allow(key string) (bool, time.Duration) {
 func (s *Server) rateLimitMiddleware(c *gin.Context) {
 	ok, wait := s.limiter.Allow(callerOf(c).KeyID)
 	if !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		if secs < 1 {
-			secs = 1
-		}
-		c.Header("Retry-After", strconv.Itoa(secs))
-		abortProblem(c, gateway.Errorf(gateway.CodeRateLimited, "rate limit exceeded for this API key; retry after %d s", secs))
+		s.refuse(c, "key", wait, "rate limit exceeded for this API key; retry after %d s")
 		return
 	}
 	c.Next()

@@ -57,6 +57,26 @@ type Options struct {
 	AllowedOrigins []string
 	// MaxBodyBytes bounds request bodies (413 above).
 	MaxBodyBytes int64
+	// DrainLimit and DrainTimeout bound how much of a refused body is read and discarded so
+	// that its 413 reaches clients that send the whole body first (16 MiB and 15 s when zero).
+	DrainLimit   int64
+	DrainTimeout time.Duration
+	// AddressRateLimit and AddressBurst are a token bucket per client address, applied to every
+	// request before authentication (none when zero).
+	AddressRateLimit float64
+	AddressBurst     int
+	// AuthFailureRate and AuthFailureBurst are a token bucket per client address that only
+	// failed authentications take from: an address without tokens left is refused (429)
+	// before authentication (none when zero).
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For names
+	// the client address (none: the peer's address is the client's).
+	TrustedProxies []string
+	// MaxStreamsPerKey caps the event streams open at once per API key (none when zero).
+	MaxStreamsPerKey int
+	// Metrics is who may read GET /metrics (anyone by default).
+	Metrics MetricsAccess
 	// Logger receives structured logs; Registry receives metrics (a new registry when nil).
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
@@ -74,6 +94,9 @@ type Options struct {
 	KeysHint string
 	// Tracking configures the endpoints buyers call with a tracking token.
 	Tracking TrackingOptions
+	// Subscriptions manages webhook subscriptions; when nil, their operations answer
+	// UNAVAILABLE.
+	Subscriptions gateway.SubscriptionService
 }
 
 // Server is the REST gateway's HTTP server.
@@ -88,6 +111,7 @@ type Server struct {
 	metrics *httpMetrics
 	reg     *prometheus.Registry
 	engine  *gin.Engine
+	lim     *limits
 	// explorer reads blocks; tickets holds the event-stream tickets.
 	explorer gateway.ChannelExplorer
 	tickets  *TicketStore
@@ -95,12 +119,8 @@ type Server struct {
 	trackLimiter *RateLimiter
 }
 
-// New builds the server and its router from the OpenAPI document. It fails if an operation of
-// the document has no handler or a handler no operation.
-func New(opts Options) (*Server, error) {
-	if opts.Ledger == nil || opts.Idempotency == nil || opts.Events == nil {
-		return nil, errors.New("httpapi: Ledger, Idempotency and Events are required")
-	}
+// withDefaults fills the unset options.
+func (opts Options) withDefaults() Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -113,11 +133,14 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	if opts.RateLimit <= 0 || opts.Burst < 1 {
-		return nil, errors.New("httpapi: RateLimit > 0 and Burst >= 1 are required")
-	}
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
+	}
+	if opts.DrainLimit <= 0 {
+		opts.DrainLimit = defaultDrainLimit
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = defaultDrainTimeout
 	}
 	if opts.Explorer == nil {
 		if x, ok := opts.Ledger.(gateway.ChannelExplorer); ok {
@@ -129,6 +152,19 @@ func New(opts Options) (*Server, error) {
 	if opts.Tracking.RateLimit <= 0 || opts.Tracking.Burst < 1 {
 		opts.Tracking.RateLimit, opts.Tracking.Burst = DefaultTrackingRate, DefaultTrackingBurst
 	}
+	return opts
+}
+
+// New builds the server and its router from the OpenAPI document. It fails if an operation of
+// the document has no handler or a handler no operation.
+func New(opts Options) (*Server, error) {
+	if opts.Ledger == nil || opts.Idempotency == nil || opts.Events == nil {
+		return nil, errors.New("httpapi: Ledger, Idempotency and Events are required")
+	}
+	if opts.RateLimit <= 0 || opts.Burst < 1 {
+		return nil, errors.New("httpapi: RateLimit > 0 and Burst >= 1 are required")
+	}
+	opts = opts.withDefaults()
 	spec, err := LoadSpec(opts.Spec)
 	if err != nil {
 		return nil, err
@@ -150,6 +186,7 @@ func New(opts Options) (*Server, error) {
 		log:     opts.Logger,
 		reg:     opts.Registry,
 		metrics: newHTTPMetrics(opts.Registry),
+		lim:     newLimits(opts),
 
 		explorer:     opts.Explorer,
 		tickets:      NewTicketStore(TicketTTL, opts.Now),
@@ -175,13 +212,14 @@ func (s *Server) buildRouter() error {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(s.recoverMiddleware, s.requestMiddleware, s.corsMiddleware)
+	if err := e.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
+		return fmt.Errorf("httpapi: trusted proxies: %w", err)
+	}
+	e.Use(s.recoverMiddleware, s.requestMiddleware, s.addressLimitMiddleware, s.noStoreMiddleware, s.corsMiddleware)
 	e.NoRoute(func(c *gin.Context) {
 		abortProblem(c, gateway.Errorf(gateway.CodeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
-	e.NoMethod(func(c *gin.Context) {
-		abortProblem(c, gateway.Errorf(gateway.CodeNotFound, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
-	})
+	e.NoMethod(methodNotAllowed)
 	handlers := s.allHandlers()
 	for _, op := range s.spec.Operations() {
 		h, ok := handlers[op.ID]
@@ -190,11 +228,7 @@ func (s *Server) buildRouter() error {
 		}
 		delete(handlers, op.ID)
 		chain := []gin.HandlerFunc{s.operationMiddleware(op)}
-		if !op.Public {
-			chain = append(chain, s.authMiddleware, s.rateLimitMiddleware)
-		} else if gop, ok := gateway.OperationByID(op.ID); ok && gop.Token != nil {
-			chain = append(chain, s.tokenMiddleware(gop))
-		}
+		chain = append(chain, s.guardsOf(op)...)
 		chain = append(chain, s.bodyMiddleware, s.validateMiddleware)
 		if op.declaresHeader("Idempotency-Key") {
 			chain = append(chain, s.idempotencyMiddleware)
@@ -340,10 +374,10 @@ func (s *Server) corsMiddleware(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-Transaction-Id, Location, Retry-After, Idempotent-Replayed")
+	h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-Transaction-Id, Location, Retry-After, Idempotent-Replayed, ETag, X-Block-Number")
 	if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Prefer, Last-Event-ID, X-Request-Id")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Prefer, Last-Event-ID, X-Request-Id, If-Match, If-None-Match, X-Min-Block-Number")
 		h.Set("Access-Control-Max-Age", "600")
 		c.AbortWithStatus(http.StatusNoContent)
 		return
@@ -365,14 +399,14 @@ func (s *Server) bodyMiddleware(c *gin.Context) {
 		return
 	}
 	if c.Request.ContentLength > s.opts.MaxBodyBytes {
-		abortProblem(c, gateway.Errorf(gateway.CodePayloadTooLarge, "the request body exceeds %d bytes", s.opts.MaxBodyBytes))
+		s.tooLarge(c, c.Request.Body)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			abortProblem(c, gateway.Errorf(gateway.CodePayloadTooLarge, "the request body exceeds %d bytes", s.opts.MaxBodyBytes))
+			s.tooLarge(c, c.Request.Body)
 			return
 		}
 		abortProblem(c, &gateway.Error{Code: gateway.CodeInvalidArgument, Field: "body", Message: "cannot read the request body", Err: err})

@@ -161,6 +161,7 @@ func TestStatusOfEveryCode(t *testing.T) {
 		gateway.CodeFailedPrecondition: 412, gateway.CodePayloadTooLarge: 413, gateway.CodeComplianceRejected: 422,
 		gateway.CodeIdempotencyMismatch: 422, gateway.CodeRateLimited: 429, gateway.CodeInternal: 500,
 		gateway.CodeEndorsementFailed: 502, gateway.CodeUnavailable: 503, gateway.CodeTimeout: 504,
+		gateway.CodeVersionMismatch: 412, gateway.CodeFXOutOfTolerance: 422,
 	} {
 		t.Run(string(code), func(t *testing.T) {
 			require.Equal(t, status, StatusOf[code])

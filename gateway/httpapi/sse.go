@@ -153,7 +153,7 @@ func (s *Server) eventCursor(c *gin.Context) (gateway.EventID, error) {
 	if err != nil {
 		return gateway.EventID{}, gateway.FieldError(field, "must be an event ID <block>-<index>, got %q", raw)
 	}
-	return id, nil
+	return id, s.checkNotAhead(field, id)
 }
 
 // sseField keeps a value on one line.

@@ -45,6 +45,7 @@ func (s *Server) gatewayHandlers() map[string]gin.HandlerFunc {
 func (s *Server) allHandlers() map[string]gin.HandlerFunc {
 	h := s.handlers()
 	maps.Copy(h, s.gatewayHandlers())
+	maps.Copy(h, s.subscriptionHandlers())
 	return h
 }
 

@@ -5,19 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"google.golang.org/grpc"
 
 	"github.com/xborder/xborder/gateway/config"
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/gateway/store"
 )
 
 // Run serves the REST gateway described by cfg until ctx ends: it dials every organisation's
 // peer, loads its identity and starts the gateway on them (Start), with the store in
 // cfg.DataDir and the event feed from the first organisation's peer. started, when not nil, is
-// called with the listen address once the gateway accepts connections.
-func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, started func(addr string)) (err error) {
+// called with the base URL once the gateway accepts connections. SIGHUP reloads the TLS
+// certificate.
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, started func(url string)) (err error) {
+	keys, err := keyringOf(cfg.Store)
+	if err != nil {
+		return err
+	}
 	orgs, conns, err := dial(cfg.Organizations)
 	defer func() {
 		for i := len(conns) - 1; i >= 0; i-- {
@@ -27,19 +36,33 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, started fu
 	if err != nil {
 		return err
 	}
-	g, err := Start(ctx, optionsOf(cfg, orgs, logger))
+	opts := optionsOf(cfg, orgs, logger)
+	opts.Keyring = keys
+	g, err := Start(ctx, opts)
 	if err != nil {
 		return err
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if started != nil {
-		started(g.Addr)
+		started(g.URL())
 	}
-	logger.Info("gateway started", "listen", g.Addr, "channel", cfg.Channel, "chaincode", cfg.Chaincode,
+	logger.Info("gateway started", "url", g.URL(), "metricsListen", g.MetricsAddr, "channel", cfg.Channel, "chaincode", cfg.Chaincode,
 		"organizations", g.Ledger.Organizations())
 	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-g.Done():
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case serveErr = <-g.Done():
+			break wait
+		case <-hup:
+			if err := g.ReloadTLS(); err != nil {
+				logger.Error("SIGHUP: cannot reload the TLS files; the certificate in force stays", "error", err)
+			}
+		}
 	}
 	if err := errors.Join(serveErr, g.Close()); err != nil {
 		return err
@@ -82,6 +105,7 @@ func optionsOf(cfg config.Config, orgs []fabric.Org, logger *slog.Logger) Option
 		Timeouts: fabric.Timeouts{Evaluate: cfg.Timeouts.Evaluate, Endorse: cfg.Timeouts.Endorse,
 			Submit: cfg.Timeouts.Submit, Commit: cfg.Timeouts.Commit},
 		MaxRetries:           cfg.MaxRetries,
+		Consistency:          consistencyOf(cfg.ReadYourWrites),
 		DataDir:              cfg.DataDir,
 		IdempotencyRetention: cfg.IdempotencyRetention,
 		Keys:                 keys,
@@ -90,12 +114,68 @@ func optionsOf(cfg config.Config, orgs []fabric.Org, logger *slog.Logger) Option
 		AllowedOrigins:       cfg.CORS.AllowedOrigins,
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		Listen:               cfg.Listen,
+		Webhooks:             cfg.Webhooks.Delivery(),
+		WebhookHistory:       cfg.Webhooks.DeliveryHistory,
 		Logger:               logger,
 		Tracking: httpapi.TrackingOptions{Org: cfg.Tracking.Org, RateLimit: cfg.Tracking.RequestsPerSecond,
 			Burst: cfg.Tracking.Burst},
+		SweepInterval:   cfg.Store.SweepInterval,
+		AbandonAfter:    cfg.Store.AbandonAfter,
+		CompactInterval: cfg.Store.CompactInterval,
+		MetricsListen:   cfg.Metrics.Listen,
+		Limits: Limits{
+			AddressRateLimit: cfg.RateLimit.PerAddress.RequestsPerSecond,
+			AddressBurst:     cfg.RateLimit.PerAddress.Burst,
+			AuthFailureRate:  cfg.RateLimit.AuthFailures.PerMinute / 60,
+			AuthFailureBurst: cfg.RateLimit.AuthFailures.Burst,
+			TrustedProxies:   cfg.RateLimit.TrustedProxies,
+			MaxStreamsPerKey: cfg.Events.MaxStreamsPerKey,
+			Metrics: httpapi.MetricsAccess{Elsewhere: cfg.Metrics.Listen != "",
+				RequireKey: cfg.Metrics.RequireKey, KeyIDs: cfg.Metrics.KeyIDs},
+		},
+	}
+	if o.CompactInterval == 0 {
+		o.CompactInterval = -1 // configured 0: only at start
+	}
+	if t := cfg.TLS; t.Enabled() {
+		o.TLS = &httpapi.TLSOptions{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile,
+			ClientAuth: t.ClientAuth, MinVersion: t.MinVersion}
 	}
 	if len(orgs) > 0 {
 		o.FeedOrg = orgs[0].MSPID
 	}
 	return o
+}
+
+// keyringOf loads the store's keys: from the key file, or inline (XBORDER_STORE_KEYS); nil
+// without either.
+func keyringOf(s config.Store) (*store.Keyring, error) {
+	switch {
+	case s.KeyFile != "":
+		k, err := store.LoadKeyringFile(s.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		return k, nil
+	case s.Keys != "":
+		k, err := store.ParseKeyring([]byte(s.Keys))
+		if err != nil {
+			return nil, fmt.Errorf("gateway: XBORDER_STORE_KEYS: %w", err)
+		}
+		return k, nil
+	}
+	return nil, nil
+}
+
+// consistencyOf maps the read-your-writes settings, where 0 turns a mechanism off, onto the
+// Fabric client's, where 0 means the default.
+func consistencyOf(r config.ReadYourWrites) fabric.Consistency {
+	c := fabric.Consistency{WaitTimeout: r.WaitTimeout, StaleRetries: r.Retries}
+	if c.WaitTimeout == 0 {
+		c.WaitTimeout = -1
+	}
+	if c.StaleRetries == 0 {
+		c.StaleRetries = -1
+	}
+	return c
 }

@@ -9,9 +9,11 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,12 +30,35 @@ var (
 
 // Store is the gateway's bbolt database. It implements gateway.IdempotencyStore and
 // gateway.EventLog. It is safe for concurrent use.
+//
+// Private data never reaches the file in clear: the signed proposal of a write with transient
+// data, which a claim keeps so that the write can be finished after a crash, is sealed with
+// the store's Keyring (AES-256-GCM) and dropped as soon as it is not needed (DropProposal);
+// without a keyring it is not kept at all.
 type Store struct {
-	db *bolt.DB
+	// dbMu guards db: every use holds it for reading (view, update), Compact for writing
+	// while it replaces the file.
+	dbMu sync.RWMutex
+	db   *bolt.DB
+	path string
+	keys *Keyring
+
+	// writers counts the writes of idempotency records in progress (see write).
+	writers atomic.Int64
 
 	mu      sync.Mutex
 	flights map[string]*flight
 	changed chan struct{}
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithKeyring seals the private data the store keeps with k. Without it, signed proposals
+// holding transient data are not kept (a write with private data then cannot be endorsed again
+// after a crash, only resubmitted).
+func WithKeyring(k *Keyring) Option {
+	return func(s *Store) { s.keys = k }
 }
 
 type flight struct {
@@ -46,11 +71,19 @@ var (
 	_ gateway.EventLog         = (*Store)(nil)
 )
 
-// Open opens (creating if needed) the bbolt database at path.
-func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+// batchDelay is how long a write of an idempotency record made while others are in progress
+// waits for more to share its commit (bbolt's MaxBatchDelay, 10 ms by default). Every commit
+// syncs the file, which takes milliseconds: concurrent keyed writes share one sync instead of
+// queueing for one each, and a lone write does not wait (see write).
+const batchDelay = 2 * time.Millisecond
+
+// Open opens (creating if needed) the bbolt database at path. Proposals kept in clear by
+// earlier versions are sealed (or dropped without a keyring) at once; Compact then removes
+// their old pages from the file.
+func Open(path string, opts ...Option) (*Store, error) {
+	db, err := openBolt(path)
 	if err != nil {
-		return nil, fmt.Errorf("open gateway store %s: %w", path, err)
+		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketIdempotency, bucketEvents, bucketMeta} {
@@ -64,15 +97,62 @@ func Open(path string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("initialise gateway store %s: %w", path, err)
 	}
-	return &Store{db: db, flights: map[string]*flight{}, changed: make(chan struct{})}, nil
+	s := &Store{db: db, path: path, flights: map[string]*flight{}, changed: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.sealPlaintextProposals(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("initialise gateway store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func openBolt(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open gateway store %s: %w", path, err)
+	}
+	db.MaxBatchDelay = batchDelay
+	return db, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
 		return fmt.Errorf("close gateway store: %w", err)
 	}
 	return nil
+}
+
+// errClosed is returned by every use of a closed store.
+var errClosed = errors.New("gateway store is closed")
+
+// view runs fn in a read-only bbolt transaction.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.db == nil {
+		return errClosed
+	}
+	return s.db.View(fn)
+}
+
+// update runs fn in a read-write bbolt transaction (synced to disk before it returns).
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.db == nil {
+		return errClosed
+	}
+	return s.db.Update(fn)
 }
 
 // ---- idempotency ----
@@ -149,21 +229,26 @@ func resumable(rec *gateway.IdempotencyRecord) bool {
 	return rec.Prepared != nil && (!rec.Answered() || rec.Status == http.StatusAccepted)
 }
 
-// Prepare implements gateway.IdempotencyStore. bbolt syncs the file before Update returns.
+// Prepare implements gateway.IdempotencyStore. The record is synced to the file before Prepare
+// returns (see write; a batch may run the function more than once, which writes the same
+// record). A proposal with private data is sealed before it is written (see Store).
 func (s *Store) Prepare(scope, key, fingerprint string, tx gateway.PreparedTx) error {
-	err := s.db.Update(func(btx *bolt.Tx) error {
+	err := s.write(func(btx *bolt.Tx) error {
 		b := btx.Bucket(bucketIdempotency)
-		rec := &gateway.IdempotencyRecord{Fingerprint: fingerprint, Created: time.Now().UTC()}
+		rec := &storedRecord{Fingerprint: fingerprint, Created: time.Now().UTC()}
 		if v := b.Get(idemKey(scope, key)); v != nil {
-			rec = &gateway.IdempotencyRecord{}
-			if err := json.Unmarshal(v, rec); err != nil {
-				return fmt.Errorf("decode idempotency record: %w", err)
+			var err error
+			if rec, err = decodeStored(v); err != nil {
+				return err
 			}
 			if rec.Fingerprint != fingerprint {
 				return reusedKey(key)
 			}
 		}
-		rec.Prepared = &gateway.PreparedTx{TxID: tx.TxID, Bytes: bytes.Clone(tx.Bytes), Proposal: bytes.Clone(tx.Proposal)}
+		var err error
+		if rec.Prepared, err = s.sealPrepared(scope, key, &tx); err != nil {
+			return err
+		}
 		v, err := json.Marshal(rec)
 		if err != nil {
 			return fmt.Errorf("encode idempotency record: %w", err)
@@ -183,16 +268,17 @@ func reusedKey(key string) error {
 
 func (s *Store) idempotencyRecord(scope, key string) (*gateway.IdempotencyRecord, error) {
 	var rec *gateway.IdempotencyRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketIdempotency).Get(idemKey(scope, key))
 		if v == nil {
 			return nil
 		}
-		rec = &gateway.IdempotencyRecord{}
-		if err := json.Unmarshal(v, rec); err != nil {
-			return fmt.Errorf("decode idempotency record: %w", err)
+		stored, err := decodeStored(v)
+		if err != nil {
+			return err
 		}
-		return nil
+		rec, err = s.recordOf(scope, key, stored)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read idempotency record: %w", err)
@@ -200,12 +286,32 @@ func (s *Store) idempotencyRecord(scope, key string) (*gateway.IdempotencyRecord
 	return rec, nil
 }
 
+// write commits fn and syncs the file, as bbolt's Update: alone when no other write of an
+// idempotency record is in progress, else in a batch with them (bbolt's Batch), so that
+// concurrent keyed requests share commits. fn must be safe to run more than once.
+func (s *Store) write(fn func(*bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.db == nil {
+		return errClosed
+	}
+	defer s.writers.Add(-1)
+	if s.writers.Add(1) == 1 {
+		return s.db.Update(fn)
+	}
+	return s.db.Batch(fn)
+}
+
 func (s *Store) putIdempotencyRecord(scope, key string, rec *gateway.IdempotencyRecord) error {
-	v, err := json.Marshal(rec)
+	stored, err := s.storedOf(scope, key, rec)
+	if err != nil {
+		return fmt.Errorf("store idempotency record: %w", err)
+	}
+	v, err := json.Marshal(stored)
 	if err != nil {
 		return fmt.Errorf("encode idempotency record: %w", err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.write(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIdempotency).Put(idemKey(scope, key), v)
 	})
 	if err != nil {
@@ -217,13 +323,13 @@ func (s *Store) putIdempotencyRecord(scope, key string, rec *gateway.Idempotency
 // PurgeIdempotency deletes idempotency records created before cutoff and returns how many.
 func (s *Store) PurgeIdempotency(cutoff time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketIdempotency)
 		var stale [][]byte
 		err := b.ForEach(func(k, v []byte) error {
-			var rec gateway.IdempotencyRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode idempotency record: %w", err)
+			rec, err := decodeStored(v)
+			if err != nil {
+				return err
 			}
 			if rec.Created.Before(cutoff) {
 				stale = append(stale, bytes.Clone(k))
@@ -272,7 +378,7 @@ type checkpoint struct {
 // block 0.
 func (s *Store) EventCheckpoint() (uint64, string, error) {
 	var cp checkpoint
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keyCheckpoint)
 		if v == nil {
 			return nil
@@ -290,7 +396,7 @@ func (s *Store) EventCheckpoint() (uint64, string, error) {
 // a reconnect) is ignored and reported with stored=false.
 func (s *Store) AppendEvent(ev gateway.Event) (gateway.Event, bool, error) {
 	stored := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		id, fresh, err := nextEventID(tx, ev)
 		if err != nil || !fresh {
 			return err
@@ -384,7 +490,7 @@ func txInBlock(events *bolt.Bucket, block uint64, txID string) (bool, error) {
 // EventsAfter implements gateway.EventLog.
 func (s *Store) EventsAfter(cursor gateway.EventID, limit int) ([]gateway.Event, error) {
 	var out []gateway.Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
 		k, v := c.Seek(eventKey(cursor))
 		if k != nil && !cursor.IsZero() && bytes.Equal(k, eventKey(cursor)) {
@@ -411,7 +517,7 @@ func (s *Store) EventsAfter(cursor gateway.EventID, limit int) ([]gateway.Event,
 // LastEventID implements gateway.EventLog.
 func (s *Store) LastEventID() (gateway.EventID, error) {
 	var id gateway.EventID
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bucketEvents).Cursor().Last(); k != nil {
 			id = eventIDFromKey(k)
 		}

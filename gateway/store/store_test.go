@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -13,10 +15,18 @@ import (
 	"github.com/xborder/xborder/gateway"
 )
 
+// testKeyring is a keyring of one fixed key, for stores that keep proposals.
+func testKeyring(t *testing.T) *Keyring {
+	t.Helper()
+	k, err := NewKeyring(Key{ID: "test-1", Secret: bytes.Repeat([]byte{7}, KeySize)})
+	require.NoError(t, err)
+	return k
+}
+
 func openTemp(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gateway.db")
-	s, err := Open(path)
+	s, err := Open(path, WithKeyring(testKeyring(t)))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s, path
@@ -217,7 +227,7 @@ func TestIdempotencyPreparedClaims(t *testing.T) {
 		_ = release
 		require.NoError(t, s.Close())
 
-		s2, err := Open(path)
+		s2, err := Open(path, WithKeyring(testKeyring(t)))
 		require.NoError(t, err)
 		defer s2.Close()
 		rec, release, err = s2.Begin(ctx, "key", "idem", "fp")
@@ -326,4 +336,47 @@ func TestIdempotencyPreparedClaims(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 	})
+}
+
+// TestConcurrentKeyedWrites records and answers many keys at once (their commits are shared,
+// see write) and finds every prepared transaction and every answer after reopening the file.
+func TestConcurrentKeyedWrites(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	const n = 48
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("k-%02d", i)
+			_, release, err := s.Begin(ctx, "scope", key, "fp-"+key)
+			require.NoError(t, err)
+			require.NoError(t, s.Prepare("scope", key, "fp-"+key, gateway.PreparedTx{TxID: "tx-" + key, Bytes: []byte(key)}))
+			if i%2 == 0 {
+				require.NoError(t, release(&gateway.IdempotencyRecord{Status: 200, ContentType: "application/json", Body: []byte(`{}`), TxID: "tx-" + key}))
+			} else {
+				require.NoError(t, release(nil))
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, s.Close())
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	for i := range n {
+		key := fmt.Sprintf("k-%02d", i)
+		rec, release, err := s.Begin(ctx, "scope", key, "fp-"+key)
+		require.NoError(t, err)
+		require.NotNil(t, rec, key)
+		if i%2 == 0 {
+			require.Nil(t, release, "%s was answered", key)
+			require.Equal(t, 200, rec.Status)
+			continue
+		}
+		require.NotNil(t, release, "%s has a claim to finish", key)
+		require.Equal(t, "tx-"+key, rec.Prepared.TxID)
+		require.NoError(t, release(nil))
+	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/xborder/xborder/gateway/httpapi"
 	"github.com/xborder/xborder/gateway/service"
 	"github.com/xborder/xborder/gateway/store"
+	"github.com/xborder/xborder/gateway/webhook"
 	"github.com/xborder/xborder/network/devnet"
 )
 
@@ -42,6 +43,10 @@ const EndorsementPolicy = "OutOf(2, 'MerchantMSP.peer', 'BankMSP.peer', 'Carrier
 // CredentialsFile is the name of the API key file in the data directory.
 const CredentialsFile = "dev-credentials.json"
 
+// StoreKeyFile is the name of the file, in the data directory, of the key that seals the
+// private data the gateway's store keeps (made at the first start, mode 0600).
+const StoreKeyFile = "store.keys"
+
 // The gateway settings of the dev system.
 const (
 	defaultRateLimit     = 500
@@ -51,6 +56,10 @@ const (
 	idempotencyRetention = 7 * 24 * time.Hour
 	// readyTimeout bounds the wait for every peer to answer before the gateway serves.
 	readyTimeout = 60 * time.Second
+	// devBackoffBase and devBackoffMax bound the waits between webhook attempts: a receiver
+	// under development comes back quickly.
+	devBackoffBase = 100 * time.Millisecond
+	devBackoffMax  = 30 * time.Second
 )
 
 // Config configures Start.
@@ -68,6 +77,12 @@ type Config struct {
 	CommitTimeout time.Duration
 	// AllowedOrigins are the CORS origins.
 	AllowedOrigins []string
+	// Webhooks configures event subscriptions; without AllowedTargets they may deliver to
+	// loopback addresses only (webhook.LoopbackTargets), and without a backoff they retry
+	// sooner than a production gateway (devBackoffBase up to devBackoffMax).
+	Webhooks webhook.Config
+	// Consistency tunes the gateway's read-your-writes (zero: the defaults).
+	Consistency fabric.Consistency
 	// Logger receives the structured logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -88,6 +103,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Webhooks.AllowedTargets == nil {
+		cfg.Webhooks.AllowedTargets = webhook.LoopbackTargets
+	}
+	if cfg.Webhooks.BackoffBase == 0 && cfg.Webhooks.BackoffMax == 0 {
+		cfg.Webhooks.BackoffBase, cfg.Webhooks.BackoffMax = devBackoffBase, devBackoffMax
 	}
 	return cfg
 }
@@ -216,14 +237,20 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 	if err != nil {
 		return fmt.Errorf("devapp: %w", err)
 	}
+	keys, err := store.LoadOrCreateKeyringFile(filepath.Join(cfg.DataDir, StoreKeyFile), rand.Reader, time.Now())
+	if err != nil {
+		return fmt.Errorf("devapp: %w", err)
+	}
 	a.gateway, err = service.Start(ctx, service.Options{
 		Channel:              a.Network.Channel(),
 		Chaincode:            ChaincodeName,
 		Orgs:                 orgs,
 		Timeouts:             fabric.Timeouts{Evaluate: 10 * time.Second, Endorse: 30 * time.Second, Submit: 10 * time.Second, Commit: cfg.CommitTimeout},
 		MaxRetries:           3,
+		Consistency:          cfg.Consistency,
 		DataDir:              cfg.DataDir,
 		IdempotencyRetention: idempotencyRetention,
+		Keyring:              keys,
 		Keys:                 APIKeys(a.Credentials, mspIDs),
 		RateLimit:            cfg.RateLimit,
 		Burst:                cfg.Burst,
@@ -234,6 +261,7 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		Listen:       cfg.HTTPAddr,
 		FeedOrg:      feedOrg(mspIDs),
 		ReadyTimeout: readyTimeout,
+		Webhooks:     cfg.Webhooks,
 		Logger:       cfg.Logger,
 		// The platform serves its buyers' tracking links; a development machine is one client
 		// address, so its bucket is generous.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/xborder/xborder/gateway"
 	"github.com/xborder/xborder/internal/testkit"
 )
 
@@ -41,6 +42,12 @@ func TestEventsResumeAcrossRestart(t *testing.T) {
 	// Transactions while nobody listens, then a restart of everything; an open stream ends
 	// with the gateway instead of holding its shutdown.
 	write(http.StatusOK, merchant, "POST", "/api/v1/orders/ev-2/cancellation", nil)
+	// The answer comes with the commit; the gateway's event feed stores the event a moment
+	// later. The stream below must open after that.
+	require.Eventually(t, func() bool {
+		evs, err := env.app.Store.EventsAfter(lastIDOf(t, lastID), 10)
+		return err == nil && len(evs) > 0 && evs[len(evs)-1].TxID == txIDs[len(txIDs)-1]
+	}, 10*time.Second, 5*time.Millisecond, "the cancellation's event reaches the event log")
 	open := e.openEvents(t, bank, "", "")
 	env.restart()
 	select {
@@ -81,4 +88,12 @@ func TestEventsResumeAcrossRestart(t *testing.T) {
 		r := e.mustStatus(http.StatusBadRequest, bank, "GET", "/api/v1/events?after=x", nil)
 		require.Equal(t, "after", r.JSON(t)["field"])
 	})
+}
+
+// lastIDOf parses an event ID of the stream.
+func lastIDOf(t *testing.T, id string) gateway.EventID {
+	t.Helper()
+	eid, err := gateway.ParseEventID(id)
+	require.NoError(t, err)
+	return eid
 }

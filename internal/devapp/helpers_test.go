@@ -13,6 +13,7 @@ import (
 
 	"github.com/xborder/xborder/api"
 	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/gateway/webhook"
 	"github.com/xborder/xborder/internal/devapp"
 	"github.com/xborder/xborder/internal/testkit"
 )
@@ -34,6 +35,8 @@ type env struct {
 	check   func(*http.Request, testkit.Reply) error
 	// lastTx is the transaction ID of the last answer that had one.
 	lastTx *atomic.Value
+	// webhooks configures the dev system's event subscriptions (loopback targets by default).
+	webhooks webhook.Config
 }
 
 type resp = testkit.Reply
@@ -49,6 +52,12 @@ func testLogger(t *testing.T) *slog.Logger {
 // origins. The end-to-end tests take tens of seconds together: -short skips them.
 func startEnv(t *testing.T, dataDir string, origins ...string) *env {
 	t.Helper()
+	return startEnvWith(t, dataDir, webhook.Config{}, origins...)
+}
+
+// startEnvWith is startEnv with the event subscriptions configured by hooks.
+func startEnvWith(t *testing.T, dataDir string, hooks webhook.Config, origins ...string) *env {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: the end-to-end tests start the whole dev system")
 	}
@@ -57,7 +66,7 @@ func startEnv(t *testing.T, dataDir string, origins ...string) *env {
 	}
 	spec, err := httpapi.LoadSpec(api.OpenAPI)
 	require.NoError(t, err)
-	e := &env{t: t, dataDir: dataDir, origins: origins, lastTx: &atomic.Value{}}
+	e := &env{t: t, dataDir: dataDir, origins: origins, lastTx: &atomic.Value{}, webhooks: hooks}
 	validate := testkit.ResponseChecker(spec)
 	e.check = func(req *http.Request, r testkit.Reply) error {
 		if tx := r.Header.Get("X-Transaction-Id"); tx != "" {
@@ -74,7 +83,7 @@ func (e *env) start() {
 	e.t.Helper()
 	app, err := devapp.Start(context.Background(), devapp.Config{
 		DataDir: e.dataDir, HTTPAddr: "127.0.0.1:0", Logger: testLogger(e.t), CommitTimeout: 20 * time.Second,
-		AllowedOrigins: e.origins,
+		AllowedOrigins: e.origins, Webhooks: e.webhooks,
 	})
 	require.NoError(e.t, err)
 	e.app = app
@@ -104,19 +113,10 @@ func (e *env) restart() {
 	e.start()
 }
 
-// height is the number of blocks in the ledger, once it covers the block of the last
-// transaction an answer named: the devnet can answer a commit status a moment before its height
-// moves past the block.
-func (e *env) height() uint64 {
-	e.t.Helper()
-	l := e.app.Network.Ledger()
-	if tx, _ := e.lastTx.Load().(string); tx != "" {
-		if rec, err := l.TxStatus(tx); err == nil {
-			require.Eventually(e.t, func() bool { return l.Height() > rec.BlockNum }, 10*time.Second, time.Millisecond)
-		}
-	}
-	return l.Height()
-}
+// height is the number of blocks the devnet's ordering service has ordered. A block is ordered
+// before any peer commits it, so the height covers the block of every transaction an answer
+// named.
+func (e *env) height() uint64 { return e.app.Network.OrdererHeight() }
 
 // call sends a request as org ("" for no Authorization); the answer is checked against the
 // OpenAPI document.
@@ -147,4 +147,9 @@ func (e *env) documentAndClear(id string, decision map[string]any) resp {
 func (e *env) openEvents(t *testing.T, org, query, lastEventID string) *testkit.Stream {
 	t.Helper()
 	return e.client.MustOpenEvents(t, org, query, lastEventID)
+}
+
+// testkitLoad is a RunLifecycles load of clients for d, its order IDs starting with prefix.
+func testkitLoad(prefix string, clients int, d time.Duration) testkit.Load {
+	return testkit.Load{Clients: clients, Duration: d, Prefix: prefix}
 }

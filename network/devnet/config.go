@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/xborder/xborder/network/devnet/msp"
@@ -28,8 +29,9 @@ const (
 
 // Config describes a devnet. The zero value of every field except DataDir selects a default.
 type Config struct {
-	// DataDir holds the crypto material (DataDir/crypto) and the ledger (DataDir/ledger). A
-	// restart with the same DataDir reopens both.
+	// DataDir holds the crypto material (DataDir/crypto), the ordering service's block store
+	// (DataDir/orderer) and the peers' ledgers (DataDir/peers). A restart with the same DataDir
+	// reopens them; a second devnet on a DataDir in use fails at once.
 	DataDir string
 	// Channel is the single application channel (default DefaultChannel).
 	Channel string
@@ -54,6 +56,12 @@ type Config struct {
 	BasePort int
 	// Plaintext disables TLS on the peers' listeners (TLS is on by default).
 	Plaintext bool
+	// CommitDelay holds, by MSP ID, how long after the ordering service cut a block that
+	// organisation's peer commits it (missing or 0: as soon as it can). Each peer validates
+	// and commits blocks on its own, as Fabric peers do; a delay reproduces a lagging peer,
+	// whose reads are stale until it catches up. Change it at run time with
+	// Network.SetCommitDelay; hold a peer still with Network.PausePeerCommits.
+	CommitDelay map[string]time.Duration
 }
 
 // ChaincodeDefinition is a chaincode as committed on the channel by Fabric's lifecycle, plus
@@ -123,6 +131,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if err := checkOrgs(cfg.Orgs); err != nil {
 		return cfg, err
 	}
+	if err := checkCommitDelays(cfg.CommitDelay, cfg.Orgs); err != nil {
+		return cfg, err
+	}
 	if cfg.BatchTimeout <= 0 {
 		cfg.BatchTimeout = DefaultBatchTimeout
 	}
@@ -155,6 +166,26 @@ func checkOrgs(orgs []msp.OrgSpec) error {
 	}
 	if orderers != 1 || peers == 0 {
 		return fmt.Errorf("devnet: config: need exactly one orderer organisation and at least one peer organisation, got %d and %d", orderers, peers)
+	}
+	return nil
+}
+
+// checkCommitDelays checks that every commit delay names a peer organisation and is not
+// negative.
+func checkCommitDelays(delays map[string]time.Duration, orgs []msp.OrgSpec) error {
+	var peerOrgs []string
+	for _, o := range orgs {
+		if !o.Orderer {
+			peerOrgs = append(peerOrgs, o.MSPID)
+		}
+	}
+	for id, d := range delays {
+		if !slices.Contains(peerOrgs, id) {
+			return fmt.Errorf("devnet: config: CommitDelay names %q, which is not a peer organisation (%v)", id, peerOrgs)
+		}
+		if d < 0 {
+			return fmt.Errorf("devnet: config: CommitDelay of %s is negative (%s)", id, d)
+		}
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/xborder/xborder/network/devnet/txutil"
 )
@@ -24,18 +23,20 @@ const (
 // evaluateCSCC runs a proposal for the configuration system chaincode: the channel's config
 // block, its configuration and the list of channels. Joining channels is not supported: the
 // devnet has exactly one.
-func (n *Network) evaluateCSCC(prop *txutil.Proposal) (*peer.Response, *peerFailure) {
-	if f := n.checkProposal(prop); f != nil {
+func (p *peerNode) evaluateCSCC(prop *txutil.Proposal) (*peer.Response, *peerFailure) {
+	if f := p.checkProposal(prop); f != nil {
 		return nil, f
 	}
-	resp := n.cscc(prop.Input().GetArgs())
+	resp := p.cscc(prop.Input().GetArgs())
 	if resp.GetStatus() >= 400 {
 		return nil, &peerFailure{codes.Unknown, fmt.Sprintf("chaincode response %d, %s", resp.GetStatus(), resp.GetMessage())}
 	}
 	return resp, nil
 }
 
-func (n *Network) cscc(args [][]byte) *peer.Response {
+// cscc answers a configuration system chaincode call from the peer's ledger.
+func (p *peerNode) cscc(args [][]byte) *peer.Response {
+	n := p.net
 	if len(args) < 1 {
 		return qsccError(fmt.Sprintf("Incorrect number of arguments, %d", len(args)))
 	}
@@ -48,7 +49,7 @@ func (n *Network) cscc(args [][]byte) *peer.Response {
 		if string(args[1]) != n.cfg.Channel {
 			return qsccError(fmt.Sprintf("Unknown channel ID, %s", string(args[1])))
 		}
-		block, err := n.ledger.Block(n.ledger.LastConfigIndex())
+		block, err := p.ledger.Block(p.ledger.LastConfigIndex())
 		if err != nil {
 			return qsccError(err.Error())
 		}
@@ -60,7 +61,7 @@ func (n *Network) cscc(args [][]byte) *peer.Response {
 		if string(args[1]) != n.cfg.Channel {
 			return qsccError(fmt.Sprintf("unknown channel ID, %s", string(args[1])))
 		}
-		cfg, err := n.channelConfig()
+		cfg, err := p.channelConfig()
 		if err != nil {
 			return qsccError(err.Error())
 		}
@@ -71,22 +72,11 @@ func (n *Network) cscc(args [][]byte) *peer.Response {
 	return qsccError(fmt.Sprintf("Requested function %s not found.", fname))
 }
 
-// channelConfig returns the configuration in the channel's last config block.
-func (n *Network) channelConfig() (*common.Config, error) {
-	block, err := n.ledger.Block(n.ledger.LastConfigIndex())
+// channelConfig returns the configuration in the last config block the peer committed.
+func (p *peerNode) channelConfig() (*common.Config, error) {
+	block, err := p.ledger.Block(p.ledger.LastConfigIndex())
 	if err != nil {
 		return nil, fmt.Errorf("read config block: %w", err)
 	}
-	if len(block.GetData().GetData()) != 1 {
-		return nil, fmt.Errorf("config block %d has %d transactions", block.GetHeader().GetNumber(), len(block.GetData().GetData()))
-	}
-	tx, err := txutil.UnpackEnvelopeBytes(block.GetData().GetData()[0])
-	if err != nil {
-		return nil, fmt.Errorf("config block %d: %w", block.GetHeader().GetNumber(), err)
-	}
-	env := &common.ConfigEnvelope{}
-	if err := proto.Unmarshal(tx.Payload.GetData(), env); err != nil {
-		return nil, fmt.Errorf("config block %d: unmarshal config envelope: %w", block.GetHeader().GetNumber(), err)
-	}
-	return env.GetConfig(), nil
+	return configOf(block)
 }

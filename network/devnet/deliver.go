@@ -45,7 +45,7 @@ type sender struct {
 
 // Deliver streams full blocks.
 func (d *deliverServer) Deliver(srv peer.Deliver_DeliverServer) error {
-	return d.p.net.deliver(srv, sender{
+	return d.p.deliver(srv, sender{
 		block: func(b *common.Block) error {
 			return srv.Send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Block{Block: b}})
 		},
@@ -55,10 +55,9 @@ func (d *deliverServer) Deliver(srv peer.Deliver_DeliverServer) error {
 // DeliverFiltered streams filtered blocks: transaction IDs, types, validation codes and
 // chaincode events without payloads.
 func (d *deliverServer) DeliverFiltered(srv peer.Deliver_DeliverFilteredServer) error {
-	n := d.p.net
-	return n.deliver(srv, sender{
+	return d.p.deliver(srv, sender{
 		block: func(b *common.Block) error {
-			fb, err := txutil.FilteredBlock(n.cfg.Channel, b)
+			fb, err := txutil.FilteredBlock(d.p.net.cfg.Channel, b)
 			if err != nil {
 				return err
 			}
@@ -70,11 +69,10 @@ func (d *deliverServer) DeliverFiltered(srv peer.Deliver_DeliverFilteredServer) 
 // DeliverWithPrivateData streams blocks with the private write sets of the collections the
 // requester's identity is a member of.
 func (d *deliverServer) DeliverWithPrivateData(srv peer.Deliver_DeliverWithPrivateDataServer) error {
-	n := d.p.net
-	return n.deliver(srv, sender{
+	return d.p.deliver(srv, sender{
 		withReader: func(reader *msp.Principal) func(*common.Block) error {
 			return func(b *common.Block) error {
-				pvt, err := n.privateDataFor(b, reader)
+				pvt, err := d.p.privateDataFor(b, reader)
 				if err != nil {
 					return err
 				}
@@ -86,9 +84,11 @@ func (d *deliverServer) DeliverWithPrivateData(srv peer.Deliver_DeliverWithPriva
 	})
 }
 
-// deliver serves a deliver stream: every received envelope carries a SeekInfo; its blocks
-// are sent, followed by a status message. A non-SUCCESS status ends the stream.
-func (n *Network) deliver(srv deliverStream, out sender) error {
+// deliver serves a deliver stream from the peer's ledger: every received envelope carries a
+// SeekInfo; its blocks are sent, followed by a status message. A non-SUCCESS status ends the
+// stream.
+func (p *peerNode) deliver(srv deliverStream, out sender) error {
+	n := p.net
 	ctx, cancel := n.withShutdown(srv.Context())
 	defer cancel()
 	type received struct {
@@ -119,7 +119,7 @@ func (n *Network) deliver(srv deliverStream, out sender) error {
 		if err != nil {
 			return err
 		}
-		st, err := n.deliverBlocks(ctx, env, out)
+		st, err := p.deliverBlocks(ctx, env, out)
 		if err != nil {
 			return err
 		}
@@ -132,8 +132,8 @@ func (n *Network) deliver(srv deliverStream, out sender) error {
 
 // deliverBlocks answers one SeekInfo request: it checks the request, then sends the blocks
 // from its start to its stop position. The status ends the reply; an error ends the stream.
-func (n *Network) deliverBlocks(ctx context.Context, env *common.Envelope, out sender) (common.Status, error) {
-	seek, reader, st := n.checkSeekRequest(env)
+func (p *peerNode) deliverBlocks(ctx context.Context, env *common.Envelope, out sender) (common.Status, error) {
+	seek, reader, st := p.net.checkSeekRequest(env)
 	if st != common.Status_SUCCESS {
 		return st, nil
 	}
@@ -141,11 +141,11 @@ func (n *Network) deliverBlocks(ctx context.Context, env *common.Envelope, out s
 	if out.withReader != nil {
 		sendBlock = out.withReader(reader)
 	}
-	start, stop, st := n.seekRange(seek)
+	start, stop, st := p.seekRange(seek)
 	if st != common.Status_SUCCESS {
 		return st, nil
 	}
-	return n.sendBlocks(ctx, seek, start, stop, sendBlock)
+	return p.sendBlocks(ctx, seek, start, stop, sendBlock)
 }
 
 // checkSeekRequest unpacks a deliver request as Fabric's deliver handler does: a well-formed
@@ -184,11 +184,11 @@ func (n *Network) checkSeekRequest(env *common.Envelope) (*orderer.SeekInfo, *ms
 }
 
 // seekRange resolves a SeekInfo's start and stop positions to block numbers.
-func (n *Network) seekRange(seek *orderer.SeekInfo) (start, stop uint64, st common.Status) {
+func (p *peerNode) seekRange(seek *orderer.SeekInfo) (start, stop uint64, st common.Status) {
 	if seek.GetStart() == nil || seek.GetStop() == nil {
 		return 0, 0, common.Status_BAD_REQUEST
 	}
-	height := n.ledger.Height()
+	height := p.ledger.Height()
 	switch pos := seek.GetStart().GetType().(type) {
 	case *orderer.SeekPosition_Oldest:
 		start = 0
@@ -204,12 +204,12 @@ func (n *Network) seekRange(seek *orderer.SeekInfo) (start, stop uint64, st comm
 	default:
 		return 0, 0, common.Status_BAD_REQUEST
 	}
-	stop, st = n.seekStop(seek, start)
+	stop, st = p.seekStop(seek, start)
 	return start, stop, st
 }
 
 // seekStop resolves a SeekInfo's stop position, given its start block number.
-func (n *Network) seekStop(seek *orderer.SeekInfo, start uint64) (uint64, common.Status) {
+func (p *peerNode) seekStop(seek *orderer.SeekInfo, start uint64) (uint64, common.Status) {
 	switch pos := seek.GetStop().GetType().(type) {
 	case *orderer.SeekPosition_Oldest:
 		return start, common.Status_SUCCESS
@@ -217,14 +217,14 @@ func (n *Network) seekStop(seek *orderer.SeekInfo, start uint64) (uint64, common
 		if proto.Equal(seek.GetStart(), seek.GetStop()) {
 			return start, common.Status_SUCCESS
 		}
-		return n.ledger.Height() - 1, common.Status_SUCCESS
+		return p.ledger.Height() - 1, common.Status_SUCCESS
 	case *orderer.SeekPosition_Specified:
 		if pos.Specified.GetNumber() < start {
 			return 0, common.Status_BAD_REQUEST
 		}
 		return pos.Specified.GetNumber(), common.Status_SUCCESS
 	case *orderer.SeekPosition_NextCommit:
-		return n.ledger.Height(), common.Status_SUCCESS
+		return p.ledger.Height(), common.Status_SUCCESS
 	default:
 		return 0, common.Status_BAD_REQUEST
 	}
@@ -232,15 +232,15 @@ func (n *Network) seekStop(seek *orderer.SeekInfo, start uint64) (uint64, common
 
 // sendBlocks sends blocks start..stop, waiting for those not yet committed unless the request
 // says FAIL_IF_NOT_READY.
-func (n *Network) sendBlocks(ctx context.Context, seek *orderer.SeekInfo, start, stop uint64, sendBlock func(*common.Block) error) (common.Status, error) {
-	it := n.ledger.Blocks(start)
+func (p *peerNode) sendBlocks(ctx context.Context, seek *orderer.SeekInfo, start, stop uint64, sendBlock func(*common.Block) error) (common.Status, error) {
+	it := p.ledger.Blocks(start)
 	for {
-		if seek.GetBehavior() == orderer.SeekInfo_FAIL_IF_NOT_READY && it.Position() > n.ledger.Height()-1 {
+		if seek.GetBehavior() == orderer.SeekInfo_FAIL_IF_NOT_READY && it.Position() > p.ledger.Height()-1 {
 			return common.Status_NOT_FOUND, nil
 		}
 		block, err := it.Next(ctx)
 		if err != nil {
-			return n.waitFailure(ctx, err)
+			return p.net.waitFailure(ctx, err)
 		}
 		send := block
 		if seek.GetContentType() == orderer.SeekInfo_HEADER_WITH_SIG && !isConfigBlock(block) {

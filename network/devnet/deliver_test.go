@@ -52,7 +52,7 @@ func TestDeliverSeek(t *testing.T) {
 		_, err := c.SubmitTransaction("put", "k", string(rune('a'+i)))
 		require.NoError(t, err)
 	}
-	height := tn.net.Ledger().Height()
+	height := tn.ledger(merchant).Height()
 	require.GreaterOrEqual(t, height, uint64(4))
 	conn := tn.conn[merchant]
 

@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -22,33 +22,34 @@ import (
 type simulation struct {
 	prop   *txutil.Proposal
 	cc     *chaincode
-	org    string
+	peer   *peerNode
 	result *ccruntime.Result
 	prp    []byte
 }
 
 // processProposal does what a Fabric peer's endorser does with a signed proposal, short of
 // signing the response: validate the proposal and its creator, check for a duplicate
-// transaction ID, and simulate it once on a snapshot of the ledger as org's peer.
-func (n *Network) processProposal(ctx context.Context, prop *txutil.Proposal, cc *chaincode, org string) (*simulation, *peerFailure) {
-	if f := n.checkProposal(prop); f != nil {
+// transaction ID in the peer's ledger, and simulate it on a snapshot of the peer's ledger.
+func (p *peerNode) processProposal(ctx context.Context, prop *txutil.Proposal, cc *chaincode) (*simulation, *peerFailure) {
+	n := p.net
+	if f := p.checkProposal(prop); f != nil {
 		return nil, f
 	}
-	snap, err := n.ledger.NewSnapshot()
+	snap, err := p.ledger.NewSnapshot()
 	if err != nil {
 		return nil, &peerFailure{codes.Aborted, fmt.Sprintf("failed to obtain a ledger snapshot: %v", err)}
 	}
 	defer snap.Release()
 	ctx, cancel := context.WithTimeout(ctx, n.opts.endorsementTimeout)
 	defer cancel()
-	res, err := n.runtime.Execute(ctx, &ccruntime.Invocation{
+	res, err := p.runtime.Execute(ctx, &ccruntime.Invocation{
 		ChannelID:     prop.ChannelID(),
 		TxID:          prop.TxID(),
 		Chaincode:     cc.def.Name,
 		Signed:        prop.Signed,
 		Input:         prop.Input(),
 		Transient:     prop.Transient(),
-		LocalMSPID:    org,
+		LocalMSPID:    p.mspID(),
 		Collections:   cc.collections,
 		ChannelMSPIDs: n.peerOrgs,
 		State:         snap,
@@ -78,12 +79,14 @@ func (n *Network) processProposal(ctx context.Context, prop *txutil.Proposal, cc
 	if err != nil {
 		return nil, &peerFailure{codes.Aborted, fmt.Sprintf("failed to create the proposal response: %v", err)}
 	}
-	return &simulation{prop: prop, cc: cc, org: org, result: res, prp: prp}, nil
+	return &simulation{prop: prop, cc: cc, peer: p, result: res, prp: prp}, nil
 }
 
 // checkProposal applies the endorser's pre-processing: header checks, the creator's
-// signature, the channel's writer policy and the duplicate transaction check.
-func (n *Network) checkProposal(prop *txutil.Proposal) *peerFailure {
+// signature, the channel's writer policy and the duplicate transaction check against the
+// peer's ledger.
+func (p *peerNode) checkProposal(prop *txutil.Proposal) *peerFailure {
+	n := p.net
 	if prop.ChannelID() != n.cfg.Channel {
 		return &peerFailure{codes.Aborted, fmt.Sprintf("channel '%s' not found", prop.ChannelID())}
 	}
@@ -100,7 +103,7 @@ func (n *Network) checkProposal(prop *txutil.Proposal) *peerFailure {
 	if !n.isWriter(creator) {
 		return &peerFailure{codes.FailedPrecondition, fmt.Sprintf("failed evaluating policy on signed data during check policy on channel [%s] with policy [/Channel/Application/Writers]: implicit policy evaluation failed - 0 sub-policies were satisfied, but this policy requires 1 of the 'Writers' sub-policies to be satisfied", prop.ChannelID())}
 	}
-	if _, err := n.ledger.TxStatus(prop.TxID()); err == nil {
+	if _, err := p.ledger.TxStatus(prop.TxID()); err == nil {
 		return &peerFailure{codes.FailedPrecondition, fmt.Sprintf("duplicate transaction found [%s]. Creator [%s]", prop.TxID(), hex.EncodeToString(prop.Creator()))}
 	} else if !errors.Is(err, ledger.ErrNotFound) {
 		return &peerFailure{codes.Aborted, fmt.Sprintf("failed to look up transaction %s: %v", prop.TxID(), err)}
@@ -108,29 +111,60 @@ func (n *Network) checkProposal(prop *txutil.Proposal) *peerFailure {
 	return nil
 }
 
-// endorse signs the simulation's proposal response as each organisation's peer and assembles
-// the transaction envelope the client signs.
-func (n *Network) endorse(sim *simulation, orgs []string) (*common.Envelope, error) {
-	endorsements := make([]*peer.Endorsement, 0, len(orgs))
-	for _, id := range orgs {
-		p, err := n.peer(id)
-		if err != nil {
-			return nil, err
-		}
-		e, err := txutil.Endorse(sim.prp, p.org.Node.Signer)
-		if err != nil {
-			return nil, fmt.Errorf("endorse as %s: %w", id, err)
-		}
-		// The peer's own fresh signature: the validator will find it verified.
-		n.mgr.RememberSignature(e.Endorser, slices.Concat(sim.prp, e.Endorser), e.Signature)
-		endorsements = append(endorsements, e)
-	}
-	env, err := txutil.AssembleTransaction(sim.prop, sim.prp, endorsements)
+// sign signs the simulation's proposal response payload as its peer.
+func (sim *simulation) sign() (*peer.Endorsement, error) {
+	p := sim.peer
+	e, err := txutil.Endorse(sim.prp, p.org.Node.Signer)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("endorse as %s: %w", p.mspID(), err)
 	}
-	if sim.result.PvtRWSet != nil && len(sim.result.PvtRWSet.GetNsPvtRwset()) > 0 {
-		n.transient.put(sim.prop.TxID(), sim.result.PvtRWSet)
+	// The peer's own fresh signature: the validators will find it verified.
+	p.net.mgr.RememberSignature(e.Endorser, slices.Concat(sim.prp, e.Endorser), e.Signature)
+	return e, nil
+}
+
+// endorseOn has peer p process the proposal and sign its response, as a peer's
+// ProcessProposal does for a gateway, and checks that the response payload matches the
+// first endorser's (ref), as Fabric's gateway does.
+func (p *peerNode) endorseOn(ctx context.Context, prop *txutil.Proposal, cc *chaincode, ref []byte) (*peer.Endorsement, *peerFailure) {
+	sim, fail := p.processProposal(ctx, prop, cc)
+	if fail != nil {
+		return nil, fail
 	}
-	return env, nil
+	if !bytes.Equal(sim.prp, ref) {
+		p.net.logger.Warn("ProposalResponsePayloads do not match", "txID", prop.TxID(), "endorser", p.org.Node.Name)
+		return nil, &peerFailure{codes.Aborted, "ProposalResponsePayloads do not match"}
+	}
+	e, err := sim.sign()
+	if err != nil {
+		return nil, &peerFailure{codes.Aborted, err.Error()}
+	}
+	return e, nil
+}
+
+// distributePrivateData puts the simulation's private write set into the transient store of
+// every peer whose organisation is a member of a collection written, restricted to those
+// collections, as Fabric's endorsing peer disseminates it to eligible peers by gossip.
+func (n *Network) distributePrivateData(sim *simulation) {
+	pvt := sim.result.PvtRWSet
+	if len(pvt.GetNsPvtRwset()) == 0 {
+		return
+	}
+	for _, q := range n.peers {
+		var want []collRef
+		for _, ns := range pvt.GetNsPvtRwset() {
+			cc, ok := n.chaincodes[ns.GetNamespace()]
+			if !ok {
+				continue
+			}
+			for _, c := range ns.GetCollectionPvtRwset() {
+				if cc.isMember(c.GetCollectionName(), q.mspID()) {
+					want = append(want, collRef{ns.GetNamespace(), c.GetCollectionName()})
+				}
+			}
+		}
+		if own := selectCollections(pvt, want); own != nil {
+			q.transient.put(sim.prop.TxID(), own)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
@@ -46,7 +47,7 @@ func (g *gatewayServer) Evaluate(ctx context.Context, req *gateway.EvaluateReque
 		targets = []string{g.local()}
 		transientProtected = true
 	}
-	org, err := g.evaluator(prop.ChaincodeName(), targets)
+	ep, err := g.evaluator(prop.ChaincodeName(), targets)
 	if err != nil {
 		if transientProtected {
 			return nil, status.Errorf(codes.FailedPrecondition, "no endorsers found in the gateway's organization; retry specifying target organization(s) to protect transient data: %s", err)
@@ -57,18 +58,18 @@ func (g *gatewayServer) Evaluate(ctx context.Context, req *gateway.EvaluateReque
 	var fail *peerFailure
 	switch prop.ChaincodeName() {
 	case qsccName:
-		resp, fail = n.evaluateQSCC(prop)
+		resp, fail = ep.evaluateQSCC(prop)
 	case csccName:
-		resp, fail = n.evaluateCSCC(prop)
+		resp, fail = ep.evaluateCSCC(prop)
 	default:
 		var sim *simulation
-		sim, fail = n.processProposal(ctx, prop, n.chaincodes[prop.ChaincodeName()], org)
+		sim, fail = ep.processProposal(ctx, prop, n.chaincodes[prop.ChaincodeName()])
 		if sim != nil {
 			resp = sim.result.Response
 		}
 	}
 	if fail != nil {
-		d := n.detail(org, fail.message)
+		d := n.detail(ep.mspID(), fail.message)
 		if fail.code == codes.Aborted {
 			return nil, rpcError(codes.Aborted, "failed to evaluate transaction, see attached details for more info", d)
 		}
@@ -77,28 +78,40 @@ func (g *gatewayServer) Evaluate(ctx context.Context, req *gateway.EvaluateReque
 	return &gateway.EvaluateResponse{Result: resp}, nil
 }
 
-// evaluator picks the organisation whose peer evaluates: the gateway's own organisation
-// unless targets exclude it, else the first target.
-func (g *gatewayServer) evaluator(chaincode string, targets []string) (string, error) {
+// evaluator picks the peer that evaluates, as Fabric's gateway does: its own organisation's
+// unless targets exclude it, else the target organisation's peer with the highest ledger
+// height (the first in configuration order among equals).
+func (g *gatewayServer) evaluator(chaincode string, targets []string) (*peerNode, error) {
 	n := g.p.net
 	if chaincode != qsccName && chaincode != csccName {
 		if _, ok := n.chaincodes[chaincode]; !ok {
-			return "", fmt.Errorf("no peers available to evaluate chaincode %s in channel %s", chaincode, n.cfg.Channel)
+			return nil, fmt.Errorf("no peers available to evaluate chaincode %s in channel %s", chaincode, n.cfg.Channel)
 		}
 	}
 	if len(targets) == 0 || slices.Contains(targets, g.local()) {
-		return g.local(), nil
+		return g.p, nil
 	}
-	for _, t := range targets {
-		if slices.Contains(n.peerOrgs, t) {
-			return t, nil
+	var best *peerNode
+	var bestHeight uint64
+	for _, q := range n.peers {
+		if !slices.Contains(targets, q.mspID()) {
+			continue
+		}
+		if h := q.ledger.Height(); best == nil || h > bestHeight {
+			best, bestHeight = q, h
 		}
 	}
-	return "", fmt.Errorf("no peers available to evaluate chaincode %s in channel %s with target organizations %v", chaincode, n.cfg.Channel, targets)
+	if best == nil {
+		return nil, fmt.Errorf("no peers available to evaluate chaincode %s in channel %s with target organizations %v", chaincode, n.cfg.Channel, targets)
+	}
+	return best, nil
 }
 
-// Endorse simulates a proposal once, collects the endorsements the chaincode's policies
-// require and returns the transaction envelope for the client to sign.
+// Endorse collects the endorsements a proposal needs and returns the transaction envelope for
+// the client to sign, as Fabric's gateway does: the proposal is processed first by the
+// gateway's own peer (or the first organisation the client chose), the planner derives from
+// that simulation which organisations must endorse, and their peers process the proposal on
+// their own ledgers; every response payload must match the first one.
 func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest) (*gateway.EndorseResponse, error) {
 	n := g.p.net
 	if req == nil {
@@ -119,17 +132,17 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 		return nil, status.Errorf(codes.FailedPrecondition, "no peers available to endorse chaincode %s in channel %s", prop.ChaincodeName(), n.cfg.Channel)
 	}
 	explicit := req.GetEndorsingOrganizations()
-	simOrg, err := g.simulatingOrg(explicit)
+	first, err := g.firstEndorser(explicit)
 	if err != nil {
 		return nil, err
 	}
-	sim, fail := n.processProposal(ctx, prop, cc, simOrg)
+	sim, fail := first.processProposal(ctx, prop, cc)
 	if fail != nil {
-		return nil, n.endorseFailure(explicit, simOrg, fail)
+		return nil, n.firstEndorserFailure(ctx, prop, cc, explicit, first, fail)
 	}
 	plan, err := n.planner.plan(&planRequest{
 		chaincode:    cc.def.Name,
-		simulator:    sim.org,
+		simulator:    first.mspID(),
 		local:        g.local(),
 		transient:    len(prop.Transient()) > 0,
 		rwset:        sim.result.RWSet,
@@ -140,17 +153,22 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 	if err != nil {
 		return nil, err
 	}
-	env, err := n.endorse(sim, plan.orgs())
+	endorsements, err := n.collectEndorsements(ctx, sim, plan)
+	if err != nil {
+		return nil, err
+	}
+	env, err := txutil.AssembleTransaction(sim.prop, sim.prp, endorsements)
 	if err != nil {
 		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
 	}
+	n.distributePrivateData(sim)
 	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
 }
 
-// simulatingOrg returns the organisation whose peer simulates a proposal to endorse: the
-// gateway's own unless the client chose endorsing organisations without it, then the first
-// of those. Every chosen organisation must have a peer.
-func (g *gatewayServer) simulatingOrg(explicit []string) (string, error) {
+// firstEndorser returns the peer that processes a proposal to endorse first: the gateway's
+// own unless the client chose endorsing organisations without it, then the first of those.
+// Every chosen organisation must have a peer.
+func (g *gatewayServer) firstEndorser(explicit []string) (*peerNode, error) {
 	n := g.p.net
 	var unknown []string
 	for _, o := range explicit {
@@ -159,26 +177,132 @@ func (g *gatewayServer) simulatingOrg(explicit []string) (string, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return "", status.Errorf(codes.Unavailable, "failed to find any endorsing peers for org(s): %v", unknown)
+		return nil, status.Errorf(codes.Unavailable, "failed to find any endorsing peers for org(s): %v", unknown)
 	}
 	if len(explicit) > 0 && !slices.Contains(explicit, g.local()) {
-		return explicit[0], nil
+		return n.peer(explicit[0])
 	}
-	return g.local(), nil
+	return g.p, nil
 }
 
-// endorseFailure is Endorse's answer to a simulation that failed on simOrg's peer: Aborted,
-// with the peer's message in the details of every organisation the client chose, or of simOrg.
-func (n *Network) endorseFailure(explicit []string, simOrg string, fail *peerFailure) error {
+// firstEndorserFailure is Endorse's answer when the first endorser's peer did not endorse:
+// Aborted, with its message in the details. When the client chose the endorsing
+// organisations, Fabric's gateway sends the proposal to all of them at once, so the other
+// chosen organisations' peers process it too and their failures are reported as well.
+func (n *Network) firstEndorserFailure(ctx context.Context, prop *txutil.Proposal, cc *chaincode, explicit []string, first *peerNode, fail *peerFailure) error {
 	if len(explicit) == 0 {
-		return rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", n.detail(simOrg, fail.message))
+		return rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", n.detail(first.mspID(), fail.message))
 	}
-	orgs := dedup(slices.Clone(explicit))
-	details := make([]*gateway.ErrorDetail, 0, len(orgs))
-	for _, o := range orgs {
-		details = append(details, n.detail(o, fail.message))
+	details := []*gateway.ErrorDetail{n.detail(first.mspID(), fail.message)}
+	var others []string
+	for _, o := range dedup(slices.Clone(explicit)) {
+		if o != first.mspID() {
+			others = append(others, o)
+		}
+	}
+	for _, r := range n.endorseOrgs(ctx, prop, cc, others, nil) {
+		if r.fail != nil {
+			details = append(details, n.detail(r.org, r.fail.message))
+		}
 	}
 	return rpcError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", details...)
+}
+
+// collectEndorsements gathers the endorsements of the first layout of plan whose peers all
+// endorse with a payload matching the first endorser's, trying the layouts in order and
+// skipping those with an organisation whose peer already failed, as Fabric's gateway does.
+// The endorsements are in the layout's order.
+func (n *Network) collectEndorsements(ctx context.Context, sim *simulation, plan *endorsementPlan) ([]*peer.Endorsement, error) {
+	c := &collection{sim: sim, endorsed: map[string]*peer.Endorsement{}, failed: map[string]bool{}}
+	for _, layout := range plan.layouts {
+		if c.anyFailed(layout) {
+			continue
+		}
+		if err := n.endorseLayout(ctx, c, layout); err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, status.Error(codes.DeadlineExceeded, "endorsement timeout expired while collecting endorsements")
+		}
+		if !c.anyFailed(layout) {
+			out := make([]*peer.Endorsement, len(layout))
+			for i, o := range layout {
+				out[i] = c.endorsed[o]
+			}
+			return out, nil
+		}
+	}
+	return nil, rpcError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", c.details...)
+}
+
+// collection is the state of collectEndorsements: the endorsements received, the
+// organisations whose peer failed, and why.
+type collection struct {
+	sim      *simulation
+	endorsed map[string]*peer.Endorsement
+	failed   map[string]bool
+	details  []*gateway.ErrorDetail
+}
+
+func (c *collection) anyFailed(layout []string) bool {
+	return slices.ContainsFunc(layout, func(o string) bool { return c.failed[o] })
+}
+
+// endorseLayout asks the peers of layout's organisations that have not endorsed yet: the
+// first endorser only signs its simulation, the others process the proposal in parallel.
+func (n *Network) endorseLayout(ctx context.Context, c *collection, layout []string) error {
+	var need []string
+	for _, o := range layout {
+		switch {
+		case c.endorsed[o] != nil:
+		case o != c.sim.peer.mspID():
+			need = append(need, o)
+		default:
+			e, err := c.sim.sign()
+			if err != nil {
+				return status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
+			}
+			c.endorsed[o] = e
+		}
+	}
+	for _, r := range n.endorseOrgs(ctx, c.sim.prop, c.sim.cc, need, c.sim.prp) {
+		if r.fail != nil {
+			c.failed[r.org] = true
+			c.details = append(c.details, n.detail(r.org, r.fail.message))
+			continue
+		}
+		c.endorsed[r.org] = r.e
+	}
+	return nil
+}
+
+// orgEndorsement is the outcome of one organisation's peer processing a proposal.
+type orgEndorsement struct {
+	org  string
+	e    *peer.Endorsement
+	fail *peerFailure
+}
+
+// endorseOrgs has the peers of orgs process the proposal in parallel, each on its own ledger,
+// and sign their responses; with ref set, a response whose payload differs from ref fails.
+func (n *Network) endorseOrgs(ctx context.Context, prop *txutil.Proposal, cc *chaincode, orgs []string, ref []byte) []orgEndorsement {
+	out := make([]orgEndorsement, len(orgs))
+	var wg sync.WaitGroup
+	for i, o := range orgs {
+		out[i].org = o
+		q, err := n.peer(o)
+		if err != nil {
+			out[i].fail = &peerFailure{codes.Unavailable, err.Error()}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].e, out[i].fail = q.endorseOn(ctx, prop, cc, ref)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // Submit checks a signed transaction envelope and hands it to the ordering service.
@@ -208,7 +332,7 @@ func (g *gatewayServer) Submit(ctx context.Context, req *gateway.SubmitRequest) 
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "failed to marshal the prepared transaction: %v", err)
 	}
-	if err := n.order(ctx, raw); err != nil {
+	if err := n.orderer.order(ctx, raw); err != nil {
 		switch {
 		case errors.Is(err, orderer.ErrTooLarge):
 			return nil, rpcError(codes.Aborted, fmt.Sprintf("received unsuccessful response from orderer: status=%s, info=%s", common.Status_BAD_REQUEST, err))
@@ -266,7 +390,7 @@ func (g *gatewayServer) CommitStatus(ctx context.Context, signed *gateway.Signed
 	}
 	wctx, cancel := n.withShutdown(ctx)
 	defer cancel()
-	rec, err := n.ledger.WaitForTxStatus(wctx, req.GetTransactionId())
+	rec, err := g.p.ledger.WaitForTxStatus(wctx, req.GetTransactionId())
 	if err != nil {
 		return nil, n.ledgerRPCError(ctx, err)
 	}
@@ -289,19 +413,20 @@ func (g *gatewayServer) ChaincodeEvents(signed *gateway.SignedChaincodeEventsReq
 	if err := n.checkReader(req.GetChannelId(), req.GetIdentity(), signed.GetRequest(), signed.GetSignature()); err != nil {
 		return err
 	}
-	start, skipThrough, err := n.eventsStart(req)
+	p := g.p
+	start, skipThrough, err := p.eventsStart(req)
 	if err != nil {
 		return err
 	}
 	for num := start; ; num++ {
-		if err := n.ledger.WaitForHeight(ctx, num+1); err != nil {
+		if err := p.ledger.WaitForHeight(ctx, num+1); err != nil {
 			return n.ledgerRPCError(stream.Context(), err)
 		}
 		skip := int64(-1)
 		if num == start {
 			skip = skipThrough
 		}
-		resp, err := n.blockEvents(num, req.GetChaincodeId(), skip)
+		resp, err := p.blockEvents(num, req.GetChaincodeId(), skip)
 		if err != nil {
 			return status.Error(codes.Aborted, err.Error())
 		}
@@ -317,15 +442,15 @@ func (g *gatewayServer) ChaincodeEvents(signed *gateway.SignedChaincodeEventsReq
 // eventsStart returns the block a chaincode events request starts from and, when it resumes
 // after a transaction, that transaction's number in the block (else -1): the events of
 // transactions up to it are skipped.
-func (n *Network) eventsStart(req *gateway.ChaincodeEventsRequest) (uint64, int64, error) {
+func (p *peerNode) eventsStart(req *gateway.ChaincodeEventsRequest) (uint64, int64, error) {
 	if after := req.GetAfterTransactionId(); after != "" {
-		if rec, err := n.ledger.TxByID(after); err == nil {
+		if rec, err := p.ledger.TxStatus(after); err == nil {
 			return rec.BlockNum, int64(rec.TxNum), nil
 		}
 	}
 	switch pos := req.GetStartPosition().GetType().(type) {
 	case nil, *ab.SeekPosition_NextCommit:
-		return n.ledger.Height(), -1, nil
+		return p.ledger.Height(), -1, nil
 	case *ab.SeekPosition_Specified:
 		return pos.Specified.GetNumber(), -1, nil
 	default:
@@ -335,8 +460,8 @@ func (n *Network) eventsStart(req *gateway.ChaincodeEventsRequest) (uint64, int6
 
 // blockEvents returns the chaincode's events in block num, leaving out those of the
 // transactions numbered up to skipThrough (-1: none).
-func (n *Network) blockEvents(num uint64, chaincode string, skipThrough int64) (*gateway.ChaincodeEventsResponse, error) {
-	block, err := n.ledger.Block(num)
+func (p *peerNode) blockEvents(num uint64, chaincode string, skipThrough int64) (*gateway.ChaincodeEventsResponse, error) {
+	block, err := p.ledger.Block(num)
 	if err != nil {
 		return nil, err
 	}

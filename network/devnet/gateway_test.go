@@ -78,6 +78,7 @@ func TestConcurrentIncrementConflict(t *testing.T) {
 	c := tn.contract(bank)
 	_, err := c.SubmitTransaction("put", "counter", "0")
 	require.NoError(t, err)
+	tn.sync() // the other endorsers read the counter too
 
 	// Endorse both before submitting either: both read version v of the counter.
 	p1, err := c.NewProposal("incr", client.WithArguments("counter"))
@@ -127,6 +128,7 @@ func TestConcurrentIncrementConflict(t *testing.T) {
 	require.Equal(t, 1, conflicts)
 
 	// The SDK's SubmitTransaction reports the conflict as a CommitError with the code.
+	tn.sync()
 	p3, err := c.NewProposal("incr", client.WithArguments("counter"))
 	require.NoError(t, err)
 	tx3, err := p3.Endorse()
@@ -154,6 +156,7 @@ func TestConcurrentIncrementCommitError(t *testing.T) {
 	}
 	require.NoError(t, <-errs)
 	require.NoError(t, <-errs)
+	tn.sync() // the other endorsers read the counter too
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -29,57 +29,69 @@ const (
 // ordererPort is the port the channel configuration names for the (embedded) ordering node.
 const ordererPort = 7050
 
-// commitGenesis writes block 0: a CONFIG transaction whose ConfigEnvelope describes the
+// appendGenesis orders block 0: a CONFIG transaction whose ConfigEnvelope describes the
 // channel as configtxgen would (application organisations with their MSPs and policies,
 // the Raft orderer organisation, capabilities, batch parameters), signed by the ordering node.
-func (n *Network) commitGenesis() error {
-	group, err := n.channelGroup()
+// Every peer joins the channel by committing it.
+func (o *orderingService) appendGenesis() error {
+	group, err := o.net.channelGroup()
 	if err != nil {
 		return fmt.Errorf("devnet: genesis: %w", err)
 	}
-	data, err := txutil.Marshal(&common.ConfigEnvelope{Config: &common.Config{ChannelGroup: group}})
+	raw, err := o.configTransaction(&common.ConfigEnvelope{Config: &common.Config{ChannelGroup: group}})
 	if err != nil {
 		return fmt.Errorf("devnet: genesis: %w", err)
 	}
-	signer := n.ordOrg.Node.Signer
+	if err := o.appendBlock(ledger.NewBlock(0, nil, [][]byte{raw}), true); err != nil {
+		return fmt.Errorf("devnet: genesis block: %w", err)
+	}
+	return nil
+}
+
+// configTransaction returns the marshalled CONFIG transaction of a config envelope, signed by
+// the ordering node, as Fabric's orderer writes a config block.
+func (o *orderingService) configTransaction(cfg *common.ConfigEnvelope) ([]byte, error) {
+	data, err := txutil.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	env, err := signedEnvelope(o.net.ordOrg.Node.Signer, common.HeaderType_CONFIG, o.net.cfg.Channel, data)
+	if err != nil {
+		return nil, err
+	}
+	return txutil.Marshal(env)
+}
+
+// signedEnvelope wraps data in a payload of type typ for channel, with a fresh nonce and
+// transaction ID, signed by signer.
+func signedEnvelope(signer txutil.Signer, typ common.HeaderType, channel string, data []byte) (*common.Envelope, error) {
 	nonce := make([]byte, 24)
 	if _, err := rand.Read(nonce); err != nil {
-		return fmt.Errorf("devnet: genesis nonce: %w", err)
+		return nil, fmt.Errorf("nonce: %w", err)
 	}
 	creator := signer.Serialize()
 	ch, err := txutil.Marshal(&common.ChannelHeader{
-		Type:      int32(common.HeaderType_CONFIG),
-		ChannelId: n.cfg.Channel,
+		Type:      int32(typ),
+		ChannelId: channel,
 		TxId:      txutil.ComputeTxID(nonce, creator),
 		Timestamp: timestamppb.Now(),
 	})
 	if err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
+		return nil, err
 	}
 	sh, err := txutil.Marshal(&common.SignatureHeader{Creator: creator, Nonce: nonce})
 	if err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
+		return nil, err
 	}
 	payload, err := txutil.Marshal(&common.Payload{Header: &common.Header{ChannelHeader: ch, SignatureHeader: sh}, Data: data})
 	if err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
+		return nil, err
 	}
 	env := &common.Envelope{Payload: payload}
 	if err := txutil.SignEnvelope(env, signer); err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
+		return nil, err
 	}
-	raw, err := txutil.Marshal(env)
-	if err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
-	}
-	block := ledger.NewBlock(0, nil, [][]byte{raw})
-	if err := n.signBlock(block); err != nil {
-		return fmt.Errorf("devnet: genesis: %w", err)
-	}
-	if _, err := n.ledger.Commit(block, []peer.TxValidationCode{peer.TxValidationCode_VALID}, nil); err != nil {
-		return fmt.Errorf("devnet: commit genesis block: %w", err)
-	}
-	return nil
+	return env, nil
 }
 
 // channelGroup is the channel's configuration tree, as configtxgen writes it for a channel
@@ -125,22 +137,36 @@ func (n *Network) orgGroups() (app, ord *common.ConfigGroup, err error) {
 	app = &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
 	ord = &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}, Values: map[string]*common.ConfigValue{}, Policies: map[string]*common.ConfigPolicy{}, ModPolicy: adminsPolicy}
 	for _, org := range n.crypto.Orgs {
-		g, err := orgGroup(org)
-		if err != nil {
-			return nil, nil, err
-		}
-		if org.Orderer {
-			err = setValue(g, "Endpoints", &common.OrdererAddresses{Addresses: []string{fmt.Sprintf("%s:%d", org.Node.Name, ordererPort)}})
-			ord.Groups[org.MSPID] = g
-		} else {
-			err = setValue(g, "AnchorPeers", &peer.AnchorPeers{AnchorPeers: []*peer.AnchorPeer{{Host: org.Node.Name, Port: 7051}}})
+		if !org.Orderer {
+			g, err := applicationOrgGroup(org)
+			if err != nil {
+				return nil, nil, err
+			}
 			app.Groups[org.MSPID] = g
+			continue
+		}
+		g, err := orgGroup(org)
+		if err == nil {
+			err = setValue(g, "Endpoints", &common.OrdererAddresses{Addresses: []string{fmt.Sprintf("%s:%d", org.Node.Name, ordererPort)}})
 		}
 		if err != nil {
 			return nil, nil, err
 		}
+		ord.Groups[org.MSPID] = g
 	}
 	return app, ord, nil
+}
+
+// applicationOrgGroup is a peer organisation's config group, with its anchor peer.
+func applicationOrgGroup(org *msp.Org) (*common.ConfigGroup, error) {
+	g, err := orgGroup(org)
+	if err != nil {
+		return nil, err
+	}
+	if err := setValue(g, "AnchorPeers", &peer.AnchorPeers{AnchorPeers: []*peer.AnchorPeer{{Host: org.Node.Name, Port: 7051}}}); err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // configureApplication sets the Application group's implicit policies and capabilities.

@@ -14,13 +14,15 @@ import (
 
 	"github.com/xborder/xborder/network/devnet"
 	"github.com/xborder/xborder/network/devnet/internal/testcc"
+	"github.com/xborder/xborder/network/devnet/ledger"
 )
 
 const (
-	merchant = "MerchantMSP"
-	bank     = "BankMSP"
-	carrier  = "CarrierMSP"
-	customs  = "CustomsMSP"
+	merchant  = "MerchantMSP"
+	bank      = "BankMSP"
+	carrier   = "CarrierMSP"
+	customs   = "CustomsMSP"
+	regulator = "RegulatorMSP"
 )
 
 // testNet is a devnet with testcc served in-process as a CCaaS server.
@@ -111,6 +113,24 @@ func (tn *testNet) gateway(mspID string, opts ...client.ConnectOption) *client.G
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gw.Close() })
 	return gw
+}
+
+// sync waits until every peer has committed every block ordered so far. Each peer commits on
+// its own, so a client that reads through another organisation's peer than the one whose
+// commit status it received must wait for that peer, as on Fabric.
+func (tn *testNet) sync() {
+	tn.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(tn.t, tn.net.WaitForPeers(ctx))
+}
+
+// ledger returns the ledger of mspID's peer.
+func (tn *testNet) ledger(mspID string) *ledger.Ledger {
+	tn.t.Helper()
+	l, err := tn.net.PeerLedger(mspID)
+	require.NoError(tn.t, err)
+	return l
 }
 
 func (tn *testNet) contract(mspID string) *client.Contract {

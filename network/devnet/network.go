@@ -8,25 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
-	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
 
-	"github.com/xborder/xborder/network/devnet/ccruntime"
 	"github.com/xborder/xborder/network/devnet/ledger"
 	"github.com/xborder/xborder/network/devnet/msp"
-	"github.com/xborder/xborder/network/devnet/orderer"
 	"github.com/xborder/xborder/network/devnet/validator"
 )
 
@@ -52,8 +44,9 @@ type PeerInfo struct {
 	MSPDir string
 }
 
-// Network is a running devnet: one peer per organisation serving Fabric's Gateway and Deliver
-// gRPC services, an ordering service, a ledger and a chaincode runtime, all in this process.
+// Network is a running devnet: an ordering service with its own block store, and one peer per
+// organisation with its own ledger, serving Fabric's Gateway and Deliver gRPC services, all in
+// this process.
 type Network struct {
 	cfg    Config
 	opts   options
@@ -62,43 +55,30 @@ type Network struct {
 	crypto    *msp.CryptoConfig
 	mgr       *msp.Manager
 	ordOrg    *msp.Org
-	ledger    *ledger.Ledger
-	runtime   *ccruntime.Runtime
-	cutter    *orderer.Cutter
 	validator *validator.Validator
 
 	chaincodes map[string]*chaincode
 	peerOrgs   []string // peer organisations' MSP IDs in configuration order
 
-	peers     []*peerNode
-	transient *transientStore
-	pvtBlocks *pvtBlockStore
-	planner   *endorsementPlanner
-
-	commitMu  sync.Mutex // serialises block assembly and commit
-	failMu    sync.Mutex
-	commitErr error // set when a commit failed; the network stops ordering
+	orderer *orderingService
+	peers   []*peerNode
+	planner *endorsementPlanner
 
 	// shutdown is cancelled when Close begins: streams and waits end with Unavailable.
 	shutdown     context.Context
 	stopShutdown context.CancelFunc
+	lock         *dirLock
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-type peerNode struct {
-	net     *Network
-	org     *msp.Org
-	address string
-	lis     net.Listener
-	server  *grpc.Server
-}
-
-// Start creates (first run) or reopens (later runs) the devnet in cfg.DataDir and starts one
-// peer per peer organisation. Chaincodes with an Address are attached before Start returns:
-// Start waits for their servers to be ready until ctx is done. Once attached, a chaincode
-// whose server restarts is reconnected in the background.
+// Start creates (first run) or reopens (later runs) the devnet in cfg.DataDir: the ordering
+// service's block store (with the channel's genesis block on first run) and one peer per peer
+// organisation, each with its own ledger, which catches up with the ordering service on its
+// own. Chaincodes with an Address are attached to every peer before Start returns: Start
+// waits for their servers to be ready until ctx is done. Once attached, a chaincode whose
+// server restarts is reconnected in the background.
 func Start(ctx context.Context, cfg Config, opts ...Option) (*Network, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -111,32 +91,76 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Network, error) {
 	if o.logger == nil {
 		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	n := &Network{cfg: cfg, opts: o, logger: o.logger, transient: newTransientStore(o.pvtRetention, 100000)}
-	if err := n.loadOrganisations(); err != nil {
+	n := &Network{cfg: cfg, opts: o, logger: o.logger}
+	if n.lock, err = lockDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if n.chaincodes, err = n.loadChaincodes(cfg.Chaincodes); err != nil {
-		return nil, err
-	}
-	if err := n.openStores(); err != nil {
-		return nil, err
-	}
-	n.planner = newEndorsementPlanner(n.peerOrgs, n.chaincodes, n.validator)
 	n.shutdown, n.stopShutdown = context.WithCancel(context.Background())
-	if err := n.startServices(ctx); err != nil {
+	if err := n.loadOrganisations(); err != nil {
 		_ = n.Close()
 		return nil, err
 	}
-	n.logger.Info("devnet started", "dataDir", cfg.DataDir, "channel", cfg.Channel, "height", n.ledger.Height())
+	if n.chaincodes, err = n.loadChaincodes(cfg.Chaincodes); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	if err := n.newValidator(); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	n.planner = newEndorsementPlanner(n.peerOrgs, n.chaincodes, n.validator)
+	if err := n.open(ctx); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	n.logger.Info("devnet started", "dataDir", cfg.DataDir, "channel", cfg.Channel, "height", n.orderer.height())
 	return n, nil
+}
+
+// open opens the ordering service and the peers' stores, starts the peers' committers and
+// services and attaches the chaincodes. The caller closes the network on failure.
+func (n *Network) open(ctx context.Context) error {
+	if err := checkLayout(n.cfg.DataDir); err != nil {
+		return err
+	}
+	var err error
+	if n.orderer, err = openOrderingService(n); err != nil {
+		return err
+	}
+	for i, org := range n.crypto.PeerOrgs() {
+		p, err := n.openPeer(org, i)
+		if err != nil {
+			return err
+		}
+		n.peers = append(n.peers, p)
+	}
+	for _, p := range n.peers {
+		p.startCommitter()
+	}
+	// A peer serves once it has joined the channel, by committing the genesis block; after
+	// that it catches up with the ordering service while it serves, as a Fabric peer does.
+	for _, p := range n.peers {
+		if err := p.waitForHeight(ctx, 1); err != nil {
+			return fmt.Errorf("devnet: peer %s did not join the channel: %w", p.org.Node.Name, err)
+		}
+	}
+	for _, cc := range n.cfg.Chaincodes {
+		if cc.Address == "" {
+			continue
+		}
+		if err := n.attach(ctx, cc.Name, cc.Address, cc.TLS); err != nil {
+			return fmt.Errorf("devnet: attach chaincode %s at %s: %w", cc.Name, cc.Address, err)
+		}
+	}
+	for _, p := range n.peers {
+		p.serve()
+	}
+	return nil
 }
 
 // loadOrganisations creates (first run) or loads the organisations' crypto material and the
 // MSP manager that verifies their identities.
 func (n *Network) loadOrganisations() error {
-	if err := os.MkdirAll(n.cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("devnet: create data dir: %w", err)
-	}
 	var err error
 	if n.crypto, err = msp.Generate(n.cfg.DataDir, n.cfg.Orgs); err != nil {
 		return fmt.Errorf("devnet: crypto material: %w", err)
@@ -154,9 +178,9 @@ func (n *Network) loadOrganisations() error {
 	return nil
 }
 
-// openStores creates the validator and opens the ledger and the private data store,
-// committing the genesis block on first run. On failure it closes what it opened.
-func (n *Network) openStores() error {
+// newValidator creates the validator every peer's committer uses: the channel's configuration
+// and chaincode definitions are the same on every peer, and it reads no state of its own.
+func (n *Network) newValidator() error {
 	vcfg := validator.Config{ChannelID: n.cfg.Channel, MSP: n.mgr, ApplicationOrgs: n.peerOrgs}
 	for _, def := range n.cfg.Chaincodes {
 		cc := n.chaincodes[def.Name]
@@ -166,107 +190,67 @@ func (n *Network) openStores() error {
 	if n.validator, err = validator.New(vcfg); err != nil {
 		return fmt.Errorf("devnet: validator: %w", err)
 	}
-	if n.ledger, err = ledger.Open(filepath.Join(n.cfg.DataDir, "ledger")); err != nil {
-		return fmt.Errorf("devnet: open ledger: %w", err)
-	}
-	if n.pvtBlocks, err = openPvtBlockStore(n.cfg.DataDir); err != nil {
-		_ = n.ledger.Close()
-		return fmt.Errorf("devnet: %w", err)
-	}
-	if n.ledger.Height() == 0 {
-		if err := n.commitGenesis(); err != nil {
-			_ = n.pvtBlocks.close()
-			_ = n.ledger.Close()
-			return err
-		}
+	return nil
+}
+
+// checkLayout refuses a data directory written by a devnet whose peers shared one ledger
+// (DataDir/ledger): its blocks are not in an ordering service's block store, from which
+// the peers' own ledgers are built.
+func checkLayout(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "ledger", ledger.FileName)); err == nil {
+		return fmt.Errorf("devnet: data directory %s holds a ledger shared by all peers, written by an earlier devnet version; "+
+			"this version keeps one ledger per peer and an ordering service's block store: start with a new data directory "+
+			"(or remove %s to start over)", dir, dir)
 	}
 	return nil
 }
 
-// startServices starts the chaincode runtime (attaching the chaincodes with an address), the
-// ordering service and one peer per peer organisation. The caller closes the network on
-// failure.
-func (n *Network) startServices(ctx context.Context) error {
-	n.runtime = ccruntime.NewRuntime(ccruntime.WithLogger(n.logger), ccruntime.WithTimeout(n.opts.endorsementTimeout))
-	n.cutter = orderer.New(orderer.Config{
-		BatchTimeout:      n.cfg.BatchTimeout,
-		MaxMessageCount:   n.cfg.MaxBatch,
-		PreferredMaxBytes: preferredMaxBytes,
-		AbsoluteMaxBytes:  absoluteMaxBytes,
-		CutWhenIdle:       n.cfg.CutWhenIdle,
-	}, n.commitBatch)
-	for _, cc := range n.cfg.Chaincodes {
-		if cc.Address == "" {
-			continue
-		}
-		if err := n.runtime.Attach(ctx, cc.Name, cc.Address, cc.TLS); err != nil {
-			return fmt.Errorf("devnet: attach chaincode %s at %s: %w", cc.Name, cc.Address, err)
-		}
-	}
-	for i, org := range n.crypto.PeerOrgs() {
-		p, err := n.startPeer(org, i)
-		if err != nil {
-			return err
-		}
-		n.peers = append(n.peers, p)
-	}
-	return nil
-}
-
-func (n *Network) startPeer(org *msp.Org, index int) (*peerNode, error) {
-	port := 0
-	if n.cfg.BasePort > 0 {
-		port = n.cfg.BasePort + index
-	}
-	addr := net.JoinHostPort(n.cfg.ListenHost, strconv.Itoa(port))
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("devnet: listen for peer of %s on %s: %w", org.MSPID, addr, err)
-	}
-	sopts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(100 << 20),
-		grpc.MaxSendMsgSize(100 << 20),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Minute, PermitWithoutStream: true}),
-	}
-	if !n.cfg.Plaintext {
-		sopts = append(sopts, grpc.Creds(credentials.NewTLS(&tls.Config{
-			Certificates: []tls.Certificate{org.Node.TLS},
-			MinVersion:   tls.VersionTLS12,
-			ClientAuth:   tls.VerifyClientCertIfGiven,
-			ClientCAs:    n.mgr.TLSRootPool(),
-		})))
-	}
-	p := &peerNode{net: n, org: org, address: lis.Addr().String(), lis: lis, server: grpc.NewServer(sopts...)}
-	gateway.RegisterGatewayServer(p.server, &gatewayServer{p: p})
-	peer.RegisterDeliverServer(p.server, &deliverServer{p: p})
-	go func() {
-		if err := p.server.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			n.logger.Error("peer stopped serving", "msp", org.MSPID, "error", err)
-		}
-	}()
-	return p, nil
-}
-
-// Close stops the peers (letting in-flight calls finish for a grace period; event streams end
-// with Unavailable), the orderer (committing what it holds), the chaincode runtime and the
-// ledger. It also reports a commit failure that stopped the ordering service. It is safe to
-// call more than once.
+// Close stops the peers' services (letting in-flight calls finish for a grace period; event
+// streams end with Unavailable), the orderer (ordering what it holds), lets every peer that
+// is not paused commit the blocks ordered so far, and closes the chaincode connections and
+// the stores. It also reports a failure that stopped the ordering service or a peer's
+// committer. It is safe to call more than once.
 func (n *Network) Close() error {
 	n.closeOnce.Do(func() {
 		if n.stopShutdown != nil {
 			n.stopShutdown()
 		}
 		n.stopPeers()
-		if n.cutter != nil {
-			n.cutter.Close()
+		errs := n.stopOrdering()
+		// Every peer finishes its commits before any ledger closes: a peer may pull private
+		// data from another's.
+		for _, p := range n.peers {
+			if err := p.finishCommits(); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		errs := n.closeStores()
-		if err := n.commitFailure(); err != nil {
-			errs = append(errs, fmt.Errorf("devnet: ordering stopped after a failed commit: %w", err))
+		for _, p := range n.peers {
+			errs = append(errs, p.close()...)
+		}
+		if n.orderer != nil {
+			if err := n.orderer.close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := n.lock.release(); err != nil {
+			errs = append(errs, fmt.Errorf("devnet: unlock data directory: %w", err))
 		}
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
+}
+
+// stopOrdering stops the ordering service's block cutter, ordering what it holds, and returns
+// the failure that stopped ordering earlier, if any.
+func (n *Network) stopOrdering() []error {
+	if n.orderer == nil {
+		return nil
+	}
+	n.orderer.stopCutting()
+	if err := n.orderer.failure(); err != nil {
+		return []error{fmt.Errorf("devnet: ordering stopped after a failure: %w", err)}
+	}
+	return nil
 }
 
 // stopPeers stops every peer's server at once, each with the grace period.
@@ -282,46 +266,8 @@ func (n *Network) stopPeers() {
 	wg.Wait()
 }
 
-// closeStores closes the chaincode runtime, the private data store and the ledger.
-func (n *Network) closeStores() []error {
-	var errs []error
-	if n.runtime != nil {
-		if err := n.runtime.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("devnet: close chaincode runtime: %w", err))
-		}
-	}
-	if n.pvtBlocks != nil {
-		if err := n.pvtBlocks.close(); err != nil {
-			errs = append(errs, fmt.Errorf("devnet: close private data store: %w", err))
-		}
-	}
-	if n.ledger != nil {
-		if err := n.ledger.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("devnet: close ledger: %w", err))
-		}
-	}
-	return errs
-}
-
 // gracePeriod is how long Close lets in-flight calls finish before it cuts connections.
 const gracePeriod = 5 * time.Second
-
-// stop stops the peer's server, letting in-flight calls finish for up to grace.
-func (p *peerNode) stop(grace time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		p.server.GracefulStop()
-		close(done)
-	}()
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	select {
-	case <-done:
-	case <-timer.C:
-		p.server.Stop()
-		<-done
-	}
-}
 
 // withShutdown returns a context that is cancelled with ctx or when the network closes.
 func (n *Network) withShutdown(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -428,39 +374,110 @@ func (n *Network) ClientConnection(mspID string, opts ...grpc.DialOption) (*grpc
 	return conn, nil
 }
 
-// Ledger returns the network's ledger (shared by every peer), for tests and tools.
-func (n *Network) Ledger() *ledger.Ledger { return n.ledger }
-
 // MSPManager returns the manager that verifies the identities of the channel's organisations.
 func (n *Network) MSPManager() *msp.Manager { return n.mgr }
 
-// AttachChaincode connects the runtime to the chaincode server of a chaincode defined in the
-// configuration, replacing any earlier address, and waits until it is ready or ctx is done.
+// AttachChaincode connects every peer to the chaincode server of a chaincode defined in the
+// configuration (each peer has its own connection, as Fabric peers dial a
+// chaincode-as-a-service server each), replacing any earlier address, and waits until every
+// connection is ready or ctx is done.
 func (n *Network) AttachChaincode(ctx context.Context, name, address string, tlsCfg *tls.Config) error {
 	if _, ok := n.chaincodes[name]; !ok {
 		return fmt.Errorf("devnet: attach chaincode %s: chaincode is not defined on channel %s", name, n.cfg.Channel)
 	}
-	if slices.Contains(n.runtime.Chaincodes(), name) {
-		if err := n.runtime.Detach(name); err != nil {
-			return fmt.Errorf("devnet: detach chaincode %s: %w", name, err)
-		}
-	}
-	if err := n.runtime.Attach(ctx, name, address, tlsCfg); err != nil {
+	if err := n.attach(ctx, name, address, tlsCfg); err != nil {
 		return fmt.Errorf("devnet: attach chaincode %s at %s: %w", name, address, err)
 	}
 	return nil
 }
 
-func (n *Network) setCommitErr(err error) {
-	n.failMu.Lock()
-	defer n.failMu.Unlock()
-	if n.commitErr == nil {
-		n.commitErr = err
+// attach connects every peer's chaincode runtime to a chaincode server, in parallel.
+func (n *Network) attach(ctx context.Context, name, address string, tlsCfg *tls.Config) error {
+	errs := make([]error, len(n.peers))
+	var wg sync.WaitGroup
+	for i, p := range n.peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.attach(ctx, name, address, tlsCfg)
+		}()
 	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
-func (n *Network) commitFailure() error {
-	n.failMu.Lock()
-	defer n.failMu.Unlock()
-	return n.commitErr
+// PeerLedger returns the ledger of mspID's peer, for tests and tools. Writing to it behind
+// the peer's back (Commit) breaks the peer.
+func (n *Network) PeerLedger(mspID string) (*ledger.Ledger, error) {
+	p, err := n.peer(mspID)
+	if err != nil {
+		return nil, err
+	}
+	return p.ledger, nil
+}
+
+// OrdererHeight returns the number of blocks the ordering service has ordered (its block
+// store's height). Every peer commits them all, each at its own pace.
+func (n *Network) OrdererHeight() uint64 { return n.orderer.height() }
+
+// OrdererBlockStore returns the ordering service's block store, for tests and tools.
+func (n *Network) OrdererBlockStore() *ledger.BlockStore { return n.orderer.store }
+
+// WaitForHeight blocks until mspID's peer has committed h blocks, or ctx is done, or the
+// network closes.
+func (n *Network) WaitForHeight(ctx context.Context, mspID string, h uint64) error {
+	p, err := n.peer(mspID)
+	if err != nil {
+		return err
+	}
+	return p.waitForHeight(ctx, h)
+}
+
+// WaitForPeers blocks until every peer has committed every block ordered when it was called,
+// or ctx is done. A paused peer (PausePeerCommits) holds it until it is resumed.
+func (n *Network) WaitForPeers(ctx context.Context) error {
+	h := n.orderer.height()
+	for _, p := range n.peers {
+		if err := p.waitForHeight(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetCommitDelay makes mspID's peer commit each block no earlier than d after the ordering
+// service cut it (0: as soon as it can), from the next block on: the peer lags behind by d,
+// as a peer does whose blocks arrive late. See Config.CommitDelay.
+func (n *Network) SetCommitDelay(mspID string, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("devnet: commit delay of %s: negative duration %s", mspID, d)
+	}
+	p, err := n.peer(mspID)
+	if err != nil {
+		return err
+	}
+	p.commits.setDelay(d)
+	return nil
+}
+
+// PausePeerCommits holds mspID's peer at its current height: once it returns, the peer
+// commits no block (a commit in progress is finished first) until ResumePeerCommits. The
+// peer keeps serving from its ledger, so tests can reproduce a lagging peer exactly.
+func (n *Network) PausePeerCommits(mspID string) error {
+	p, err := n.peer(mspID)
+	if err != nil {
+		return err
+	}
+	p.commits.pause()
+	return nil
+}
+
+// ResumePeerCommits lets mspID's peer commit again; it catches up with the ordering service.
+func (n *Network) ResumePeerCommits(mspID string) error {
+	p, err := n.peer(mspID)
+	if err != nil {
+		return err
+	}
+	p.commits.resume()
+	return nil
 }

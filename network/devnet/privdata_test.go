@@ -24,6 +24,7 @@ func TestPrivateData(t *testing.T) {
 		client.WithArguments("privA", "order-1"),
 		client.WithTransient(map[string][]byte{"value": secret}))
 	require.NoError(t, err)
+	tn.sync()
 	hash := sha256.Sum256(secret)
 
 	tests := []struct {
@@ -135,6 +136,7 @@ func TestTransientDataProtection(t *testing.T) {
 			_, err := tn.contract(tc.org).Submit("putPrivate", opts...)
 			if tc.wantErr == "" {
 				require.NoError(t, err)
+				tn.sync()
 				got, err := tn.contract(bank).EvaluateTransaction("getPrivate", "privA", "order-2")
 				require.NoError(t, err)
 				require.Equal(t, "secret", string(got))
@@ -154,6 +156,7 @@ func TestEvaluateTargetOrganizations(t *testing.T) {
 		client.WithArguments("privB", "waybill-2"),
 		client.WithTransient(map[string][]byte{"value": []byte("dock 7")}))
 	require.NoError(t, err)
+	tn.sync()
 	c := tn.contract(merchant)
 	tests := []struct {
 		name    string

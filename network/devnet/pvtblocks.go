@@ -1,138 +1,25 @@
 package devnet
 
 import (
-	"bytes"
-	"encoding/binary"
-	"fmt"
-	"path/filepath"
-	"time"
-
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
-	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/xborder/xborder/network/devnet/msp"
 	"github.com/xborder/xborder/network/devnet/policy"
-	"github.com/xborder/xborder/network/devnet/txutil"
 )
 
-// pvtBlocksFile is the file, in the data directory, that keeps the private write sets of
-// committed blocks for DeliverWithPrivateData (Fabric's private data store).
-const pvtBlocksFile = "pvtdata.db"
-
-var pvtBlocksBucket = []byte("blocks")
-
-// pvtBlockStore keeps the private write sets of the transactions of each block, with the
-// block's data hash. It is written just before the block is committed, so a client that sees
-// the block committed finds its private data; an entry whose data hash does not match the
-// committed block (left by a crash before the commit) is ignored, and only transactions the
-// block marks VALID are delivered.
-type pvtBlockStore struct {
-	db *bolt.DB
-}
-
-func openPvtBlockStore(dir string) (*pvtBlockStore, error) {
-	db, err := bolt.Open(filepath.Join(dir, pvtBlocksFile), 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("open private data store: %w", err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(pvtBlocksBucket)
-		return err
-	}); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("init private data store: %w", err)
-	}
-	return &pvtBlockStore{db: db}, nil
-}
-
-func blockKey(num uint64) []byte {
-	return binary.BigEndian.AppendUint64(nil, num)
-}
-
-// put stores the private write sets of block (keyed by transaction index), replacing any
-// earlier entry for its number.
-func (s *pvtBlockStore) put(block *common.Block, pvt map[uint64]*rwset.TxPvtReadWriteSet) error {
+// privateDataFor returns the private write sets of a block the peer committed (its ledger
+// keeps those of valid transactions, for the collections of the peer's organisation) that
+// reader may see: the collections whose member policy it satisfies and whose data has not
+// outlived its blockToLive, as Fabric's DeliverWithPrivateData does.
+func (p *peerNode) privateDataFor(block *common.Block, reader *msp.Principal) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
+	n := p.net
 	num := block.GetHeader().GetNumber()
-	var b []byte
-	if len(pvt) > 0 {
-		var err error
-		b, err = proto.MarshalOptions{Deterministic: true}.Marshal(&peer.BlockAndPrivateData{
-			Block:          &common.Block{Header: block.GetHeader()},
-			PrivateDataMap: pvt,
-		})
-		if err != nil {
-			return fmt.Errorf("marshal private data of block %d: %w", num, err)
-		}
-	}
-	if b == nil {
-		// Most blocks carry no private data: write (and fsync) only to clear a stale entry.
-		var stale bool
-		if err := s.db.View(func(tx *bolt.Tx) error {
-			stale = tx.Bucket(pvtBlocksBucket).Get(blockKey(num)) != nil
-			return nil
-		}); err != nil {
-			return fmt.Errorf("read private data of block %d: %w", num, err)
-		}
-		if !stale {
-			return nil
-		}
-	}
-	if err := s.db.Update(func(tx *bolt.Tx) error {
-		bucket := tx.Bucket(pvtBlocksBucket)
-		if b == nil {
-			return bucket.Delete(blockKey(num))
-		}
-		return bucket.Put(blockKey(num), b)
-	}); err != nil {
-		return fmt.Errorf("store private data of block %d: %w", num, err)
-	}
-	return nil
-}
-
-// get returns the private write sets of the valid transactions of a committed block (nil if
-// it had none).
-func (s *pvtBlockStore) get(block *common.Block) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
-	num := block.GetHeader().GetNumber()
-	var stored *peer.BlockAndPrivateData
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(pvtBlocksBucket).Get(blockKey(num))
-		if v == nil {
-			return nil
-		}
-		stored = &peer.BlockAndPrivateData{}
-		if err := proto.Unmarshal(v, stored); err != nil {
-			return fmt.Errorf("unmarshal private data of block %d: %w", num, err)
-		}
-		return nil
-	})
-	if err != nil || stored == nil || !bytes.Equal(stored.GetBlock().GetHeader().GetDataHash(), block.GetHeader().GetDataHash()) {
-		return nil, err
-	}
-	codes := txutil.TxValidationCodes(block)
-	out := map[uint64]*rwset.TxPvtReadWriteSet{}
-	for i, p := range stored.GetPrivateDataMap() {
-		if i < uint64(len(codes)) && codes[i] == peer.TxValidationCode_VALID {
-			out[i] = p
-		}
-	}
-	return out, nil
-}
-
-func (s *pvtBlockStore) close() error { return s.db.Close() }
-
-// privateDataFor returns the private write sets of block num that reader may see: the
-// collections whose member policy it satisfies and whose data has not outlived its
-// blockToLive, as Fabric's DeliverWithPrivateData does.
-func (n *Network) privateDataFor(block *common.Block, reader *msp.Principal) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
-	num := block.GetHeader().GetNumber()
-	all, err := n.pvtBlocks.get(block)
+	all, err := p.ledger.PrivateWriteSets(num)
 	if err != nil {
 		return nil, err
 	}
-	height := n.ledger.Height()
+	height := p.ledger.Height()
 	out := map[uint64]*rwset.TxPvtReadWriteSet{}
 	for txNum, txPvt := range all {
 		filtered := &rwset.TxPvtReadWriteSet{DataModel: txPvt.GetDataModel()}

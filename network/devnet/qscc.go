@@ -27,11 +27,11 @@ const (
 // evaluateQSCC runs a proposal for the query system chaincode as a peer does: the proposal is
 // validated like any other, then answered from the ledger. Errors are chaincode responses with
 // status 500 and Fabric's messages.
-func (n *Network) evaluateQSCC(prop *txutil.Proposal) (*peer.Response, *peerFailure) {
-	if f := n.checkProposal(prop); f != nil {
+func (p *peerNode) evaluateQSCC(prop *txutil.Proposal) (*peer.Response, *peerFailure) {
+	if f := p.checkProposal(prop); f != nil {
 		return nil, f
 	}
-	resp := n.qscc(prop.Input().GetArgs())
+	resp := p.qscc(prop.Input().GetArgs())
 	if resp.GetStatus() >= 400 {
 		return nil, &peerFailure{codes.Unknown, fmt.Sprintf("chaincode response %d, %s", resp.GetStatus(), resp.GetMessage())}
 	}
@@ -48,7 +48,8 @@ func qsccSuccess(m proto.Message) *peer.Response {
 	return &peer.Response{Status: 200, Payload: b}
 }
 
-func (n *Network) qscc(args [][]byte) *peer.Response {
+// qscc answers a query system chaincode call from the peer's ledger.
+func (p *peerNode) qscc(args [][]byte) *peer.Response {
 	if len(args) < 2 {
 		return qsccError(fmt.Sprintf("Incorrect number of arguments, %d", len(args)))
 	}
@@ -56,12 +57,12 @@ func (n *Network) qscc(args [][]byte) *peer.Response {
 	if fname != qsccGetChainInfo && len(args) < 3 {
 		return qsccError(fmt.Sprintf("missing 3rd argument for %s", fname))
 	}
-	if cid != n.cfg.Channel {
+	if cid != p.net.cfg.Channel {
 		return qsccError(fmt.Sprintf("Invalid chain ID, %s", cid))
 	}
 	switch fname {
 	case qsccGetChainInfo:
-		info, err := n.ledger.ChainInfo()
+		info, err := p.ledger.ChainInfo()
 		if err != nil {
 			return qsccError(fmt.Sprintf("Failed to get block info with error %s", err))
 		}
@@ -71,29 +72,29 @@ func (n *Network) qscc(args [][]byte) *peer.Response {
 		if err != nil {
 			return qsccError(fmt.Sprintf("Failed to parse block number with error %s", err))
 		}
-		b, err := n.ledger.Block(num)
+		b, err := p.ledger.Block(num)
 		if err != nil {
 			return qsccError(fmt.Sprintf("Failed to get block number %d, error %s", num, err))
 		}
 		return qsccSuccess(b)
 	case qsccGetBlockByHash:
-		b, err := n.blockByHash(args[2])
+		b, err := p.blockByHash(args[2])
 		if err != nil {
 			return qsccError(fmt.Sprintf("Failed to get block hash %s, error %s", string(args[2]), err))
 		}
 		return qsccSuccess(b)
 	case qsccGetTransactionByID:
-		rec, err := n.ledger.TxByID(string(args[2]))
+		rec, err := p.ledger.TxByID(string(args[2]))
 		if err != nil {
 			return qsccError(fmt.Sprintf("Failed to get transaction with id %s, error %s", string(args[2]), err))
 		}
 		return qsccSuccess(&peer.ProcessedTransaction{TransactionEnvelope: rec.Envelope, ValidationCode: int32(rec.Code)})
 	case qsccGetBlockByTxID:
-		rec, err := n.ledger.TxStatus(string(args[2]))
+		rec, err := p.ledger.TxStatus(string(args[2]))
 		if err != nil {
 			return qsccError(fmt.Sprintf("Failed to get block for txID %s, error %s", string(args[2]), err))
 		}
-		b, err := n.ledger.Block(rec.BlockNum)
+		b, err := p.ledger.Block(rec.BlockNum)
 		if err != nil {
 			return qsccError(fmt.Sprintf("Failed to get block for txID %s, error %s", string(args[2]), err))
 		}
@@ -103,8 +104,8 @@ func (n *Network) qscc(args [][]byte) *peer.Response {
 }
 
 // blockByHash returns the block whose header hash is hash.
-func (n *Network) blockByHash(hash []byte) (*common.Block, error) {
-	b, err := n.ledger.BlockByHash(hash)
+func (p *peerNode) blockByHash(hash []byte) (*common.Block, error) {
+	b, err := p.ledger.BlockByHash(hash)
 	if err != nil {
 		return nil, fmt.Errorf("no such block hash [%x] in index: %w", hash, err)
 	}

@@ -65,9 +65,12 @@ const (
 )
 
 // TestCrashRecovery runs a devnet under load in a child process (this test binary re-executed),
-// kills it with SIGKILL at a random moment, restarts the devnet on the same data directory and
-// checks that every transaction whose commit status the child had received is on the ledger,
-// valid, and that the hash chain verifies.
+// with peers committing at different paces, kills it with SIGKILL at a random moment (so the
+// peers are at different heights, behind the ordering service, and possibly in the middle of a
+// commit), restarts the devnet on the same data directory and checks that the ordering
+// service's block store and every peer's ledger verify, that every peer catches up and holds
+// every transaction whose commit status the child had received, valid, and that all peers end
+// with the same chain and commit hash.
 func TestCrashRecovery(t *testing.T) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		runCrashChild(t, dir)
@@ -98,11 +101,23 @@ func TestCrashRecovery(t *testing.T) {
 			n, err := devnet.Start(ctx, testConfig(dir, withPlaintext()))
 			require.NoError(t, err)
 			defer func() { require.NoError(t, n.Close()) }()
-			require.NoError(t, n.Ledger().VerifyChain())
-			for _, txID := range committed {
-				rec, err := n.Ledger().TxByID(txID)
-				require.NoError(t, err, "transaction %s reported committed is missing", txID)
-				require.Equal(t, peer.TxValidationCode_VALID, rec.Code)
+			require.NoError(t, n.OrdererBlockStore().Verify())
+			require.NoError(t, n.WaitForPeers(ctx))
+			var commitHash []byte
+			for _, p := range n.Peers() {
+				l, err := n.PeerLedger(p.MSPID)
+				require.NoError(t, err)
+				require.NoError(t, l.VerifyChain(), p.MSPID)
+				require.Equal(t, n.OrdererHeight(), l.Height(), p.MSPID)
+				for _, txID := range committed {
+					rec, err := l.TxStatus(txID)
+					require.NoError(t, err, "transaction %s reported committed is missing on %s", txID, p.MSPID)
+					require.Equal(t, peer.TxValidationCode_VALID, rec.Code)
+				}
+				if commitHash == nil {
+					commitHash = l.CommitHash()
+				}
+				require.Equal(t, commitHash, l.CommitHash(), "%s ends with another state", p.MSPID)
 			}
 		})
 	}
@@ -116,6 +131,8 @@ func runCrashChild(t *testing.T, dir string) {
 	require.NoError(t, err)
 	cfg := testConfig(dir, withPlaintext())
 	cfg.Chaincodes[0].Address = cc.Addr()
+	// The peers commit at different paces, so that the kill finds them at different heights.
+	cfg.CommitDelay = map[string]time.Duration{bank: 20 * time.Millisecond, carrier: 60 * time.Millisecond, customs: 150 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n, err := devnet.Start(ctx, cfg)

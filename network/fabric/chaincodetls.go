@@ -47,6 +47,15 @@ type ChaincodeTLSOptions struct {
 // server certificate for opts.Hosts and one client certificate for the peers, and writes them
 // as PEM files into opts.Dir.
 func WriteChaincodeTLS(opts ChaincodeTLSOptions) error {
+	return writeTLSSet(opts, tlsNames{ca: "xborder chaincode TLS CA", server: ChaincodeServiceHost, client: "xborder peers"})
+}
+
+// tlsNames are the common names of a TLS set's CA, server and client certificates.
+type tlsNames struct{ ca, server, client string }
+
+// writeTLSSet creates a CA of its own (ECDSA P-256), a server certificate for opts.Hosts and a
+// client certificate, and writes them as the five PEM files of WriteChaincodeTLS into opts.Dir.
+func writeTLSSet(opts ChaincodeTLSOptions, names tlsNames) error {
 	if opts.Dir == "" || len(opts.Hosts) == 0 || opts.Random == nil || opts.Validity <= 0 {
 		return errors.New("chaincode TLS: directory, hosts, random source and validity are required")
 	}
@@ -59,7 +68,7 @@ func WriteChaincodeTLS(opts ChaincodeTLSOptions) error {
 		return fmt.Errorf("chaincode TLS: CA key: %w", err)
 	}
 	caTmpl := &x509.Certificate{
-		Subject:               pkix.Name{Organization: []string{Domain}, CommonName: "xborder chaincode TLS CA"},
+		Subject:               pkix.Name{Organization: []string{Domain}, CommonName: names.ca},
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
@@ -75,7 +84,7 @@ func WriteChaincodeTLS(opts ChaincodeTLSOptions) error {
 		return err
 	}
 	ca := issuer{cert: caCert, key: caKey, random: opts.Random, dir: opts.Dir}
-	server := leafTemplate(ChaincodeServiceHost, x509.ExtKeyUsageServerAuth, notBefore, notAfter)
+	server := leafTemplate(names.server, x509.ExtKeyUsageServerAuth, notBefore, notAfter)
 	for _, h := range opts.Hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			server.IPAddresses = append(server.IPAddresses, ip)
@@ -86,7 +95,7 @@ func WriteChaincodeTLS(opts ChaincodeTLSOptions) error {
 	if err := ca.issue(server, ChaincodeTLSServerCert, ChaincodeTLSServerKey); err != nil {
 		return err
 	}
-	client := leafTemplate("xborder peers", x509.ExtKeyUsageClientAuth, notBefore, notAfter)
+	client := leafTemplate(names.client, x509.ExtKeyUsageClientAuth, notBefore, notAfter)
 	return ca.issue(client, ChaincodeTLSClientCert, ChaincodeTLSClientKey)
 }
 

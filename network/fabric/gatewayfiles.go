@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/xborder/xborder/gateway/config"
+	"github.com/xborder/xborder/gateway/store"
 )
 
 // Names of the files WriteGatewayFiles writes into the network's home directory.
@@ -18,6 +20,18 @@ const (
 	GatewayConfigFile = "gateway.yaml"
 	// CredentialsFile maps each MSP ID to its API key, like the devnet's dev-credentials.json.
 	CredentialsFile = "credentials.json"
+	// StoreKeyFile holds the key that seals the private data the gateway keeps in gateway.db.
+	StoreKeyFile = "store.keys"
+)
+
+// TLS modes of GatewayOptions.TLS.
+const (
+	// GatewayTLSOff writes a plain-HTTP gateway (behind a TLS-terminating proxy, or loopback).
+	GatewayTLSOff = ""
+	// GatewayTLSServer serves TLS with a server certificate from the gateway's own CA.
+	GatewayTLSServer = "tls"
+	// GatewayTLSMutual also requires a client certificate of that CA (gateway-tls/client.*).
+	GatewayTLSMutual = "mtls"
 )
 
 // GatewayOptions configures WriteGatewayFiles.
@@ -33,8 +47,14 @@ type GatewayOptions struct {
 	// DataDir is the gateway's state directory; relative paths are relative to the process's
 	// working directory, as `xborder gateway` reads them.
 	DataDir string
-	// Random is the source of new API keys (crypto/rand.Reader).
+	// Random is the source of new API keys and keys (crypto/rand.Reader).
 	Random io.Reader
+	// TLS is GatewayTLSOff, GatewayTLSServer or GatewayTLSMutual. With TLS, the gateway's TLS
+	// material is written into GatewayTLSDir unless it is there (WriteGatewayTLS), for TLSHosts.
+	TLS      string
+	TLSHosts []string
+	// Now is the start of the certificates' validity (time.Now when zero).
+	Now time.Time
 }
 
 // gatewayFile is the subset of config.Config that network.sh fills in; everything else keeps
@@ -46,6 +66,18 @@ type gatewayFile struct {
 	Chaincode     string       `yaml:"chaincode"`
 	Organizations []gatewayOrg `yaml:"organizations"`
 	APIKeys       []gatewayKey `yaml:"apiKeys"`
+	TLS           *gatewayTLS  `yaml:"tls,omitempty"`
+	Store         gatewayStore `yaml:"store"`
+}
+
+type gatewayTLS struct {
+	CertFile     string `yaml:"certFile"`
+	KeyFile      string `yaml:"keyFile"`
+	ClientCAFile string `yaml:"clientCAFile,omitempty"`
+}
+
+type gatewayStore struct {
+	KeyFile string `yaml:"keyFile"`
 }
 
 type gatewayOrg struct {
@@ -73,7 +105,8 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 	if opts.Home == "" || opts.Listen == "" || opts.DataDir == "" || opts.Random == nil {
 		return nil, errors.New("gateway files: home, listen, data directory and random source are required")
 	}
-	file := gatewayFile{Listen: opts.Listen, DataDir: opts.DataDir, Channel: Channel, Chaincode: ChaincodeName}
+	file := gatewayFile{Listen: opts.Listen, DataDir: opts.DataDir, Channel: Channel, Chaincode: ChaincodeName,
+		Store: gatewayStore{KeyFile: StoreKeyFile}}
 	var mspIDs []string
 	for _, o := range Orgs() {
 		org, err := gatewayOrgOf(opts, o)
@@ -86,6 +119,15 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 	creds, err := config.LoadOrCreateCredentials(filepath.Join(opts.Home, CredentialsFile), mspIDs, opts.Random)
 	if err != nil {
 		return nil, fmt.Errorf("gateway files: %w", err)
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if _, err := store.LoadOrCreateKeyringFile(filepath.Join(opts.Home, StoreKeyFile), opts.Random, opts.Now); err != nil {
+		return nil, fmt.Errorf("gateway files: %w", err)
+	}
+	if file.TLS, err = gatewayTLSOf(opts); err != nil {
+		return nil, err
 	}
 	for _, o := range Orgs() {
 		file.APIKeys = append(file.APIKeys, gatewayKey{
@@ -107,6 +149,33 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 		return nil, fmt.Errorf("gateway files: %s does not load: %w", cfgPath, err)
 	}
 	return creds, nil
+}
+
+// gatewayTLSOf writes the gateway's TLS material when it is missing and returns the tls
+// section of gateway.yaml (nil without TLS).
+func gatewayTLSOf(opts GatewayOptions) (*gatewayTLS, error) {
+	switch opts.TLS {
+	case GatewayTLSOff:
+		return nil, nil
+	case GatewayTLSServer, GatewayTLSMutual:
+	default:
+		return nil, fmt.Errorf("gateway files: TLS mode %q is not %q, %q or %q", opts.TLS, GatewayTLSOff, GatewayTLSServer, GatewayTLSMutual)
+	}
+	dir := filepath.Join(opts.Home, GatewayTLSDir)
+	if _, err := os.Stat(filepath.Join(dir, ChaincodeTLSServerCert)); errors.Is(err, os.ErrNotExist) {
+		hosts := opts.TLSHosts
+		if len(hosts) == 0 {
+			hosts = []string{"127.0.0.1", "localhost"}
+		}
+		if err := WriteGatewayTLS(ChaincodeTLSOptions{Dir: dir, Hosts: hosts, Random: opts.Random, Now: opts.Now, Validity: 365 * 24 * time.Hour}); err != nil {
+			return nil, fmt.Errorf("gateway files: %w", err)
+		}
+	}
+	t := &gatewayTLS{CertFile: GatewayTLSDir + "/" + ChaincodeTLSServerCert, KeyFile: GatewayTLSDir + "/" + ChaincodeTLSServerKey}
+	if opts.TLS == GatewayTLSMutual {
+		t.ClientCAFile = GatewayTLSDir + "/" + ChaincodeTLSCACert
+	}
+	return t, nil
 }
 
 // gatewayOrgOf is the configuration of organisation o's gateway connection; its crypto files

@@ -2,6 +2,9 @@ package fabric_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/gateway/config"
+	"github.com/xborder/xborder/gateway/store"
 	"github.com/xborder/xborder/network/fabric"
 )
 
@@ -39,7 +43,7 @@ func TestWriteGatewayFiles(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			home := fakeHome(t)
-			random := bytes.NewReader(sequence(24 * len(fabric.Orgs())))
+			random := bytes.NewReader(sequence(24*len(fabric.Orgs()) + store.KeySize))
 			creds, err := fabric.WriteGatewayFiles(fabric.GatewayOptions{
 				Home: home, PeerHost: tc.peerHost, Listen: "127.0.0.1:18080", DataDir: "/var/lib/xborder", Random: random,
 			})
@@ -157,4 +161,55 @@ func sequence(n int) []byte {
 		b[i] = byte(i)
 	}
 	return b
+}
+
+func TestWriteGatewayFilesTLSAndStoreKey(t *testing.T) {
+	for _, mode := range []string{fabric.GatewayTLSOff, fabric.GatewayTLSServer, fabric.GatewayTLSMutual} {
+		t.Run("tls="+mode, func(t *testing.T) {
+			home := fakeHome(t)
+			opts := fabric.GatewayOptions{Home: home, Listen: "0.0.0.0:8443", DataDir: "d", Random: rand.Reader,
+				TLS: mode, TLSHosts: []string{"127.0.0.1", "gateway.bank.example"}}
+			_, err := fabric.WriteGatewayFiles(opts)
+			require.NoError(t, err)
+			cfg, err := config.Load(filepath.Join(home, fabric.GatewayConfigFile), nil)
+			require.NoError(t, err)
+
+			require.Equal(t, filepath.Join(home, fabric.StoreKeyFile), cfg.Store.KeyFile)
+			keys, err := store.LoadKeyringFile(cfg.Store.KeyFile)
+			require.NoError(t, err, "the key file is private (0600) and valid")
+			require.Len(t, keys.IDs(), 1)
+
+			if mode == fabric.GatewayTLSOff {
+				require.False(t, cfg.TLS.Enabled())
+				return
+			}
+			require.Equal(t, filepath.Join(home, fabric.GatewayTLSDir, "server.crt"), cfg.TLS.CertFile)
+			pair, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+			require.NoError(t, err)
+			leaf, err := x509.ParseCertificate(pair.Certificate[0])
+			require.NoError(t, err)
+			require.NoError(t, leaf.VerifyHostname("gateway.bank.example"))
+			require.NoError(t, leaf.VerifyHostname("127.0.0.1"))
+			if mode == fabric.GatewayTLSMutual {
+				require.Equal(t, filepath.Join(home, fabric.GatewayTLSDir, "ca.crt"), cfg.TLS.ClientCAFile)
+			} else {
+				require.Empty(t, cfg.TLS.ClientCAFile)
+			}
+
+			before, err := os.ReadFile(cfg.TLS.CertFile)
+			require.NoError(t, err)
+			keyFile, err := os.ReadFile(cfg.Store.KeyFile)
+			require.NoError(t, err)
+			_, err = fabric.WriteGatewayFiles(opts)
+			require.NoError(t, err)
+			after, err := os.ReadFile(cfg.TLS.CertFile)
+			require.NoError(t, err)
+			require.Equal(t, before, after, "a redeployment keeps the certificate clients trust")
+			keyAfter, err := os.ReadFile(cfg.Store.KeyFile)
+			require.NoError(t, err)
+			require.Equal(t, keyFile, keyAfter, "and the store key")
+		})
+	}
+	_, err := fabric.WriteGatewayFiles(fabric.GatewayOptions{Home: fakeHome(t), Listen: "l", DataDir: "d", Random: rand.Reader, TLS: "maybe"})
+	require.ErrorContains(t, err, `TLS mode "maybe"`)
 }

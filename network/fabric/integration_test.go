@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +24,12 @@ import (
 // TestRealFabricLifecycle runs network.sh up and deploy against Fabric's release binaries, starts
 // the REST gateway (`xborder gateway --config gateway.yaml`) on the generated configuration, runs
 // the order lifecycles over HTTP through the real peers and orderer, and brings the network down.
-// It needs FABRIC_BIN (with config/ and builders/ccaas beside it, as in Fabric's release
-// archives) and takes a few minutes: run it with -timeout 20m.
+// Every step is sent as soon as the previous one answered, as another organisation when the
+// lifecycle says so: the gateway's read-your-writes must hide that each peer commits on its own.
+// The concurrent-load subtest runs XBORDER_FABRIC_LOAD_CLIENTS clients (default 64) for
+// XBORDER_FABRIC_LOAD_DURATION (default 30s). It needs FABRIC_BIN (with config/ and
+// builders/ccaas beside it, as in Fabric's release archives) and takes a few minutes: run it
+// with -timeout 20m.
 func TestRealFabricLifecycle(t *testing.T) {
 	if os.Getenv("FABRIC_BIN") == "" {
 		t.Skip("FABRIC_BIN is not set: this test runs a real Hyperledger Fabric v3 network from its release binaries " +
@@ -136,6 +141,16 @@ func TestRealFabricLifecycle(t *testing.T) {
 		again := gw.Must(t, http.StatusCreated, "MerchantMSP", "POST", "/api/v1/orders", body, "Idempotency-Key", "fab-idem-1")
 		require.Equal(t, first.Header.Get("X-Transaction-Id"), again.Header.Get("X-Transaction-Id"))
 	})
+	t.Run("concurrent lifecycles", func(t *testing.T) {
+		load := testkit.Load{Clients: envInt(t, "XBORDER_FABRIC_LOAD_CLIENTS", 64),
+			Duration: envDuration(t, "XBORDER_FABRIC_LOAD_DURATION", 30*time.Second), Prefix: "fab-load"}
+		res := gw.RunLifecycles(context.Background(), load)
+		t.Logf("%d clients for %s: %s", load.Clients, load.Duration, res)
+		t.Logf("read-your-writes:\n%s", readYourWritesMetrics(t, gw))
+		require.Zero(t, res.Failed, "failed requests:\n%s", strings.Join(res.Failures, "\n"))
+		require.NotEmpty(t, res.Completed)
+		gw.CheckSettled(t, load, res)
+	})
 	t.Run("chaincode upgrade keeps the ledger", func(t *testing.T) {
 		upgradeEnv := append(slices.Clone(env), "XBORDER_CHAINCODE_LABEL=xborder_1.1", "XBORDER_CHAINCODE_VERSION=1.1")
 		runScript(t, upgradeEnv, 5*time.Minute, "deploy", "--upgrade")
@@ -184,7 +199,9 @@ func startGateway(t *testing.T, home string) *testkit.Client {
 	logFile, err := os.Create(logPath)
 	require.NoError(t, err)
 	cmd := exec.Command(bin, "gateway", "--config", filepath.Join(home, fabric.GatewayConfigFile))
-	cmd.Env = append(os.Environ(), "XBORDER_LISTEN="+addr, "XBORDER_DATA_DIR="+filepath.Join(t.TempDir(), "gateway-data"))
+	// The load subtest measures correctness under concurrency, not the per-key rate limiter.
+	cmd.Env = append(os.Environ(), "XBORDER_LISTEN="+addr, "XBORDER_DATA_DIR="+filepath.Join(t.TempDir(), "gateway-data"),
+		"XBORDER_RATE_LIMIT_RPS=100000", "XBORDER_RATE_LIMIT_BURST=100000")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -205,8 +222,7 @@ func startGateway(t *testing.T, home string) *testkit.Client {
 		}
 	})
 	url := "http://" + addr
-	var gw *testkit.Client
-	gw = testkit.NewClient(url, creds, testkit.WithCommitWait(func(t testkit.T, txID string) { visibleEverywhere(t, gw, txID) }))
+	gw := testkit.NewClient(url, creds)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		res, err := http.Get(url + "/readyz")
@@ -222,32 +238,44 @@ func startGateway(t *testing.T, home string) *testkit.Client {
 	return gw
 }
 
-// visibleEverywhere waits until the transaction is in the ledger of every organisation's peer.
-// On a real network a write is answered once the gateway's own peer has committed it; the
-// other organisations' peers commit the same block a little later (with BFT ordering, a few
-// hundred milliseconds), so a client that continues the workflow as another organisation
-// waits for it there first, as this test does, or retries FAILED_PRECONDITION / NOT_FOUND.
-func visibleEverywhere(t testkit.T, gw *testkit.Client, txID string) {
+// readYourWritesMetrics returns the gateway's retry, wait and peer-height metrics.
+func readYourWritesMetrics(t *testing.T, gw *testkit.Client) string {
 	t.Helper()
-	for _, org := range fabric.Orgs() {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			r := gw.Call(t, org.MSPID, http.MethodGet, "/api/v1/transactions/"+txID, nil)
-			if r.Status == http.StatusOK {
-				if code := r.JSON(t)["validationCode"]; code != "VALID" {
-					t.Fatalf("transaction %s on %s: %v", txID, org.MSPID, code)
-				}
-				break
+	var out []string
+	for _, line := range strings.Split(string(gw.Must(t, http.StatusOK, "", http.MethodGet, "/metrics", nil).Body), "\n") {
+		for _, m := range []string{"xborder_fabric_retries_total{", "xborder_fabric_consistency_wait_seconds_count", "xborder_fabric_consistency_wait_seconds_sum", "xborder_fabric_peer_height{"} {
+			if strings.HasPrefix(line, m) {
+				out = append(out, line)
 			}
-			if r.Status != http.StatusNotFound {
-				t.Fatalf("transaction %s on %s: %s", txID, org.MSPID, r)
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("transaction %s not committed on %s's peer within 30s", txID, org.MSPID)
-			}
-			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	return strings.Join(out, "\n")
+}
+
+// envInt returns the integer environment variable name, or def when it is not set.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err, name)
+	require.Positive(t, n, name)
+	return n
+}
+
+// envDuration returns the duration environment variable name, or def when it is not set.
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	require.NoError(t, err, name)
+	require.Positive(t, d, name)
+	return d
 }
 
 func tail(b []byte, n int) string {

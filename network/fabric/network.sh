@@ -7,7 +7,8 @@
 #   network.sh deploy   build and install the chaincode-as-a-service package on every peer,
 #                       approve it for the four organisations, commit it with the endorsement
 #                       policy and chaincode/collections_config.json, start the chaincode server
-#                       and write gateway.yaml and credentials.json
+#                       and write gateway.yaml, credentials.json and store.keys (and, with
+#                       XBORDER_GATEWAY_TLS, the gateway's TLS files in gateway-tls/)
 #                       (--upgrade: commit a new definition sequence even if one is committed)
 #   network.sh status   show the processes, channel heights and the committed chaincode
 #   network.sh down     stop the processes this script started (by PID) and remove the state
@@ -34,6 +35,12 @@
 #   XBORDER_FABRIC_TIMEOUT     seconds to wait for readiness (default 180)
 #   XBORDER_FABRIC_LOG_SPEC    FABRIC_LOGGING_SPEC of the nodes (default INFO)
 #   XBORDER_GATEWAY_LISTEN     listen address written to gateway.yaml (default 127.0.0.1:8080)
+#   XBORDER_GATEWAY_TLS        none (default: plain HTTP), tls or mtls: deploy makes a CA of the
+#                              gateway's own (not an organisation's Fabric TLS CA), a server
+#                              certificate and, for mtls, a client certificate for platforms, in
+#                              gateway-tls/, and writes the tls section of gateway.yaml
+#   XBORDER_GATEWAY_TLS_HOSTS  names and addresses of that server certificate (default
+#                              127.0.0.1,localhost; add the host clients use)
 #   XBORDER_CHAINCODE_LABEL    package label (default xborder_1.0) and
 #   XBORDER_CHAINCODE_VERSION  definition version (default 1.0); change both, with deploy
 #                              --upgrade, to roll out a new chaincode (docs/operations.md)
@@ -51,6 +58,8 @@ CC_TLS="${XBORDER_CHAINCODE_TLS:-false}"
 TIMEOUT="${XBORDER_FABRIC_TIMEOUT:-180}"
 LOG_SPEC="${XBORDER_FABRIC_LOG_SPEC:-INFO}"
 GATEWAY_LISTEN="${XBORDER_GATEWAY_LISTEN:-127.0.0.1:8080}"
+GATEWAY_TLS="${XBORDER_GATEWAY_TLS:-none}"
+GATEWAY_TLS_HOSTS="${XBORDER_GATEWAY_TLS_HOSTS:-127.0.0.1,localhost}"
 
 CHANNEL=xborder
 CC_NAME=xborder
@@ -780,8 +789,12 @@ cmd_deploy() {
     listen="${XBORDER_GATEWAY_LISTEN:-0.0.0.0:8080}"
     data_dir="${XBORDER_GATEWAY_DATA_DIR:-/var/lib/xborder}"
   fi
-  tool gateway-config --home "$FABRIC_HOME" --peer-host "$peer_host_flag" --listen "$listen" --data-dir "$data_dir" >&2
+  tool gateway-config --home "$FABRIC_HOME" --peer-host "$peer_host_flag" --listen "$listen" --data-dir "$data_dir" \
+    --tls "$GATEWAY_TLS" --tls-hosts "$GATEWAY_TLS_HOSTS" >&2
   log "deployed: run the REST gateway with: xborder gateway --config $FABRIC_HOME/gateway.yaml (API keys in $FABRIC_HOME/credentials.json)"
+  if [[ "$GATEWAY_TLS" != none ]]; then
+    log "the gateway serves TLS ($GATEWAY_TLS): clients trust $FABRIC_HOME/gateway-tls/ca.crt$([[ "$GATEWAY_TLS" == mtls ]] && echo " and present gateway-tls/client.crt with client.key")"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -46,9 +45,9 @@ func newConnection(rt *Runtime, name, address string, tlsCfg *tls.Config) (*conn
 	}
 	cc, err := grpc.NewClient(address,
 		grpc.WithTransportCredentials(creds),
-		// Fabric's peer-side client keepalive defaults; the shim's server permits pings
-		// every minute.
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: time.Minute, Timeout: 20 * time.Second, PermitWithoutStream: true}),
+		// Pings only while a stream is open, and no more often than the server permits (see
+		// DefaultKeepaliveInterval).
+		grpc.WithKeepaliveParams(rt.opts.keepalive),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: backoff.Config{
 				BaseDelay:  rt.opts.minReconnect,

@@ -26,6 +26,7 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/xborder/xborder/network/devnet/ledger"
@@ -133,9 +134,18 @@ const (
 	// DefaultRangeQueryHashDegree is Fabric's maxDegreeQueryReadsHashing: range queries that
 	// read more keys are recorded as a merkle summary instead of raw reads.
 	DefaultRangeQueryHashDegree = 50
-	defaultMinReconnectDelay    = 50 * time.Millisecond
-	defaultMaxReconnectDelay    = 2 * time.Second
-	maxGRPCMessageSize          = 100 * 1024 * 1024
+	// DefaultKeepaliveInterval is how long a chaincode connection may be idle before the
+	// runtime pings the server: gRPC's default server enforcement minimum (MinTime, 5 min),
+	// which a chaincode server built with grpc.NewServer and no enforcement policy applies.
+	// A shorter interval (a Fabric peer uses 1 min, matching the shim's own ChaincodeServer)
+	// makes such a server answer GoAway "too_many_pings" after three pings of an idle stream.
+	DefaultKeepaliveInterval = 5 * time.Minute
+	// DefaultKeepaliveTimeout is how long the runtime waits for a ping's answer before it
+	// closes the connection (Fabric's default).
+	DefaultKeepaliveTimeout  = 20 * time.Second
+	defaultMinReconnectDelay = 50 * time.Millisecond
+	defaultMaxReconnectDelay = 2 * time.Second
+	maxGRPCMessageSize       = 100 * 1024 * 1024
 )
 
 type options struct {
@@ -152,6 +162,7 @@ type options struct {
 	maxReconnect       time.Duration
 	expectedChaincodes map[string]string
 	rangeHashDegree    uint32
+	keepalive          keepalive.ClientParameters
 }
 
 // Option configures a Runtime.
@@ -244,6 +255,22 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) Option {
 	}
 }
 
+// WithKeepalive sets how long a chaincode connection may be idle before the runtime pings the
+// server, and how long it waits for the answer (defaults DefaultKeepaliveInterval and
+// DefaultKeepaliveTimeout). The interval must not be shorter than the server's keepalive
+// enforcement minimum (gRPC's MinTime), or the server ends the connection; gRPC clients ping at
+// most every 10 s whatever is asked. The runtime pings only while a chaincode stream is open.
+func WithKeepalive(interval, timeout time.Duration) Option {
+	return func(o *options) {
+		if interval > 0 {
+			o.keepalive.Time = interval
+		}
+		if timeout > 0 {
+			o.keepalive.Timeout = timeout
+		}
+	}
+}
+
 // WithExpectedPackageID makes the runtime refuse a chaincode whose REGISTER announces a
 // package ID other than packageID for the chaincode name (as a peer only accepts the package
 // it launched). Without it any non-empty package ID is accepted.
@@ -282,6 +309,7 @@ func NewRuntime(opts ...Option) *Runtime {
 		minReconnect:     defaultMinReconnectDelay,
 		maxReconnect:     defaultMaxReconnectDelay,
 		rangeHashDegree:  DefaultRangeQueryHashDegree,
+		keepalive:        keepalive.ClientParameters{Time: DefaultKeepaliveInterval, Timeout: DefaultKeepaliveTimeout},
 	}
 	for _, opt := range opts {
 		opt(&o)

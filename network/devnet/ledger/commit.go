@@ -45,60 +45,112 @@ var sha256Empty = func() []byte { s := sha256.Sum256(nil); return s[:] }()
 // with its final code, except that a repeated ID keeps its first index entry. With
 // WithBlockToLive, private data expiring at this block is purged in the same transaction.
 //
-// Commit fills TRANSACTIONS_FILTER, COMMIT_HASH and (when empty) LAST_CONFIG, stores the block
-// and all updates in one fsync'd bbolt transaction, sets block.Metadata to the stored metadata
-// and returns the final codes.
+// Commit fills TRANSACTIONS_FILTER, COMMIT_HASH and (when empty) LAST_CONFIG, stores the block,
+// all updates and the private write sets supplied for valid transactions (PrivateWriteSets) in
+// one fsync'd bbolt transaction, sets block.Metadata to the stored metadata and returns the
+// final codes.
 func (l *Ledger) Commit(block *common.Block, preCodes []peer.TxValidationCode,
 	pvt map[uint64]*rwset.TxPvtReadWriteSet,
 ) ([]peer.TxValidationCode, error) {
+	codes, err := l.CommitBlocks([]BlockCommit{{Block: block, PreCodes: preCodes, Pvt: pvt}})
+	if err != nil {
+		return nil, err
+	}
+	return codes[0], nil
+}
+
+// BlockCommit is one block for CommitBlocks: the block, the codes of the earlier checks (nil:
+// all VALID) and the private write sets supplied for its transactions, as Commit takes them.
+type BlockCommit struct {
+	Block    *common.Block
+	PreCodes []peer.TxValidationCode
+	Pvt      map[uint64]*rwset.TxPvtReadWriteSet
+}
+
+// CommitBlocks commits consecutive blocks in one fsync'd bbolt transaction, each exactly as
+// Commit commits it after the ones before: a block's checks see the writes of the blocks
+// before it. All are committed or none (a block that does not extend the chain the blocks
+// before it leave is an error wrapping ErrBadBlock). A peer that is behind commits the blocks
+// it has with one fsync instead of one each; every block stays atomic, and after a crash the
+// ledger ends at a block boundary. It returns the final codes of each block.
+func (l *Ledger) CommitBlocks(blocks []BlockCommit) ([][]peer.TxValidationCode, error) {
 	l.commitMu.Lock()
 	defer l.commitMu.Unlock()
-
 	l.mu.RLock()
-	closed, height, lastHash, lastConfig, commitHash := l.closed, l.height, l.lastHash, l.lastConfig, l.commitHash
+	closed := l.closed
+	head := chainHead{height: l.height, lastHash: l.lastHash, prevHash: l.prevHash, commitHash: l.commitHash, lastConfig: l.lastConfig}
 	l.mu.RUnlock()
 	if closed {
 		return nil, ErrClosed
 	}
-	if err := checkBlock(block, preCodes, height, lastHash); err != nil {
-		return nil, err
+	if len(blocks) == 0 {
+		return nil, nil
 	}
-	num := block.GetHeader().GetNumber()
-	envs := block.GetData().GetData()
-
 	tx, err := l.db.Begin(true)
 	if err != nil {
-		return nil, fmt.Errorf("commit block %d: begin: %w", num, err)
+		return nil, fmt.Errorf("commit block %d: begin: %w", head.height, err)
 	}
 	defer func() { _ = tx.Rollback() }() // no-op after a successful Commit
 
-	c := l.newCommitter(tx, num, lastConfig)
+	out := make([][]peer.TxValidationCode, len(blocks))
+	stored := make([]*common.Block, len(blocks))
+	var indexed []string
+	for i, bc := range blocks {
+		var idx []string
+		if out[i], stored[i], idx, err = l.commitBlock(tx, bc, &head); err != nil {
+			return nil, err
+		}
+		indexed = append(indexed, idx...)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit block %d: %w", head.height-1, err)
+	}
+	for i, bc := range blocks {
+		bc.Block.Metadata = stored[i].Metadata
+	}
+	l.publish(head.height, head.lastHash, head.prevHash, head.commitHash, head.lastConfig, indexed)
+	for _, bc := range blocks {
+		for _, hook := range l.opts.hooks {
+			hook(bc.Block)
+		}
+	}
+	return out, nil
+}
+
+// commitBlock applies one block inside the read-write transaction tx on top of head, which it
+// advances. It returns the final codes, the block as stored and the transaction IDs indexed.
+func (l *Ledger) commitBlock(tx *bolt.Tx, bc BlockCommit, head *chainHead) ([]peer.TxValidationCode, *common.Block, []string, error) {
+	block := bc.Block
+	if err := checkBlock(block, bc.PreCodes, head.height, head.lastHash); err != nil {
+		return nil, nil, nil, err
+	}
+	num := block.GetHeader().GetNumber()
+	envs := block.GetData().GetData()
+	c := l.newCommitter(tx, num, head.lastConfig)
 	codes := make([]peer.TxValidationCode, len(envs))
 	for i, env := range envs {
 		code := peer.TxValidationCode_VALID
-		if preCodes != nil {
-			code = preCodes[i]
+		if bc.PreCodes != nil {
+			code = bc.PreCodes[i]
 		}
-		if codes[i], err = c.commitTx(uint64(i), env, code, pvt[uint64(i)]); err != nil {
-			return nil, err
+		var err error
+		if codes[i], err = c.commitTx(uint64(i), env, code, bc.Pvt[uint64(i)]); err != nil {
+			return nil, nil, nil, err
 		}
 	}
 	if err := c.purgeExpired(); err != nil {
-		return nil, fmt.Errorf("commit block %d: purge expired private data: %w", num, err)
+		return nil, nil, nil, fmt.Errorf("commit block %d: purge expired private data: %w", num, err)
 	}
-	stored, head, err := c.storeBlock(tx, block, codes, commitHash)
+	if err := storePrivateWriteSets(tx, num, codes, bc.Pvt); err != nil {
+		return nil, nil, nil, err
+	}
+	stored, next, err := c.storeBlock(tx, block, codes, head.commitHash)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit block %d: %w", num, err)
-	}
-	block.Metadata = stored.Metadata
-	l.publish(num+1, head.lastHash, head.prevHash, head.commitHash, c.lastConfig, c.indexed)
-	for _, hook := range l.opts.hooks {
-		hook(block)
-	}
-	return codes, nil
+	next.height, next.lastConfig = num+1, c.lastConfig
+	*head = *next
+	return codes, stored, c.indexed, nil
 }
 
 // newCommitter returns the committer of block num inside the read-write transaction tx.
@@ -197,9 +249,11 @@ func (c *committer) execute(p *ParsedTx, txNum uint64, pvt *rwset.TxPvtReadWrite
 	}
 }
 
-// chainHead is what a committed block makes the ledger's head.
+// chainHead is the ledger's head: what the last committed block made it.
 type chainHead struct {
+	height                         uint64
 	lastHash, prevHash, commitHash []byte
+	lastConfig                     uint64
 }
 
 // storeBlock stores the block with its final metadata (validation flags, commit hash chained
@@ -242,6 +296,28 @@ func (c *committer) storeBlock(tx *bolt.Tx, block *common.Block, codes []peer.Tx
 		}
 	}
 	return stored, head, nil
+}
+
+// storePrivateWriteSets keeps the private write sets supplied for the valid transactions of
+// block num, for delivery (PrivateWriteSets), in the block's own commit.
+func storePrivateWriteSets(tx *bolt.Tx, num uint64, codes []peer.TxValidationCode, pvt map[uint64]*rwset.TxPvtReadWriteSet) error {
+	valid := map[uint64]*rwset.TxPvtReadWriteSet{}
+	for i, p := range pvt {
+		if i < uint64(len(codes)) && codes[i] == peer.TxValidationCode_VALID && len(p.GetNsPvtRwset()) > 0 {
+			valid[i] = p
+		}
+	}
+	if len(valid) == 0 {
+		return nil
+	}
+	b, err := deterministic.Marshal(&peer.BlockAndPrivateData{PrivateDataMap: valid})
+	if err != nil {
+		return fmt.Errorf("commit block %d: marshal private write sets: %w", num, err)
+	}
+	if err := tx.Bucket(bucketPvtBlocks).Put(be64(num), b); err != nil {
+		return fmt.Errorf("commit block %d: store private write sets: %w", num, err)
+	}
+	return nil
 }
 
 // checkBlock verifies that block extends the chain at height with previous hash lastHash.
@@ -292,8 +368,8 @@ func buildMetadata(block *common.Block, codes []peer.TxValidationCode, lastConfi
 }
 
 // nextCommitHash chains the commit hash like Fabric's peer: SHA-256 over the varint length
-// of the validation flags, the flags, a digest of the block's state updates and the previous
-// commit hash. The update digest is this ledger's own deterministic encoding, so the value is
+// of the validation flags, the flags, a digest of the block's public and hashed private state
+// updates and the previous commit hash. The update digest is this ledger's own deterministic encoding, so the value is
 // reproducible by this ledger but not byte-identical to a Fabric peer's.
 func nextCommitHash(filter, updatesDigest, prev []byte) []byte {
 	h := sha256.New()
@@ -649,18 +725,24 @@ func (s *rangeScan) matchesSummary(rq *kvrwset.RangeQueryInfo, summary *kvrwset.
 		slices.EqualFunc(got.GetMaxLevelHashes(), summary.GetMaxLevelHashes(), bytes.Equal), nil
 }
 
-// put stores key -> value in b and feeds the commit-hash digest.
+// put stores key -> value in b and feeds the commit-hash digest (except private values: the
+// commit hash covers public and hashed updates only, as Fabric's does, so that peers of
+// organisations inside and outside a collection compute the same one).
 func (c *committer) put(b *bolt.Bucket, tag byte, k, v []byte) error {
-	c.digest(tag, k, v, false)
+	if tag != tagPvt {
+		c.digest(tag, k, v, false)
+	}
 	if err := b.Put(k, v); err != nil {
 		return fmt.Errorf("put %q: %w", k, err)
 	}
 	return nil
 }
 
-// del removes key from b and feeds the commit-hash digest.
+// del removes key from b and feeds the commit-hash digest (except private values, see put).
 func (c *committer) del(b *bolt.Bucket, tag byte, k []byte) error {
-	c.digest(tag, k, nil, true)
+	if tag != tagPvt {
+		c.digest(tag, k, nil, true)
+	}
 	if err := b.Delete(k); err != nil {
 		return fmt.Errorf("delete %q: %w", k, err)
 	}

@@ -5,8 +5,12 @@
 // Commit validates a block the way a Fabric peer's committer does after endorsement-policy
 // validation: duplicate transaction IDs, MVCC read conflicts (public and hashed private reads)
 // and phantom reads of range queries. It then writes the block, the TRANSACTIONS_FILTER
-// metadata, the state, history, private data and tx index in ONE fsync'd bbolt read-write
-// transaction, so after a crash (even kill -9) the store is at the last complete block.
+// metadata, the state, history, private data (and the private write sets, for delivery) and tx
+// index in ONE fsync'd bbolt read-write transaction, so after a crash (even kill -9) the store
+// is at the last complete block. CommitBlocks does the same for several consecutive blocks in
+// one transaction. The free page list is rebuilt at Open instead of written at every commit.
+//
+// BlockStore is the ordering service's ledger: an append-only block file with an index.
 //
 // Reads go through a Snapshot, a consistent point-in-time view backed by a bbolt read
 // transaction. Readers never block the committer (within the initial mmap size, see

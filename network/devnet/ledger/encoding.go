@@ -19,8 +19,11 @@ var (
 	bucketMeta    = []byte("meta")    // see meta keys
 	bucketExpiry  = []byte("expiry")  // be64(expiring block) ns 0x00 coll 0x00 sha256(key) -> expiryValue
 	bucketHashes  = []byte("hashes")  // block header hash -> be64(blockNum)
+	// be64(blockNum) -> marshalled peer.BlockAndPrivateData (PrivateDataMap only): the private
+	// write sets supplied for the block's valid transactions, for delivery
+	bucketPvtBlocks = []byte("pvtblocks")
 
-	allBuckets = [][]byte{bucketBlocks, bucketTxIndex, bucketState, bucketHistory, bucketPvt, bucketPvtHash, bucketMeta, bucketExpiry, bucketHashes}
+	allBuckets = [][]byte{bucketBlocks, bucketTxIndex, bucketState, bucketHistory, bucketPvt, bucketPvtHash, bucketMeta, bucketExpiry, bucketHashes, bucketPvtBlocks}
 )
 
 // Keys inside the meta bucket.

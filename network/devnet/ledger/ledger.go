@@ -13,6 +13,7 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -159,8 +160,11 @@ func Open(dir string, opts ...Option) (*Ledger, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, o.fileMode, &bolt.Options{
-		Timeout:         o.lockTimeout,
-		FreelistType:    bolt.FreelistMapType,
+		Timeout:      o.lockTimeout,
+		FreelistType: bolt.FreelistMapType,
+		// The free page list is not written at every commit but rebuilt when the file is
+		// opened (as etcd runs bbolt): fewer pages per commit, a longer Open on a large file.
+		NoFreelistSync:  true,
 		InitialMmapSize: o.mmapSize,
 	})
 	if err != nil {
@@ -328,6 +332,16 @@ func (l *Ledger) LastConfigIndex() uint64 {
 	return l.lastConfig
 }
 
+// CommitHash returns the COMMIT_HASH of the last block: a running hash of every block's
+// validation flags and its public and hashed private state updates. Two ledgers that
+// committed the same blocks with the same outcome have the same commit hash, whatever private
+// data each holds.
+func (l *Ledger) CommitHash() []byte {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return bytes.Clone(l.commitHash)
+}
+
 // ChainInfo returns the height and the hashes of the last block (its header hash and its
 // previous hash), as Fabric's qscc GetChainInfo reports them.
 func (l *Ledger) ChainInfo() (*common.BlockchainInfo, error) {
@@ -406,6 +420,29 @@ func (l *Ledger) BlockBytes(num uint64) ([]byte, error) {
 	return b, err
 }
 
+// PrivateWriteSets returns the private write sets that were supplied to Commit for the valid
+// transactions of committed block num, by transaction number (nil if there were none), as
+// Fabric's private data store keeps them for DeliverWithPrivateData and for peers that pull
+// them.
+func (l *Ledger) PrivateWriteSets(num uint64) (map[uint64]*rwset.TxPvtReadWriteSet, error) {
+	var stored *peer.BlockAndPrivateData
+	err := l.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketPvtBlocks).Get(be64(num))
+		if v == nil {
+			return nil
+		}
+		stored = &peer.BlockAndPrivateData{}
+		if err := proto.Unmarshal(v, stored); err != nil {
+			return fmt.Errorf("private write sets of block %d: %w", num, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored.GetPrivateDataMap(), nil
+}
+
 // TxByID returns the index entry and envelope of a committed transaction, or an error
 // wrapping ErrNotFound. Invalid transactions are indexed too, with their validation code.
 func (l *Ledger) TxByID(txID string) (*TxRecord, error) {
@@ -476,8 +513,15 @@ func (l *Ledger) changed() (<-chan struct{}, uint64, bool) {
 // WaitForHeight blocks until at least h blocks are committed, ctx is done (its error is
 // returned) or the ledger is closed (ErrClosed).
 func (l *Ledger) WaitForHeight(ctx context.Context, h uint64) error {
+	return waitForHeight(ctx, h, "ledger", l.changed)
+}
+
+// waitForHeight waits until changed reports a height of at least h, the store closes
+// (ErrClosed) or ctx is done. changed returns a channel closed at the next change, the
+// height and whether the store is closed; what names the store in errors.
+func waitForHeight(ctx context.Context, h uint64, what string, changed func() (<-chan struct{}, uint64, bool)) error {
 	for {
-		ch, height, closed := l.changed()
+		ch, height, closed := changed()
 		if height >= h {
 			return nil
 		}
@@ -486,7 +530,7 @@ func (l *Ledger) WaitForHeight(ctx context.Context, h uint64) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for ledger height %d (at %d): %w", h, height, ctx.Err())
+			return fmt.Errorf("wait for %s height %d (at %d): %w", what, h, height, ctx.Err())
 		case <-ch:
 		}
 	}

@@ -29,7 +29,8 @@ type OrgSpec struct {
 	Orderer bool
 }
 
-// DefaultOrgs returns the xborder consortium: the four peer organisations of the design and
+// DefaultOrgs returns the xborder consortium: the peer organisations of the design (merchant
+// platform, bank, carrier, customs and the read-only financial supervisor, RegulatorMSP) and
 // the orderer organisation.
 func DefaultOrgs() []OrgSpec {
 	return []OrgSpec{
@@ -37,6 +38,7 @@ func DefaultOrgs() []OrgSpec {
 		{MSPID: "BankMSP", Domain: "bank.xborder.example"},
 		{MSPID: "CarrierMSP", Domain: "carrier.xborder.example"},
 		{MSPID: "CustomsMSP", Domain: "customs.xborder.example"},
+		{MSPID: "RegulatorMSP", Domain: "regulator.xborder.example"},
 		{MSPID: "OrdererMSP", Domain: "xborder.example", Orderer: true},
 	}
 }

@@ -392,7 +392,7 @@ func TestMSPConfigAndTLS(t *testing.T) {
 		require.True(t, fc.FabricNodeOus.Enable)
 		require.Equal(t, "peer", fc.FabricNodeOus.PeerOuIdentifier.OrganizationalUnitIdentifier)
 	}
-	require.Equal(t, []string{"BankMSP", "CarrierMSP", "CustomsMSP", "MerchantMSP", "OrdererMSP"}, mgr.MSPIDs())
+	require.Equal(t, []string{"BankMSP", "CarrierMSP", "CustomsMSP", "MerchantMSP", "OrdererMSP", "RegulatorMSP"}, mgr.MSPIDs())
 	for _, org := range cfg.PeerOrgs() {
 		t.Run(org.MSPID, func(t *testing.T) {
 			_, err := mgr.Deserialize(org.Node.Signer.Serialize())

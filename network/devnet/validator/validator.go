@@ -223,6 +223,9 @@ type BlockResult struct {
 	Codes []peer.TxValidationCode
 	// Reasons says why each transaction is not VALID (nil for VALID ones), for logs.
 	Reasons []error
+	// Txs are the unpacked endorser transactions (nil for other transactions and for those
+	// that could not be unpacked).
+	Txs []*EndorserTx
 }
 
 // ValidateBlockWithState is ValidateBlock reading key-level endorsement policies from st (nil:
@@ -281,7 +284,7 @@ func (v *Validator) ValidateBlockWithState(block *common.Block, st StateMetadata
 			updated[k] = true
 		}
 	}
-	return &BlockResult{TxIDs: txIDs, Codes: codes, Reasons: errs}, stateErr
+	return &BlockResult{TxIDs: txIDs, Codes: codes, Reasons: errs, Txs: txs}, stateErr
 }
 
 func keyID(ns, coll, key string) string {

@@ -108,6 +108,7 @@ type handler struct {
 
 var handlers = map[string]handler{
 	"put":                  {2, put},
+	"update":               {2, update},
 	"get":                  {1, get},
 	"del":                  {1, del},
 	"putGet":               {2, putGet},
@@ -171,6 +172,23 @@ func jsonResponse(v any) *peer.Response {
 func put(stub shim.ChaincodeStubInterface, args [][]byte) *peer.Response {
 	if err := stub.PutState(string(args[0]), args[1]); err != nil {
 		return errorf("put %s: %v", args[0], err)
+	}
+	return shim.Success(nil)
+}
+
+// update replaces the value of an existing key; a key that does not exist is NOT_FOUND, as a
+// lifecycle step on an order its peer has not seen yet.
+func update(stub shim.ChaincodeStubInterface, args [][]byte) *peer.Response {
+	key := string(args[0])
+	cur, err := stub.GetState(key)
+	if err != nil {
+		return errorf("get %s: %v", key, err)
+	}
+	if cur == nil {
+		return errorf("NOT_FOUND: %s does not exist", key)
+	}
+	if err := stub.PutState(key, args[1]); err != nil {
+		return errorf("put %s: %v", key, err)
 	}
 	return shim.Success(nil)
 }

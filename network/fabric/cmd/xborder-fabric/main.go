@@ -3,7 +3,9 @@
 //	xborder-fabric package --out FILE [--label LABEL] [--tls]
 //	    writes the chaincode-as-a-service package and prints its package ID
 //	xborder-fabric gateway-config --home DIR [--peer-host HOST] [--listen ADDR] [--data-dir DIR]
-//	    writes DIR/gateway.yaml and DIR/credentials.json for `xborder gateway --config`
+//	                              [--tls none|tls|mtls] [--tls-hosts H1,H2]
+//	    writes DIR/gateway.yaml, DIR/credentials.json and DIR/store.keys for `xborder gateway
+//	    --config` (with TLS, the gateway's own CA and certificates in DIR/gateway-tls)
 //	xborder-fabric chaincode-tls --dir DIR [--hosts 127.0.0.1,localhost]
 //	    writes a CA, the chaincode server's certificate and the peers' client certificate
 //	xborder-fabric builder-config --address HOST:PORT [--tls-dir DIR]
@@ -32,7 +34,7 @@ func main() {
 }
 
 const usage = "usage: xborder-fabric package --out FILE [--label LABEL] [--tls]" +
-	" | gateway-config --home DIR [--peer-host HOST] [--listen ADDR] [--data-dir DIR]" +
+	" | gateway-config --home DIR [--peer-host HOST] [--listen ADDR] [--data-dir DIR] [--tls none|tls|mtls] [--tls-hosts H1,H2]" +
 	" | chaincode-tls --dir DIR [--hosts H1,H2]" +
 	" | builder-config --address HOST:PORT [--tls-dir DIR]"
 
@@ -89,14 +91,21 @@ func runGatewayConfig(args []string, stdout, stderr io.Writer) error {
 	peerHost := fs.String("peer-host", "127.0.0.1", "host to dial the peers on; empty for their own host names")
 	listen := fs.String("listen", "127.0.0.1:8080", "gateway HTTP listen address")
 	dataDir := fs.String("data-dir", "gateway-data", "gateway state directory")
+	tlsMode := fs.String("tls", "none", "REST listener: none (plain HTTP), tls, or mtls (client certificates too)")
+	tlsHosts := fs.String("tls-hosts", "127.0.0.1,localhost", "host names and addresses of the server certificate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *home == "" || fs.NArg() > 0 {
 		return errors.New(usage)
 	}
+	mode := *tlsMode
+	if mode == "none" {
+		mode = fabric.GatewayTLSOff
+	}
 	creds, err := fabric.WriteGatewayFiles(fabric.GatewayOptions{
 		Home: *home, PeerHost: *peerHost, Listen: *listen, DataDir: *dataDir, Random: rand.Reader,
+		TLS: mode, TLSHosts: strings.Split(*tlsHosts, ","),
 	})
 	if err != nil {
 		return err
