@@ -26,7 +26,15 @@ var lcWriteCallers = map[string]string{
 	"CancelOrder":        chaincode.MerchantMSP,
 	"SetComplianceRules": chaincode.CustomsMSP,
 	"AnchorDocument":     chaincode.MerchantMSP,
+	// The buyer, FX reference rates and payment terms.
+	"SubmitBuyerStatement":    chaincode.CarrierMSP,
+	"SetTrackingLink":         chaincode.MerchantMSP,
+	"PublishFXReferenceRates": chaincode.BankMSP,
 }
+
+// lcNoOrderID names, for the write requests without an orderId, a string field to send a number
+// in.
+var lcNoOrderID = map[string]string{"PublishFXReferenceRates": "date"}
 
 // lcWriteNames returns the names of the write transactions, sorted.
 func lcWriteNames() []string {
@@ -57,6 +65,9 @@ func TestWriteRequestDecodeErrorsAreCoded(t *testing.T) {
 		for _, c := range bad {
 			t.Run(fn+"/"+c.name, func(t *testing.T) {
 				arg := c.arg
+				if c.name == "wrong type" && lcNoOrderID[fn] != "" {
+					arg = `{"` + lcNoOrderID[fn] + `":42}`
+				}
 				if fn == "SetComplianceRules" && c.name == "wrong type" {
 					arg = `{"watchlist":"merchant-1"}`
 				}
@@ -64,6 +75,9 @@ func TestWriteRequestDecodeErrorsAreCoded(t *testing.T) {
 				require.NotEqual(t, int32(200), res.Status)
 				require.NotContains(t, res.Message, "error managing parameter")
 				want := c.want
+				if c.name == "wrong type" && lcNoOrderID[fn] != "" {
+					want = "INVALID_ARGUMENT: " + lcNoOrderID[fn] + ": must be of type"
+				}
 				if fn == "SetComplianceRules" && c.name == "wrong type" {
 					want = "INVALID_ARGUMENT: watchlist: must be of type array"
 				}

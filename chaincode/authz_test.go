@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,6 +40,15 @@ var lcWho = map[string][]string{
 	"GetMerchantCredit":    chaincode.Organisations,
 	"GetSettlementReport":  {chaincode.BankMSP, chaincode.MerchantMSP, chaincode.CustomsMSP, chaincode.RegulatorMSP},
 	"VerifyDocument":       chaincode.Organisations,
+	// The buyer, FX reference rates and payment terms (docs/design.md §10): any writer relays a
+	// buyer's signed statement, the merchant sets tracking links, the designated organisation
+	// (BankMSP unless the rules name another) publishes reference rates.
+	"SubmitBuyerStatement":    lcWriters,
+	"SetTrackingLink":         {chaincode.MerchantMSP},
+	"PublishFXReferenceRates": {chaincode.BankMSP},
+	"GetTrackingView":         chaincode.Organisations,
+	"GetFXReferenceRate":      chaincode.Organisations,
+	"GetFXExposureReport":     {chaincode.BankMSP, chaincode.CustomsMSP, chaincode.RegulatorMSP},
 }
 
 // lcAuthzDoc is a document hash anchored to the matrix's order.
@@ -67,6 +77,19 @@ func lcArgs(t *testing.T, fn, id string) []string {
 		return []string{`{}`}
 	case "AnchorDocument":
 		return []string{lcJSON(t, map[string]any{"sha256": strings.Repeat("6f", 32), "orderId": id, "kind": chaincode.DocumentOther})}
+	case "SubmitBuyerStatement":
+		// The order has no buyer key: FAILED_PRECONDITION for the organisations that may relay.
+		return []string{lcJSON(t, lcSignedStatement(t, lcStatement(id, chaincode.StatementConfirmReceipt, 2, "authz-nonce-0001", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))))}
+	case "SetTrackingLink":
+		return []string{lcJSON(t, map[string]any{"orderId": id, "tokenHash": strings.Repeat("7a", 32)})}
+	case "PublishFXReferenceRates":
+		return []string{lcJSON(t, map[string]any{"date": "2026-03-01", "rates": map[string]string{"USD/EUR": "0.92"}})}
+	case "GetTrackingView":
+		return []string{strings.Repeat("7b", 32)}
+	case "GetFXReferenceRate":
+		return []string{"USD", "EUR", "2026-03-01"}
+	case "GetFXExposureReport":
+		return []string{chaincode.BankMSP, "2026-01-01", "2026-12-31"}
 	}
 	for _, w := range lcWrites() {
 		if w.fn == fn {
@@ -128,7 +151,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 			})
 		}
 	}
-	require.Equal(t, 13, writes, "the regulator may call no write transaction")
+	require.Equal(t, 16, writes, "the regulator may call no write transaction")
 }
 
 // TestMerchantAttributeBinding checks that a MerchantMSP identity whose certificate carries the

@@ -55,6 +55,16 @@ const (
 // absent: DefaultMinConfirmationWindowSeconds; at least MinConfirmationWindowSecs). FXRateBounds
 // maps a currency pair "ORDER/PAYER" (e.g. "USD/EUR": payer-currency units per order-currency
 // unit, as the fxRate of a payment) to the lowest and highest rate an escrow payment may state.
+//
+// The buyer, FX and payment-terms rules (docs/chaincode.md, "FX reference rates" and "Payment
+// terms"): FXReferencePublisher names the organisation that publishes FX reference rates
+// (BankMSP when empty); FXToleranceBps (0: no check) is how far, in basis points of the
+// reference, a payment's rate may lie from the reference rate of its pair and day;
+// FXReferenceRequired refuses a cross-currency payment when no reference exists for its pair and
+// day. PaymentTermsMinScore maps MILESTONES and AUTO_RELEASE to the credit score a merchant needs
+// to offer them (defaults DefaultMilestonesMinScore, DefaultAutoReleaseMinScore);
+// MaxMilestoneShareBps bounds the share released at clearance (default
+// DefaultMaxMilestoneShareBps).
 type ComplianceRulesRequest struct {
 	requestBase
 	SingleOrderLimit             map[string]int64        `json:"singleOrderLimit" metadata:",optional"`
@@ -64,6 +74,11 @@ type ComplianceRulesRequest struct {
 	Watchlist                    []string                `json:"watchlist" metadata:",optional"`
 	MinConfirmationWindowSeconds int64                   `json:"minConfirmationWindowSeconds,omitempty" metadata:",optional"`
 	FXRateBounds                 map[string]FXRateBounds `json:"fxRateBounds" metadata:",optional"`
+	FXReferencePublisher         string                  `json:"fxReferencePublisher,omitempty" metadata:",optional"`
+	FXToleranceBps               int64                   `json:"fxToleranceBps,omitempty" metadata:",optional"`
+	FXReferenceRequired          bool                    `json:"fxReferenceRequired,omitempty" metadata:",optional"`
+	PaymentTermsMinScore         map[string]int64        `json:"paymentTermsMinScore" metadata:",optional"`
+	MaxMilestoneShareBps         int64                   `json:"maxMilestoneShareBps,omitempty" metadata:",optional"`
 }
 
 // FXRateBounds bounds the FX rate of escrow payments for one currency pair: decimal strings as
@@ -77,7 +92,8 @@ type FXRateBounds struct {
 // free of duplicates; maps are serialised with sorted keys, so the record is deterministic.
 // Version counts the SetComplianceRules transactions (0 when none has run).
 // MinConfirmationWindowSeconds is the effective minimum (DefaultMinConfirmationWindowSeconds
-// when Customs set none).
+// when Customs set none); FXReferencePublisher, PaymentTermsMinScore (both kinds) and
+// MaxMilestoneShareBps are the effective values too (their defaults when Customs set none).
 type ComplianceRules struct {
 	Version                      int64                   `json:"version"`
 	SingleOrderLimit             map[string]int64        `json:"singleOrderLimit"`
@@ -87,6 +103,11 @@ type ComplianceRules struct {
 	Watchlist                    []string                `json:"watchlist"`
 	MinConfirmationWindowSeconds int64                   `json:"minConfirmationWindowSeconds"`
 	FXRateBounds                 map[string]FXRateBounds `json:"fxRateBounds"`
+	FXReferencePublisher         string                  `json:"fxReferencePublisher"`
+	FXToleranceBps               int64                   `json:"fxToleranceBps"`
+	FXReferenceRequired          bool                    `json:"fxReferenceRequired"`
+	PaymentTermsMinScore         map[string]int64        `json:"paymentTermsMinScore"`
+	MaxMilestoneShareBps         int64                   `json:"maxMilestoneShareBps"`
 	UpdatedAt                    string                  `json:"updatedAt"`
 	UpdatedBy                    string                  `json:"updatedBy"`
 	UpdatedByMSP                 string                  `json:"updatedByMsp"`
@@ -169,7 +190,28 @@ func emptyComplianceRules() *ComplianceRules {
 		Watchlist:                    []string{},
 		MinConfirmationWindowSeconds: DefaultMinConfirmationWindowSeconds,
 		FXRateBounds:                 map[string]FXRateBounds{},
+		FXReferencePublisher:         BankMSP,
+		PaymentTermsMinScore:         defaultTermsMinScore(),
+		MaxMilestoneShareBps:         DefaultMaxMilestoneShareBps,
 	}
+}
+
+// defaultTermsMinScore returns the minimum credit scores of the credit-gated payment terms while
+// the rules set none.
+func defaultTermsMinScore() map[string]int64 {
+	return map[string]int64{TermsMilestones: DefaultMilestonesMinScore, TermsAutoRelease: DefaultAutoReleaseMinScore}
+}
+
+// termsMinScore returns the credit score a merchant needs to offer payment terms of kind
+// (0 for FULL_ESCROW).
+func (r *ComplianceRules) termsMinScore(kind string) int64 {
+	if kind == TermsFullEscrow {
+		return 0
+	}
+	if v, ok := r.PaymentTermsMinScore[kind]; ok {
+		return v
+	}
+	return defaultTermsMinScore()[kind]
 }
 
 // loadComplianceRules returns the rule set in force (the empty rule set if none was set).
@@ -202,7 +244,27 @@ func loadComplianceRules(ctx contractapi.TransactionContextInterface) (*Complian
 	if rules.FXRateBounds == nil {
 		rules.FXRateBounds = map[string]FXRateBounds{}
 	}
+	rules.withTermDefaults()
 	return rules, nil
+}
+
+// withTermDefaults fills the FX reference and payment-terms rules a rule set stored before they
+// existed (or set without them) lacks.
+func (r *ComplianceRules) withTermDefaults() {
+	if r.FXReferencePublisher == "" {
+		r.FXReferencePublisher = BankMSP
+	}
+	if r.PaymentTermsMinScore == nil {
+		r.PaymentTermsMinScore = map[string]int64{}
+	}
+	for kind, score := range defaultTermsMinScore() {
+		if _, ok := r.PaymentTermsMinScore[kind]; !ok {
+			r.PaymentTermsMinScore[kind] = score
+		}
+	}
+	if r.MaxMilestoneShareBps == 0 {
+		r.MaxMilestoneShareBps = DefaultMaxMilestoneShareBps
+	}
 }
 
 // normalizeLimits validates a currency → limit map and returns a copy.
@@ -273,7 +335,10 @@ func normalizeComplianceRules(req ComplianceRulesRequest) (*ComplianceRules, err
 	if err != nil {
 		return nil, err
 	}
-	return &ComplianceRules{
+	if err := validateTermRules(req); err != nil {
+		return nil, err
+	}
+	rules := &ComplianceRules{
 		SingleOrderLimit:             single,
 		YearlyLimit:                  yearly,
 		ProhibitedHSPrefixes:         prefixes,
@@ -281,7 +346,36 @@ func normalizeComplianceRules(req ComplianceRulesRequest) (*ComplianceRules, err
 		Watchlist:                    watch,
 		MinConfirmationWindowSeconds: window,
 		FXRateBounds:                 bounds,
-	}, nil
+		FXReferencePublisher:         req.FXReferencePublisher,
+		FXToleranceBps:               req.FXToleranceBps,
+		FXReferenceRequired:          req.FXReferenceRequired,
+		PaymentTermsMinScore:         maps.Clone(req.PaymentTermsMinScore),
+		MaxMilestoneShareBps:         req.MaxMilestoneShareBps,
+	}
+	rules.withTermDefaults()
+	return rules, nil
+}
+
+// validateTermRules checks the FX reference and payment-terms rules of a rules request.
+func validateTermRules(req ComplianceRulesRequest) error {
+	if p := req.FXReferencePublisher; p != "" && !slices.Contains(writers, p) {
+		return errInvalid("fxReferencePublisher", "must be one of %s (an organisation that writes), got %s", strings.Join(writers, ", "), quoteValue(p))
+	}
+	if req.FXToleranceBps < 0 || req.FXToleranceBps > BasisPoints {
+		return errInvalid("fxToleranceBps", "must be between 0 (no check) and %d basis points, got %d", BasisPoints, req.FXToleranceBps)
+	}
+	for _, kind := range slices.Sorted(maps.Keys(req.PaymentTermsMinScore)) {
+		if kind != TermsMilestones && kind != TermsAutoRelease {
+			return errInvalid("paymentTermsMinScore."+kind, "must name %s or %s (%s needs no score)", TermsMilestones, TermsAutoRelease, TermsFullEscrow)
+		}
+		if v := req.PaymentTermsMinScore[kind]; v < 0 || v > 1000 {
+			return errInvalid("paymentTermsMinScore."+kind, "must be a credit score between 0 and 1000, got %d", v)
+		}
+	}
+	if req.MaxMilestoneShareBps < 0 || req.MaxMilestoneShareBps >= BasisPoints {
+		return errInvalid("maxMilestoneShareBps", "must be between 1 and %d basis points (or 0 for the default %d), got %d", BasisPoints-1, DefaultMaxMilestoneShareBps, req.MaxMilestoneShareBps)
+	}
+	return nil
 }
 
 // normalizeMinWindow validates minConfirmationWindowSeconds: 0 means the default, else
@@ -315,15 +409,8 @@ func normalizeFXRateBounds(in map[string]FXRateBounds) (map[string]FXRateBounds,
 
 // validateFXBounds checks one entry of fxRateBounds (field names it).
 func validateFXBounds(field, pair string, b FXRateBounds) error {
-	from, to, ok := strings.Cut(pair, "/")
-	if !ok {
-		return errInvalid(field, "must name a currency pair ORDER/PAYER such as \"USD/EUR\", got %s", quoteValue(pair))
-	}
-	if err := firstError(ValidateCurrency(field, from), ValidateCurrency(field, to)); err != nil {
+	if _, _, err := parseFXPair(field, pair); err != nil {
 		return err
-	}
-	if from == to {
-		return errInvalid(field, "must name two different currencies (a payment in its order's currency has rate 1)")
 	}
 	if b.Min == "" && b.Max == "" {
 		return errInvalid(field, "must set min, max or both")

@@ -465,7 +465,8 @@ func TestRulesTransactionMetadata(t *testing.T) {
 	for _, name := range []string{"SetComplianceRules", "AnchorDocument"} {
 		require.Contains(t, tags[name], "submit", name)
 	}
-	require.ElementsMatch(t, []string{"singleOrderLimit", "yearlyLimit", "prohibitedHsPrefixes", "sanctionedCountries", "watchlist", "minConfirmationWindowSeconds", "fxRateBounds"},
+	require.ElementsMatch(t, []string{"singleOrderLimit", "yearlyLimit", "prohibitedHsPrefixes", "sanctionedCountries", "watchlist", "minConfirmationWindowSeconds", "fxRateBounds",
+		"fxReferencePublisher", "fxToleranceBps", "fxReferenceRequired", "paymentTermsMinScore", "maxMilestoneShareBps"},
 		rtKeys(md.Components.Schemas["ComplianceRulesRequest"].Properties))
 	require.ElementsMatch(t, []string{"sha256", "orderId", "kind", "expectedVersion"}, rtKeys(md.Components.Schemas["AnchorDocumentRequest"].Properties))
 }

@@ -59,6 +59,7 @@ var evaluateTransactions = []string{
 	"GetOrder", "ListOrders", "GetOrderHistory",
 	"GetComplianceRules", "ListComplianceAlerts", "GetMerchantCredit", "GetSettlementReport",
 	"VerifyDocument",
+	"GetTrackingView", "GetFXReferenceRate", "GetFXExposureReport",
 }
 
 // GetEvaluateTransactions returns the names of the contract's read-only transactions, so that
@@ -95,6 +96,13 @@ var transactionArguments = map[string][]string{
 	"GetMerchantCredit":    {"merchantId"},
 	"GetSettlementReport":  {"merchantId", "currency", "from", "to"},
 	"VerifyDocument":       {"sha256"},
+	// The buyer, FX reference rates and payment terms (docs/design.md §10).
+	"SubmitBuyerStatement":    {requestArgument},
+	"SetTrackingLink":         {requestArgument},
+	"PublishFXReferenceRates": {requestArgument},
+	"GetTrackingView":         {"tokenHash"},
+	"GetFXReferenceRate":      {"orderCurrency", "payerCurrency", "date"},
+	"GetFXExposureReport":     {"bankId", "from", "to"},
 }
 
 // TransactionArguments returns the argument names of every transaction of the contract, in

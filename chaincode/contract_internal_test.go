@@ -139,5 +139,5 @@ func TestEveryRequestCarriesDecodeErrors(t *testing.T) {
 			require.Equal(t, []string{requestArgument}, args, name)
 		}
 	}
-	require.Equal(t, 13, requests, "write transactions")
+	require.Equal(t, 16, requests, "write transactions")
 }

@@ -23,7 +23,7 @@ const (
 // Credit score model (see MerchantCredit and docs/chaincode-rules.md).
 const (
 	// CreditScoreModel names the score formula reported with every credit report.
-	CreditScoreModel = "xborder-credit-v1"
+	CreditScoreModel = "xborder-credit-v2"
 	// CreditScoreNeutral is the score of a merchant without finished orders.
 	CreditScoreNeutral int64 = 500
 	// CreditScoreFullConfidenceOrders is the number of finished orders from which the score is
@@ -35,7 +35,8 @@ const (
 
 // Outcome is the result of one finished order, recorded by the transaction that makes the order
 // final (COMPLETED, REFUNDED, CANCELLED or REJECTED). Amounts are minor units of Currency;
-// Escrowed must equal Released + Refunded. A zero FinalizedAt means the transaction time.
+// Escrowed must equal Released + Refunded. LateShipment and LateDelivery say that the order
+// missed its shipBy or deliverBy deadline. A zero FinalizedAt means the transaction time.
 type Outcome struct {
 	OrderID       string
 	MerchantID    string
@@ -47,6 +48,8 @@ type Outcome struct {
 	Refunded      int64
 	Disputed      bool
 	ShippedOnTime bool
+	LateShipment  bool
+	LateDelivery  bool
 	FinalizedAt   time.Time
 }
 
@@ -62,6 +65,8 @@ type OutcomeRecord struct {
 	Refunded      int64  `json:"refunded"`
 	Disputed      bool   `json:"disputed"`
 	ShippedOnTime bool   `json:"shippedOnTime"`
+	LateShipment  bool   `json:"lateShipment,omitempty"`
+	LateDelivery  bool   `json:"lateDelivery,omitempty"`
 	FinalizedAt   string `json:"finalizedAt"`
 	TxID          string `json:"txId"`
 }
@@ -91,22 +96,25 @@ type CurrencyVolume struct {
 //
 // Counts: Orders finished orders; Completed, Cancelled, Rejected and FullyRefunded by final
 // status; RefundedOrders orders with any refund (partial or full); Disputed orders that had a
-// dispute; OnTime orders whose delivery met the promised date. Volumes gives the money per
-// currency, sorted by currency.
+// dispute; OnTime orders whose delivery met the promised date and every deadline;
+// LateShipments and LateDeliveries orders that missed their shipBy or deliverBy deadline, Late
+// orders that missed either. Volumes gives the money per currency, sorted by currency.
 //
 // Rates are per mille (0–1000) of Orders: CompletionRate = Completed, OnTimeRate = OnTime,
-// DisputeRate = Disputed; RefundRatio is the mean over paid orders (Escrowed > 0) of
-// Refunded×1000/Escrowed, so it is independent of currencies. All divisions are integer
-// divisions rounding down.
+// DisputeRate = Disputed, LateRate = Late; RefundRatio is the mean over paid orders
+// (Escrowed > 0) of Refunded×1000/Escrowed for COMPLETED orders and 1000 for the others (the
+// buyer did not get the goods, whatever share a MILESTONES order released at clearance), so it
+// is independent of currencies. All divisions are integer divisions rounding down.
 //
-// Score (model xborder-credit-v1, 0–1000, integer arithmetic only):
+// Score (model xborder-credit-v2, 0–1000, integer arithmetic only):
 //
-//	raw   = (500×1000 + 250×CompletionRate + 250×OnTimeRate − 300×DisputeRate − 200×RefundRatio) / 1000
+//	raw   = (500×1000 + 250×CompletionRate + 250×OnTimeRate − 300×DisputeRate − 200×RefundRatio − 150×LateRate) / 1000, at least 0
 //	k     = min(Orders, 20)
 //	Score = 500 + (raw − 500) × k / 20        (the division truncates towards 500)
 //
 // raw lies in [0, 1000]; the confidence factor k/20 pulls merchants with few finished orders
-// towards the neutral 500, and a merchant without finished orders scores exactly 500.
+// towards the neutral 500, and a merchant without finished orders scores exactly 500. For
+// merchants without late orders v2 gives the same score as v1.
 type MerchantCredit struct {
 	MerchantID             string           `json:"merchantId"`
 	Orders                 int64            `json:"orders"`
@@ -117,11 +125,15 @@ type MerchantCredit struct {
 	RefundedOrders         int64            `json:"refundedOrders"`
 	Disputed               int64            `json:"disputed"`
 	OnTime                 int64            `json:"onTime"`
+	LateShipments          int64            `json:"lateShipments"`
+	LateDeliveries         int64            `json:"lateDeliveries"`
+	Late                   int64            `json:"late"`
 	Volumes                []CurrencyVolume `json:"volumes"`
 	CompletionRatePermille int64            `json:"completionRatePermille"`
 	OnTimeRatePermille     int64            `json:"onTimeRatePermille"`
 	DisputeRatePermille    int64            `json:"disputeRatePermille"`
 	RefundRatioPermille    int64            `json:"refundRatioPermille"`
+	LateRatePermille       int64            `json:"lateRatePermille"`
 	Score                  int64            `json:"score"`
 	ScoreModel             string           `json:"scoreModel"`
 	LastFinalizedAt        string           `json:"lastFinalizedAt"`
@@ -223,7 +235,7 @@ func RecordOutcome(ctx contractapi.TransactionContextInterface, o Outcome) error
 	rec := OutcomeRecord{
 		OrderID: o.OrderID, MerchantID: o.MerchantID, Currency: o.Currency, FinalStatus: o.FinalStatus,
 		Total: o.Total, Escrowed: o.Escrowed, Released: o.Released, Refunded: o.Refunded,
-		Disputed: o.Disputed, ShippedOnTime: o.ShippedOnTime,
+		Disputed: o.Disputed, ShippedOnTime: o.ShippedOnTime, LateShipment: o.LateShipment, LateDelivery: o.LateDelivery,
 		FinalizedAt: at.Format(time.RFC3339Nano), TxID: ctx.GetStub().GetTxID(),
 	}
 	if err := putJSON(ctx, key, rec); err != nil {
@@ -269,9 +281,10 @@ func (a *creditAggregate) add(r OutcomeRecord) error {
 	if r.ShippedOnTime {
 		rep.OnTime++
 	}
+	a.addLateness(r)
 	if r.Escrowed > 0 {
 		a.paid++
-		a.refundPermSum += permille(r.Refunded, r.Escrowed)
+		a.refundPermSum += refundPermille(r)
 	}
 	if r.FinalizedAt > rep.LastFinalizedAt {
 		rep.LastFinalizedAt = r.FinalizedAt
@@ -293,6 +306,29 @@ func (a *creditAggregate) add(r OutcomeRecord) error {
 		return errInternal("aggregate credit", err)
 	}
 	return nil
+}
+
+// addLateness counts the outcome's missed deadlines.
+func (a *creditAggregate) addLateness(r OutcomeRecord) {
+	rep := &a.report
+	if r.LateShipment {
+		rep.LateShipments++
+	}
+	if r.LateDelivery {
+		rep.LateDeliveries++
+	}
+	if r.LateShipment || r.LateDelivery {
+		rep.Late++
+	}
+}
+
+// refundPermille is the refund ratio of one paid outcome: refunded per mille of the escrow for a
+// COMPLETED order, 1000 for an order that ended without the buyer keeping the goods.
+func refundPermille(r OutcomeRecord) int64 {
+	if r.FinalStatus != StatusCompleted {
+		return 1000
+	}
+	return permille(r.Refunded, r.Escrowed)
 }
 
 // permille returns part×1000/whole rounded down, clamped to [0, 1000], exactly and without
@@ -329,21 +365,22 @@ func (a *creditAggregate) finish() *MerchantCredit {
 	rep.CompletionRatePermille = rep.Completed * 1000 / rep.Orders
 	rep.OnTimeRatePermille = rep.OnTime * 1000 / rep.Orders
 	rep.DisputeRatePermille = rep.Disputed * 1000 / rep.Orders
+	rep.LateRatePermille = rep.Late * 1000 / rep.Orders
 	if a.paid > 0 {
 		rep.RefundRatioPermille = a.refundPermSum / a.paid
 	}
-	rep.Score = CreditScore(rep.Orders, rep.CompletionRatePermille, rep.OnTimeRatePermille, rep.DisputeRatePermille, rep.RefundRatioPermille)
+	rep.Score = CreditScore(rep.Orders, rep.CompletionRatePermille, rep.OnTimeRatePermille, rep.DisputeRatePermille, rep.RefundRatioPermille, rep.LateRatePermille)
 	return rep
 }
 
-// CreditScore computes the xborder-credit-v1 score (0–1000) from the number of finished orders
+// CreditScore computes the xborder-credit-v2 score (0–1000) from the number of finished orders
 // and the per-mille rates of MerchantCredit (see its documentation for the formula).
-func CreditScore(orders, completion, onTime, dispute, refund int64) int64 {
+func CreditScore(orders, completion, onTime, dispute, refund, late int64) int64 {
 	if orders <= 0 {
 		return CreditScoreNeutral
 	}
 	clamp := func(v int64) int64 { return min(max(v, 0), 1000) }
-	raw := (500*1000 + 250*clamp(completion) + 250*clamp(onTime) - 300*clamp(dispute) - 200*clamp(refund)) / 1000
+	raw := max(0, (500*1000+250*clamp(completion)+250*clamp(onTime)-300*clamp(dispute)-200*clamp(refund)-150*clamp(late))/1000)
 	k := min(orders, CreditScoreFullConfidenceOrders)
 	return CreditScoreNeutral + (raw-CreditScoreNeutral)*k/CreditScoreFullConfidenceOrders
 }
@@ -358,6 +395,14 @@ func (c *Contract) GetMerchantCredit(ctx contractapi.TransactionContextInterface
 	if err := ValidateID("merchantId", merchantID); err != nil {
 		return nil, err
 	}
+	return merchantCredit(ctx, merchantID)
+}
+
+// merchantCredit aggregates the merchant's outcome records into its credit report. Its cost
+// grows with the merchant's finished orders; in a write (CreateOrder with credit-gated terms)
+// the range read is re-validated at commit, so a settlement of the same merchant committed in
+// between invalidates the creation (PHANTOM_READ_CONFLICT), which a retry passes.
+func merchantCredit(ctx contractapi.TransactionContextInterface, merchantID string) (*MerchantCredit, error) {
 	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objOutcome, []string{merchantID})
 	if err != nil {
 		return nil, errInternal("query outcomes", err)

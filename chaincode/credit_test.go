@@ -38,22 +38,27 @@ func rtOutcome(id, currency, status string, escrowed, released, refunded int64, 
 
 func TestCreditScoreFormula(t *testing.T) {
 	tests := []struct {
-		name                                  string
-		orders, completion, onTime, disp, ref int64
-		want                                  int64
+		name                                        string
+		orders, completion, onTime, disp, ref, late int64
+		want                                        int64
 	}{
-		{"no orders is neutral", 0, 0, 0, 0, 0, 500},
-		{"perfect, one order", 1, 1000, 1000, 0, 0, 525},
-		{"perfect, 20 orders", 20, 1000, 1000, 0, 0, 1000},
-		{"perfect, 500 orders", 500, 1000, 1000, 0, 0, 1000},
-		{"worst, 20 orders", 20, 0, 0, 1000, 1000, 0},
-		{"worst, 4 orders", 4, 0, 0, 1000, 1000, 400},
-		{"mixed", 20, 500, 500, 250, 333, 608},
-		{"out-of-range rates are clamped", 20, 5000, -5, 0, 0, 750},
+		{"no orders is neutral", 0, 0, 0, 0, 0, 0, 500},
+		{"perfect, one order", 1, 1000, 1000, 0, 0, 0, 525},
+		{"perfect, 20 orders", 20, 1000, 1000, 0, 0, 0, 1000},
+		{"perfect, 500 orders", 500, 1000, 1000, 0, 0, 0, 1000},
+		{"worst, 20 orders", 20, 0, 0, 1000, 1000, 0, 0},
+		{"worst, 4 orders", 4, 0, 0, 1000, 1000, 0, 400},
+		{"mixed", 20, 500, 500, 250, 333, 0, 608},
+		{"out-of-range rates are clamped", 20, 5000, -5, 0, 0, 0, 750},
+		// v2: missed deadlines cost up to 150 points; raw never goes below 0.
+		{"all late, otherwise completed", 20, 1000, 0, 0, 0, 1000, 600},
+		{"half late", 20, 1000, 500, 0, 0, 500, 800},
+		{"worst and late stays at 0", 20, 0, 0, 1000, 1000, 1000, 0},
+		{"late, 10 orders", 10, 1000, 0, 0, 0, 1000, 550},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, CreditScore(tc.orders, tc.completion, tc.onTime, tc.disp, tc.ref))
+			require.Equal(t, tc.want, CreditScore(tc.orders, tc.completion, tc.onTime, tc.disp, tc.ref, tc.late))
 		})
 	}
 }

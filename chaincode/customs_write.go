@@ -216,11 +216,11 @@ func applyDecision(ctx contractapi.TransactionContextInterface, o *Order, req De
 	prev := o.Status
 	switch {
 	case req.Decision == DecisionRejected:
-		rec.Refunded = o.Escrow.Amount
+		rec.Refunded = remainingEscrow(o)
 		o.Customs.Decision = req.Decision
 		o.Customs.Reason = req.Reason
 		o.Customs.DecidedAt = ti.ts
-		return finalize(ctx, o, StatusRejected, 0, o.Escrow.Amount, ti)
+		return finalize(ctx, o, StatusRejected, remainingEscrow(o), ti)
 	case compliance && req.Decision == DecisionCleared:
 		o.Hold = nil
 	case compliance: // HELD again
@@ -229,6 +229,7 @@ func applyDecision(ctx contractapi.TransactionContextInterface, o *Order, req De
 		rec.DutyAmount, rec.TaxAmount = req.DutyAmount, req.TaxAmount
 		o.Customs = CustomsState{Decision: req.Decision, Cleared: true, DutyAmount: req.DutyAmount, TaxAmount: req.TaxAmount, Reason: req.Reason, DecidedAt: ti.ts}
 		o.Hold = nil
+		return clearWithMilestone(ctx, o, prev, rec, ti)
 	default: // customs HELD
 		o.Customs.Decision = req.Decision
 		o.Customs.Reason = req.Reason
@@ -240,6 +241,25 @@ func applyDecision(ctx contractapi.TransactionContextInterface, o *Order, req De
 		o.Hold = &Hold{Kind: HoldCustoms, Reason: req.Reason, Since: since}
 	}
 	return saveOrder(ctx, o, prev, "", ti)
+}
+
+// clearWithMilestone saves a customs-cleared order. Under MILESTONES terms it releases the
+// clearance share of the escrow to the merchant in the same transaction (recorded in the
+// decision record as released) and writes the escrow key, so the clearance needs the buyer's
+// side's endorsement like every money movement.
+func clearWithMilestone(ctx contractapi.TransactionContextInterface, o *Order, prev string, rec *DecisionRecord, ti *txInfo) error {
+	share := milestoneShare(o)
+	if share > 0 && o.Escrow.Released == 0 && o.Escrow.Refunded == 0 {
+		o.Escrow.Released = share
+		rec.Released = share
+	}
+	if err := saveOrder(ctx, o, prev, "", ti); err != nil {
+		return err
+	}
+	if rec.Released == 0 {
+		return nil
+	}
+	return putEscrow(ctx, o, ti)
 }
 
 // threeDocumentMatch compares the order (merchant), the payment (bank), the waybill (carrier)

@@ -93,6 +93,9 @@ type lcEnv struct {
 	l   *shimtest.Ledger
 	now time.Time
 	seq int
+	// createChange, when set, adjusts the request of every order create makes (for example
+	// random payment terms in the property tests).
+	createChange func(req map[string]any)
 }
 
 // lcNew returns a fresh ledger with the collections of collections_config.json defined.
@@ -242,7 +245,11 @@ func lcDeclareReq(id string) map[string]any {
 // Steps that move an order forward; each asserts success.
 func (e *lcEnv) create(id string) chaincode.Order {
 	e.t.Helper()
-	return e.ok(e.invoke(chaincode.MerchantMSP, "CreateOrder", lcCreateReq(id), lcOrderPrivate()))
+	req := lcCreateReq(id)
+	if e.createChange != nil {
+		e.createChange(req)
+	}
+	return e.ok(e.invoke(chaincode.MerchantMSP, "CreateOrder", req, lcOrderPrivate()))
 }
 
 func (e *lcEnv) escrow(id string) chaincode.Order {

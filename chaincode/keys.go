@@ -106,11 +106,13 @@ type historyKey struct {
 }
 
 // orderHistoryKeys returns every public key the order's lifecycle may have written, in a fixed
-// order: order, payment, escrow, declaration, waybill, decision, dispute, then each checkpoint.
+// order: order, payment, escrow, declaration, waybill, decision, dispute, tracking link, then
+// each checkpoint (buyer statements and documents are found by their own scans).
 func orderHistoryKeys(ctx contractapi.TransactionContextInterface, o *Order) ([]historyKey, error) {
 	kinds := []struct{ kind, obj string }{
 		{"order", objOrder}, {"payment", objPayment}, {"escrow", objEscrow}, {"declaration", objDeclaration},
 		{"waybill", objWaybill}, {"customsDecision", objDecision}, {"dispute", objDispute},
+		{"trackingLink", objTrackingLink},
 	}
 	out := make([]historyKey, 0, len(kinds)+int(o.Logistics.Checkpoints))
 	for _, k := range kinds {

@@ -85,15 +85,18 @@ type OrderItem struct {
 	LineTotal int64  `json:"lineTotal" metadata:",optional"`
 }
 
-// OrderBuyer identifies the buyer: a pseudonymous ID and a country in public state. Name, Address
+// OrderBuyer identifies the buyer: a pseudonymous ID and a country in public state, and, when
+// the buyer holds a key, its public key (a JWK) and the key's RFC 7638 thumbprint. Name, Address
 // and Phone are filled in only by GetOrder for members of the orderPrivate collection and are
 // never stored in public state.
 type OrderBuyer struct {
-	ID      string `json:"id"`
-	Country string `json:"country"`
-	Name    string `json:"name,omitempty" metadata:",optional"`
-	Address string `json:"address,omitempty" metadata:",optional"`
-	Phone   string `json:"phone,omitempty" metadata:",optional"`
+	ID            string    `json:"id"`
+	Country       string    `json:"country"`
+	PublicKey     *BuyerKey `json:"publicKey,omitempty" metadata:",optional"`
+	KeyThumbprint string    `json:"keyThumbprint,omitempty" metadata:",optional"`
+	Name          string    `json:"name,omitempty" metadata:",optional"`
+	Address       string    `json:"address,omitempty" metadata:",optional"`
+	Phone         string    `json:"phone,omitempty" metadata:",optional"`
 }
 
 // Escrow is the order's money in minor units of the order currency. Amount is what the bank
@@ -104,7 +107,10 @@ type Escrow struct {
 	Refunded int64 `json:"refunded"`
 }
 
-// PaymentInfo is the public part of the escrowed payment. PayerName and PayerAccount are filled
+// PaymentInfo is the public part of the escrowed payment. ReferenceRate is the FX reference rate
+// published for the payment's pair and day (ReferenceDate) that the rate was checked against
+// ("" when none was published or the currencies are equal); BankID names the paying bank (the
+// creator's xborder.bankId attribute, else its MSP ID). PayerName and PayerAccount are filled
 // in only by GetOrder for members of the paymentPrivate collection.
 type PaymentInfo struct {
 	PaymentID     string `json:"paymentId"`
@@ -114,6 +120,9 @@ type PaymentInfo struct {
 	Fee           int64  `json:"fee"`
 	PrivateHash   string `json:"privateHash"`
 	PaidAt        string `json:"paidAt"`
+	ReferenceRate string `json:"referenceRate,omitempty" metadata:",optional"`
+	ReferenceDate string `json:"referenceDate,omitempty" metadata:",optional"`
+	BankID        string `json:"bankId,omitempty" metadata:",optional"`
 	PayerName     string `json:"payerName,omitempty" metadata:",optional"`
 	PayerAccount  string `json:"payerAccount,omitempty" metadata:",optional"`
 }
@@ -167,7 +176,8 @@ type Dispute struct {
 // returned to clients (with private parts added for collection members by GetOrder). Version is
 // 1 after creation and grows by one with every transaction that changes the order record; a
 // write whose expectedVersion differs fails with VERSION_MISMATCH. Escrow comes from the
-// order's escrow key (EscrowRecord) once the order is paid.
+// order's escrow key (EscrowRecord) once the order is paid. PaymentTerms (nil: FULL_ESCROW) and
+// Deadlines are set at creation.
 type Order struct {
 	OrderID                   string         `json:"orderId"`
 	MerchantID                string         `json:"merchantId"`
@@ -183,6 +193,8 @@ type Order struct {
 	PrivateHash               string         `json:"privateHash"`
 	ConfirmationWindowSeconds int64          `json:"confirmationWindowSeconds"`
 	PromisedDeliveryBy        string         `json:"promisedDeliveryBy,omitempty" metadata:",optional"`
+	PaymentTerms              *PaymentTerms  `json:"paymentTerms,omitempty" metadata:",optional"`
+	Deadlines                 *Deadlines     `json:"deadlines,omitempty" metadata:",optional"`
 	Payment                   *PaymentInfo   `json:"payment,omitempty" metadata:",optional"`
 	Documents                 DocumentFlags  `json:"documents"`
 	Customs                   CustomsState   `json:"customs"`
@@ -215,6 +227,9 @@ type PaymentRecord struct {
 	FXRate        string `json:"fxRate"`
 	Fee           int64  `json:"fee"`
 	PrivateHash   string `json:"privateHash"`
+	ReferenceRate string `json:"referenceRate,omitempty"`
+	ReferenceDate string `json:"referenceDate,omitempty"`
+	BankID        string `json:"bankId,omitempty"`
 	RecordedAt    string `json:"recordedAt"`
 	UpdatedBy     string `json:"updatedBy"`
 	UpdatedByMSP  string `json:"updatedByMsp"`
@@ -247,7 +262,8 @@ type DeclarationRecord struct {
 }
 
 // DecisionRecord is a customs decision; each decision overwrites the key, so the key history
-// lists every decision.
+// lists every decision. Refunded is what a REJECTED decision refunded, Released the milestone
+// share a CLEARED decision released under MILESTONES terms.
 type DecisionRecord struct {
 	OrderID      string `json:"orderId"`
 	Decision     string `json:"decision"`
@@ -255,6 +271,7 @@ type DecisionRecord struct {
 	DutyAmount   int64  `json:"dutyAmount"`
 	TaxAmount    int64  `json:"taxAmount"`
 	Refunded     int64  `json:"refunded"`
+	Released     int64  `json:"released,omitempty"`
 	RecordedAt   string `json:"recordedAt"`
 	UpdatedBy    string `json:"updatedBy"`
 	UpdatedByMSP string `json:"updatedByMsp"`
@@ -299,7 +316,10 @@ type OrderEvent struct {
 	Escrow     Escrow `json:"escrow"`
 	Checkpoint string `json:"checkpoint,omitempty"`
 	Decision   string `json:"decision,omitempty"`
-	TxID       string `json:"txId"`
+	// BuyerStatement is the action of the buyer's signed statement that caused the event
+	// (SubmitBuyerStatement), "" otherwise.
+	BuyerStatement string `json:"buyerStatement,omitempty"`
+	TxID           string `json:"txId"`
 }
 
 // OrderPage is one page of ListOrders. Bookmark is empty on the last page.

@@ -303,9 +303,9 @@ func listedOrder(ctx contractapi.TransactionContextInterface, objectType, key st
 
 // GetOrderHistory returns the audit trail of an order (any member organisation): every
 // modification of every key of the order (order, payment, declaration, waybill, customs
-// decision, dispute, each checkpoint and each anchored document), merged oldest first by
-// transaction timestamp then transaction ID, each with the creator's MSP ID as recorded in the
-// written value.
+// decision, dispute, tracking link, each checkpoint, each buyer statement and each anchored
+// document), merged oldest first by transaction timestamp then transaction ID, each with the
+// creator's MSP ID as recorded in the written value.
 func (c *Contract) GetOrderHistory(ctx contractapi.TransactionContextInterface, orderID string) (*OrderHistory, error) {
 	if _, err := requireOrg(ctx, "GetOrderHistory", Organisations...); err != nil {
 		return nil, err
@@ -324,6 +324,13 @@ func (c *Contract) GetOrderHistory(ctx contractapi.TransactionContextInterface, 
 	}
 	for _, k := range docKeys {
 		keys = append(keys, historyKey{kind: "document", key: k})
+	}
+	stmtKeys, err := orderStatementKeys(ctx, o.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range stmtKeys {
+		keys = append(keys, historyKey{kind: "buyerStatement", key: k})
 	}
 	var all []stampedEntry
 	for _, hk := range keys {

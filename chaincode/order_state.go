@@ -62,7 +62,12 @@ func requireVersion(o *Order, expected int64) error {
 	if expected == 0 || expected == o.Version {
 		return nil
 	}
-	return &Error{Code: CodeVersionMismatch, Field: "expectedVersion", Message: fmt.Sprintf("order %s is at version %d, not %d", o.OrderID, o.Version, expected)}
+	return &Error{Code: CodeVersionMismatch, Field: "expectedVersion", Message: errVersionText(o, expected)}
+}
+
+// errVersionText is the message of a VERSION_MISMATCH about order o and the version expected.
+func errVersionText(o *Order, expected int64) string {
+	return fmt.Sprintf("order %s is at version %d, not %d", o.OrderID, o.Version, expected)
 }
 
 // lastLifecycleTime returns the latest of the order's recorded lifecycle times (createdAt,
@@ -209,19 +214,26 @@ func checkMoney(o *Order) error {
 	return nil
 }
 
-// finalize settles a non-final order: it pays out released and refunded (which must add up to
-// the escrow), sets the final status, saves the order, writes the escrow key of a paid order
-// (whose key-level endorsement policy makes the transaction need the buyer's side), releases the
-// order's compliance usage unless the order is COMPLETED, and records its outcome for the
-// merchant's credit report. Money reaches the merchant only from a delivered, customs-cleared
-// order that is not on hold.
-func finalize(ctx contractapi.TransactionContextInterface, o *Order, final string, released, refunded int64, ti *txInfo) error {
-	if err := requirePayoutAllowed(o, released); err != nil {
+// finalize settles a non-final order: it refunds `refund` (0 to what the escrow still holds) to
+// the payer and releases the rest of what is held to the merchant, so that released + refunded
+// equals the escrow amount; a share released earlier (MILESTONES terms, at customs clearance)
+// stays released. It sets the final status, saves the order, writes the escrow key of a paid
+// order (whose key-level endorsement policy makes the transaction need the buyer's side),
+// releases the order's compliance usage unless the order is COMPLETED, and records its outcome
+// for the merchant's credit report. Money reaches the merchant here only from a delivered,
+// customs-cleared order that is not on hold.
+func finalize(ctx contractapi.TransactionContextInterface, o *Order, final string, refund int64, ti *txInfo) error {
+	remaining := remainingEscrow(o)
+	if refund < 0 || refund > remaining {
+		return errInternal("money invariant", fmt.Errorf("order %s: refund %d of %d still held", o.OrderID, refund, remaining))
+	}
+	payout := remaining - refund
+	if err := requirePayoutAllowed(o, payout); err != nil {
 		return err
 	}
 	prev := o.Status
-	o.Escrow.Released = released
-	o.Escrow.Refunded = refunded
+	o.Escrow.Released += payout
+	o.Escrow.Refunded += refund
 	if o.Dispute != nil {
 		o.Dispute.Open = false
 	}
@@ -245,7 +257,11 @@ func finalize(ctx contractapi.TransactionContextInterface, o *Order, final strin
 			return err
 		}
 	}
-	onTime, err := shippedOnTime(o)
+	late, err := outcomeLateness(o, final, ti.at)
+	if err != nil {
+		return err
+	}
+	onTime, err := shippedOnTime(o, late)
 	if err != nil {
 		return err
 	}
@@ -256,12 +272,27 @@ func finalize(ctx contractapi.TransactionContextInterface, o *Order, final strin
 		FinalStatus:   final,
 		Total:         o.Total,
 		Escrowed:      o.Escrow.Amount,
-		Released:      released,
-		Refunded:      refunded,
+		Released:      o.Escrow.Released,
+		Refunded:      o.Escrow.Refunded,
 		Disputed:      o.Dispute != nil,
 		ShippedOnTime: onTime,
+		LateShipment:  late.shipment,
+		LateDelivery:  late.delivery,
 		FinalizedAt:   ti.at,
 	})
+}
+
+// outcomeLateness returns which deadlines a finished order missed, for its credit outcome: a
+// step (pickup, delivery) that came after its deadline, or that never came although the order
+// ended CANCELLED or REFUNDED after the deadline. A customs rejection is not the merchant's
+// lateness: it counts only steps that came late.
+func outcomeLateness(o *Order, final string, at time.Time) (lateness, error) {
+	if final == StatusRejected || final == StatusCompleted {
+		// A completed order was picked up and delivered: only late steps count (no time is
+		// after a deadline for a step that never came).
+		return missedDeadlines(o, time.Time{})
+	}
+	return missedDeadlines(o, at)
 }
 
 // requirePayoutAllowed refuses to release money to the merchant (released > 0) unless the
@@ -281,10 +312,11 @@ func requirePayoutAllowed(o *Order, released int64) error {
 	return nil
 }
 
-// shippedOnTime reports whether a delivered order met its promised delivery date (an order
-// without a promise is on time once delivered; an undelivered order is not).
-func shippedOnTime(o *Order) (bool, error) {
-	if o.Logistics.DeliveredAt == "" {
+// shippedOnTime reports whether a delivered order met its promises: no deadline missed, and the
+// delivery not after promisedDeliveryBy (an order without either is on time once delivered; an
+// undelivered order is not).
+func shippedOnTime(o *Order, late lateness) (bool, error) {
+	if o.Logistics.DeliveredAt == "" || late.any() {
 		return false, nil
 	}
 	if o.PromisedDeliveryBy == "" {

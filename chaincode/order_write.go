@@ -21,10 +21,13 @@ const (
 	EventOrderCancelled    = "OrderCancelled"
 )
 
-// BuyerInput is the public part of the buyer in CreateOrderRequest.
+// BuyerInput is the public part of the buyer in CreateOrderRequest. PublicKey, when given, is the
+// buyer's ECDSA P-256 public key (a JWK): the buyer then confirms receipt, opens a dispute or
+// cancels a late order with statements signed by this key (SubmitBuyerStatement).
 type BuyerInput struct {
-	ID      string `json:"id"`
-	Country string `json:"country"`
+	ID        string         `json:"id"`
+	Country   string         `json:"country"`
+	PublicKey *BuyerKeyInput `json:"publicKey,omitempty" metadata:",optional"`
 }
 
 // ItemInput is one order line in CreateOrderRequest; UnitPrice is in minor units.
@@ -37,18 +40,42 @@ type ItemInput struct {
 }
 
 // CreateOrderRequest is the argument of CreateOrder. The buyer's name, address and phone travel
-// in the transient map under "order_private".
+// in the transient map under "order_private". PaymentTerms (absent: FULL_ESCROW), Deadlines and
+// TrackingTokenHash (the SHA-256, 64 hex digits, of the order's tracking token, see
+// GetTrackingView) are optional.
 type CreateOrderRequest struct {
 	requestBase
-	OrderID                   string      `json:"orderId"`
-	MerchantID                string      `json:"merchantId"`
-	Buyer                     BuyerInput  `json:"buyer"`
-	SellerCountry             string      `json:"sellerCountry"`
-	Currency                  string      `json:"currency"`
-	Items                     []ItemInput `json:"items"`
-	ShippingFee               int64       `json:"shippingFee"`
-	ConfirmationWindowSeconds int64       `json:"confirmationWindowSeconds,omitempty" metadata:",optional"`
-	PromisedDeliveryBy        string      `json:"promisedDeliveryBy,omitempty" metadata:",optional"`
+	OrderID                   string             `json:"orderId"`
+	MerchantID                string             `json:"merchantId"`
+	Buyer                     BuyerInput         `json:"buyer"`
+	SellerCountry             string             `json:"sellerCountry"`
+	Currency                  string             `json:"currency"`
+	Items                     []ItemInput        `json:"items"`
+	ShippingFee               int64              `json:"shippingFee"`
+	ConfirmationWindowSeconds int64              `json:"confirmationWindowSeconds,omitempty" metadata:",optional"`
+	PromisedDeliveryBy        string             `json:"promisedDeliveryBy,omitempty" metadata:",optional"`
+	PaymentTerms              *PaymentTermsInput `json:"paymentTerms,omitempty" metadata:",optional"`
+	Deadlines                 *DeadlinesInput    `json:"deadlines,omitempty" metadata:",optional"`
+	TrackingTokenHash         string             `json:"trackingTokenHash,omitempty" metadata:",optional"`
+}
+
+// validateExtras checks the optional buyer key, payment terms and tracking token hash of the
+// request and returns the canonical buyer key (nil when none is given).
+func (r *CreateOrderRequest) validateExtras() (*BuyerKey, error) {
+	if r.PaymentTerms != nil {
+		if err := r.PaymentTerms.validate(r.ConfirmationWindowSeconds); err != nil {
+			return nil, err
+		}
+	}
+	if r.TrackingTokenHash != "" {
+		if err := validateLowerSHA256("trackingTokenHash", r.TrackingTokenHash); err != nil {
+			return nil, err
+		}
+	}
+	if r.Buyer.PublicKey == nil {
+		return nil, nil
+	}
+	return r.Buyer.PublicKey.validate("buyer.publicKey")
 }
 
 // validate checks the request and returns the computed order lines and total.
@@ -122,7 +149,7 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 	if err != nil {
 		return nil, err
 	}
-	items, total, err := req.validate()
+	o, err := req.draft(ti)
 	if err != nil {
 		return nil, err
 	}
@@ -140,40 +167,23 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 	if err != nil {
 		return nil, err
 	}
-	window, err := rules.confirmationWindow(req.ConfirmationWindowSeconds)
-	if err != nil {
+	if err := req.applyRules(ctx, rules, o); err != nil {
 		return nil, err
 	}
-	hsCodes := make([]string, len(items))
-	for i, it := range items {
+	hsCodes := make([]string, len(o.Items))
+	for i, it := range o.Items {
 		hsCodes[i] = it.HSCode
 	}
 	alert, err := checkCompliance(ctx, rules, ComplianceSubject{
 		OrderID: req.OrderID, MerchantID: req.MerchantID, BuyerID: req.Buyer.ID,
 		BuyerCountry: req.Buyer.Country, SellerCountry: req.SellerCountry, Currency: req.Currency,
-		Total: total, HSCodes: hsCodes, At: ti.at,
+		Total: o.Total, HSCodes: hsCodes, At: ti.at,
 	})
 	if err != nil {
 		return nil, err
 	}
-	hash, err := putBuyerPrivate(ctx, req.OrderID, priv)
-	if err != nil {
+	if o.PrivateHash, err = putBuyerPrivate(ctx, req.OrderID, priv); err != nil {
 		return nil, err
-	}
-	o := &Order{
-		OrderID:                   req.OrderID,
-		MerchantID:                req.MerchantID,
-		Currency:                  req.Currency,
-		Total:                     total,
-		ShippingFee:               req.ShippingFee,
-		Items:                     items,
-		Buyer:                     OrderBuyer{ID: req.Buyer.ID, Country: req.Buyer.Country},
-		SellerCountry:             req.SellerCountry,
-		PrivateHash:               hash,
-		ConfirmationWindowSeconds: window,
-		PromisedDeliveryBy:        req.PromisedDeliveryBy,
-		CreatedAt:                 ti.ts,
-		CreatedByMSP:              ti.msp,
 	}
 	event := EventOrderCreated
 	if alert != nil {
@@ -183,19 +193,83 @@ func (c *Contract) CreateOrder(ctx contractapi.TransactionContextInterface, req 
 		}
 		event = EventComplianceAlert
 	}
-	if err := saveOrder(ctx, o, "", "", ti); err != nil {
-		return nil, err
-	}
-	if err := putEscrow(ctx, o, ti); err != nil {
-		return nil, err
-	}
-	if err := putCreationIndex(ctx, o, ti); err != nil {
+	if err := recordNewOrder(ctx, o, req.TrackingTokenHash, ti); err != nil {
 		return nil, err
 	}
 	if err := emit(ctx, event, orderEvent(o, ti)); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// draft validates the request and returns the new order without what the ledger decides (the
+// private data hash, the terms granted, the confirmation window).
+func (r *CreateOrderRequest) draft(ti *txInfo) (*Order, error) {
+	items, total, err := r.validate()
+	if err != nil {
+		return nil, err
+	}
+	key, err := r.validateExtras()
+	if err != nil {
+		return nil, err
+	}
+	deadlines, err := r.Deadlines.validate(ti.at)
+	if err != nil {
+		return nil, err
+	}
+	o := &Order{
+		OrderID:            r.OrderID,
+		MerchantID:         r.MerchantID,
+		Currency:           r.Currency,
+		Total:              total,
+		ShippingFee:        r.ShippingFee,
+		Items:              items,
+		Buyer:              OrderBuyer{ID: r.Buyer.ID, Country: r.Buyer.Country},
+		SellerCountry:      r.SellerCountry,
+		PromisedDeliveryBy: r.PromisedDeliveryBy,
+		Deadlines:          deadlines,
+		CreatedAt:          ti.ts,
+		CreatedByMSP:       ti.msp,
+	}
+	if key != nil {
+		o.Buyer.PublicKey, o.Buyer.KeyThumbprint = key, key.Thumbprint()
+	}
+	return o, nil
+}
+
+// applyRules sets the new order's payment terms (credit-gated, see grantTerms) and its
+// confirmation window (under AUTO_RELEASE terms autoReleaseDays days) under the rules in force.
+func (r *CreateOrderRequest) applyRules(ctx contractapi.TransactionContextInterface, rules *ComplianceRules, o *Order) error {
+	terms, err := grantTerms(ctx, rules, r.MerchantID, r.PaymentTerms)
+	if err != nil {
+		return err
+	}
+	o.PaymentTerms = terms
+	if terms != nil && terms.Kind == TermsAutoRelease {
+		o.ConfirmationWindowSeconds = terms.AutoReleaseDays * secondsPerDay
+		return nil
+	}
+	o.ConfirmationWindowSeconds, err = rules.confirmationWindow(r.ConfirmationWindowSeconds)
+	return err
+}
+
+// recordNewOrder writes a new order: the record, its escrow key (with its endorsement policy),
+// its creation-time index entries and, when tokenHash is set, its tracking link.
+func recordNewOrder(ctx contractapi.TransactionContextInterface, o *Order, tokenHash string, ti *txInfo) error {
+	if err := saveOrder(ctx, o, "", "", ti); err != nil {
+		return err
+	}
+	if err := putEscrow(ctx, o, ti); err != nil {
+		return err
+	}
+	if err := putCreationIndex(ctx, o, ti); err != nil {
+		return err
+	}
+	if tokenHash == "" {
+		return nil
+	}
+	_, err := putTrackingLink(ctx, o.OrderID, "", tokenHash, ti)
+	return err
 }
 
 // requireNewOrder returns CONFLICT when orderID is taken.
@@ -279,7 +353,12 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	if err := requireStatus(o, "escrow payment", StatusCreated); err != nil {
 		return nil, err
 	}
-	if err := checkPaymentAmount(ctx, o, &req); err != nil {
+	ref, err := checkPaymentAmount(ctx, o, &req, ti)
+	if err != nil {
+		return nil, err
+	}
+	bankID, _, err := payingBank(ctx, ti.msp)
+	if err != nil {
 		return nil, err
 	}
 	payerKey, err := compositeKey(ctx, privPayer, o.OrderID)
@@ -296,10 +375,15 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	if err != nil {
 		return nil, err
 	}
+	refRate, refDate := "", ""
+	if ref != nil {
+		refRate, refDate = ref.Rate, ref.Date
+	}
 	rec := PaymentRecord{
 		OrderID: o.OrderID, PaymentID: req.PaymentID, Currency: o.Currency, Amount: o.Total,
 		PayerCurrency: req.PayerCurrency, PayerAmount: req.PayerAmount, FXRate: req.FXRate, Fee: req.Fee,
-		PrivateHash: hash, RecordedAt: ti.ts, UpdatedBy: ti.id, UpdatedByMSP: ti.msp, TxID: ti.txID,
+		PrivateHash: hash, ReferenceRate: refRate, ReferenceDate: refDate, BankID: bankID,
+		RecordedAt: ti.ts, UpdatedBy: ti.id, UpdatedByMSP: ti.msp, TxID: ti.txID,
 	}
 	if err := putJSON(ctx, payKey, rec); err != nil {
 		return nil, err
@@ -307,10 +391,17 @@ func (c *Contract) EscrowPayment(ctx contractapi.TransactionContextInterface, re
 	if err := ctx.GetStub().PutState(idKey, []byte(o.OrderID)); err != nil {
 		return nil, errInternal("put payment ID", err)
 	}
+	if err := putFXExposure(ctx, FXExposureEntry{
+		OrderID: o.OrderID, BankID: bankID, PaidAt: ti.ts, OrderCurrency: o.Currency, OrderAmount: o.Total,
+		PayerCurrency: req.PayerCurrency, PayerAmount: req.PayerAmount, FXRate: req.FXRate, ReferenceRate: refRate,
+	}, ti.at); err != nil {
+		return nil, err
+	}
 	prev := o.Status
 	o.Payment = &PaymentInfo{
 		PaymentID: req.PaymentID, PayerCurrency: req.PayerCurrency, PayerAmount: req.PayerAmount,
 		FXRate: req.FXRate, Fee: req.Fee, PrivateHash: hash, PaidAt: ti.ts,
+		ReferenceRate: refRate, ReferenceDate: refDate, BankID: bankID,
 	}
 	o.Escrow = Escrow{Amount: o.Total}
 	if err := saveOrder(ctx, o, prev, "", ti); err != nil {
@@ -344,26 +435,27 @@ func (r *EscrowPaymentRequest) validate() error {
 	return err
 }
 
-// checkPaymentAmount checks the payment's FX rate against the bounds of the compliance rules
-// (FX_OUT_OF_TOLERANCE) and its payer amount against the order total converted at that rate
-// (INVALID_ARGUMENT naming payerAmount).
-func checkPaymentAmount(ctx contractapi.TransactionContextInterface, o *Order, req *EscrowPaymentRequest) error {
+// checkPaymentAmount checks the payment's payer amount against the order total converted at its
+// rate (INVALID_ARGUMENT naming payerAmount), and the rate against the bounds of the compliance
+// rules and the reference rate of its pair and day (FX_OUT_OF_TOLERANCE; see checkFXReference).
+// It returns the reference rate checked against (nil when none).
+func checkPaymentAmount(ctx contractapi.TransactionContextInterface, o *Order, req *EscrowPaymentRequest, ti *txInfo) (*FXReferenceRate, error) {
 	rules, err := loadComplianceRules(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := rules.checkFXRate(o.Currency, req.PayerCurrency, req.FXRate); err != nil {
-		return err
+		return nil, err
 	}
 	expected, err := ConvertAmount(o.Total, o.Currency, req.PayerCurrency, req.FXRate)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if expected != req.PayerAmount {
-		return errInvalid("payerAmount", "must be %d (order total %d %s × fxRate %s, rounded half to even in %s minor units), got %d",
+		return nil, errInvalid("payerAmount", "must be %d (order total %d %s × fxRate %s, rounded half to even in %s minor units), got %d",
 			expected, o.Total, o.Currency, req.FXRate, req.PayerCurrency, req.PayerAmount)
 	}
-	return nil
+	return rules.checkFXReference(ctx, o.Currency, req.PayerCurrency, req.FXRate, ti.at)
 }
 
 // checkPaymentUnused returns the payment-ID claim key of paymentID after checking that the order
@@ -394,8 +486,11 @@ type CancelOrderRequest struct {
 	ExpectedVersion int64  `json:"expectedVersion,omitempty" metadata:",optional"`
 }
 
-// CancelOrder cancels an order before pickup (MerchantMSP, or BankMSP for the buyer). A paid
-// order is refunded in full in the same transaction. Status becomes CANCELLED (final).
+// CancelOrder cancels an order (MerchantMSP, or BankMSP for the buyer) and refunds everything
+// still held in escrow in the same transaction. Before pickup, in CREATED, PAID, DOCUMENTED,
+// CLEARED or HELD; a merchant may not cancel once a milestone share was released to it. After
+// pickup only the bank may cancel, and only once the order missed its deliverBy deadline (late
+// cancellation). Status becomes CANCELLED (final).
 func (c *Contract) CancelOrder(ctx contractapi.TransactionContextInterface, req CancelOrderRequest) (*Order, error) {
 	ti, err := c.begin(ctx, &req, "CancelOrder", MerchantMSP, BankMSP)
 	if err != nil {
@@ -410,16 +505,50 @@ func (c *Contract) CancelOrder(ctx contractapi.TransactionContextInterface, req 
 	if err != nil {
 		return nil, err
 	}
-	if err := requireStatus(o, "cancel order", StatusCreated, StatusPaid, StatusDocumented, StatusCleared, StatusHeld); err != nil {
+	if err := checkCancelAllowed(o, ti); err != nil {
 		return nil, err
+	}
+	return cancelOrder(ctx, o, ti, "")
+}
+
+// checkCancelAllowed applies CancelOrder's rules for the caller's organisation.
+func checkCancelAllowed(o *Order, ti *txInfo) error {
+	allowed := []string{StatusCreated, StatusPaid, StatusDocumented, StatusCleared, StatusHeld}
+	if ti.msp == BankMSP {
+		allowed = append(allowed, StatusInTransit)
+	}
+	if err := requireStatus(o, "cancel order", allowed...); err != nil {
+		return err
 	}
 	if o.Logistics.PickedUpAt != "" {
-		return nil, errPrecondition("cannot cancel order: order %s was picked up at %s", o.OrderID, o.Logistics.PickedUpAt)
+		if ti.msp != BankMSP {
+			return errPrecondition("cannot cancel order: order %s was picked up at %s", o.OrderID, o.Logistics.PickedUpAt)
+		}
+		why, err := notLate(o, ti)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			return errPrecondition("cannot cancel order: order %s was picked up at %s; after pickup the bank may cancel only an order that missed its deliverBy deadline, and %s",
+				o.OrderID, o.Logistics.PickedUpAt, why)
+		}
 	}
-	if err := finalize(ctx, o, StatusCancelled, 0, o.Escrow.Amount, ti); err != nil {
+	if ti.msp == MerchantMSP && o.Escrow.Released > 0 {
+		return errPrecondition("cannot cancel order: %d of order %s was released to the merchant at customs clearance (%s terms); only the bank may cancel it for the buyer",
+			o.Escrow.Released, o.OrderID, termsKind(o))
+	}
+	return nil
+}
+
+// cancelOrder cancels the order, refunding everything still held in escrow; statement is the
+// buyer statement action that asked for it ("" for CancelOrder).
+func cancelOrder(ctx contractapi.TransactionContextInterface, o *Order, ti *txInfo, statement string) (*Order, error) {
+	if err := finalize(ctx, o, StatusCancelled, remainingEscrow(o), ti); err != nil {
 		return nil, err
 	}
-	if err := emit(ctx, EventOrderCancelled, orderEvent(o, ti)); err != nil {
+	ev := orderEvent(o, ti)
+	ev.BuyerStatement = statement
+	if err := emit(ctx, EventOrderCancelled, ev); err != nil {
 		return nil, err
 	}
 	return o, nil

@@ -49,7 +49,7 @@ func lcRandomOp(rt *rapid.T, e *lcEnv) (string, string, map[string]any, map[stri
 	if guided {
 		op = lcNextOp(rt, e, id)
 	} else {
-		op = rapid.SampledFrom([]string{"create", "escrow", "declare", "waybill", "decide", "checkpoint", "confirm", "release", "dispute", "resolve", "cancel"}).Draw(rt, "op")
+		op = rapid.SampledFrom([]string{"create", "escrow", "declare", "waybill", "decide", "checkpoint", "confirm", "release", "dispute", "resolve", "cancel", "statement"}).Draw(rt, "op")
 	}
 	var fn, msp string
 	var req, transient map[string]any
@@ -57,6 +57,9 @@ func lcRandomOp(rt *rapid.T, e *lcEnv) (string, string, map[string]any, map[stri
 	case "create":
 		fn, msp, req, transient = "CreateOrder", chaincode.MerchantMSP, lcCreateReq(id), lcOrderPrivate()
 		req["items"].([]map[string]any)[0]["quantity"] = rapid.Int64Range(1, 5).Draw(rt, "qty")
+		lcRandomTerms(rt, e, req)
+	case "statement":
+		fn, msp, req = lcRandomStatement(rt, e, id)
 	case "escrow":
 		fn, msp, transient = "EscrowPayment", chaincode.BankMSP, lcPaymentPrivate()
 		req = map[string]any{"orderId": id, "paymentId": fmt.Sprintf("pay-%s-%d", id, rapid.IntRange(0, 2).Draw(rt, "payment")), "payerCurrency": "USD", "fxRate": "1"}
@@ -150,16 +153,60 @@ func lcNextOp(rt *rapid.T, e *lcEnv, id string) string {
 	case chaincode.StatusHeld:
 		return "decide"
 	case chaincode.StatusCleared, chaincode.StatusInTransit:
-		if side == 0 {
+		switch side {
+		case 0:
 			return "dispute"
+		case 1, 2:
+			return rapid.SampledFrom([]string{"statement", "cancel", "release"}).Draw(rt, "late")
 		}
 		return "checkpoint"
 	case chaincode.StatusDelivered:
-		return rapid.SampledFrom([]string{"confirm", "release", "release", "dispute"}).Draw(rt, "settle")
+		return rapid.SampledFrom([]string{"confirm", "release", "release", "dispute", "statement", "statement"}).Draw(rt, "settle")
 	case chaincode.StatusDisputed:
 		return "resolve"
 	}
 	return "create"
+}
+
+// lcRandomTerms gives a new order random payment terms, a buyer key and deadlines (the property
+// tests' rules let any merchant offer any terms).
+func lcRandomTerms(rt *rapid.T, e *lcEnv, req map[string]any) {
+	switch rapid.IntRange(0, 3).Draw(rt, "terms") {
+	case 1:
+		req["paymentTerms"] = map[string]any{"kind": chaincode.TermsMilestones, "clearanceShareBps": rapid.Int64Range(1, 9000).Draw(rt, "share")}
+	case 2:
+		req["paymentTerms"] = map[string]any{"kind": chaincode.TermsAutoRelease, "autoReleaseDays": rapid.Int64Range(1, 5).Draw(rt, "days")}
+	case 3:
+		req["paymentTerms"] = map[string]any{"kind": chaincode.TermsFullEscrow}
+	}
+	if rapid.IntRange(0, 2).Draw(rt, "keyed") < 2 {
+		req["buyer"].(map[string]any)["publicKey"] = lcBuyerJWK()
+	}
+	if rapid.Bool().Draw(rt, "deadlines") {
+		ship := e.now.Add(time.Duration(rapid.IntRange(1, 72).Draw(rt, "shipHours")) * time.Hour)
+		deliver := ship.Add(time.Duration(rapid.IntRange(0, 120).Draw(rt, "deliverHours")) * time.Hour)
+		req["deadlines"] = map[string]any{"shipBy": ship.Format(time.RFC3339), "deliverBy": deliver.Format(time.RFC3339)}
+	}
+}
+
+// lcRandomStatement draws a buyer statement about order id: mostly signed by the buyer's key at
+// the order's version, sometimes stale, expired or signed for another order.
+func lcRandomStatement(rt *rapid.T, e *lcEnv, id string) (string, string, map[string]any) {
+	action := rapid.SampledFrom(chaincode.StatementActions).Draw(rt, "action")
+	version := int64(1)
+	if o, ok := lcStored(rt, e.l, id); ok {
+		version = o.Version - rapid.SampledFrom([]int64{0, 0, 0, 1}).Draw(rt, "stale")
+	}
+	// rapid favours small draws: mostly valid for two days, rarely already expired.
+	expires := e.now.Add(time.Duration(48-rapid.IntRange(0, 49).Draw(rt, "expiresHours")) * time.Hour)
+	about := id
+	if rapid.IntRange(0, 9).Draw(rt, "otherOrder") == 0 {
+		about = fmt.Sprintf("po-%d", rapid.IntRange(0, lcPropOrders-1).Draw(rt, "about"))
+	}
+	st := lcStatement(about, action, max(version, 1), fmt.Sprintf("prop-nonce-%06d", rapid.IntRange(0, 30).Draw(rt, "nonce")), expires)
+	req := lcSignedStatement(rt, st)
+	req["orderId"] = id
+	return "SubmitBuyerStatement", rapid.SampledFrom(lcWriters).Draw(rt, "relay"), req
 }
 
 // lcCheckLedger asserts the money invariants on every order, that final orders never change,
@@ -184,6 +231,7 @@ func lcCheckLedger(t lcT, l *shimtest.Ledger, finals map[string]string, scanEven
 			continue
 		}
 		lcConserved(t, o)
+		lcCheckEscrowKey(t, l, o)
 		require.Contains(t, chaincode.Statuses, o.Status)
 		require.LessOrEqual(t, payments[id], 1, "order %s paid twice", id)
 		if o.Payment != nil {
@@ -214,12 +262,32 @@ func lcCheckLedger(t lcT, l *shimtest.Ledger, finals map[string]string, scanEven
 	}
 }
 
+// lcCheckEscrowKey asserts that the order's escrow key, the money clients see, agrees with the
+// order record, and that under MILESTONES terms a cleared order released its share (which no
+// refund took back).
+func lcCheckEscrowKey(t lcT, l *shimtest.Ledger, o chaincode.Order) {
+	t.Helper()
+	var rec chaincode.EscrowRecord
+	require.NoError(t, json.Unmarshal(l.State(lcKey("escrow", o.OrderID)), &rec))
+	require.Equal(t, o.Escrow, chaincode.Escrow{Amount: rec.Amount, Released: rec.Released, Refunded: rec.Refunded}, "escrow key of %s", o.OrderID)
+	if o.PaymentTerms == nil || o.PaymentTerms.Kind != chaincode.TermsMilestones || !o.Customs.Cleared {
+		return
+	}
+	share := o.Escrow.Amount / 10000 * o.PaymentTerms.ClearanceShareBps
+	share += o.Escrow.Amount % 10000 * o.PaymentTerms.ClearanceShareBps / 10000
+	require.GreaterOrEqual(t, o.Escrow.Released, share, "order %s released its milestone share at clearance", o.OrderID)
+	if o.Status != chaincode.StatusCompleted {
+		require.Equal(t, share, o.Escrow.Released, "order %s: only the milestone share is released before completion", o.OrderID)
+	}
+}
+
 // TestPropertyConservation applies random sequences of lifecycle operations (right and wrong
 // callers, right and wrong amounts, any order) to a few orders and checks after every step that
 // every answer is a coded result and the money invariants hold.
 func TestPropertyConservation(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		e := lcNew(rt)
+		e.lcTermsRules(0, 9000)
 		finals := map[string]string{}
 		steps := lcPropSteps - rapid.IntRange(0, lcPropSteps/2).Draw(rt, "fewerSteps")
 		for i := 0; i < steps; i++ {
@@ -227,7 +295,7 @@ func TestPropertyConservation(t *testing.T) {
 			res := e.invoke(msp, fn, req, transient)
 			if res.Status != 200 {
 				code, _, _ := strings.Cut(res.Message, ": ")
-				require.Contains(rt, []string{"INVALID_ARGUMENT", "NOT_FOUND", "FORBIDDEN", "CONFLICT", "FAILED_PRECONDITION"}, code, "%s: %s", fn, res.Message)
+				require.Contains(rt, []string{"INVALID_ARGUMENT", "NOT_FOUND", "FORBIDDEN", "CONFLICT", "FAILED_PRECONDITION", "VERSION_MISMATCH"}, code, "%s: %s", fn, res.Message)
 			} else {
 				require.NoError(rt, res.Err)
 				require.NotNil(rt, res.Event, fn)
@@ -245,6 +313,8 @@ func TestPropertyConservation(t *testing.T) {
 func TestPropertyConcurrency(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		e := lcNew(rt)
+		e.lcTermsRules(0, 9000)
+		e.createChange = func(req map[string]any) { lcRandomTerms(rt, e, req) }
 		finals := map[string]string{}
 		for i := 0; i < lcPropOrders; i++ {
 			e.to(fmt.Sprintf("po-%d", i), rapid.SampledFrom([]lcState{stCreated, stPaid, stDocumented, stCleared, stInTransit, stDelivered, stDisputed}).Draw(rt, "start"))

@@ -48,6 +48,12 @@ type Operation struct {
 	Private *Private
 	// Location is the rule for the Location header of a successful write (zero: no header).
 	Location Location
+	// Capability, when set, has the gateway create a capability token for the written
+	// resource (an order's tracking link); see Capability.
+	Capability *Capability
+	// Token, when set, makes the operation callable with a capability token instead of an API
+	// key; see TokenAccess.
+	Token *TokenAccess
 }
 
 // Param is one argument of a query, taken from the request parameter of that name.
@@ -98,7 +104,7 @@ var operations = []Operation{
 			{Request: "buyer.phone", Transient: "phone"},
 			{Request: "consigneeSalt", Transient: "consigneeSalt"},
 		}},
-		Location: Location{Prefix: "/api/v1/orders/", Field: "orderId"}},
+		Location: Location{Prefix: "/api/v1/orders/", Field: "orderId"}, Capability: orderTrackingLink},
 	{ID: "escrowPayment", Transaction: "EscrowPayment", Write: true, Status: http.StatusOK, OrderIDParam: "id", IfMatch: true, ETag: true,
 		Private: &Private{TransientKey: "payment_private", Salted: true, Fields: []PrivateField{
 			{Request: "payerName", Transient: "payerName"},
@@ -139,16 +145,20 @@ var operations = []Operation{
 	{ID: "verifyDocument", Transaction: "VerifyDocument", Status: http.StatusOK, Params: []Param{{Name: "sha256"}}},
 }
 
+// allOperations is the whole mapping: the lifecycle's operations, then those of the buyer, FX
+// reference rates and payment terms (operation_buyer.go).
+var allOperations = append(operations[:len(operations):len(operations)], buyerOperations...)
+
 // Operations returns every ledger operation of the REST contract (a fresh copy of the table).
 func Operations() []Operation {
-	out := make([]Operation, len(operations))
-	copy(out, operations)
+	out := make([]Operation, len(allOperations))
+	copy(out, allOperations)
 	return out
 }
 
 // OperationByID returns the operation with the OpenAPI operationId id.
 func OperationByID(id string) (Operation, bool) {
-	for _, op := range operations {
+	for _, op := range allOperations {
 		if op.ID == id {
 			return op, true
 		}
@@ -156,9 +166,10 @@ func OperationByID(id string) (Operation, bool) {
 	return Operation{}, false
 }
 
-// OperationByTransaction returns the operation that runs the chaincode transaction tx.
+// OperationByTransaction returns the operation that runs the chaincode transaction tx (the
+// first one, when several do).
 func OperationByTransaction(tx string) (Operation, bool) {
-	for _, op := range operations {
+	for _, op := range allOperations {
 		if op.Transaction == tx {
 			return op, true
 		}
@@ -172,10 +183,14 @@ func OperationByTransaction(tx string) (Operation, bool) {
 // body as a JSON object with the order ID of the path and without its private fields, which go
 // to the transient map (salted where the chaincode hashes them); a write with IfMatch also sends
 // params[ExpectedVersionParam], when present, as its numeric "expectedVersion". A query sends
-// its parameters in order. The invocation names the order it is about (OrderID). The caller's
+// its parameters in order. An operation with Token access sends the SHA-256 of the path's token
+// instead of the token. The invocation names the order it is about (OrderID). The caller's
 // params and body are not modified. Errors are *Error values.
 func (op Operation) Invocation(params map[string]string, body []byte) (Invocation, error) {
 	inv := Invocation{Transaction: op.Transaction}
+	if op.Token != nil {
+		params = op.Token.withHash(params)
+	}
 	if !op.Write {
 		for _, p := range op.Params {
 			v, ok := params[p.Name]
@@ -196,11 +211,11 @@ func (op Operation) Invocation(params map[string]string, body []byte) (Invocatio
 	if op.OrderIDParam != "" {
 		req["orderId"] = params[op.OrderIDParam]
 	}
-	if v, ok := params[ExpectedVersionParam]; ok && op.IfMatch {
-		if _, err := strconv.ParseUint(v, 10, 63); err != nil || v == "0" || v[0] == '0' {
-			return Invocation{}, FieldError(ExpectedVersionParam, "must be a positive integer, not %q", v)
-		}
-		req["expectedVersion"] = json.Number(v)
+	if op.Token != nil {
+		req[op.Token.HashField] = params[op.Token.HashField]
+	}
+	if err := op.expectVersion(params, req); err != nil {
+		return Invocation{}, err
 	}
 	inv.OrderID, _ = req["orderId"].(string)
 	if op.Private != nil {
@@ -216,6 +231,20 @@ func (op Operation) Invocation(params map[string]string, body []byte) (Invocatio
 	}
 	inv.Args = [][]byte{arg}
 	return inv, nil
+}
+
+// expectVersion sends params[ExpectedVersionParam], when present on a write with IfMatch, as
+// the request's numeric "expectedVersion".
+func (op Operation) expectVersion(params map[string]string, req map[string]any) error {
+	v, ok := params[ExpectedVersionParam]
+	if !ok || !op.IfMatch {
+		return nil
+	}
+	if _, err := strconv.ParseUint(v, 10, 63); err != nil || v == "0" || v[0] == '0' {
+		return FieldError(ExpectedVersionParam, "must be a positive integer, not %q", v)
+	}
+	req["expectedVersion"] = json.Number(v)
+	return nil
 }
 
 // decodeRequest decodes a write's JSON body (numbers kept as written) into a fresh object.

@@ -210,16 +210,22 @@ func TestLocation(t *testing.T) {
 // TestOperationTable checks the table's own consistency; its agreement with the chaincode is
 // checked in internal/conformance.
 func TestOperationTable(t *testing.T) {
+	// Second operations of a transaction: revoking a tracking link is SetTrackingLink without a
+	// token hash; a tracking link's holder relays a statement with the token instead of a key.
+	// OperationByTransaction gives the first.
+	seconds := map[string]bool{"revokeTrackingLink": true, "submitTrackedStatement": true}
 	ids, txs := map[string]bool{}, map[string]bool{}
 	for _, op := range gateway.Operations() {
 		require.False(t, ids[op.ID], "operationId %s twice", op.ID)
-		require.False(t, txs[op.Transaction], "transaction %s twice", op.Transaction)
+		require.Equal(t, seconds[op.ID], txs[op.Transaction], "transaction %s twice (%s)", op.Transaction, op.ID)
 		ids[op.ID], txs[op.Transaction] = true, true
 		byTx, ok := gateway.OperationByTransaction(op.Transaction)
 		require.True(t, ok)
-		require.Equal(t, op.ID, byTx.ID)
+		if !seconds[op.ID] {
+			require.Equal(t, op.ID, byTx.ID)
+		}
 		require.Contains(t, []int{http.StatusOK, http.StatusCreated}, op.Status, op.ID)
-		if op.OrderIDParam != "" {
+		if op.OrderIDParam != "" && op.ID != "submitBuyerStatement" { // its statement carries orderVersion
 			require.True(t, op.IfMatch || !op.Write, "%s: a write on an existing order takes If-Match", op.ID)
 		}
 		if op.Write {

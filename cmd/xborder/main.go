@@ -4,6 +4,7 @@
 //	xborder dev [--data DIR] [--http ADDR]         the whole system in one process
 //	xborder gateway --config FILE                  the REST gateway against a Fabric network
 //	xborder devnet --data DIR [--chaincode-address ADDR] [--listen HOST] [--port N] ...
+//	xborder buyer keygen|sign ...                  a buyer's key and signed statements
 //
 // Subcommands register themselves in commands (one file each).
 //

@@ -50,6 +50,8 @@ type Config struct {
 	IdempotencyRetention time.Duration `yaml:"idempotencyRetention"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"logLevel"`
+	// Tracking configures the endpoints buyers call with an order's tracking token.
+	Tracking Tracking `yaml:"tracking"`
 	// Webhooks configures event subscriptions delivered to members' URLs.
 	Webhooks Webhooks `yaml:"webhooks"`
 	// TLS serves the REST API over TLS, optionally mutual (none when certFile is empty).
@@ -114,6 +116,17 @@ type Metrics struct {
 	// key IDs allowed.
 	RequireKey bool     `yaml:"requireKey"`
 	KeyIDs     []string `yaml:"keyIds"`
+}
+
+// Tracking configures the endpoints a buyer calls with an order's tracking token instead of an
+// API key (GET /api/v1/track/{token}, POST /api/v1/track/{token}/statements).
+type Tracking struct {
+	// Org is the organisation whose identity signs those calls (the first organization when
+	// empty); relaying a buyer's statement needs one that writes.
+	Org string `yaml:"org"`
+	// RequestsPerSecond and Burst are the token bucket per client address.
+	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+	Burst             int     `yaml:"burst"`
 }
 
 // Organization is one Fabric identity and the peer its gateway connection goes to.
@@ -212,6 +225,7 @@ func Defaults() Config {
 		MaxBodyBytes:         1 << 20,
 		IdempotencyRetention: 7 * 24 * time.Hour,
 		LogLevel:             "info",
+		Tracking:             Tracking{RequestsPerSecond: 2, Burst: 20},
 	}
 }
 
@@ -285,6 +299,7 @@ func applyEnv(cfg *Config, env []string) error {
 		"XBORDER_STORE_KEY_FILE":     &cfg.Store.KeyFile,
 		"XBORDER_STORE_KEYS":         &cfg.Store.Keys,
 		"XBORDER_METRICS_LISTEN":     &cfg.Metrics.Listen,
+		"XBORDER_TRACKING_ORG":       &cfg.Tracking.Org,
 	})
 	vars.setFirstOrganization(cfg)
 	for _, v := range []struct {
@@ -405,6 +420,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.Webhooks.validate()...)
 	errs = append(errs, c.validatePerimeter()...)
+	errs = append(errs, c.validateTracking(orgs)...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid gateway config: %w", err)
 	}
@@ -480,6 +496,18 @@ func (c *Config) validateLimits() []error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("logLevel: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errs
+}
+
+// validateTracking checks the tracking-link settings against the organisations.
+func (c *Config) validateTracking(orgs map[string]bool) []error {
+	var errs []error
+	if c.Tracking.Org != "" && !orgs[c.Tracking.Org] {
+		errs = append(errs, fmt.Errorf("tracking.org: %q has no organization in this gateway", c.Tracking.Org))
+	}
+	if c.Tracking.RequestsPerSecond <= 0 || c.Tracking.Burst < 1 {
+		errs = append(errs, errors.New("tracking: requestsPerSecond > 0 and burst >= 1 required"))
 	}
 	return errs
 }

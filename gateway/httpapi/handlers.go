@@ -22,6 +22,7 @@ func (s *Server) handlers() map[string]gin.HandlerFunc {
 		"readyz":         s.readyz,
 		"metrics":        s.metricsHandler(),
 		"openapi":        s.openapi,
+		"trackPage":      s.trackPageHandler,
 	}
 	for _, op := range gateway.Operations() {
 		switch {
@@ -135,6 +136,11 @@ func (s *Server) write(op gateway.Operation) gin.HandlerFunc {
 			abortProblem(c, err)
 			return
 		}
+		token, err := issueCapability(c, op, &inv)
+		if err != nil {
+			abortProblem(c, err)
+			return
+		}
 		async := preferAsync(c)
 		opts := submitOptions(c)
 		if async {
@@ -150,23 +156,39 @@ func (s *Server) write(op gateway.Operation) gin.HandlerFunc {
 		}
 		c.Set(ctxTxID, res.TxID)
 		c.Header("X-Transaction-Id", res.TxID)
+		if resumed(opts, res.TxID) {
+			// The transaction an earlier request of this Idempotency-Key prepared: it carries
+			// that request's token hash, and that token went with its lost answer.
+			token = ""
+		}
 		if async {
-			answerAccepted(c, res.TxID)
+			answerAccepted(c, op, res.TxID, token)
 			return
 		}
-		if loc := op.Location.Of(res.Payload); loc != "" {
-			c.Header("Location", loc)
+		setCommitHeaders(c, op, res)
+		out, err := answerOf(op, res.Payload, token)
+		if err != nil {
+			abortProblem(c, err)
+			return
 		}
-		if res.Attempts > 1 {
-			c.Header("X-Fabric-Attempts", strconv.Itoa(res.Attempts))
-		}
-		if res.Committed {
-			c.Header(headerBlockNumber, strconv.FormatUint(res.BlockNumber, 10))
-		}
-		if etag := etagOf(res.Payload); op.ETag && etag != "" {
-			c.Header(headerETag, etag)
-		}
-		writeJSON(c, op.Status, res.Payload)
+		writeJSON(c, op.Status, out)
+	}
+}
+
+// setCommitHeaders answers where a created resource is, how many proposals the write took, the
+// block a committed write is in and the order's entity tag.
+func setCommitHeaders(c *gin.Context, op gateway.Operation, res *gateway.SubmitResult) {
+	if loc := op.Location.Of(res.Payload); loc != "" {
+		c.Header("Location", loc)
+	}
+	if res.Attempts > 1 {
+		c.Header("X-Fabric-Attempts", strconv.Itoa(res.Attempts))
+	}
+	if res.Committed {
+		c.Header(headerBlockNumber, strconv.FormatUint(res.BlockNumber, 10))
+	}
+	if etag := etagOf(res.Payload); op.ETag && etag != "" {
+		c.Header(headerETag, etag)
 	}
 }
 
@@ -191,12 +213,28 @@ func writeInvocation(c *gin.Context, op gateway.Operation) (gateway.Invocation, 
 	return inv, cond, nil
 }
 
-// answerAccepted answers 202 for a write submitted without waiting for its commit.
-func answerAccepted(c *gin.Context, txID string) {
+// issueCapability creates the capability token of a write that makes one (op.Capability) and
+// notes it for the idempotency store to leave out; "" for other writes.
+func issueCapability(c *gin.Context, op gateway.Operation, inv *gateway.Invocation) (string, error) {
+	if op.Capability == nil {
+		return "", nil
+	}
+	c.Set(ctxCapability, op.Capability)
+	return op.Capability.Issue(inv)
+}
+
+// answerAccepted answers 202 for a write submitted without waiting for its commit (with the
+// capability token it created, if any: this is the client's only chance to get it).
+func answerAccepted(c *gin.Context, op gateway.Operation, txID, token string) {
 	statusURL := "/api/v1/transactions/" + txID
 	c.Header("Location", statusURL)
 	c.Header("Preference-Applied", "respond-async")
-	c.JSON(http.StatusAccepted, gin.H{"txId": txID, "status": "SUBMITTED", "statusUrl": statusURL})
+	body := gin.H{"txId": txID, "status": "SUBMITTED", "statusUrl": statusURL}
+	if token != "" && op.Capability != nil {
+		body[op.Capability.TokenField] = token
+		body[op.Capability.URLField] = op.Capability.URLPrefix + token
+	}
+	c.JSON(http.StatusAccepted, body)
 }
 
 // writeJSON answers a JSON document, newline-terminated (friendlier to curl).

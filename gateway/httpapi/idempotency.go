@@ -208,7 +208,7 @@ func (w *idempotentWrite) store(answer *captureWriter) {
 	final := &gateway.IdempotencyRecord{
 		Status:      answer.Status(),
 		ContentType: answer.Header().Get("Content-Type"),
-		Body:        bytes.Clone(answer.buf.Bytes()),
+		Body:        bytes.Clone(redactStored(c, answer.buf.Bytes())),
 		TxID:        c.GetString(ctxTxID),
 		Created:     w.s.opts.Now().UTC(),
 	}

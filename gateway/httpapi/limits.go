@@ -219,6 +219,8 @@ func (s *Server) guardsOf(op *Operation) []gin.HandlerFunc {
 	var chain []gin.HandlerFunc
 	if !op.Public {
 		chain = append(chain, s.authMiddleware, s.rateLimitMiddleware)
+	} else if gop, ok := gateway.OperationByID(op.ID); ok && gop.Token != nil {
+		chain = append(chain, s.tokenMiddleware(gop))
 	}
 	if op.ID == "metrics" {
 		chain = append(chain, s.metricsAccess()...)

@@ -92,6 +92,8 @@ type Options struct {
 	// KeysHint tells visitors of the landing page where API keys come from (DefaultKeysHint
 	// when empty).
 	KeysHint string
+	// Tracking configures the endpoints buyers call with a tracking token.
+	Tracking TrackingOptions
 	// Subscriptions manages webhook subscriptions; when nil, their operations answer
 	// UNAVAILABLE.
 	Subscriptions gateway.SubscriptionService
@@ -113,14 +115,12 @@ type Server struct {
 	// explorer reads blocks; tickets holds the event-stream tickets.
 	explorer gateway.ChannelExplorer
 	tickets  *TicketStore
+	// trackLimiter rate-limits the token-holder endpoints per client address.
+	trackLimiter *RateLimiter
 }
 
-// New builds the server and its router from the OpenAPI document. It fails if an operation of
-// the document has no handler or a handler no operation.
-func New(opts Options) (*Server, error) {
-	if opts.Ledger == nil || opts.Idempotency == nil || opts.Events == nil {
-		return nil, errors.New("httpapi: Ledger, Idempotency and Events are required")
-	}
+// withDefaults fills the unset options.
+func (opts Options) withDefaults() Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -132,9 +132,6 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
-	}
-	if opts.RateLimit <= 0 || opts.Burst < 1 {
-		return nil, errors.New("httpapi: RateLimit > 0 and Burst >= 1 are required")
 	}
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
@@ -152,6 +149,22 @@ func New(opts Options) (*Server, error) {
 			opts.Explorer = noExplorer{}
 		}
 	}
+	if opts.Tracking.RateLimit <= 0 || opts.Tracking.Burst < 1 {
+		opts.Tracking.RateLimit, opts.Tracking.Burst = DefaultTrackingRate, DefaultTrackingBurst
+	}
+	return opts
+}
+
+// New builds the server and its router from the OpenAPI document. It fails if an operation of
+// the document has no handler or a handler no operation.
+func New(opts Options) (*Server, error) {
+	if opts.Ledger == nil || opts.Idempotency == nil || opts.Events == nil {
+		return nil, errors.New("httpapi: Ledger, Idempotency and Events are required")
+	}
+	if opts.RateLimit <= 0 || opts.Burst < 1 {
+		return nil, errors.New("httpapi: RateLimit > 0 and Burst >= 1 are required")
+	}
+	opts = opts.withDefaults()
 	spec, err := LoadSpec(opts.Spec)
 	if err != nil {
 		return nil, err
@@ -175,8 +188,9 @@ func New(opts Options) (*Server, error) {
 		metrics: newHTTPMetrics(opts.Registry),
 		lim:     newLimits(opts),
 
-		explorer: opts.Explorer,
-		tickets:  NewTicketStore(TicketTTL, opts.Now),
+		explorer:     opts.Explorer,
+		tickets:      NewTicketStore(TicketTTL, opts.Now),
+		trackLimiter: NewRateLimiter(opts.Tracking.RateLimit, opts.Tracking.Burst, opts.Now),
 	}
 	for _, o := range opts.Ledger.Organizations() {
 		s.orgs[o] = true

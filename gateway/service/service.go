@@ -81,6 +81,8 @@ type Options struct {
 	MetricsListen string
 	// FeedOrg is the organisation whose peer the chaincode events are read from.
 	FeedOrg string
+	// Tracking configures the endpoints buyers call with a tracking token.
+	Tracking httpapi.TrackingOptions
 	// ReadyTimeout, when positive, makes Start wait up to that long for every organisation's
 	// peer to answer (Ledger.Ready) before it serves.
 	ReadyTimeout time.Duration
@@ -232,6 +234,7 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 		Burst:            o.Burst,
 		AllowedOrigins:   o.AllowedOrigins,
 		MaxBodyBytes:     o.MaxBodyBytes,
+		Tracking:         o.Tracking,
 		Logger:           o.Logger.With("component", "http"),
 		Registry:         reg,
 		AddressRateLimit: o.Limits.AddressRateLimit,

@@ -17,10 +17,10 @@ import (
 // runs a transaction of the chaincode with the chaincode's arguments, and that every
 // transaction of the chaincode is reachable over REST.
 func TestTransactionsMatchTheChaincode(t *testing.T) {
-	args := chaincode.TransactionArguments()
+	all, args := chaincode.TransactionArguments(), chaincode.TransactionArguments()
 	for _, op := range gateway.Operations() {
 		t.Run(op.ID, func(t *testing.T) {
-			want, ok := args[op.Transaction]
+			want, ok := all[op.Transaction]
 			require.True(t, ok, "the chaincode has no transaction %s", op.Transaction)
 			if op.Write {
 				require.Equal(t, []string{"request"}, want, "a write sends one argument, the request object")

@@ -263,6 +263,9 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		ReadyTimeout: readyTimeout,
 		Webhooks:     cfg.Webhooks,
 		Logger:       cfg.Logger,
+		// The platform serves its buyers' tracking links; a development machine is one client
+		// address, so its bucket is generous.
+		Tracking: httpapi.TrackingOptions{Org: "MerchantMSP", RateLimit: cfg.RateLimit, Burst: cfg.Burst},
 	})
 	if err != nil {
 		return fmt.Errorf("devapp: %w", err)

@@ -41,6 +41,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"set rules", "PUT", "/api/v1/compliance/rules", map[string]any{"sanctionedCountries": []string{"KP"}}, []string{merchant, bank, carrier}},
 		{"list alerts", "GET", "/api/v1/compliance/alerts", nil, []string{merchant, bank, carrier}},
 		{"settlements", "GET", "/api/v1/settlements?merchantId=merchant-1&from=2026-01-01&to=2026-12-31", nil, []string{carrier}},
+		// The buyer, FX reference rates and payment terms (a statement may be relayed by any
+		// organisation that writes, so it has no row here: its forgeries are refused by the
+		// signature, see TestBuyerOverREST).
+		{"issue tracking link", "POST", "/api/v1/orders/authz-1/tracking-link", nil, []string{bank, carrier, customs}},
+		{"revoke tracking link", "POST", "/api/v1/orders/authz-1/tracking-link/revocation", nil, []string{bank, carrier, customs}},
+		{"publish FX reference rates", "POST", "/api/v1/fx/reference-rates", map[string]any{"date": time.Now().UTC().Format("2006-01-02"), "rates": map[string]string{"USD/EUR": "0.92"}}, []string{merchant, carrier, customs}},
+		{"FX exposure", "GET", "/api/v1/fx/exposure?bankId=BankMSP&from=2026-01-01&to=2026-12-31", nil, []string{merchant, carrier}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := env.with(t)

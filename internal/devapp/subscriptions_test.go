@@ -195,8 +195,14 @@ func TestSubscriptions(t *testing.T) {
 			require.Equal(t, i+1, h.Attempt)
 		}
 		require.Equal(t, 4, flaky.Hooks()[0].Attempt)
-		log := e.mustStatus(http.StatusOK, bank, "GET", "/api/v1/subscriptions/"+payments["id"].(string)+"/deliveries?limit=1000", nil).JSON(t)
-		items := log["items"].([]any)
+		// The receiver has every event; the dispatcher records each attempt once its answer
+		// arrived, so the last record may follow a moment later.
+		var items []any
+		require.Eventually(t, func() bool {
+			log := e.mustStatus(http.StatusOK, bank, "GET", "/api/v1/subscriptions/"+payments["id"].(string)+"/deliveries?limit=1000", nil).JSON(t)
+			items = log["items"].([]any)
+			return len(items) >= len(wantPaid)+3
+		}, 10*time.Second, 20*time.Millisecond)
 		require.Len(t, items, len(wantPaid)+3)
 		oldest := items[len(items)-4:]
 		for i, outcome := range []string{"SUCCEEDED", "HTTP_ERROR", "HTTP_ERROR", "HTTP_ERROR"} {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -45,4 +46,25 @@ func TestReadEvents(t *testing.T) {
 	require.Equal(t, "o-1", got[0].OrderID())
 	require.Equal(t, `{"txId":"tx2"}`, got[1].Raw)
 	require.Empty(t, got[1].OrderID())
+}
+
+// TestBuyerTestVector checks the test kit's buyer against the documented test vector (written
+// independently of the chaincode): the key's thumbprint and the canonical statement text.
+func TestBuyerTestVector(t *testing.T) {
+	b := testkit.TestVectorBuyer()
+	if got, want := b.Thumbprint(), "zQZG2mhRi9iBYKfaQtVsjHh9PLzfHVyN-fIcZnj4AvY"; got != want {
+		t.Fatalf("thumbprint %s, want %s", got, want)
+	}
+	jwk := b.PublicJWK()
+	if jwk["x"] != "BZcFdcVPXtTS5LpoSaPCDrQ5XzORi6ifztqWHx5bHrU" || jwk["y"] != "iIFmiSzdN5ctYSWqLlxn_qPS3kJk3Z1OAbyREx75XWQ" {
+		t.Fatalf("public key %v", jwk)
+	}
+	st := testkit.Statement("order-1001", "CONFIRM_RECEIPT", 9, "Q2hlY2tOb25jZTAwMDE", time.Date(2026, 3, 8, 9, 0, 0, 0, time.UTC), "")
+	want := "xborder-buyer-statement/v1\norderId:order-1001\naction:CONFIRM_RECEIPT\norderVersion:9\nnonce:Q2hlY2tOb25jZTAwMDE\nexpiresAt:2026-03-08T09:00:00Z\nreason:"
+	if st != want {
+		t.Fatalf("statement %q, want %q", st, want)
+	}
+	if sig := b.Sign(st); len(sig) != 86 {
+		t.Fatalf("signature %q is not 64 bytes in base64url", sig)
+	}
 }
