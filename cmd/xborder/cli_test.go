@@ -3,16 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/gateway/config"
+	"github.com/xborder/xborder/gateway/store"
+	"github.com/xborder/xborder/internal/devapp"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // TestExitCodes checks the one convention of every subcommand: 0 for success and help, 2 for a
@@ -140,4 +147,61 @@ func TestVersionText(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run(context.Background(), []string{"--version"}, &out, &errOut), errOut.String())
 	require.Regexp(t, `^xborder \S+ .*go1\.`, out.String())
+}
+
+// TestGatewayHTTPFlag runs `xborder gateway` against the devnet of a dev system with --http
+// overriding the configuration file's listen address, as --http does for `xborder dev`.
+func TestGatewayHTTPFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a dev system")
+	}
+	dev, err := devapp.Start(context.Background(), devapp.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0"})
+	require.NoError(t, err)
+	defer dev.Close()
+	p, err := dev.Network.Peer("CarrierMSP")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`listen: 127.0.0.1:1
+dataDir: %s
+channel: %s
+organizations:
+  - mspId: CarrierMSP
+    peerEndpoint: %s
+    peerHostOverride: %s
+    tlsCACert: %s
+    certificate: %s
+    privateKey: %s
+apiKeys:
+  - {id: ops, mspId: CarrierMSP, user: ops, sha256: %s}
+`, filepath.Join(dir, "gw"), dev.Network.Channel(), p.Address, p.Name, p.TLSCACertPath, p.ClientCertPath, p.ClientKeyPath,
+		config.HashKey("secret"))), 0o600))
+	keyLine, err := store.NewKeyLine("k1", rand.Reader)
+	require.NoError(t, err)
+	t.Setenv("XBORDER_STORE_KEYS", keyLine)
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := free.Addr().String()
+	require.NoError(t, free.Close())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut testkit.SyncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"gateway", "--config", cfg, "--http", addr}, &out, &errOut) }()
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(out.String(), "listening on http://"+addr); {
+		require.True(t, time.Now().Before(deadline), "the gateway does not listen on the --http address: %s", out.String())
+		select {
+		case code := <-done:
+			t.Fatalf("gateway exited with %d: %s", code, errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, errOut.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("gateway did not shut down")
+	}
 }
