@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/xborder/xborder/internal/dirlock"
 	"github.com/xborder/xborder/network/devnet/ledger"
 	"github.com/xborder/xborder/network/devnet/msp"
 	"github.com/xborder/xborder/network/devnet/validator"
@@ -67,7 +68,7 @@ type Network struct {
 	// shutdown is cancelled when Close begins: streams and waits end with Unavailable.
 	shutdown     context.Context
 	stopShutdown context.CancelFunc
-	lock         *dirLock
+	lock         *dirlock.Lock
 
 	closeOnce sync.Once
 	closeErr  error
@@ -232,7 +233,7 @@ func (n *Network) Close() error {
 				errs = append(errs, err)
 			}
 		}
-		if err := n.lock.release(); err != nil {
+		if err := n.lock.Release(); err != nil {
 			errs = append(errs, fmt.Errorf("devnet: unlock data directory: %w", err))
 		}
 		n.closeErr = errors.Join(errs...)
