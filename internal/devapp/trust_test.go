@@ -1,26 +1,13 @@
 package devapp_test
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-gateway/pkg/hash"
-	"github.com/hyperledger/fabric-gateway/pkg/identity"
-	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/xborder/xborder/internal/devapp"
 	"github.com/xborder/xborder/internal/testkit"
@@ -35,17 +22,9 @@ import (
 // Gateway SDK to the devnet running the real chaincode. Every attack is refused, and the
 // order's escrow is what it was.
 
-// forger sends hand-built proposals as one identity.
-type forger struct {
-	t  *testing.T
-	e  *env
-	id *msp.Identity
-	gw *client.Gateway
-}
-
-// forgerAs connects a Gateway SDK client to mspID's peer, signing as id (the organisation's
-// user when nil).
-func (e *env) forgerAs(t *testing.T, mspID string, id *msp.Identity) *forger {
+// forgerAs connects a testkit.Forger to mspID's peer, signing as id (the organisation's user
+// when nil).
+func (e *env) forgerAs(t *testing.T, mspID string, id *msp.Identity) *testkit.Forger {
 	t.Helper()
 	if id == nil {
 		var err error
@@ -55,126 +34,18 @@ func (e *env) forgerAs(t *testing.T, mspID string, id *msp.Identity) *forger {
 	conn, err := e.app.Network.ClientConnection(mspID)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	xid, err := identity.NewX509Identity(mspID, id.Cert)
+	f, err := testkit.NewForger(conn, id, e.app.Network.Channel(), devapp.ChaincodeName)
 	require.NoError(t, err)
-	sign, err := identity.NewPrivateKeySign(id.Key)
-	require.NoError(t, err)
-	gw, err := client.Connect(xid, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = gw.Close() })
-	return &forger{t: t, e: e, id: id, gw: gw}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
 }
 
-// proposal is one hand-built proposal: a transaction, its JSON argument (or a plain string),
-// the private data it carries, when it claims to have been made, and which organisations'
-// peers are to endorse it (none: the gateway plans).
-type proposal struct {
-	fn        string
-	arg       any
-	transient map[string]any
-	stamped   time.Time
-	endorsers []string
-}
-
-// build marshals and signs p, returning it as the SDK's proposal.
-func (f *forger) build(p proposal) *client.Proposal {
-	f.t.Helper()
-	nonce := make([]byte, 24)
-	_, err := rand.Read(nonce)
-	require.NoError(f.t, err)
-	creator := f.id.Serialize()
-	txHash := sha256.Sum256(append(append([]byte{}, nonce...), creator...))
-	txID := hex.EncodeToString(txHash[:])
-	ccID := &peer.ChaincodeID{Name: devapp.ChaincodeName}
-	ch := &common.ChannelHeader{
-		Type:      int32(common.HeaderType_ENDORSER_TRANSACTION),
-		ChannelId: f.e.app.Network.Channel(),
-		TxId:      txID,
-		Timestamp: timestamppb.New(p.stamped),
-		Extension: mustMarshal(f.t, &peer.ChaincodeHeaderExtension{ChaincodeId: ccID}),
-	}
-	sh := &common.SignatureHeader{Creator: creator, Nonce: nonce}
-	arg, ok := p.arg.(string)
-	if !ok {
-		raw, err := json.Marshal(p.arg)
-		require.NoError(f.t, err)
-		arg = string(raw)
-	}
-	spec := &peer.ChaincodeInvocationSpec{ChaincodeSpec: &peer.ChaincodeSpec{
-		Type: peer.ChaincodeSpec_GOLANG, ChaincodeId: ccID,
-		Input: &peer.ChaincodeInput{Args: [][]byte{[]byte(p.fn), []byte(arg)}},
-	}}
-	transient := map[string][]byte{}
-	for k, v := range p.transient {
-		raw, err := json.Marshal(v)
-		require.NoError(f.t, err)
-		transient[k] = raw
-	}
-	cpp := &peer.ChaincodeProposalPayload{Input: mustMarshal(f.t, spec), TransientMap: transient}
-	prop := mustMarshal(f.t, &peer.Proposal{
-		Header:  mustMarshal(f.t, &common.Header{ChannelHeader: mustMarshal(f.t, ch), SignatureHeader: mustMarshal(f.t, sh)}),
-		Payload: mustMarshal(f.t, cpp),
-	})
-	sig, err := f.id.Sign(prop)
-	require.NoError(f.t, err)
-	ptx := mustMarshal(f.t, &gateway.ProposedTransaction{
-		TransactionId:          txID,
-		Proposal:               &peer.SignedProposal{ProposalBytes: prop},
-		EndorsingOrganizations: p.endorsers,
-	})
-	out, err := f.gw.NewSignedProposal(ptx, sig)
-	require.NoError(f.t, err)
-	return out
-}
-
-// refused endorses p and returns the peers' refusal, failing the test if it was endorsed.
-func (f *forger) refused(p proposal) string {
-	f.t.Helper()
-	_, err := f.build(p).Endorse()
-	require.Error(f.t, err, "%s stamped %s was endorsed", p.fn, p.stamped)
-	var endorseErr *client.EndorseError
-	require.True(f.t, errors.As(err, &endorseErr), "%T: %v", err, err)
-	return refusal(err)
-}
-
-// commit endorses and submits p and returns its validation code.
-func (f *forger) commit(p proposal) peer.TxValidationCode {
-	f.t.Helper()
-	tx, err := f.build(p).Endorse()
-	require.NoError(f.t, err)
-	c, err := tx.Submit()
-	require.NoError(f.t, err)
-	st, err := c.Status()
-	require.NoError(f.t, err)
-	return st.Code
-}
-
-// evaluate evaluates p and returns its result.
-func (f *forger) evaluate(p proposal) []byte {
-	f.t.Helper()
-	res, err := f.build(p).Evaluate()
-	require.NoError(f.t, err)
-	return res
-}
-
-// refusal is the gRPC status message of err with the peers' messages of its details, where
-// the chaincode's error code and message are.
-func refusal(err error) string {
-	st := status.Convert(err)
-	msgs := []string{st.Message()}
-	for _, d := range st.Details() {
-		if ed, ok := d.(*gateway.ErrorDetail); ok {
-			msgs = append(msgs, ed.GetMspId()+": "+ed.GetMessage())
-		}
-	}
-	return strings.Join(msgs, " | ")
-}
-
-func mustMarshal(t *testing.T, m proto.Message) []byte {
+// buyerRecord is the transient buyer record of a hand-built CreateOrder.
+func buyerRecord(t *testing.T) map[string]any {
 	t.Helper()
-	b, err := proto.Marshal(m)
+	r, err := testkit.BuyerRecord(testkit.NewOrder(""))
 	require.NoError(t, err)
-	return b
+	return r
 }
 
 // money is what an order's escrow holds: its status and escrow amount, released and refunded.
@@ -215,44 +86,44 @@ func TestForgedTimestamps(t *testing.T) {
 	}
 	// A buyer at the yearly limit: two orders of 3000 USD cents under a limit of 6000.
 	e.mustStatus(http.StatusOK, customs, http.MethodPut, "/api/v1/compliance/rules", map[string]any{"yearlyLimit": map[string]any{"USD": 6000}})
-	sameBuyer := func(id string) map[string]any {
+	sameBuyer := func(id string, public bool) map[string]any {
 		b := testkit.NewOrder(id).CreateBody()
+		if public {
+			b = testkit.NewOrder(id).PublicCreateBody()
+		}
 		b["buyer"].(map[string]any)["id"] = "buyer-yearly"
 		return b
 	}
 	for _, id := range []string{"tt-year-1", "tt-year-2"} {
-		e.mustStatus(http.StatusCreated, merchant, http.MethodPost, "/api/v1/orders", sameBuyer(id))
+		e.mustStatus(http.StatusCreated, merchant, http.MethodPost, "/api/v1/orders", sameBuyer(id, false))
 	}
-	r := e.mustStatus(http.StatusUnprocessableEntity, merchant, http.MethodPost, "/api/v1/orders", sameBuyer("tt-year-3"))
+	r := e.mustStatus(http.StatusUnprocessableEntity, merchant, http.MethodPost, "/api/v1/orders", sameBuyer("tt-year-3", false))
 	require.Contains(t, r.String(), "COMPLIANCE_REJECTED")
 
-	create := sameBuyer("tt-year-3")
-	delete(create["buyer"].(map[string]any), "name")
-	delete(create["buyer"].(map[string]any), "address")
-	delete(create["buyer"].(map[string]any), "phone")
+	create := sameBuyer("tt-year-3", true)
 	now := time.Now()
 	tests := []struct {
 		name    string
 		org     string
 		order   string
-		p       proposal
+		p       testkit.Forged
 		refusal string
 	}{
 		{"a merchant releases the escrow stamped eight days after delivery", merchant, "tt-delivered",
-			proposal{fn: "ReleaseEscrow", arg: map[string]any{"orderId": "tt-delivered"}, stamped: now.Add(8 * 24 * time.Hour)},
+			testkit.Forged{Fn: "ReleaseEscrow", Arg: map[string]any{"orderId": "tt-delivered"}, Stamped: now.Add(8 * 24 * time.Hour)},
 			"INVALID_ARGUMENT: timestamp: "},
 		{"a merchant releases the escrow stamped within the skew, before the window ends", merchant, "tt-delivered",
-			proposal{fn: "ReleaseEscrow", arg: map[string]any{"orderId": "tt-delivered"}, stamped: now.Add(4 * time.Minute)},
+			testkit.Forged{Fn: "ReleaseEscrow", Arg: map[string]any{"orderId": "tt-delivered"}, Stamped: now.Add(4 * time.Minute)},
 			"FAILED_PRECONDITION: "},
 		{"a carrier delivers stamped eight days ago, before the pick-up", carrier, "tt-transit",
-			proposal{fn: "RecordCheckpoint", arg: map[string]any{"orderId": "tt-transit", "code": "DELIVERED", "location": "Door"}, stamped: now.Add(-8 * 24 * time.Hour)},
+			testkit.Forged{Fn: "RecordCheckpoint", Arg: map[string]any{"orderId": "tt-transit", "code": "DELIVERED", "location": "Door"}, Stamped: now.Add(-8 * 24 * time.Hour)},
 			"INVALID_ARGUMENT: timestamp: "},
 		{"a carrier delivers stamped within the skew, before the pick-up", carrier, "tt-transit",
-			proposal{fn: "RecordCheckpoint", arg: map[string]any{"orderId": "tt-transit", "code": "DELIVERED", "location": "Door"}, stamped: now.Add(-4 * time.Minute)},
+			testkit.Forged{Fn: "RecordCheckpoint", Arg: map[string]any{"orderId": "tt-transit", "code": "DELIVERED", "location": "Door"}, Stamped: now.Add(-4 * time.Minute)},
 			"FAILED_PRECONDITION: "},
 		{"a merchant creates an order stamped a year ahead to pass the yearly limit", merchant, "",
-			proposal{fn: "CreateOrder", arg: create, transient: orderPrivate(t), stamped: now.AddDate(1, 0, 0),
-				endorsers: []string{merchant, carrier}},
+			testkit.Forged{Fn: "CreateOrder", Arg: create, Transient: buyerRecord(t), Stamped: now.AddDate(1, 0, 0),
+				Endorsers: []string{merchant, carrier}},
 			"INVALID_ARGUMENT: timestamp: "},
 	}
 	for _, tc := range tests {
@@ -261,7 +132,7 @@ func TestForgedTimestamps(t *testing.T) {
 			if tc.order != "" {
 				before = e.money(t, tc.order)
 			}
-			msg := e.forgerAs(t, tc.org, nil).refused(tc.p)
+			msg := e.forgerAs(t, tc.org, nil).Refused(t, tc.p)
 			require.Contains(t, msg, tc.refusal)
 			if tc.order != "" {
 				require.Equal(t, before, e.money(t, tc.order), "the order and its escrow are unchanged")
@@ -269,15 +140,6 @@ func TestForgedTimestamps(t *testing.T) {
 		})
 	}
 	e.mustStatus(http.StatusNotFound, merchant, http.MethodGet, "/api/v1/orders/tt-year-3", nil)
-}
-
-// orderPrivate is the transient buyer record of a hand-built CreateOrder.
-func orderPrivate(t *testing.T) map[string]any {
-	salt := make([]byte, 16)
-	_, err := rand.Read(salt)
-	require.NoError(t, err)
-	o := testkit.NewOrder("")
-	return map[string]any{"order_private": map[string]any{"name": o.BuyerName, "address": o.Address, "phone": o.Phone, "salt": hex.EncodeToString(salt)}}
 }
 
 // TestMerchantBoundIdentity reproduces issue 11.3 with a certificate a merchant platform's CA
@@ -292,29 +154,24 @@ func TestMerchantBoundIdentity(t *testing.T) {
 	now := time.Now()
 	own := testkit.NewOrder("tb-own")
 	own.MerchantID = "merchant-9"
-	createOwn := own.CreateBody()
-	other := testkit.NewOrder("tb-other").CreateBody()
-	for _, b := range []map[string]any{createOwn, other} {
-		for _, k := range []string{"name", "address", "phone"} {
-			delete(b["buyer"].(map[string]any), k)
-		}
-	}
+	createOwn := own.PublicCreateBody()
+	other := testkit.NewOrder("tb-other").PublicCreateBody()
 
 	tests := []struct {
 		name string
-		p    proposal
+		p    testkit.Forged
 	}{
-		{"creates an order of another merchant", proposal{fn: "CreateOrder", arg: other, transient: orderPrivate(t), stamped: now, endorsers: []string{merchant, carrier}}},
-		{"cancels another merchant's paid order", proposal{fn: "CancelOrder", arg: map[string]any{"orderId": "tb-victim"}, stamped: now}},
-		{"declares another merchant's order", proposal{fn: "DeclareCustoms", arg: testkit.NewOrder("tb-victim").DeclarationBody(), stamped: now}},
+		{"creates an order of another merchant", testkit.Forged{Fn: "CreateOrder", Arg: other, Transient: buyerRecord(t), Stamped: now, Endorsers: []string{merchant, carrier}}},
+		{"cancels another merchant's paid order", testkit.Forged{Fn: "CancelOrder", Arg: map[string]any{"orderId": "tb-victim"}, Stamped: now}},
+		{"declares another merchant's order", testkit.Forged{Fn: "DeclareCustoms", Arg: testkit.NewOrder("tb-victim").DeclarationBody(), Stamped: now}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.money(t, "tb-victim")
-			if tc.p.fn == "DeclareCustoms" {
-				tc.p.arg.(map[string]any)["orderId"] = "tb-victim"
+			if tc.p.Fn == "DeclareCustoms" {
+				tc.p.Arg.(map[string]any)["orderId"] = "tb-victim"
 			}
-			msg := f.refused(tc.p)
+			msg := f.Refused(t, tc.p)
 			require.Contains(t, msg, "FORBIDDEN: ")
 			require.Equal(t, before, e.money(t, "tb-victim"))
 		})
@@ -325,19 +182,19 @@ func TestMerchantBoundIdentity(t *testing.T) {
 		var got struct {
 			Buyer map[string]any `json:"buyer"`
 		}
-		require.NoError(t, json.Unmarshal(f.evaluate(proposal{fn: "GetOrder", arg: "tb-victim", stamped: now}), &got))
+		require.NoError(t, json.Unmarshal(f.Evaluate(t, testkit.Forged{Fn: "GetOrder", Arg: "tb-victim", Stamped: now}), &got))
 		require.Equal(t, "buyer-tb-victim", got.Buyer["id"])
 		for _, k := range []string{"name", "address", "phone"} {
 			require.Empty(t, got.Buyer[k], k)
 		}
 	})
 	t.Run("acts and reads for its own merchant", func(t *testing.T) {
-		require.Equal(t, peer.TxValidationCode_VALID, f.commit(proposal{fn: "CreateOrder", arg: createOwn, transient: orderPrivate(t), stamped: time.Now(),
-			endorsers: []string{merchant, carrier}}))
+		require.Equal(t, peer.TxValidationCode_VALID, f.Commit(t, testkit.Forged{Fn: "CreateOrder", Arg: createOwn, Transient: buyerRecord(t), Stamped: time.Now(),
+			Endorsers: []string{merchant, carrier}}))
 		var got struct {
 			Buyer map[string]any `json:"buyer"`
 		}
-		require.NoError(t, json.Unmarshal(f.evaluate(proposal{fn: "GetOrder", arg: "tb-own", stamped: time.Now()}), &got))
+		require.NoError(t, json.Unmarshal(f.Evaluate(t, testkit.Forged{Fn: "GetOrder", Arg: "tb-own", Stamped: time.Now()}), &got))
 		require.Equal(t, own.BuyerName, got.Buyer["name"])
 	})
 }
@@ -360,27 +217,27 @@ func TestEscrowNeedsTheBank(t *testing.T) {
 		name  string
 		org   string
 		order string
-		p     proposal
+		p     testkit.Forged
 		want  peer.TxValidationCode
 	}{
 		{"the bank's own release endorsed by merchant and carrier peers", bank, "te-delivered",
-			proposal{fn: "ConfirmDelivery", arg: map[string]any{"orderId": "te-delivered"}, endorsers: []string{merchant, carrier}},
+			testkit.Forged{Fn: "ConfirmDelivery", Arg: map[string]any{"orderId": "te-delivered"}, Endorsers: []string{merchant, carrier}},
 			peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE},
 		{"a merchant's cancellation refund endorsed by merchant and carrier peers", merchant, "te-paid",
-			proposal{fn: "CancelOrder", arg: map[string]any{"orderId": "te-paid"}, endorsers: []string{merchant, carrier}},
+			testkit.Forged{Fn: "CancelOrder", Arg: map[string]any{"orderId": "te-paid"}, Endorsers: []string{merchant, carrier}},
 			peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE},
 		{"a customs rejection refund endorsed by customs and carrier peers", customs, "te-rejected",
-			proposal{fn: "DecideCustoms", arg: map[string]any{"orderId": "te-rejected", "decision": "REJECTED", "reason": "prohibited"}, endorsers: []string{customs, carrier}},
+			testkit.Forged{Fn: "DecideCustoms", Arg: map[string]any{"orderId": "te-rejected", "decision": "REJECTED", "reason": "prohibited"}, Endorsers: []string{customs, carrier}},
 			peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE},
 		{"the bank's dispute, which moves no money, endorsed by customs and carrier peers", bank, "te-delivered",
-			proposal{fn: "OpenDispute", arg: map[string]any{"orderId": "te-delivered", "reason": "damaged"}, endorsers: []string{customs, carrier}},
+			testkit.Forged{Fn: "OpenDispute", Arg: map[string]any{"orderId": "te-delivered", "reason": "damaged"}, Endorsers: []string{customs, carrier}},
 			peer.TxValidationCode_VALID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.money(t, tc.order)
-			tc.p.stamped = time.Now()
-			require.Equal(t, tc.want, e.forgerAs(t, tc.org, nil).commit(tc.p))
+			tc.p.Stamped = time.Now()
+			require.Equal(t, tc.want, e.forgerAs(t, tc.org, nil).Commit(t, tc.p))
 			after := e.money(t, tc.order)
 			require.Equal(t, before.escrow, after.escrow, "no money moved")
 			if tc.want != peer.TxValidationCode_VALID {
