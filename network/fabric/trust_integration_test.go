@@ -69,7 +69,8 @@ func escrowOf(t *testing.T, gw *testkit.Client, id string) []any {
 
 // testTrustModel sends the attacks of issue 11 as hand-signed proposals through the Gateway
 // SDK to the real peers (the devnet's versions are internal/devapp/trust_test.go): a forged
-// timestamp is refused by every endorsing peer; an identity a merchant platform's CA bound to
+// timestamp is refused by every endorsing peer, far off by Fabric's own time window and
+// within it by the chaincode; an identity a merchant platform's CA bound to
 // one merchant cannot act for another; money leaving escrow without the bank's peer is
 // ENDORSEMENT_POLICY_FAILURE at commit, as Fabric's validator applies the escrow key's
 // key-level policy. Each leaves the order's escrow unchanged. It sets a yearly limit, so it
@@ -102,7 +103,20 @@ func testTrustModel(t *testing.T, home string, gw *testkit.Client) {
 	bound, err := mspOrg.IssueClient("shop-9@"+merchantOrg.OrgDomain(), map[string]string{"xborder.merchantId": "merchant-9"})
 	require.NoError(t, err)
 
+	// A Fabric peer itself refuses a proposal stamped more than peer.authentication.timewindow
+	// (15 minutes in Fabric's core.yaml) off its clock; within that window the chaincode's own
+	// check (5 minutes by default) refuses it.
+	const peerRefusal, chaincodeRefusal = "request unauthorized due to incorrect timestamp", "INVALID_ARGUMENT: timestamp: "
 	now := time.Now()
+	release := func(d time.Duration) testkit.Forged {
+		return testkit.Forged{Fn: "ReleaseEscrow", Arg: map[string]any{"orderId": "fab-trust-delivered"}, Stamped: now.Add(d)}
+	}
+	deliver := func(d time.Duration) testkit.Forged {
+		return testkit.Forged{Fn: "RecordCheckpoint", Arg: map[string]any{"orderId": "fab-trust-delivered", "code": "DELIVERED", "location": "Door"}, Stamped: now.Add(d)}
+	}
+	create := func(at time.Time) testkit.Forged {
+		return testkit.Forged{Fn: "CreateOrder", Arg: yearly("fab-trust-y3", true), Transient: buyer, Stamped: at, Endorsers: []string{"MerchantMSP", "CarrierMSP"}}
+	}
 	tests := []struct {
 		name    string
 		org     string
@@ -113,15 +127,17 @@ func testTrustModel(t *testing.T, home string, gw *testkit.Client) {
 		code    peer.TxValidationCode
 	}{
 		{name: "a merchant releases the escrow stamped eight days after delivery", org: "MerchantMSP", order: "fab-trust-delivered",
-			p:       testkit.Forged{Fn: "ReleaseEscrow", Arg: map[string]any{"orderId": "fab-trust-delivered"}, Stamped: now.Add(8 * 24 * time.Hour)},
-			refusal: "INVALID_ARGUMENT: timestamp: "},
-		{name: "a carrier's second delivery stamped eight days ago", org: "CarrierMSP", order: "fab-trust-delivered",
-			p:       testkit.Forged{Fn: "RecordCheckpoint", Arg: map[string]any{"orderId": "fab-trust-delivered", "code": "DELIVERED", "location": "Door"}, Stamped: now.Add(-8 * 24 * time.Hour)},
-			refusal: "INVALID_ARGUMENT: timestamp: "},
+			p: release(8 * 24 * time.Hour), refusal: peerRefusal},
+		{name: "a merchant releases the escrow stamped ten minutes ahead", org: "MerchantMSP", order: "fab-trust-delivered",
+			p: release(10 * time.Minute), refusal: chaincodeRefusal},
+		{name: "a carrier's delivery stamped eight days ago", org: "CarrierMSP", order: "fab-trust-delivered",
+			p: deliver(-8 * 24 * time.Hour), refusal: peerRefusal},
+		{name: "a carrier's delivery stamped ten minutes ago", org: "CarrierMSP", order: "fab-trust-delivered",
+			p: deliver(-10 * time.Minute), refusal: chaincodeRefusal},
 		{name: "a merchant creates an order stamped a year ahead to pass the yearly limit", org: "MerchantMSP",
-			p: testkit.Forged{Fn: "CreateOrder", Arg: yearly("fab-trust-y3", true), Transient: buyer, Stamped: now.AddDate(1, 0, 0),
-				Endorsers: []string{"MerchantMSP", "CarrierMSP"}},
-			refusal: "INVALID_ARGUMENT: timestamp: "},
+			p: create(now.AddDate(1, 0, 0)), refusal: peerRefusal},
+		{name: "a merchant creates an order stamped ten minutes ahead", org: "MerchantMSP",
+			p: create(now.Add(10 * time.Minute)), refusal: chaincodeRefusal},
 		{name: "an identity bound to another merchant cancels a paid order", org: "MerchantMSP", as: bound, order: "fab-trust-paid",
 			p:       testkit.Forged{Fn: "CancelOrder", Arg: map[string]any{"orderId": "fab-trust-paid"}, Stamped: now},
 			refusal: "FORBIDDEN: "},
