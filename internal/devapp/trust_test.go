@@ -2,6 +2,7 @@ package devapp_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -245,4 +246,45 @@ func TestEscrowNeedsTheBank(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPrivateWritesStayWithMembers checks, with RegulatorMSP a member of paymentPrivate, that
+// the gateway still has private writes endorsed by collection members the endorsement policy
+// names (so transient data reaches no other peer and the regulator's peer endorses nothing),
+// and that the regulator reads the payer's data but not the buyer's.
+func TestPrivateWritesStayWithMembers(t *testing.T) {
+	e := startEnv(t, "")
+	o := testkit.NewOrder("tp-1")
+	created := e.mustStatus(http.StatusCreated, merchant, http.MethodPost, "/api/v1/orders", o.CreateBody())
+	paid := e.mustStatus(http.StatusOK, bank, http.MethodPost, "/api/v1/orders/tp-1/payment", o.PaymentBody("pay-tp-1"))
+	tests := []struct {
+		name    string
+		tx      string
+		members []string
+	}{
+		{"order creation (orderPrivate)", created.Header.Get("X-Transaction-Id"), []string{merchant, carrier, customs}},
+		{"escrow payment (paymentPrivate)", paid.Header.Get("X-Transaction-Id"), []string{bank, customs}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := e.with(t)
+			st := v.mustStatus(http.StatusOK, customs, http.MethodGet, "/api/v1/transactions/"+tc.tx, nil).JSON(t)
+			block := v.mustStatus(http.StatusOK, customs, http.MethodGet, fmt.Sprintf("/api/v1/blocks/%.0f", st["blockNumber"]), nil).JSON(t)
+			var endorsers []any
+			for _, tx := range block["transactions"].([]any) {
+				if tx := tx.(map[string]any); tx["txId"] == tc.tx {
+					endorsers, _ = tx["endorsers"].([]any)
+				}
+			}
+			require.Len(t, endorsers, 2, "OutOf(2, ...) needs two")
+			for _, en := range endorsers {
+				require.Contains(t, tc.members, en.(map[string]any)["mspId"])
+			}
+		})
+	}
+	t.Run("the regulator reads the payer, not the buyer", func(t *testing.T) {
+		got := e.with(t).mustStatus(http.StatusOK, "RegulatorMSP", http.MethodGet, "/api/v1/orders/tp-1", nil).JSON(t)
+		require.Equal(t, o.PayerName, got["payment"].(map[string]any)["payerName"])
+		require.NotContains(t, got["buyer"], "name")
+	})
 }
