@@ -310,6 +310,21 @@ func (p *peerNode) info(tlsOn bool) PeerInfo {
 	}
 }
 
+// IssueClient issues a new client identity of the peer organisation mspID, signed by that
+// organisation's CA, carrying attrs as Fabric CA attributes (msp.Org.IssueClient): what an
+// enrolment with Fabric CA gives, for example a MerchantMSP identity bound to one merchant.
+func (n *Network) IssueClient(mspID, name string, attrs map[string]string) (*msp.Identity, error) {
+	org := n.crypto.Org(mspID)
+	if org == nil || org.Orderer {
+		return nil, fmt.Errorf("devnet: issue client: no peer organisation %q", mspID)
+	}
+	id, err := org.IssueClient(name, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("devnet: %w", err)
+	}
+	return id, nil
+}
+
 // Peer returns the description of mspID's peer.
 func (n *Network) Peer(mspID string) (PeerInfo, error) {
 	p, err := n.peer(mspID)
