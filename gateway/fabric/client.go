@@ -212,6 +212,7 @@ func (c *Client) Submit(ctx context.Context, caller gateway.Caller, inv gateway.
 func (c *Client) noteCommitted(inv gateway.Invocation, res *gateway.SubmitResult) {
 	if res != nil && res.Committed {
 		c.writes.note(inv.OrderID, res.BlockNumber)
+		c.writes.noteOwn(res.BlockNumber)
 	}
 }
 

@@ -75,11 +75,14 @@ const (
 )
 
 // required returns the height the peers need for inv (0 for none): the block of the order's
-// last known write and the caller's minimum block, committed.
+// last known write, or for a call about no order in particular (a list, a report) the block of
+// the client's newest committed write, and the caller's minimum block, committed.
 func (c *Client) required(inv gateway.Invocation) uint64 {
 	var h uint64
 	if w, ok := c.writes.last(inv.OrderID); ok {
 		h = w.block + 1
+	} else if b, ok := c.writes.latestOwn(); ok && inv.OrderID == "" {
+		h = b + 1
 	}
 	if inv.MinBlock > 0 {
 		h = max(h, inv.MinBlock+1)

@@ -232,6 +232,23 @@ func TestAwait(t *testing.T) {
 		require.NoError(t, c.await(context.Background(), "BankMSP", inv))
 		require.Equal(t, uint64(6), c.heights.snapshot()["BankMSP"])
 	})
+	t.Run("a call about no order waits for the client's newest own write", func(t *testing.T) {
+		c, _ := consistencyClient(Consistency{})
+		c.writes.noteOwn(8)
+		c.writes.noteOwn(4)
+		c.writes.note("o-1", 2)
+		c.heights.set("MerchantMSP", 9)
+		c.heights.set("BankMSP", 8)
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			c.heights.set("BankMSP", 9)
+		}()
+		report := gateway.Invocation{Transaction: "GetMerchantCredit"}
+		require.Equal(t, uint64(9), c.required(report))
+		require.Equal(t, uint64(3), c.required(inv), "a call about an order needs that order's last write only")
+		require.NoError(t, c.await(context.Background(), "BankMSP", report))
+		require.Equal(t, uint64(9), c.heights.snapshot()["BankMSP"])
+	})
 	t.Run("goes ahead when a peer stays behind", func(t *testing.T) {
 		c, _ := consistencyClient(Consistency{WaitTimeout: 20 * time.Millisecond})
 		c.writes.note("o-1", 5)

@@ -18,8 +18,11 @@ type orderWrite struct {
 // An entry matters only while some peer may not have committed its block yet, so entries are
 // dropped once they are older than retain.
 type orderWrites struct {
-	mu        sync.Mutex
-	byOrder   map[string]orderWrite
+	mu      sync.Mutex
+	byOrder map[string]orderWrite
+	// latest is the newest block one of the client's own writes committed in: calls about no
+	// order in particular (lists, reports) wait for it.
+	latest    uint64
 	retain    time.Duration
 	now       func() time.Time
 	lastPrune time.Time
@@ -44,6 +47,21 @@ func (w *orderWrites) note(orderID string, block uint64) {
 	if now.Sub(w.lastPrune) >= w.retain {
 		w.prune(now)
 	}
+}
+
+// noteOwn records that one of the client's own writes committed in block.
+func (w *orderWrites) noteOwn(block uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.latest = max(w.latest, block)
+}
+
+// latestOwn returns the newest block one of the client's own writes committed in, and whether
+// there was one.
+func (w *orderWrites) latestOwn() (uint64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.latest, w.latest > 0
 }
 
 // prune drops the entries older than retain.

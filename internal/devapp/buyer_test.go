@@ -123,7 +123,7 @@ func TestBuyerOverREST(t *testing.T) {
 		require.Equal(t, "ordered the wrong size", d["dispute"].(map[string]any)["reason"])
 
 		late := testkit.NewOrder("buyer-3")
-		shipBy := time.Now().Add(2 * time.Second)
+		shipBy := time.Now().Add(4 * time.Second)
 		r = e.mustStatus(http.StatusCreated, merchant, "POST", "/api/v1/orders",
 			keyedOrder(late.ID, buyer, nil, map[string]any{"shipBy": shipBy.UTC().Format(time.RFC3339Nano)})).JSON(t)
 		token, _ := r["trackingToken"].(string)
@@ -132,7 +132,9 @@ func TestBuyerOverREST(t *testing.T) {
 			st := testkit.Statement(late.ID, "CANCEL_LATE", e.version(token), testkit.Nonce(), time.Now().Add(time.Hour), "")
 			return e.call("", "POST", "/api/v1/track/"+token+"/statements", buyer.StatementBody(st))
 		}
-		if time.Now().Before(shipBy) {
+		// Only with a clear margin: on a loaded machine the statement may reach the chaincode
+		// a second or more after it was made.
+		if time.Until(shipBy) > 2*time.Second {
 			r := cancel()
 			require.Equal(t, http.StatusPreconditionFailed, r.Status, r.String())
 			require.Contains(t, string(r.Body), "no deadline")
