@@ -124,6 +124,11 @@ func TransactionArguments() map[string][]string {
 // left to unknownTransaction.
 func checkArguments(ctx contractapi.TransactionContextInterface) error {
 	ns, fn, params := splitFunction(ctx.GetStub())
+	return checkArgumentsOf(ctx, ns, fn, params)
+}
+
+// checkArgumentsOf is checkArguments on the invoked function as splitFunction returned it.
+func checkArgumentsOf(ctx contractapi.TransactionContextInterface, ns, fn string, params []string) error {
 	want, known := transactionArguments[fn]
 	if ns != ContractName {
 		known = false
@@ -376,7 +381,7 @@ func (s *requestSerializer) ToString(result reflect.Value, resultType reflect.Ty
 // damaged text (invalid UTF-8 or lone surrogates, which the JSON decoder turns into U+FFFD; see
 // checkText) in any string field.
 func decodeRequest(param string, v any) error {
-	dec := json.NewDecoder(bytes.NewReader([]byte(param)))
+	dec := json.NewDecoder(strings.NewReader(param))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError

@@ -81,7 +81,7 @@ func (c *Chaincode) invokeWrite(stub shim.ChaincodeStubInterface) (*peer.Respons
 	ctx := new(contractapi.TransactionContext)
 	ctx.SetStub(stub)
 	ctx.SetClientIdentity(ci)
-	if err := checkArguments(ctx); err != nil {
+	if err := checkArgumentsOf(ctx, ns, fn, params); err != nil {
 		return shim.Error(err.Error()), true
 	}
 	out, err := call(c.contract, ctx, params[0], c.cc.TransactionSerializer)
