@@ -253,7 +253,9 @@ const getMetadataFunction = "GetMetadata"
 
 // Chaincode is the xborder chaincode. It implements shim.Chaincode: serve it with shim.Start
 // (classic, peer-launched chaincode) or as the CC of a shim.ChaincodeServer (chaincode as a
-// service). Every call goes to contractapi's ContractChaincode serving the xborder contract.
+// service). Calls go to contractapi's ContractChaincode serving the xborder contract, except
+// write transactions called with their one argument, which Invoke runs itself exactly as
+// contractapi's router would (see invokeWrite).
 // contractapi renders the metadata once, inside contractapi.NewChaincode, with the
 // chaincode-level info left at "undefined"/"latest" (its Info field is read only there), so
 // Chaincode puts its own info (ChaincodeTitle, ChaincodeVersion) into the answer of
