@@ -71,7 +71,7 @@ var writeTransactions = map[string]writeCall{
 func (c *Chaincode) invokeWrite(stub shim.ChaincodeStubInterface) (*peer.Response, bool) {
 	ns, fn, params := splitFunction(stub)
 	call, ok := writeTransactions[fn]
-	if !ok || ns != ContractName || len(params) != 1 {
+	if !ok || ns != ContractName || len(params) != 1 || !c.contract.plainRouting() {
 		return nil, false
 	}
 	ci, ok := c.identities.get(stub)
@@ -89,4 +89,13 @@ func (c *Chaincode) invokeWrite(stub shim.ChaincodeStubInterface) (*peer.Respons
 		return shim.Error(err.Error()), true
 	}
 	return shim.Success([]byte(out)), true
+}
+
+// plainRouting reports whether the contract is routed as NewContract sets it up — BeforeTransaction
+// checkArguments, no AfterTransaction, contractapi's default transaction context — which is
+// what invokeWrite reproduces. A contract set up otherwise leaves every call to contractapi.
+func (c *Contract) plainRouting() bool {
+	before := reflect.ValueOf(c.BeforeTransaction)
+	return c.AfterTransaction == nil && c.TransactionContextHandler == nil &&
+		before.Kind() == reflect.Func && before.Pointer() == reflect.ValueOf(checkArguments).Pointer()
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/internal/shimtest"
@@ -73,6 +74,13 @@ func TestWriteTransactionsDirect(t *testing.T) {
 	e := rtNew(t)
 	cc, err := NewChaincode(WithMaxClockSkew(0))
 	require.NoError(t, err)
+	require.True(t, cc.contract.plainRouting(), "NewContract's routing is the one invokeWrite reproduces")
+	other := NewContract()
+	other.AfterTransaction = func(contractapi.TransactionContextInterface) error { return nil }
+	require.False(t, other.plainRouting(), "an AfterTransaction leaves writes to contractapi")
+	other = NewContract()
+	other.BeforeTransaction = func(contractapi.TransactionContextInterface) error { return nil }
+	require.False(t, other.plainRouting(), "another BeforeTransaction leaves writes to contractapi")
 	for _, c := range dispatchCalls() {
 		t.Run(c.name, func(t *testing.T) {
 			opts := e.opts(c.msp, c.transient)
