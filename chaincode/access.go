@@ -27,10 +27,11 @@ var Organisations = []string{MerchantMSP, BankMSP, CarrierMSP, CustomsMSP, Regul
 // AnchorDocument) is open to these.
 var writers = []string{MerchantMSP, BankMSP, CarrierMSP, CustomsMSP}
 
-// clientIdentity returns the transaction creator's identity. contractapi parses the creator's
-// certificate once per transaction and hands the result to the transaction context; only a
-// context built without it (or a creator contractapi could not parse) is parsed here, so that
-// the reason for the failure is reported.
+// clientIdentity returns the transaction creator's identity. The transaction context carries
+// it: contractapi parses the creator's certificate once per transaction, and Chaincode.Invoke's
+// direct writes take it from the chaincode's per-creator cache (identityCache). Only a context
+// built without it (or a creator contractapi could not parse) is parsed here, so that the
+// reason for the failure is reported.
 func clientIdentity(ctx contractapi.TransactionContextInterface) (cid.ClientIdentity, error) {
 	if ci := ctx.GetClientIdentity(); ci != nil {
 		return ci, nil

@@ -124,6 +124,11 @@ func TransactionArguments() map[string][]string {
 // left to unknownTransaction.
 func checkArguments(ctx contractapi.TransactionContextInterface) error {
 	ns, fn, params := splitFunction(ctx.GetStub())
+	return checkArgumentsOf(ctx, ns, fn, params)
+}
+
+// checkArgumentsOf is checkArguments on the invoked function as splitFunction returned it.
+func checkArgumentsOf(ctx contractapi.TransactionContextInterface, ns, fn string, params []string) error {
 	want, known := transactionArguments[fn]
 	if ns != ContractName {
 		known = false
@@ -248,19 +253,24 @@ const getMetadataFunction = "GetMetadata"
 
 // Chaincode is the xborder chaincode. It implements shim.Chaincode: serve it with shim.Start
 // (classic, peer-launched chaincode) or as the CC of a shim.ChaincodeServer (chaincode as a
-// service). Every call goes to contractapi's ContractChaincode serving the xborder contract.
+// service). Calls go to contractapi's ContractChaincode serving the xborder contract, except
+// write transactions called with their one argument, which Invoke runs itself exactly as
+// contractapi's router would (see invokeWrite).
 // contractapi renders the metadata once, inside contractapi.NewChaincode, with the
 // chaincode-level info left at "undefined"/"latest" (its Info field is read only there), so
 // Chaincode puts its own info (ChaincodeTitle, ChaincodeVersion) into the answer of
 // org.hyperledger.fabric:GetMetadata.
 type Chaincode struct {
-	cc *contractapi.ContractChaincode
+	cc         *contractapi.ContractChaincode
+	contract   *Contract
+	identities identityCache
 }
 
 // NewChaincode builds the chaincode that serves the xborder contract, configured with opts (see
 // NewContract).
 func NewChaincode(opts ...Option) (*Chaincode, error) {
-	cc, err := contractapi.NewChaincode(NewContract(opts...))
+	contract := NewContract(opts...)
+	cc, err := contractapi.NewChaincode(contract)
 	if err != nil {
 		return nil, fmt.Errorf("create xborder chaincode: %w", err)
 	}
@@ -268,7 +278,7 @@ func NewChaincode(opts ...Option) (*Chaincode, error) {
 	// Invoke puts the same info into GetMetadata's answer.
 	cc.Info = chaincodeInfo()
 	cc.TransactionSerializer = &requestSerializer{}
-	return &Chaincode{cc: cc}, nil
+	return &Chaincode{cc: cc, contract: contract}, nil
 }
 
 // Init is called when the chaincode is instantiated or upgraded (Fabric 1.x lifecycle, or an
@@ -280,9 +290,13 @@ func (c *Chaincode) Init(stub shim.ChaincodeStubInterface) *peer.Response {
 // Invoke runs one transaction. org.hyperledger.fabric:GetMetadata returns contractapi's
 // metadata with the chaincode info (ChaincodeTitle, ChaincodeVersion) as its info. A call of a
 // transaction that gained trailing arguments, made with its former number of arguments, gets
-// the new ones as "" (see legacyArgumentCounts).
+// the new ones as "" (see legacyArgumentCounts). Write transactions called with their one
+// argument skip contractapi's router and answer exactly as it would (see invokeWrite).
 func (c *Chaincode) Invoke(stub shim.ChaincodeStubInterface) *peer.Response {
 	stub = withLegacyArguments(stub)
+	if resp, ok := c.invokeWrite(stub); ok {
+		return resp
+	}
 	resp := c.cc.Invoke(stub)
 	if ns, fn, _ := splitFunction(stub); ns != contractapi.SystemContractName || fn != getMetadataFunction || resp.GetStatus() != shim.OK {
 		return resp
@@ -369,7 +383,7 @@ func (s *requestSerializer) ToString(result reflect.Value, resultType reflect.Ty
 // damaged text (invalid UTF-8 or lone surrogates, which the JSON decoder turns into U+FFFD; see
 // checkText) in any string field.
 func decodeRequest(param string, v any) error {
-	dec := json.NewDecoder(bytes.NewReader([]byte(param)))
+	dec := json.NewDecoder(strings.NewReader(param))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError

@@ -3,6 +3,7 @@ package chaincode
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -43,11 +44,49 @@ var indexValue = []byte{0x00}
 // compositeKey builds a composite key of objectType and attrs (INTERNAL on a malformed
 // attribute; callers validate IDs first). Every package key is built with it.
 func compositeKey(ctx contractapi.TransactionContextInterface, objectType string, attrs ...string) (string, error) {
+	if k, ok := buildCompositeKey(objectType, attrs); ok {
+		return k, nil
+	}
 	k, err := ctx.GetStub().CreateCompositeKey(objectType, attrs)
 	if err != nil {
 		return "", errInternal("create "+objectType+" key", err)
 	}
 	return k, nil
+}
+
+// compositeKeySeparator starts a composite key and ends each of its parts (U+0000).
+const compositeKeySeparator = "\x00"
+
+// buildCompositeKey builds the composite key the shim's CreateCompositeKey builds — U+0000, then
+// the object type and each attribute, each followed by U+0000 — in one allocation, when every
+// part is one the shim accepts (valid UTF-8 holding neither U+0000 nor U+10FFFF). It reports
+// false otherwise, and compositeKey lets the stub refuse the part with its own error.
+func buildCompositeKey(objectType string, attrs []string) (string, bool) {
+	n := len(compositeKeySeparator) + len(objectType) + len(compositeKeySeparator)
+	if !compositeKeyPart(objectType) {
+		return "", false
+	}
+	for _, a := range attrs {
+		if !compositeKeyPart(a) {
+			return "", false
+		}
+		n += len(a) + len(compositeKeySeparator)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(compositeKeySeparator)
+	b.WriteString(objectType)
+	b.WriteString(compositeKeySeparator)
+	for _, a := range attrs {
+		b.WriteString(a)
+		b.WriteString(compositeKeySeparator)
+	}
+	return b.String(), true
+}
+
+// compositeKeyPart reports whether the shim accepts s as a part of a composite key.
+func compositeKeyPart(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 && !strings.ContainsRune(s, utf8.MaxRune)
 }
 
 // orderKey returns the key of an order record.

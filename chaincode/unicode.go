@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -28,7 +29,71 @@ func checkText(field, v string) error {
 // struct fields named by their JSON names, slice elements as name[i], map keys and values as
 // name.key; field prefixes the names ("" at the top level).
 func checkStrings(prefix string, v any) error {
-	return checkValue(prefix, reflect.ValueOf(v))
+	rv := reflect.ValueOf(v)
+	if textClean(rv) {
+		return nil
+	}
+	return checkValue(prefix, rv)
+}
+
+// textClean reports whether every string in v passes checkText. It walks v as checkValue does
+// without building field names, so that a valid request (nearly all of them) costs no
+// allocations; checkValue then names the refused field of the others.
+func textClean(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil() || textClean(v.Elem())
+	case reflect.String:
+		s := v.String()
+		return utf8.ValidString(s) && !strings.ContainsRune(s, utf8.RuneError)
+	case reflect.Struct:
+		for _, i := range checkedFields(v.Type()) {
+			if !textClean(v.Field(i)) {
+				return false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if !textClean(v.Index(i)) {
+				return false
+			}
+		}
+	case reflect.Map:
+		return mapTextClean(v)
+	}
+	return true
+}
+
+// mapTextClean is textClean on a map: its string keys and its values.
+func mapTextClean(v reflect.Value) bool {
+	iter := v.MapRange()
+	for iter.Next() {
+		if k := iter.Key(); k.Kind() == reflect.String && !textClean(k) || !textClean(iter.Value()) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkedFieldsByType caches checkedFields per struct type (reflect.Type → []int).
+var checkedFieldsByType sync.Map
+
+// checkedFields returns the indexes of the fields of struct type t that checkStruct checks:
+// the exported fields not tagged json:"-".
+func checkedFields(t reflect.Type) []int {
+	if cached, ok := checkedFieldsByType.Load(t); ok {
+		fields, _ := cached.([]int)
+		return fields
+	}
+	var fields []int
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && name != "-" {
+			fields = append(fields, i)
+		}
+	}
+	checkedFieldsByType.Store(t, fields)
+	return fields
 }
 
 // checkValue is checkStrings on a reflected value.
