@@ -179,6 +179,11 @@ func TestCrashRecovery(t *testing.T) {
 	bin := buildBinary(t, "cmd/xborder")
 	dataDir := t.TempDir()
 	out := &testkit.SyncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("xborder dev's log (tail):\n%s", tail(out.String(), 12000))
+		}
+	})
 	rng := rand.New(rand.NewPCG(*relSeed, 0xC7A54))
 	rounds := crashRoundCount()
 
