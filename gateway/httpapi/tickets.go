@@ -113,7 +113,7 @@ func (s *Server) authenticate(c *gin.Context) (gateway.Caller, error) {
 	if tok := c.Query("ticket"); header == "" && tok != "" && acceptsTicket(opOf(c)) {
 		return s.tickets.Redeem(tok)
 	}
-	caller, err := s.auth.Authenticate(header)
+	caller, err := s.auth.Authenticate(c.Request.Context(), header)
 	if err != nil && header == "" && c.Query("ticket") != "" {
 		return caller, gateway.Errorf(gateway.CodeUnauthenticated, "stream tickets are accepted by GET /api/v1/events only")
 	}
