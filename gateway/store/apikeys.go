@@ -179,6 +179,7 @@ func walletAAD(id string) []byte { return []byte("wallet/" + id) }
 // PutWalletIdentity stores (or replaces) an identity; its private key is sealed with the
 // store's keyring when it has one.
 func (s *Store) PutWalletIdentity(id gateway.WalletIdentity) error {
+	// #nosec G117 -- the secrets are sealed with the keyring just below when the store has one
 	secrets, err := json.Marshal(walletSecrets{PrivateKeyPEM: id.PrivateKeyPEM, Secret: id.Secret})
 	if err != nil {
 		return fmt.Errorf("encode wallet identity: %w", err)
