@@ -111,6 +111,9 @@ func New(url, registrarID, registrarSecret string, opts ...Option) *Client {
 	return c
 }
 
+// URL returns the CA's base URL.
+func (c *Client) URL() string { return c.url }
+
 // Enroll enrols id with its secret: it makes a P-256 key, sends a certificate signing request
 // and returns the certificate the CA issues, carrying the identity's ecert attributes.
 func (c *Client) Enroll(ctx context.Context, id, secret string) (*Enrollment, error) {
