@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +79,10 @@ type KeyService interface {
 	// Authenticate returns the caller of a managed key (UNAUTHENTICATED when the key is
 	// unknown or revoked) and records its use.
 	Authenticate(ctx context.Context, key string) (Caller, error)
+	// CheckKey returns UNAUTHENTICATED when keyID names a managed key that was revoked (nil
+	// for active keys and for keys it does not manage): for what outlives one request (event
+	// streams, stream tickets).
+	CheckKey(ctx context.Context, keyID string) error
 	// RotateIdentity enrols a fresh certificate and private key for a key's own identity; the
 	// key itself does not change and requests in flight finish with the old identity.
 	RotateIdentity(ctx context.Context, caller Caller, id string) (APIKey, error)
@@ -156,6 +161,21 @@ func validMerchantID(s string) bool {
 // to no merchant.
 func (c Caller) ActsFor(merchantID string) bool {
 	return len(c.Merchants) == 0 || slices.Contains(c.Merchants, merchantID)
+}
+
+// SeesEvent reports whether the caller may see ev: always when the caller is bound to no
+// merchant; otherwise only events whose payload names one of its merchants ("merchantId").
+func (c Caller) SeesEvent(ev Event) bool {
+	if len(c.Merchants) == 0 {
+		return true
+	}
+	var p struct {
+		MerchantID string `json:"merchantId"`
+	}
+	if json.Unmarshal(ev.Payload, &p) != nil || p.MerchantID == "" {
+		return false
+	}
+	return slices.Contains(c.Merchants, p.MerchantID)
 }
 
 // MerchantForbidden is the error of a caller bound to merchants acting for another one, naming

@@ -119,6 +119,20 @@ func (m *Manager) Authenticate(_ context.Context, key string) (gateway.Caller, e
 	return k.Caller(), nil
 }
 
+// CheckKey implements gateway.KeyService.
+func (m *Manager) CheckKey(_ context.Context, keyID string) error {
+	k, err := m.store.APIKey(keyID)
+	switch {
+	case gateway.ErrorCode(err) == gateway.CodeNotFound:
+		return nil
+	case err != nil:
+		return &gateway.Error{Code: gateway.CodeInternal, Message: "cannot read the API keys", Err: err}
+	case k.Revoked():
+		return gateway.Errorf(gateway.CodeUnauthenticated, "this API key was revoked")
+	}
+	return nil
+}
+
 // touch records a key's use, at most once every touchEvery.
 func (m *Manager) touch(id string) {
 	now := m.now()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -52,12 +53,23 @@ func TestManagedKeyBoundToMerchant(t *testing.T) {
 	require.Equal(t, k.ID, k.Identity)
 	require.NotEmpty(t, k.IdentitySerial)
 	keyed := testkit.NewClient(e.app.URL, map[string]string{"A": k.Key}, testkit.WithCheck(e.check))
+	// From the start of the log: the bound key's stream carries its merchant's events only.
+	stream := keyed.MustOpenEvents(t, "A", "?after=0-0", "")
 
 	orderA := testkit.NewOrder("ord-keys-a")
 	orderA.MerchantID = "shop-a"
 	keyed.Must(t, http.StatusCreated, "A", http.MethodPost, "/api/v1/orders", orderA.CreateBody())
 	r := keyed.Must(t, http.StatusOK, "A", http.MethodGet, "/api/v1/orders/ord-keys-a", nil)
 	require.Contains(t, string(r.Body), orderA.BuyerName, "the bound key reads its merchant's private data")
+
+	t.Run("events of its merchant only", func(t *testing.T) {
+		ev := stream.Next(t)
+		require.Equal(t, "ord-keys-a", ev.OrderID(), "the event of merchant-1's order ord-keys-b is not sent")
+		r := keyed.Must(t, http.StatusForbidden, "A", http.MethodPost, "/api/v1/subscriptions",
+			map[string]any{"url": "http://127.0.0.1:9/hooks", "filter": map[string]any{"merchantId": "merchant-1"}})
+		_, field := problemOf(t, r)
+		require.Equal(t, "filter.merchantId", field)
+	})
 
 	t.Run("gateway refuses another merchant", func(t *testing.T) {
 		other := testkit.NewOrder("ord-keys-c") // merchant-1
@@ -126,5 +138,12 @@ func TestManagedKeyBoundToMerchant(t *testing.T) {
 		e.mustStatus(http.StatusOK, merchant, http.MethodPost, "/api/v1/admin/keys/"+k.ID+"/revoke", nil)
 		r := keyed.Must(t, http.StatusUnauthorized, "A", http.MethodGet, "/api/v1/orders/ord-keys-a", nil)
 		require.Contains(t, string(r.Body), "revoked")
+		// The open stream ends at its next wake-up: the next event of the log.
+		e.mustStatus(http.StatusCreated, merchant, http.MethodPost, "/api/v1/orders", testkit.NewOrder("ord-keys-f").CreateBody())
+		select {
+		case <-stream.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the revoked key's event stream is still open")
+		}
 	})
 }
