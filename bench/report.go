@@ -146,6 +146,7 @@ func WriteMarkdown(w io.Writer, rep *Report, chartDir string) error {
 	m.retries(rep)
 	m.comparisons(rep)
 	m.memory(rep)
+	m.cpu(rep)
 	if chartDir != "" {
 		m.p("Latency over time:\n\n")
 		for _, r := range rep.Results {
@@ -261,6 +262,20 @@ func (m markdown) memory(rep *Report) {
 		mem := r.Memory
 		m.p("| %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d |\n", mdCell(r.Label), r.Prepare.Seconds(), mem.HeapAllocMiB, mem.SysMiB,
 			mem.RSSMiB, mem.RSSAnonMiB, mem.RSSFileMiB, mem.PeakRSSMiB, mem.NumGC)
+	}
+	m.p("\n")
+}
+
+// cpu writes the processor time of each round's measured phase.
+func (m markdown) cpu(rep *Report) {
+	m.p("CPU during each round (machine: every process, from /proc/stat; process: this one, user + system):\n\n")
+	m.p("| round | machine busy | busy cores | process CPU s | process cores |\n|---|--:|--:|--:|--:|\n")
+	for _, r := range rep.Results {
+		cores := 0.0
+		if d := r.Stats.Elapsed.Seconds(); d > 0 {
+			cores = r.CPU.ProcessSeconds / d
+		}
+		m.p("| %s | %.0f %% | %.2f | %.1f | %.2f |\n", mdCell(r.Label), 100*r.CPU.MachineBusy, r.CPU.MachineCores, r.CPU.ProcessSeconds, cores)
 	}
 	m.p("\n")
 }

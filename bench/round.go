@@ -61,6 +61,8 @@ type Result struct {
 	Buckets []Bucket `json:"buckets"`
 	// Memory is sampled right after the round.
 	Memory Memory `json:"memory"`
+	// CPU is the processor time the measured phase used.
+	CPU CPU `json:"cpu"`
 	// Retries are the operations sent again during the round, by reason, as the driver (or the
 	// gateway behind it) counts them; nil when it does not count them.
 	Retries map[string]int64 `json:"retries,omitempty"`
@@ -130,6 +132,7 @@ func Run(ctx context.Context, r Round) (*Result, error) {
 	if r.Progress != nil {
 		stopProgress = startProgress(r, &run.pr)
 	}
+	cpuBefore := readCPU()
 	run.start = time.Now()
 	res.Started = run.start
 	if r.Rate > 0 {
@@ -137,6 +140,7 @@ func Run(ctx context.Context, r Round) (*Result, error) {
 	} else {
 		run.closedLoop(ctx)
 	}
+	res.CPU = cpuSince(cpuBefore, readCPU())
 	stopProgress()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("round %s: %w", r.Label, err)

@@ -618,26 +618,15 @@ func ReleaseComplianceUsage(ctx contractapi.TransactionContextInterface, buyerID
 
 // buyerYearlyUsage sums the buyer's recorded order totals for one year and currency.
 func buyerYearlyUsage(ctx contractapi.TransactionContextInterface, buyerID string, year int, currency string) (int64, error) {
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objComplianceUsage, []string{buyerID, strconv.Itoa(year), currency})
-	if err != nil {
-		return 0, errInternal("query compliance usage", err)
-	}
-	defer it.Close()
 	var used int64
-	for it.HasNext() {
-		kv, err := it.Next()
-		if err != nil {
-			return 0, errInternal("iterate compliance usage", err)
-		}
-		var u ComplianceUsage
-		if err := json.Unmarshal(kv.GetValue(), &u); err != nil {
-			return 0, errInternal("decode compliance usage", err)
-		}
+	err := scanRecords(ctx, "compliance usage", objComplianceUsage, []string{buyerID, strconv.Itoa(year), currency}, func(u *ComplianceUsage) error {
+		var err error
 		if used, err = AddAmounts("total", used, u.Total); err != nil {
-			return 0, errInternal("sum compliance usage", err)
+			return errInternal("sum compliance usage", err)
 		}
-	}
-	return used, nil
+		return nil
+	})
+	return used, err
 }
 
 // checkYearlyLimit rejects the order when the buyer's usage of the year plus the order total

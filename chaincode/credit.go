@@ -1,7 +1,6 @@
 package chaincode
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -403,24 +402,10 @@ func (c *Contract) GetMerchantCredit(ctx contractapi.TransactionContextInterface
 // the range read is re-validated at commit, so a settlement of the same merchant committed in
 // between invalidates the creation (PHANTOM_READ_CONFLICT), which a retry passes.
 func merchantCredit(ctx contractapi.TransactionContextInterface, merchantID string) (*MerchantCredit, error) {
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objOutcome, []string{merchantID})
-	if err != nil {
-		return nil, errInternal("query outcomes", err)
-	}
-	defer it.Close()
 	agg := &creditAggregate{report: MerchantCredit{MerchantID: merchantID}, volumes: map[string]*CurrencyVolume{}}
-	for it.HasNext() {
-		kv, err := it.Next()
-		if err != nil {
-			return nil, errInternal("iterate outcomes", err)
-		}
-		var r OutcomeRecord
-		if err := json.Unmarshal(kv.GetValue(), &r); err != nil {
-			return nil, errInternal("decode outcome", err)
-		}
-		if err := agg.add(r); err != nil {
-			return nil, err
-		}
+	err := scanRecords(ctx, "outcomes", objOutcome, []string{merchantID}, func(r *OutcomeRecord) error { return agg.add(*r) })
+	if err != nil {
+		return nil, err
 	}
 	return agg.finish(), nil
 }
@@ -476,37 +461,21 @@ func (c *Contract) GetSettlementReport(ctx contractapi.TransactionContextInterfa
 // addSettlementMonth adds the settlement entries of one month finalised within period and
 // whose currency matches (all when currency is "") to totals.
 func addSettlementMonth(ctx contractapi.TransactionContextInterface, merchantID, currency, month string, period *timePeriod, totals map[string]*SettlementTotals) error {
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objSettlement, []string{merchantID, month})
-	if err != nil {
-		return errInternal("query settlements", err)
-	}
-	defer it.Close()
-	for it.HasNext() {
-		kv, err := it.Next()
-		if err != nil {
-			return errInternal("iterate settlements", err)
-		}
-		var e SettlementEntry
-		if err := json.Unmarshal(kv.GetValue(), &e); err != nil {
-			return errInternal("decode settlement entry", err)
-		}
+	return scanRecords(ctx, "settlements", objSettlement, []string{merchantID, month}, func(e *SettlementEntry) error {
 		at, err := e.finalizedAt()
 		if err != nil {
 			return err
 		}
 		if !period.contains(at) || (currency != "" && e.Currency != currency) {
-			continue
+			return nil
 		}
 		t, ok := totals[e.Currency]
 		if !ok {
 			t = &SettlementTotals{Currency: e.Currency}
 			totals[e.Currency] = t
 		}
-		if err := t.add(e); err != nil {
-			return err
-		}
-	}
-	return nil
+		return t.add(*e)
+	})
 }
 
 // finalizedAt returns when the entry's order was finalised: its finalizedAt, or for entries

@@ -1,7 +1,6 @@
 package chaincode
 
 import (
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -145,32 +144,16 @@ func newExposureAggregate() *exposureAggregate {
 
 // addMonth adds the bank's entries of one month that lie in period.
 func (a *exposureAggregate) addMonth(ctx contractapi.TransactionContextInterface, bankID, month string, period *timePeriod) error {
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objFXExposure, []string{bankID, month})
-	if err != nil {
-		return errInternal("query FX exposure", err)
-	}
-	defer it.Close()
-	for it.HasNext() {
-		kv, err := it.Next()
-		if err != nil {
-			return errInternal("iterate FX exposure", err)
-		}
-		var e FXExposureEntry
-		if err := json.Unmarshal(kv.GetValue(), &e); err != nil {
-			return errInternal("decode FX exposure entry", err)
-		}
+	return scanRecords(ctx, "FX exposure", objFXExposure, []string{bankID, month}, func(e *FXExposureEntry) error {
 		at, err := time.Parse(timeLayout, e.PaidAt)
 		if err != nil {
 			return errInternal("parse FX exposure paidAt", err)
 		}
 		if !period.contains(at) {
-			continue
+			return nil
 		}
-		if err := a.add(e); err != nil {
-			return err
-		}
-	}
-	return nil
+		return a.add(*e)
+	})
 }
 
 // add counts one entry.

@@ -19,7 +19,7 @@ const (
 // GetOrder returns an order (any member organisation). Members of orderPrivate (Merchant,
 // Carrier, Customs) also get buyer.name, buyer.address and buyer.phone — a MerchantMSP identity
 // bound to merchants by MerchantAttribute only for those merchants' orders; members of
-// paymentPrivate (Bank, Customs) also get payment.payerName and payment.payerAccount. Private
+// paymentPrivate (Bank, Customs, Regulator) also get payment.payerName and payment.payerAccount. Private
 // data is never read for a caller not entitled to it.
 func (c *Contract) GetOrder(ctx contractapi.TransactionContextInterface, orderID string) (*Order, error) {
 	msp, err := requireOrg(ctx, "GetOrder", Organisations...)

@@ -27,6 +27,7 @@ func TestPrivateDataAccess(t *testing.T) {
 		{chaincode.BankMSP, false, true},
 		{chaincode.CarrierMSP, true, false},
 		{chaincode.CustomsMSP, true, true},
+		{chaincode.RegulatorMSP, false, true}, // payment data for AML/FX supervision, not the buyer's address
 	}
 	for _, c := range cases {
 		t.Run(c.msp, func(t *testing.T) {
@@ -144,7 +145,7 @@ func TestCollectionsConfig(t *testing.T) {
 	defs, members := lcCollections(t)
 	require.Len(t, defs, 2)
 	require.Equal(t, []string{chaincode.MerchantMSP, chaincode.CarrierMSP, chaincode.CustomsMSP}, members[chaincode.CollectionOrderPrivate])
-	require.Equal(t, []string{chaincode.BankMSP, chaincode.CustomsMSP}, members[chaincode.CollectionPaymentPrivate])
+	require.Equal(t, []string{chaincode.BankMSP, chaincode.CustomsMSP, chaincode.RegulatorMSP}, members[chaincode.CollectionPaymentPrivate])
 	require.Equal(t, chaincode.CollectionMembers(), members)
 	for _, d := range defs {
 		require.Equal(t, 0, d.RequiredPeerCount, d.Name)

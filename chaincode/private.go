@@ -16,7 +16,7 @@ import (
 // Private data collections (collections_config.json).
 const (
 	CollectionOrderPrivate   = "orderPrivate"   // buyer name, address, phone; consignee records
-	CollectionPaymentPrivate = "paymentPrivate" // payer name and account
+	CollectionPaymentPrivate = "paymentPrivate" // payer name and account (Bank, Customs, Regulator)
 )
 
 // CollectionsConfigJSON is collections_config.json: the private data collection definitions in
@@ -44,7 +44,7 @@ const (
 // collections_config.json).
 var collectionMembers = map[string][]string{
 	CollectionOrderPrivate:   {MerchantMSP, CarrierMSP, CustomsMSP},
-	CollectionPaymentPrivate: {BankMSP, CustomsMSP},
+	CollectionPaymentPrivate: {BankMSP, CustomsMSP, RegulatorMSP},
 }
 
 // CollectionMembers returns the member organisations of each private data collection, as the

@@ -52,7 +52,7 @@ type privateJWK struct {
 func runBuyerKeygen(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("buyer keygen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("out", "buyer-key.json", "file for the private key (a JWK; keep it secret)")
+	out := fs.String("out", "buyer-key.json", "`FILE` for the private key (a JWK; keep it secret)")
 	if err := fs.Parse(args); err != nil {
 		return usageErr(err)
 	}
@@ -133,13 +133,13 @@ func readPrivateJWK(path string) (*ecdsa.PrivateKey, error) {
 func runBuyerSign(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("buyer sign", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	keyFile := fs.String("key", "buyer-key.json", "the buyer's private key (from keygen)")
-	order := fs.String("order", "", "the order ID")
-	action := fs.String("action", chaincode.StatementConfirmReceipt, "CONFIRM_RECEIPT, OPEN_DISPUTE or CANCEL_LATE")
-	version := fs.Int64("version", 0, "the order's current version (GET /api/v1/track/{token} shows it)")
-	reason := fs.String("reason", "", "the reason (required for OPEN_DISPUTE)")
-	expires := fs.Duration("expires", time.Hour, "how long the statement stays valid (at most 168h)")
-	nonce := fs.String("nonce", "", "the statement's nonce (default: 16 random bytes, base64url)")
+	keyFile := fs.String("key", "buyer-key.json", "`FILE` of the buyer's private key (from keygen)")
+	order := fs.String("order", "", "the order `ID`")
+	action := fs.String("action", chaincode.StatementConfirmReceipt, "`ACTION`: CONFIRM_RECEIPT, OPEN_DISPUTE or CANCEL_LATE")
+	version := fs.Int64("version", 0, "the order's current `VERSION` (GET /api/v1/track/{token} shows it)")
+	reason := fs.String("reason", "", "the `REASON` (required for OPEN_DISPUTE)")
+	expires := fs.Duration("expires", time.Hour, "how long (`DURATION`) the statement stays valid (at most 168h)")
+	nonce := fs.String("nonce", "", "the statement's `NONCE` (default: 16 random bytes, base64url)")
 	if err := fs.Parse(args); err != nil {
 		return usageErr(err)
 	}

@@ -21,16 +21,13 @@ func init() {
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", "./xborder-data", "data directory (devnet, gateway store and dev-credentials.json; reused across restarts)")
-	httpAddr := fs.String("http", "127.0.0.1:8080", "REST listen address")
-	peerPort := fs.Int("peer-port", 0, "port of the first devnet peer; peer i listens on port+i (0 = free ports)")
-	cors := fs.String("cors-origins", "", "comma-separated browser origins allowed to call the API")
+	data := fs.String("data", "./xborder-data", "data directory `DIR` (devnet, gateway store and dev-credentials.json; reused across restarts)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "REST listen address `HOST:PORT` (port 0: a free port)")
+	peerPort := fs.Int("peer-port", 0, "`PORT` of the first devnet peer; peer i listens on port+i (0 = free ports)")
+	cors := fs.String("cors-origins", "", "`ORIGINS` (comma-separated) of browsers allowed to call the API")
 	verbose := fs.Bool("v", false, "log debug messages")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
 	}
 	logger := textLogger(stderr, *verbose)
 	var origins []string

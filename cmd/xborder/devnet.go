@@ -30,31 +30,25 @@ type connectionInfo struct {
 func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("devnet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", "./xborder-data", "data directory (crypto material and ledger; reused across restarts)")
-	ccAddress := fs.String("chaincode-address", "", "host:port of a chaincode-as-a-service server to attach (default: the xborder chaincode, served in-process)")
-	ccName := fs.String("chaincode", devapp.ChaincodeName, "chaincode name")
-	ccVersion := fs.String("chaincode-version", "1.0", "chaincode definition version")
-	ccPolicy := fs.String("endorsement-policy", "", "chaincode endorsement policy, e.g. \"OR('BankMSP.peer','MerchantMSP.peer')\" (default: that of `xborder dev` for the in-process xborder chaincode, else MAJORITY of the organisations)")
-	collections := fs.String("collections", "", "path of the chaincode's collections_config.json (default: the xborder chaincode's for the in-process chaincode)")
-	listen := fs.String("listen", devnet.DefaultListenHost, "host the peers listen on")
-	port := fs.Int("port", 7051, "port of the first peer; peer i listens on port+i (0 = free ports)")
-	channel := fs.String("channel", devnet.DefaultChannel, "channel name")
+	data := fs.String("data", "./xborder-data", "data directory `DIR` (crypto material and ledger; reused across restarts)")
+	ccAddress := fs.String("chaincode-address", "", "`HOST:PORT` of a chaincode-as-a-service server to attach (default: the xborder chaincode, served in-process)")
+	ccName := fs.String("chaincode", devapp.ChaincodeName, "chaincode `NAME`")
+	ccVersion := fs.String("chaincode-version", "1.0", "chaincode definition `VERSION`")
+	ccPolicy := fs.String("endorsement-policy", "", "chaincode endorsement `POLICY`, e.g. \"OR('BankMSP.peer','MerchantMSP.peer')\" (default: that of xborder dev for the in-process xborder chaincode, else MAJORITY of the organisations)")
+	collections := fs.String("collections", "", "`FILE`: the chaincode's collections_config.json (default: the xborder chaincode's for the in-process chaincode)")
+	listen := fs.String("listen", devnet.DefaultListenHost, "`HOST` the peers listen on")
+	port := fs.Int("port", 7051, "`PORT` of the first peer; peer i listens on port+i (0 = free ports)")
+	channel := fs.String("channel", devnet.DefaultChannel, "channel `NAME`")
 	plaintext := fs.Bool("plaintext", false, "serve without TLS")
-	batchTimeout := fs.Duration("batch-timeout", devnet.DefaultBatchTimeout, "orderer batch timeout")
-	maxBatch := fs.Int("max-batch", devnet.DefaultMaxBatch, "maximum transactions per block")
+	batchTimeout := fs.Duration("batch-timeout", devnet.DefaultBatchTimeout, "orderer batch `TIMEOUT`")
+	maxBatch := fs.Int("max-batch", devnet.DefaultMaxBatch, "maximum transactions per block (`N`)")
 	cutWhenIdle := fs.Bool("cut-when-idle", true, "cut a block at once for a transaction that finds the orderer idle (false: always wait for --batch-timeout, as Fabric does)")
-	attachTimeout := fs.Duration("attach-timeout", 30*time.Second, "how long to wait for the chaincode server at start")
+	attachTimeout := fs.Duration("attach-timeout", 30*time.Second, "how long (`DURATION`) to wait for the chaincode server at start")
 	delays := commitDelays{}
-	fs.Var(delays, "commit-delay", "per-organisation peer commit delay, e.g. MerchantMSP=300ms,BankMSP=0: each block is committed by that organisation's peer this long after it was ordered, so its reads lag behind (default: no delay)")
+	fs.Var(delays, "commit-delay", "per-organisation peer commit delay, `MSPID=DURATION,...`, e.g. MerchantMSP=300ms,BankMSP=0: each block is committed by that organisation's peer this long after it was ordered, so its reads lag behind (default: no delay)")
 	verbose := fs.Bool("v", false, "log debug messages")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	logger := textLogger(stderr, *verbose)
 

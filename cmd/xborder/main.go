@@ -8,7 +8,9 @@
 //
 // Subcommands register themselves in commands (one file each).
 //
-// Run "xborder <subcommand> -h" for the flags of a subcommand.
+// Run "xborder <subcommand> -h" for the flags of a subcommand, "xborder version" (or
+// --version) for the build. The exit code is 0 on success, 2 for a usage error (a bad flag, an
+// unknown subcommand, a missing or unexpected argument) and 1 for a failure at run time.
 package main
 
 import (
@@ -44,6 +46,9 @@ func main() {
 
 // run dispatches args to a subcommand and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -57,19 +62,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "xborder %s: %v\n", args[0], err)
-			return 2
-		}
-		fmt.Fprintf(stderr, "xborder %s: %v\n", args[0], err)
-		return 1
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	return 0
+	fmt.Fprintf(stderr, "xborder %s: %v\n", args[0], err)
+	return exitCode(err)
+}
+
+// exitCode is the exit code of a subcommand's error: 2 for a usage error (a bad flag, an
+// unknown subcommand, a missing or unexpected argument), 1 for a failure at run time.
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// parseFlags parses args with fs and accepts no positional arguments: a bad flag or an
+// argument is a usageError; -h returns flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	return nil
 }
 
 // usageError marks an error in the command line (exit code 2).
@@ -91,7 +114,7 @@ func textLogger(w io.Writer, verbose bool) *slog.Logger {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: xborder <subcommand> [flags]")
+	fmt.Fprintln(w, "Usage: xborder <subcommand> [flags]    (xborder --version: the build)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Subcommands:")
 	names := make([]string, 0, len(commands))

@@ -52,10 +52,10 @@ type apiFlags struct {
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.api, "api", envOr("XBORDER_API_URL", "http://127.0.0.1:8080"), "the gateway's base URL ($XBORDER_API_URL)")
-	fs.StringVar(&a.key, "key", "", "API key (default $XBORDER_API_KEY)")
-	fs.StringVar(&a.org, "org", "", "with no key: the organisation whose dev key to read from --data")
-	fs.StringVar(&a.data, "data", "./xborder-data", "data directory of `xborder dev` (for --org)")
+	fs.StringVar(&a.api, "api", envOr("XBORDER_API_URL", "http://127.0.0.1:8080"), "the gateway's base `URL` ($XBORDER_API_URL)")
+	fs.StringVar(&a.key, "key", "", "API `KEY` (default $XBORDER_API_KEY)")
+	fs.StringVar(&a.org, "org", "", "with no key: the organisation (`MSPID`) whose dev key to read from --data")
+	fs.StringVar(&a.data, "data", "./xborder-data", "data directory `DIR` of xborder dev (for --org)")
 	fs.BoolVar(&a.json, "json", false, "print the API's JSON answers as they are")
 }
 
@@ -142,21 +142,21 @@ func runSubscriptions(ctx context.Context, args []string, stdout, stderr io.Writ
 func registerFilterFlags(fs *flag.FlagSet, verb string, f *filterFlags) {
 	switch verb {
 	case "create", "update":
-		fs.StringVar(&f.url, "url", "", "the URL to POST events to")
-		fs.StringVar(&f.events, "events", "", "comma-separated event names (default: every event)")
-		fs.StringVar(&f.merchant, "merchant", "", "only events of this merchant")
-		fs.StringVar(&f.order, "order", "", "only events of this order")
-		fs.StringVar(&f.status, "status", "", "only events leaving the order in this status")
-		fs.StringVar(&f.description, "description", "", "a note")
-		fs.StringVar(&f.secret, "secret", "", "a signing secret of your own (default: generated)")
+		fs.StringVar(&f.url, "url", "", "the `URL` to POST events to")
+		fs.StringVar(&f.events, "events", "", "`EVENTS`: comma-separated event names (default: every event)")
+		fs.StringVar(&f.merchant, "merchant", "", "only events of this merchant (`ID`)")
+		fs.StringVar(&f.order, "order", "", "only events of this order (`ID`)")
+		fs.StringVar(&f.status, "status", "", "only events leaving the order in this `STATUS`")
+		fs.StringVar(&f.description, "description", "", "a note (`TEXT`)")
+		fs.StringVar(&f.secret, "secret", "", "a signing `SECRET` of your own (default: generated)")
 	}
 	switch verb {
 	case "create":
-		fs.StringVar(&f.after, "after", "", "deliver the events after this event ID (0-0: all; default: only new ones)")
+		fs.StringVar(&f.after, "after", "", "deliver the events after this event `ID` (0-0: all; default: only new ones)")
 	case "update":
 		fs.BoolVar(&f.rotate, "rotate-secret", false, "have the gateway generate a new secret")
 	case "deliveries":
-		fs.IntVar(&f.limit, "limit", 20, "how many attempts to list")
+		fs.IntVar(&f.limit, "limit", 20, "how many attempts to list (`N`)")
 	}
 }
 
@@ -450,8 +450,8 @@ func printDeliveries(w io.Writer, log []gateway.Delivery) {
 func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("subscriptions receive", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:9000", "address to listen on")
-	secret := fs.String("secret", os.Getenv("XBORDER_WEBHOOK_SECRET"), "the subscription's signing secret ($XBORDER_WEBHOOK_SECRET)")
+	listen := fs.String("listen", "127.0.0.1:9000", "`HOST:PORT` to listen on")
+	secret := fs.String("secret", os.Getenv("XBORDER_WEBHOOK_SECRET"), "the subscription's signing `SECRET` ($XBORDER_WEBHOOK_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

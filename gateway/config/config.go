@@ -11,8 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -296,108 +294,24 @@ func relTo(base, p string) string {
 	return filepath.Join(base, p)
 }
 
-// applyEnv overlays XBORDER_* variables. The single-organisation variables (XBORDER_MSP_ID,
-// XBORDER_PEER_ENDPOINT, ...) set the first organisation, creating it if needed.
-// XBORDER_API_KEYS is a comma-separated list of id:mspId:user:sha256hex.
+// applyEnv overlays the XBORDER_* variables of EnvVars. The single-organisation variables
+// (XBORDER_MSP_ID, XBORDER_PEER_ENDPOINT, ...) set the first organisation, creating it if
+// needed. An error names the variable.
 func applyEnv(cfg *Config, env []string) error {
-	vars := envVars{}
+	vars := map[string]string{}
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "XBORDER_") {
 			vars[k] = v
 		}
 	}
-	vars.setStrings(map[string]*string{
-		"XBORDER_LISTEN":    &cfg.Listen,
-		"XBORDER_DATA_DIR":  &cfg.DataDir,
-		"XBORDER_CHANNEL":   &cfg.Channel,
-		"XBORDER_CHAINCODE": &cfg.Chaincode,
-		"XBORDER_LOG_LEVEL": &cfg.LogLevel,
-		// TLS and the store's keys (file paths, or the keys themselves).
-		"XBORDER_TLS_CERT_FILE":      &cfg.TLS.CertFile,
-		"XBORDER_TLS_KEY_FILE":       &cfg.TLS.KeyFile,
-		"XBORDER_TLS_CLIENT_CA_FILE": &cfg.TLS.ClientCAFile,
-		"XBORDER_TLS_CLIENT_AUTH":    &cfg.TLS.ClientAuth,
-		"XBORDER_TLS_MIN_VERSION":    &cfg.TLS.MinVersion,
-		"XBORDER_STORE_KEY_FILE":     &cfg.Store.KeyFile,
-		"XBORDER_STORE_KEYS":         &cfg.Store.Keys,
-		"XBORDER_METRICS_LISTEN":     &cfg.Metrics.Listen,
-		"XBORDER_TRACKING_ORG":       &cfg.Tracking.Org,
-	})
-	vars.setFirstOrganization(cfg)
-	for _, v := range []struct {
-		name string
-		set  func(string) error
-	}{
-		{"XBORDER_API_KEYS", func(v string) (err error) { cfg.APIKeys, err = parseKeyList(v); return err }},
-		{"XBORDER_CORS_ORIGINS", func(v string) error { cfg.CORS.AllowedOrigins = splitList(v); return nil }},
-		{"XBORDER_RATE_LIMIT_RPS", func(v string) (err error) {
-			cfg.RateLimit.RequestsPerSecond, err = strconv.ParseFloat(v, 64)
-			return err
-		}},
-		{"XBORDER_RATE_LIMIT_BURST", func(v string) (err error) { cfg.RateLimit.Burst, err = strconv.Atoi(v); return err }},
-		{"XBORDER_MAX_RETRIES", func(v string) (err error) { cfg.MaxRetries, err = strconv.Atoi(v); return err }},
-		{"XBORDER_COMMIT_TIMEOUT", func(v string) (err error) { cfg.Timeouts.Commit, err = time.ParseDuration(v); return err }},
-		{"XBORDER_WEBHOOK_ALLOWED_TARGETS", func(v string) error { cfg.Webhooks.AllowedTargets = splitList(v); return nil }},
-		{"XBORDER_RATE_LIMIT_PER_ADDRESS_RPS", func(v string) (err error) {
-			cfg.RateLimit.PerAddress.RequestsPerSecond, err = strconv.ParseFloat(v, 64)
-			return err
-		}},
-		{"XBORDER_RATE_LIMIT_PER_ADDRESS_BURST", func(v string) (err error) { cfg.RateLimit.PerAddress.Burst, err = strconv.Atoi(v); return err }},
-		{"XBORDER_TRUSTED_PROXIES", func(v string) error { cfg.RateLimit.TrustedProxies = splitList(v); return nil }},
-		{"XBORDER_MAX_STREAMS_PER_KEY", func(v string) (err error) { cfg.Events.MaxStreamsPerKey, err = strconv.Atoi(v); return err }},
-		{"XBORDER_METRICS_REQUIRE_KEY", func(v string) (err error) { cfg.Metrics.RequireKey, err = strconv.ParseBool(v); return err }},
-		{"XBORDER_READ_YOUR_WRITES_WAIT", func(v string) (err error) {
-			cfg.ReadYourWrites.WaitTimeout, err = time.ParseDuration(v)
-			return err
-		}},
-		{"XBORDER_READ_YOUR_WRITES_RETRIES", func(v string) (err error) { cfg.ReadYourWrites.Retries, err = strconv.Atoi(v); return err }},
-	} {
-		if err := vars.parse(v.name, v.set); err != nil {
-			return err
+	for _, ev := range envVars {
+		v, ok := vars[ev.name]
+		if !ok {
+			continue
 		}
-	}
-	return nil
-}
-
-// envVars are the XBORDER_* variables of an environment, by name.
-type envVars map[string]string
-
-// setStrings sets each string to its variable, where the variable is set.
-func (vars envVars) setStrings(fields map[string]*string) {
-	for k, p := range fields {
-		if v, ok := vars[k]; ok {
-			*p = v
+		if err := ev.set(cfg, v); err != nil {
+			return fmt.Errorf("%s: %w", ev.name, err)
 		}
-	}
-}
-
-// setFirstOrganization applies the single-organisation variables to the first organisation,
-// creating it if any of them is set.
-func (vars envVars) setFirstOrganization(cfg *Config) {
-	orgVars := []string{"XBORDER_MSP_ID", "XBORDER_PEER_ENDPOINT", "XBORDER_PEER_HOST_OVERRIDE",
-		"XBORDER_TLS_CA_CERT", "XBORDER_CERTIFICATE", "XBORDER_PRIVATE_KEY"}
-	if !slices.ContainsFunc(orgVars, func(k string) bool { _, ok := vars[k]; return ok }) {
-		return
-	}
-	if len(cfg.Organizations) == 0 {
-		cfg.Organizations = append(cfg.Organizations, Organization{})
-	}
-	o := &cfg.Organizations[0]
-	vars.setStrings(map[string]*string{
-		"XBORDER_MSP_ID": &o.MSPID, "XBORDER_PEER_ENDPOINT": &o.PeerEndpoint,
-		"XBORDER_PEER_HOST_OVERRIDE": &o.PeerHostOverride, "XBORDER_TLS_CA_CERT": &o.TLSCACert,
-		"XBORDER_CERTIFICATE": &o.Certificate, "XBORDER_PRIVATE_KEY": &o.PrivateKey,
-	})
-}
-
-// parse calls set with the variable's value when it is set; its error names the variable.
-func (vars envVars) parse(name string, set func(string) error) error {
-	v, ok := vars[name]
-	if !ok {
-		return nil
-	}
-	if err := set(v); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }

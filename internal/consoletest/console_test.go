@@ -132,7 +132,7 @@ func eval[T any](tb *tab, expr string) T {
 // TestConsole drives the console as the four organisations: sign-in, a whole order lifecycle
 // done from the console with live updates arriving in the other organisations' pages, a
 // refused action shown next to its field, compliance rules and alerts, the channel explorer
-// and the reports.
+// and the reports; then the read-only regulator, and a buyer on the tracking page.
 func TestConsole(t *testing.T) {
 	b := newBrowser(t)
 	app := startApp(t)
@@ -160,6 +160,16 @@ func TestConsole(t *testing.T) {
 	t.Run("channel explorer", func(t *testing.T) { testExplorer(t, app, tabs[customs].in(t), orderID) })
 	t.Run("compliance rules and alerts", func(t *testing.T) { testCompliance(t, app, in(t, tabs)) })
 	t.Run("reports", func(t *testing.T) { testReports(t, tabs[bank].in(t)) })
+	t.Run("the regulator reads and acts on nothing", func(t *testing.T) {
+		tb := b.newTab("Regulator").in(t)
+		defer func() { require.Empty(t, tb.errors.all(), "page errors in the regulator's tab") }()
+		testRegulator(t, app, tb, orderID)
+	})
+	t.Run("the buyer's tracking page", func(t *testing.T) {
+		tb := b.newTab("buyer").in(t)
+		defer func() { require.Empty(t, tb.errors.all(), "page errors on the tracking page") }()
+		testTrackingPage(t, app, tb)
+	})
 	t.Run("API reference", func(t *testing.T) {
 		tb := b.newTab("docs").in(t)
 		defer func() { require.Empty(t, tb.errors.all(), "page errors on /docs") }()

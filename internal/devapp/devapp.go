@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -137,26 +136,43 @@ type App struct {
 	caServer *http.Server
 
 	gateway       *service.Gateway
+	dataDir       *dataDir
 	conns         []*grpc.ClientConn
 	stopChaincode func()
 	closeOnce     sync.Once
 	closeErr      error
 }
 
+// LockFile is the name of the file, in the data directory, whose lock marks the directory in
+// use by one dev system; it holds that process's ID.
+const LockFile = "xborder.lock"
+
 // Start starts the chaincode, the devnet and the gateway with its event feed, and returns once
 // the gateway is ready (qscc GetChainInfo answers on every peer). Close stops everything.
+//
+// Before it creates anything, Start checks that the HTTP address parses and can be bound and
+// that the data directory is a directory, then locks the data directory (LockFile), failing at
+// once with a *dirlock.InUseError that names the process holding it. When Start fails, it
+// removes the data directory again if this call created it, so a failed run leaves no fresh
+// keys behind.
 func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("devapp: DataDir is required")
 	}
 	cfg = cfg.withDefaults()
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("devapp: create data directory: %w", err)
+	if err := checkListen(cfg.HTTPAddr); err != nil {
+		return nil, err
 	}
-	a := &App{}
+	dir, err := claimDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{dataDir: dir}
 	defer func() {
 		if err != nil {
+			a.dataDir = nil // abandon removes what this call created, then unlocks
 			_ = a.Close()
+			dir.abandon()
 		}
 	}()
 	ccAddr, stop, err := ServeChaincode(ChaincodeName + ":dev")
@@ -331,6 +347,7 @@ func (a *App) Close() error {
 		if a.stopChaincode != nil {
 			a.stopChaincode()
 		}
+		errs = append(errs, a.dataDir.unlock())
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr

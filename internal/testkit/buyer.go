@@ -61,6 +61,19 @@ func (b *Buyer) PublicJWK() map[string]any {
 	return map[string]any{"kty": "EC", "crv": "P-256", "x": x, "y": y, "ext": true, "key_ops": []string{"verify"}}
 }
 
+// PrivateJWK is the private key as `xborder buyer keygen` writes it and the tracking page
+// imports it into WebCrypto.
+func (b *Buyer) PrivateJWK() map[string]any {
+	d, err := b.key.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	jwk := b.PublicJWK()
+	jwk["d"] = base64.RawURLEncoding.EncodeToString(d)
+	jwk["key_ops"] = []string{"sign"}
+	return jwk
+}
+
 // Thumbprint is the key's RFC 7638 thumbprint.
 func (b *Buyer) Thumbprint() string {
 	x, y := b.coordinates()

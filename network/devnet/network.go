@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/xborder/xborder/internal/dirlock"
 	"github.com/xborder/xborder/network/devnet/ledger"
 	"github.com/xborder/xborder/network/devnet/msp"
 	"github.com/xborder/xborder/network/devnet/validator"
@@ -67,7 +68,7 @@ type Network struct {
 	// shutdown is cancelled when Close begins: streams and waits end with Unavailable.
 	shutdown     context.Context
 	stopShutdown context.CancelFunc
-	lock         *dirLock
+	lock         *dirlock.Lock
 
 	closeOnce sync.Once
 	closeErr  error
@@ -232,7 +233,7 @@ func (n *Network) Close() error {
 				errs = append(errs, err)
 			}
 		}
-		if err := n.lock.release(); err != nil {
+		if err := n.lock.Release(); err != nil {
 			errs = append(errs, fmt.Errorf("devnet: unlock data directory: %w", err))
 		}
 		n.closeErr = errors.Join(errs...)
@@ -307,6 +308,21 @@ func (p *peerNode) info(tlsOn bool) PeerInfo {
 		AdminKeyPath:   p.org.Admin.KeyPath(),
 		MSPDir:         p.org.MSPDir(),
 	}
+}
+
+// IssueClient issues a new client identity of the peer organisation mspID, signed by that
+// organisation's CA, carrying attrs as Fabric CA attributes (msp.Org.IssueClient): what an
+// enrolment with Fabric CA gives, for example a MerchantMSP identity bound to one merchant.
+func (n *Network) IssueClient(mspID, name string, attrs map[string]string) (*msp.Identity, error) {
+	org := n.crypto.Org(mspID)
+	if org == nil || org.Orderer {
+		return nil, fmt.Errorf("devnet: issue client: no peer organisation %q", mspID)
+	}
+	id, err := org.IssueClient(name, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("devnet: %w", err)
+	}
+	return id, nil
 }
 
 // Peer returns the description of mspID's peer.

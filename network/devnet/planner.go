@@ -77,17 +77,17 @@ type endorsementPlan struct {
 func (p *endorsementPlan) orgs() []string { return p.layouts[0] }
 
 // plan returns the endorsement plan for a simulated proposal. With explicit organisations it
-// checks that they satisfy the policies and returns them as the only layout. Otherwise the
+// returns them as the only layout, unchecked (explicitPlan). Otherwise the
 // layouts are the minimal satisfying sets whose members may see the private data involved:
 // smallest first, then those with the simulating organisation, then those with the gateway's.
 // Errors are gRPC statuses with Fabric's gateway messages.
 func (pl *endorsementPlanner) plan(req *planRequest) (*endorsementPlan, error) {
+	if len(req.explicit) > 0 {
+		return explicitPlan(req.explicit), nil
+	}
 	needs, err := pl.needsOf(req)
 	if err != nil {
 		return nil, status.Errorf(codes.Aborted, "failed to analyse the simulation results: %v", err)
-	}
-	if len(req.explicit) > 0 {
-		return needs.checkExplicit(req.explicit)
 	}
 	key, stable := needs.key(req)
 	if stable {
@@ -193,24 +193,12 @@ func keyLevelPolicies(interest *peer.ChaincodeInterest) (map[string][]*common.Si
 	return policies, disregard
 }
 
-// satisfiedBy reports whether one peer of each of orgs satisfies every policy.
-func (nd *needs) satisfiedBy(orgs []string) bool {
-	for _, r := range nd.reqs {
-		if !policy.SatisfiedByOrgs(r.env, orgs) {
-			return false
-		}
-	}
-	return true
-}
-
-// checkExplicit accepts the client's choice of organisations if they satisfy every policy.
-// The client vouches for them: collection membership is not checked.
-func (nd *needs) checkExplicit(explicit []string) (*endorsementPlan, error) {
-	orgs := dedup(slices.Clone(explicit))
-	if !nd.satisfiedBy(orgs) {
-		return nil, status.Errorf(codes.FailedPrecondition, "the endorsing organizations %v cannot satisfy the endorsement policy of %s", orgs, nd.describe())
-	}
-	return &endorsementPlan{layouts: [][]string{orgs}}, nil
+// explicitPlan is the client's choice of organisations as the only layout. As in Fabric's
+// gateway, the client takes responsibility for it: neither the policies nor collection
+// membership are checked here, and a transaction whose endorsements do not satisfy its
+// policies is committed as ENDORSEMENT_POLICY_FAILURE.
+func explicitPlan(explicit []string) *endorsementPlan {
+	return &endorsementPlan{layouts: [][]string{dedup(slices.Clone(explicit))}}
 }
 
 // key returns the cache key of the plan for req: the choice depends only on the policies, the

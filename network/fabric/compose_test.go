@@ -531,8 +531,10 @@ func TestNetworkScriptTopology(t *testing.T) {
 }
 
 // TestCollectionsEndorsable checks the argument of docs/endorsement-policy.md: every private
-// data collection has at least two member organisations, so OutOf(2, ...) can always be met
-// by members of the collection alone and transient data never goes to a non-member's peer.
+// data collection has at least two member organisations the endorsement policy names (the
+// read-only regulator may be a member but never endorses), so OutOf(2, ...) can always be met by
+// members of the collection alone and transient data never goes to a non-member's peer. Every
+// member is an organisation of the channel: a real channel refuses a collection naming another.
 func TestCollectionsEndorsable(t *testing.T) {
 	b, err := os.ReadFile("../../chaincode/collections_config.json")
 	require.NoError(t, err)
@@ -553,17 +555,51 @@ func TestCollectionsEndorsable(t *testing.T) {
 	member := regexp.MustCompile(`'([A-Za-z]+MSP)\.member'`)
 	for _, c := range colls {
 		t.Run(c.Name, func(t *testing.T) {
-			var members []string
+			var members, endorsers []string
 			for _, m := range member.FindAllStringSubmatch(c.Policy, -1) {
-				_, err := fabric.OrgByMSPID(m[1])
+				org, err := fabric.OrgByMSPID(m[1])
 				require.NoError(t, err)
 				members = append(members, m[1])
+				if strings.Contains(fabric.EndorsementPolicy, "'"+m[1]+".peer'") {
+					require.False(t, org.ReadOnly, "%s is read-only but named in the endorsement policy", m[1])
+					endorsers = append(endorsers, m[1])
+				}
 			}
-			require.GreaterOrEqual(t, len(members), n, "collection %s has fewer members than the endorsement policy needs", c.Name)
+			require.GreaterOrEqual(t, len(endorsers), n, "collection %s has fewer members the endorsement policy names than it needs", c.Name)
 			require.True(t, slices.Contains(members, "CustomsMSP"), "the regulator is a member of every collection")
 			require.True(t, c.MemberOnlyRead && c.MemberOnlyWrite)
 			// Peers of the members only: at most the other members can receive the data.
 			require.LessOrEqual(t, c.MaxPeerCount, len(fabric.Orgs())-1)
 		})
+	}
+}
+
+// TestReadOnlyRegulator checks that the regulator is a channel organisation with a peer but
+// has no say over the chaincode: neither its endorsement policy nor LifecycleEndorsement names
+// it, while they name every member.
+func TestReadOnlyRegulator(t *testing.T) {
+	reg, err := fabric.OrgByMSPID("RegulatorMSP")
+	require.NoError(t, err)
+	require.True(t, reg.ReadOnly)
+	require.Len(t, fabric.Members(), 4)
+	b, err := os.ReadFile("configtx.yaml")
+	require.NoError(t, err)
+	var cfg struct {
+		Application struct {
+			Policies map[string]struct {
+				Type string `yaml:"Type"`
+				Rule string `yaml:"Rule"`
+			} `yaml:"Policies"`
+		} `yaml:"Application"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &cfg))
+	lifecycle := cfg.Application.Policies["LifecycleEndorsement"]
+	require.Equal(t, "Signature", lifecycle.Type)
+	require.True(t, strings.HasPrefix(lifecycle.Rule, "OutOf(3, "), lifecycle.Rule)
+	for _, policy := range []string{fabric.EndorsementPolicy, lifecycle.Rule} {
+		require.NotContains(t, policy, reg.MSPID)
+		for _, m := range fabric.Members() {
+			require.Contains(t, policy, "'"+m.MSPID+".peer'")
+		}
 	}
 }

@@ -95,7 +95,7 @@ type gatewayKey struct {
 	SHA256 string `yaml:"sha256"`
 }
 
-// WriteGatewayFiles writes gateway.yaml (the four organisations, each with its own peer
+// WriteGatewayFiles writes gateway.yaml (the five organisations, each with its own peer
 // endpoint, TLS CA, client certificate and key, and one API key per organisation, stored as its
 // SHA-256) and credentials.json ({"MerchantMSP": "<key>", ...}, file mode 0600) into opts.Home,
 // then loads gateway.yaml with the gateway's own loader to prove it valid. Keys already in

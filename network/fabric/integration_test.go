@@ -21,9 +21,11 @@ import (
 	"github.com/xborder/xborder/network/fabric"
 )
 
-// TestRealFabricLifecycle runs network.sh up and deploy against Fabric's release binaries, starts
+// TestRealFabricLifecycle runs network.sh up and deploy (five peers: the four members and the
+// read-only regulator) against Fabric's release binaries, starts
 // the REST gateway (`xborder gateway --config gateway.yaml`) on the generated configuration, runs
-// the order lifecycles over HTTP through the real peers and orderer, and brings the network down.
+// the order lifecycles over HTTP through the real peers and orderer, sends the trust-model
+// attacks as hand-signed proposals (testTrustModel), and brings the network down.
 // Every step is sent as soon as the previous one answered, as another organisation when the
 // lifecycle says so: the gateway's read-your-writes must hide that each peer commits on its own.
 // The concurrent-load subtest runs XBORDER_FABRIC_LOAD_CLIENTS clients (default 64) for
@@ -49,7 +51,7 @@ func TestRealFabricLifecycle(t *testing.T) {
 	start := time.Now()
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, name := range []string{"orderer", "peer0.merchant", "peer0.bank", "peer0.carrier", "peer0.customs", "chaincode"} {
+			for _, name := range []string{"orderer", "peer0.merchant", "peer0.bank", "peer0.carrier", "peer0.customs", "peer0.regulator", "chaincode"} {
 				if b, err := os.ReadFile(filepath.Join(home, "logs", name+".log")); err == nil {
 					t.Logf("tail of %s.log:\n%s", name, tail(b, 3000))
 				}
@@ -85,6 +87,8 @@ func TestRealFabricLifecycle(t *testing.T) {
 			buyerName, payer bool
 		}{
 			{"MerchantMSP", true, false}, {"CarrierMSP", true, false}, {"BankMSP", false, true}, {"CustomsMSP", true, true},
+			// The regulator's own peer holds paymentPrivate, not orderPrivate.
+			{"RegulatorMSP", false, true},
 		} {
 			o := gw.Must(t, http.StatusOK, tc.org, "GET", "/api/v1/orders/fab-release", nil).JSON(t)
 			_, hasName := o["buyer"].(map[string]any)["name"]
@@ -157,6 +161,10 @@ func TestRealFabricLifecycle(t *testing.T) {
 		o := gw.Must(t, http.StatusOK, "CustomsMSP", "GET", "/api/v1/orders/fab-release", nil).JSON(t)
 		require.Equal(t, "COMPLETED", o["status"])
 		gw.CreateAndPay(t, testkit.NewOrder("fab-after-upgrade"))
+	})
+	t.Run("trust model attacks are refused", func(t *testing.T) { testTrustModel(t, home, gw) })
+	t.Run("the regulator writes nothing", func(t *testing.T) {
+		gw.Must(t, http.StatusForbidden, "RegulatorMSP", "POST", "/api/v1/orders", testkit.OrderBody("fab-regulator"))
 	})
 	t.Logf("lifecycles ran against real Fabric in %s (total %s)", time.Since(deployStart).Round(time.Second), time.Since(start).Round(time.Second))
 }

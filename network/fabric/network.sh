@@ -5,7 +5,7 @@
 #                       the ordering service and one peer per organisation on 127.0.0.1, join
 #                       them to the channel and wait until the network is ready
 #   network.sh deploy   build and install the chaincode-as-a-service package on every peer,
-#                       approve it for the four organisations, commit it with the endorsement
+#                       approve it for the five organisations, commit it with the endorsement
 #                       policy and chaincode/collections_config.json, start the chaincode server
 #                       and write gateway.yaml, credentials.json and store.keys (and, with
 #                       XBORDER_GATEWAY_TLS, the gateway's TLS files in gateway-tls/)
@@ -71,12 +71,15 @@ ENDORSEMENT_POLICY="OutOf(2, 'MerchantMSP.peer', 'BankMSP.peer', 'CarrierMSP.pee
 MARKER=.xborder-fabric
 
 # The organisations and their ports (network/fabric/topology.go holds the same table; a test
-# compares them). Columns: key MSP-ID peer-port chaincode-port operations-port.
-ORGS=(merchant bank carrier customs)
-declare -A ORG_MSP=([merchant]=MerchantMSP [bank]=BankMSP [carrier]=CarrierMSP [customs]=CustomsMSP)
-declare -A ORG_PEER_PORT=([merchant]=7051 [bank]=8051 [carrier]=9051 [customs]=10051)
-declare -A ORG_CC_PORT=([merchant]=7052 [bank]=8052 [carrier]=9052 [customs]=10052)
-declare -A ORG_OPS_PORT=([merchant]=9444 [bank]=9445 [carrier]=9446 [customs]=9447)
+# compares them). Columns: key MSP-ID peer-port chaincode-port operations-port. The four
+# members, then the read-only regulator: it has a peer, joins the channel, installs and approves
+# the chaincode (its peer runs the queries) and holds paymentPrivate, but the endorsement policy
+# does not name it.
+ORGS=(merchant bank carrier customs regulator)
+declare -A ORG_MSP=([merchant]=MerchantMSP [bank]=BankMSP [carrier]=CarrierMSP [customs]=CustomsMSP [regulator]=RegulatorMSP)
+declare -A ORG_PEER_PORT=([merchant]=7051 [bank]=8051 [carrier]=9051 [customs]=10051 [regulator]=11051)
+declare -A ORG_CC_PORT=([merchant]=7052 [bank]=8052 [carrier]=9052 [customs]=10052 [regulator]=11052)
+declare -A ORG_OPS_PORT=([merchant]=9444 [bank]=9445 [carrier]=9446 [customs]=9447 [regulator]=9448)
 # Ordering nodes. Columns: name port admin-port operations-port.
 ORDERER_NAMES=(orderer orderer2 orderer3 orderer4)
 declare -A ORDERER_PORT=([orderer]=7050 [orderer2]=7150 [orderer3]=7250 [orderer4]=7350)
@@ -286,6 +289,7 @@ cmd_generate() {
 ca_port() {
   case "$1" in
     merchant) echo 7054 ;; bank) echo 8054 ;; carrier) echo 9054 ;; customs) echo 10054 ;; orderer) echo 11054 ;;
+    regulator) echo 12054 ;;
   esac
 }
 
@@ -570,7 +574,7 @@ orderer_healthy() { curl -fsS --max-time 3 "http://$(host "$1.$DOMAIN"):${ORDERE
 
 peer_joined() { peer_cli "$1" channel getinfo -c "$CHANNEL" >/dev/null 2>&1; }
 
-# gossip_complete ORG: ORG's peer knows the three other organisations' peers on the channel.
+# gossip_complete ORG: ORG's peer knows the other organisations' peers on the channel.
 gossip_complete() {
   local want=$((${#ORGS[@]} - 1)) n
   n="$(metric "$(host "$(peer_host "$1")"):${ORG_OPS_PORT[$1]}" |

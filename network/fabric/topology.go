@@ -10,7 +10,7 @@ import (
 
 // Names shared by every deployment of the network.
 const (
-	// Channel is the application channel all four organisations join.
+	// Channel is the application channel all five organisations join.
 	Channel = "xborder"
 	// ChaincodeName is the chaincode's name in the channel's lifecycle.
 	ChaincodeName = "xborder"
@@ -46,6 +46,9 @@ type Org struct {
 	OperationsPort int
 	// CouchDBPort is the host port of the organisation's CouchDB in docker-compose.yaml.
 	CouchDBPort int
+	// ReadOnly marks the regulator: a channel member whose peer reads and holds the private
+	// data it is entitled to, but which the endorsement policy does not name.
+	ReadOnly bool
 }
 
 // Key returns the lower-case organisation name used in file, process and service names.
@@ -86,14 +89,28 @@ func (o Org) UserKey(user string) string {
 	return path.Join(o.UserMSPDir(user), "keystore", "priv_sk")
 }
 
-// Orgs returns the four member organisations in their fixed order.
+// Orgs returns the organisations of the channel in their fixed order: the four members, then
+// the read-only regulator.
 func Orgs() []Org {
 	return []Org{
 		{MSPID: "MerchantMSP", Name: "Merchant", PeerPort: 7051, ChaincodePort: 7052, OperationsPort: 9444, CouchDBPort: 5984},
 		{MSPID: "BankMSP", Name: "Bank", PeerPort: 8051, ChaincodePort: 8052, OperationsPort: 9445, CouchDBPort: 6984},
 		{MSPID: "CarrierMSP", Name: "Carrier", PeerPort: 9051, ChaincodePort: 9052, OperationsPort: 9446, CouchDBPort: 7984},
 		{MSPID: "CustomsMSP", Name: "Customs", PeerPort: 10051, ChaincodePort: 10052, OperationsPort: 9447, CouchDBPort: 8984},
+		{MSPID: "RegulatorMSP", Name: "Regulator", PeerPort: 11051, ChaincodePort: 11052, OperationsPort: 9448, CouchDBPort: 9984, ReadOnly: true},
 	}
+}
+
+// Members returns the organisations the endorsement policy names: Orgs without the read-only
+// regulator.
+func Members() []Org {
+	var out []Org
+	for _, o := range Orgs() {
+		if !o.ReadOnly {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // OrgByMSPID returns the organisation with the given MSP ID.

@@ -462,7 +462,7 @@ func TestRepositoryCollectionsConfig(t *testing.T) {
 			for _, c := range cols {
 				require.NotEmpty(t, c.Members, c.Name)
 			}
-			require.NoError(t, ValidateMembers(cols, []string{"MerchantMSP", "BankMSP", "CarrierMSP", "CustomsMSP"}))
+			require.NoError(t, ValidateMembers(cols, []string{"MerchantMSP", "BankMSP", "CarrierMSP", "CustomsMSP", "RegulatorMSP"}))
 			_, err = Collections(cols).ToProto()
 			require.NoError(t, err)
 		})

@@ -35,7 +35,7 @@ func TestRunGatewayConfig(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	require.NoError(t, run([]string{"gateway-config", "--home", home, "--listen", "127.0.0.1:18080"}, &stdout, &stderr))
-	require.Contains(t, stdout.String(), "[BankMSP CarrierMSP CustomsMSP MerchantMSP]")
+	require.Contains(t, stdout.String(), "[BankMSP CarrierMSP CustomsMSP MerchantMSP RegulatorMSP]")
 	b, err := os.ReadFile(filepath.Join(home, fabric.GatewayConfigFile))
 	require.NoError(t, err)
 	require.Contains(t, string(b), "peerEndpoint: 127.0.0.1:7051")
