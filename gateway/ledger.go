@@ -13,8 +13,17 @@ type Caller struct {
 	KeyID string
 	// MSPID is the organisation the key belongs to, e.g. "MerchantMSP".
 	MSPID string
-	// User is the user name the key was issued to.
+	// User is the user name the key was issued to (a managed key's label).
 	User string
+	// Merchants, when not empty, are the only merchant IDs the caller may act for: the
+	// gateway refuses writes and private reads for other merchants (see ActsFor).
+	Merchants []string
+	// Admin callers may manage their organisation's API keys.
+	Admin bool
+	// Identity, when set, is the enrolment ID of the caller's own Fabric identity (in the
+	// gateway's wallet), which the ledger signs its transactions with instead of the
+	// organisation's.
+	Identity string
 }
 
 // Invocation is one chaincode transaction as the ledger service runs it.

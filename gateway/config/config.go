@@ -144,6 +144,24 @@ type Organization struct {
 	// require mutual TLS (optional).
 	TLSClientCert string `yaml:"tlsClientCert"`
 	TLSClientKey  string `yaml:"tlsClientKey"`
+	// CA, when its URL is set, is the organisation's Fabric CA: managed API keys of the
+	// organisation may then have Fabric identities of their own, registered and enrolled there.
+	CA CA `yaml:"ca"`
+}
+
+// CA is an organisation's Fabric CA (fabric-ca-server) and the registrar the gateway registers
+// and revokes users as.
+type CA struct {
+	// URL is the CA's base URL, e.g. https://ca.merchant.example:7054.
+	URL string `yaml:"url"`
+	// CAName names the CA of a server that hosts several (optional).
+	CAName string `yaml:"caName"`
+	// TLSCACert is the PEM file of the CA's TLS root (optional; the system roots otherwise).
+	TLSCACert string `yaml:"tlsCACert"`
+	// RegistrarID and RegistrarSecret enrol the registrar (an identity with
+	// hf.Registrar.Roles including client); the secret may come from XBORDER_CA_SECRET_<MSPID>.
+	RegistrarID     string `yaml:"registrarId"`
+	RegistrarSecret string `yaml:"registrarSecret"`
 }
 
 // APIKey maps one bearer key, stored as its SHA-256 hash, to an organisation and user.
@@ -154,6 +172,10 @@ type APIKey struct {
 	User  string `yaml:"user"`
 	// SHA256 is the lowercase hex SHA-256 of the key.
 	SHA256 string `yaml:"sha256"`
+	// Admin keys may manage their organisation's keys (/api/v1/admin/keys).
+	Admin bool `yaml:"admin"`
+	// Merchants, when not empty, are the only merchant IDs the key may act for.
+	Merchants []string `yaml:"merchants"`
 }
 
 // RateLimit is a token bucket per API key, and the limits per client address that apply
@@ -354,6 +376,9 @@ func (c *Config) validateOrganizations() (map[string]bool, []error) {
 		}
 		if orgs[o.MSPID] {
 			errs = append(errs, fmt.Errorf("organizations[%d]: duplicate mspId %q", i, o.MSPID))
+		}
+		if o.CA.URL != "" && o.CA.RegistrarID == "" {
+			errs = append(errs, fmt.Errorf("organizations[%d].ca: registrarId is required with a url", i))
 		}
 		orgs[o.MSPID] = true
 	}

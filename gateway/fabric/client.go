@@ -61,6 +61,9 @@ type Options struct {
 	Logger      *slog.Logger
 	// Metrics records Fabric outcomes and latencies; nil records nothing.
 	Metrics *Metrics
+	// Wallet, when set, holds the user identities that callers with an Identity sign with
+	// (one SDK gateway each, over their organisation's connection).
+	Wallet gateway.Wallet
 }
 
 // Client implements gateway.Ledger with the Fabric Gateway SDK.
@@ -68,6 +71,8 @@ type Client struct {
 	opts        Options
 	consistency Consistency
 	gateways    map[string]*client.Gateway
+	conns       map[string]grpc.ClientConnInterface
+	users       userGateways
 	orgs        []string
 	log         *slog.Logger
 	heights     *peerHeights
@@ -95,41 +100,58 @@ func New(opts Options) (*Client, error) {
 		}
 	}
 	cons := opts.Consistency.withDefaults()
-	c := &Client{opts: opts, consistency: cons, gateways: map[string]*client.Gateway{}, log: opts.Logger,
+	c := &Client{opts: opts, consistency: cons, gateways: map[string]*client.Gateway{}, conns: map[string]grpc.ClientConnInterface{},
+		users: userGateways{gateways: map[string]*client.Gateway{}}, log: opts.Logger,
 		heights: newPeerHeights(), writes: newOrderWrites(2*cons.LagWindow, time.Now), now: time.Now}
 	for _, o := range opts.Orgs {
 		if _, dup := c.gateways[o.MSPID]; dup {
 			_ = c.Close()
 			return nil, fmt.Errorf("fabric client: duplicate organisation %s", o.MSPID)
 		}
-		id, err := identity.NewX509Identity(o.MSPID, o.Certificate)
+		gw, err := c.connect(o)
 		if err != nil {
 			_ = c.Close()
-			return nil, fmt.Errorf("fabric client: identity of %s: %w", o.MSPID, err)
-		}
-		gw, err := client.Connect(id,
-			client.WithSign(o.Sign),
-			client.WithHash(hash.SHA256),
-			client.WithClientConnection(o.Conn),
-			client.WithEvaluateTimeout(t.Evaluate),
-			client.WithEndorseTimeout(t.Endorse),
-			client.WithSubmitTimeout(t.Submit),
-			client.WithCommitStatusTimeout(t.Commit),
-		)
-		if err != nil {
-			_ = c.Close()
-			return nil, fmt.Errorf("fabric client: connect %s: %w", o.MSPID, err)
+			return nil, fmt.Errorf("fabric client: %w", err)
 		}
 		c.gateways[o.MSPID] = gw
+		c.conns[o.MSPID] = o.Conn
 		c.orgs = append(c.orgs, o.MSPID)
 	}
 	sort.Strings(c.orgs)
 	return c, nil
 }
 
+// connect makes the SDK gateway of an identity over its organisation's connection.
+func (c *Client) connect(o Org) (*client.Gateway, error) {
+	t := c.opts.Timeouts
+	id, err := identity.NewX509Identity(o.MSPID, o.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("identity of %s: %w", o.MSPID, err)
+	}
+	gw, err := client.Connect(id,
+		client.WithSign(o.Sign),
+		client.WithHash(hash.SHA256),
+		client.WithClientConnection(o.Conn),
+		client.WithEvaluateTimeout(t.Evaluate),
+		client.WithEndorseTimeout(t.Endorse),
+		client.WithSubmitTimeout(t.Submit),
+		client.WithCommitStatusTimeout(t.Commit),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", o.MSPID, err)
+	}
+	return gw, nil
+}
+
 // Close closes the SDK gateways (not the gRPC connections, which the caller owns).
 func (c *Client) Close() error {
 	var errs []error
+	c.users.mu.Lock()
+	for id, gw := range c.users.gateways {
+		errs = append(errs, gw.Close())
+		delete(c.users.gateways, id)
+	}
+	c.users.mu.Unlock()
 	for _, gw := range c.gateways {
 		if err := gw.Close(); err != nil {
 			errs = append(errs, err)
@@ -169,10 +191,11 @@ func proposalOptions(inv gateway.Invocation) []client.ProposalOption {
 // first; a fresh proposal follows only when it can never commit.
 func (c *Client) Submit(ctx context.Context, caller gateway.Caller, inv gateway.Invocation, opts ...gateway.SubmitOption) (*gateway.SubmitResult, error) {
 	o := gateway.NewSubmitOptions(opts...)
-	network, err := c.network(caller.MSPID)
+	gw, err := c.gatewayOf(caller)
 	if err != nil {
 		return nil, err
 	}
+	network := gw.GetNetwork(c.opts.Channel)
 	contract := network.GetContract(c.opts.Chaincode)
 	if o.Resume != nil {
 		res, fresh, err := c.resume(ctx, caller, inv, *o.Resume, o)
@@ -300,10 +323,11 @@ func (c *Client) submitAndWait(ctx context.Context, log *slog.Logger, txn *clien
 // (see Consistency) and evaluates inv on the caller's organisation's peer, retrying a stale
 // read up to Consistency.StaleRetries times.
 func (c *Client) Evaluate(ctx context.Context, caller gateway.Caller, inv gateway.Invocation) ([]byte, error) {
-	network, err := c.network(caller.MSPID)
+	gw, err := c.gatewayOf(caller)
 	if err != nil {
 		return nil, err
 	}
+	network := gw.GetNetwork(c.opts.Channel)
 	contract := network.GetContract(c.opts.Chaincode)
 	budget := retryBudget{stale: c.consistency.StaleRetries}
 	for n := 1; ; n++ {

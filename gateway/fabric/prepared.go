@@ -51,10 +51,9 @@ func recordPrepared(ctx context.Context, hook gateway.PrepareHook, proposal *cli
 // awaited. fresh is true when ptx was committed invalid, so that it can never commit: the
 // caller then makes a fresh proposal, as after an MVCC conflict.
 func (c *Client) resume(ctx context.Context, caller gateway.Caller, inv gateway.Invocation, ptx gateway.PreparedTx, o gateway.SubmitOptions) (res *gateway.SubmitResult, fresh bool, err error) {
-	gw, ok := c.gateways[caller.MSPID]
-	if !ok {
-		return nil, false, &gateway.Error{Code: gateway.CodeForbidden,
-			Message: fmt.Sprintf("this gateway holds no Fabric identity for %s", caller.MSPID)}
+	gw, err := c.gatewayOf(caller)
+	if err != nil {
+		return nil, false, err
 	}
 	txn, err := gw.NewTransaction(ptx.Bytes)
 	if err != nil {

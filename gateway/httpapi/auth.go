@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,17 +12,24 @@ import (
 	"github.com/xborder/xborder/gateway"
 )
 
-// APIKey is one configured bearer key, stored as the hex SHA-256 of the key.
+// APIKey is one configured (static) bearer key, stored as the hex SHA-256 of the key.
 type APIKey struct {
 	ID     string
 	MSPID  string
 	User   string
 	SHA256 string
+	// Admin keys may manage their organisation's managed keys (/api/v1/admin/keys).
+	Admin bool
+	// Merchants, when not empty, are the only merchants the key may act for.
+	Merchants []string
 }
 
 // Authenticator resolves bearer keys to callers by their SHA-256 hash; it never holds keys.
+// Keys it does not know are looked up among the managed keys of its KeyService, if any, at
+// every request (so a revocation takes effect at once).
 type Authenticator struct {
-	byHash map[[sha256.Size]byte]gateway.Caller
+	byHash  map[[sha256.Size]byte]gateway.Caller
+	managed gateway.KeyService
 }
 
 // NewAuthenticator indexes keys by hash.
@@ -37,13 +45,13 @@ func NewAuthenticator(keys []APIKey) (*Authenticator, error) {
 		if _, dup := a.byHash[h]; dup {
 			return nil, fmt.Errorf("api key %q: duplicate key hash", k.ID)
 		}
-		a.byHash[h] = gateway.Caller{KeyID: k.ID, MSPID: k.MSPID, User: k.User}
+		a.byHash[h] = gateway.Caller{KeyID: k.ID, MSPID: k.MSPID, User: k.User, Admin: k.Admin, Merchants: k.Merchants}
 	}
 	return a, nil
 }
 
 // Authenticate returns the caller of an Authorization header value.
-func (a *Authenticator) Authenticate(header string) (gateway.Caller, error) {
+func (a *Authenticator) Authenticate(ctx context.Context, header string) (gateway.Caller, error) {
 	scheme, key, ok := strings.Cut(strings.TrimSpace(header), " ")
 	if header == "" {
 		return gateway.Caller{}, gateway.Errorf(gateway.CodeUnauthenticated, "missing Authorization: Bearer <API key>")
@@ -51,11 +59,15 @@ func (a *Authenticator) Authenticate(header string) (gateway.Caller, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
 		return gateway.Caller{}, gateway.Errorf(gateway.CodeUnauthenticated, "the Authorization header must be \"Bearer <API key>\"")
 	}
-	caller, found := a.byHash[sha256.Sum256([]byte(strings.TrimSpace(key)))]
-	if !found {
-		return gateway.Caller{}, gateway.Errorf(gateway.CodeUnauthenticated, "unknown API key")
+	key = strings.TrimSpace(key)
+	caller, found := a.byHash[sha256.Sum256([]byte(key))]
+	if found {
+		return caller, nil
 	}
-	return caller, nil
+	if a.managed != nil {
+		return a.managed.Authenticate(ctx, key)
+	}
+	return gateway.Caller{}, gateway.Errorf(gateway.CodeUnauthenticated, "unknown API key")
 }
 
 func (s *Server) authMiddleware(c *gin.Context) {

@@ -69,6 +69,12 @@ type meAnswer struct {
 	MSPID string `json:"mspId"`
 	User  string `json:"user"`
 	KeyID string `json:"keyId"`
+	// Merchants are the merchants the key is bound to (none: every merchant of its
+	// organisation); Admin keys manage their organisation's keys; Identity is the key's own
+	// Fabric identity ("" when it signs with its organisation's).
+	Merchants []string `json:"merchants,omitempty"`
+	Admin     bool     `json:"admin"`
+	Identity  string   `json:"identity,omitempty"`
 	// Operations are the operationIds the caller's organisation may call, sorted by path.
 	Operations []string `json:"operations"`
 }
@@ -76,7 +82,8 @@ type meAnswer struct {
 // getMe serves GET /api/v1/me: who the API key is and what its organisation may do.
 func (s *Server) getMe(c *gin.Context) {
 	caller := callerOf(c)
-	ans := meAnswer{MSPID: caller.MSPID, User: caller.User, KeyID: caller.KeyID, Operations: []string{}}
+	ans := meAnswer{MSPID: caller.MSPID, User: caller.User, KeyID: caller.KeyID, Merchants: caller.Merchants,
+		Admin: caller.Admin, Identity: caller.Identity, Operations: []string{}}
 	for _, op := range s.spec.Operations() {
 		if !op.Public && op.Permitted(caller.MSPID) {
 			ans.Operations = append(ans.Operations, op.ID)

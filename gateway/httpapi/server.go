@@ -97,6 +97,9 @@ type Options struct {
 	// Subscriptions manages webhook subscriptions; when nil, their operations answer
 	// UNAVAILABLE.
 	Subscriptions gateway.SubscriptionService
+	// KeyService manages API keys: keys not among Keys are looked up there, and the admin key
+	// operations answer with it (UNAVAILABLE when nil).
+	KeyService gateway.KeyService
 }
 
 // Server is the REST gateway's HTTP server.
@@ -176,6 +179,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	auth.managed = opts.KeyService
 	s := &Server{
 		opts:    opts,
 		spec:    spec,
@@ -230,6 +234,9 @@ func (s *Server) buildRouter() error {
 		chain := []gin.HandlerFunc{s.operationMiddleware(op)}
 		chain = append(chain, s.guardsOf(op)...)
 		chain = append(chain, s.bodyMiddleware, s.validateMiddleware)
+		if gop, ok := gateway.OperationByID(op.ID); ok && !op.Public {
+			chain = append(chain, s.merchantGuard(gop))
+		}
 		if op.declaresHeader("Idempotency-Key") {
 			chain = append(chain, s.idempotencyMiddleware)
 		}

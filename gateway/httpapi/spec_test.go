@@ -198,7 +198,7 @@ func TestAuthenticator(t *testing.T) {
 		{"Bearer secret-3", gateway.Caller{}, false},
 	} {
 		t.Run(tc.header, func(t *testing.T) {
-			got, err := a.Authenticate(tc.header)
+			got, err := a.Authenticate(context.Background(), tc.header)
 			if !tc.ok {
 				require.Equal(t, gateway.CodeUnauthenticated, gateway.ErrorCode(err))
 				return

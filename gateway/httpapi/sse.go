@@ -23,7 +23,9 @@ func (s *Server) streamEvents(c *gin.Context) {
 		abortProblem(c, err)
 		return
 	}
-	st := &eventStream{c: c, log: s.opts.Events, filter: newEventFilter(c), cursor: cursor}
+	filter := newEventFilter(c)
+	filter.caller = callerOf(c)
+	st := &eventStream{c: c, log: s.opts.Events, filter: filter, cursor: cursor, check: func() error { return s.checkKey(c, filter.caller) }}
 	st.open()
 	keepAlive := time.NewTicker(s.opts.KeepAlive)
 	defer keepAlive.Stop()
@@ -42,10 +44,12 @@ func (s *Server) streamEvents(c *gin.Context) {
 	}
 }
 
-// eventFilter selects the events a stream sends: by name (any of names, or all) and order.
+// eventFilter selects the events a stream sends: by name (any of names, or all) and order,
+// and, for a caller bound to merchants, those of its merchants only.
 type eventFilter struct {
 	names   map[string]bool
 	orderID string
+	caller  gateway.Caller
 }
 
 // newEventFilter reads ?name=A,B and ?orderId=.
@@ -60,7 +64,7 @@ func newEventFilter(c *gin.Context) eventFilter {
 }
 
 func (f eventFilter) match(ev gateway.Event) bool {
-	return (len(f.names) == 0 || f.names[ev.Name]) && (f.orderID == "" || ev.OrderID == f.orderID)
+	return (len(f.names) == 0 || f.names[ev.Name]) && (f.orderID == "" || ev.OrderID == f.orderID) && f.caller.SeesEvent(ev)
 }
 
 // eventStream is one client's event stream.
@@ -70,6 +74,8 @@ type eventStream struct {
 	filter eventFilter
 	cursor gateway.EventID
 	sent   int
+	// check refuses the stream's key once it is revoked (checked at every wake-up).
+	check func() error
 }
 
 // open answers the stream's header and the client's reconnection delay.
@@ -125,14 +131,26 @@ func (st *eventStream) wait(changed <-chan struct{}, keepAlive <-chan time.Time)
 			logger(st.c).LogAttrs(ctx, slog.LevelDebug, "event stream closed", slog.Int("sent", st.sent), slog.String("lastId", st.cursor.String()))
 			return false
 		case <-changed:
-			return true
+			return st.keyValid()
 		case <-keepAlive:
+			if !st.keyValid() {
+				return false
+			}
 			if _, err := fmt.Fprint(st.c.Writer, ": keep-alive\n\n"); err != nil {
 				return false
 			}
 			st.c.Writer.Flush()
 		}
 	}
+}
+
+// keyValid reports whether the stream's key is still valid; a revoked key's stream ends.
+func (st *eventStream) keyValid() bool {
+	if st.check == nil || st.check() == nil {
+		return true
+	}
+	logger(st.c).Info("event stream closed: its API key was revoked", slog.String("lastId", st.cursor.String()))
+	return false
 }
 
 // eventCursor resolves where the stream starts: after Last-Event-ID, else after ?after=, else

@@ -46,6 +46,7 @@ func (s *Server) allHandlers() map[string]gin.HandlerFunc {
 	h := s.handlers()
 	maps.Copy(h, s.gatewayHandlers())
 	maps.Copy(h, s.subscriptionHandlers())
+	maps.Copy(h, s.adminKeyHandlers())
 	return h
 }
 

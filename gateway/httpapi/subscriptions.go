@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -63,6 +64,10 @@ func (s *Server) createSubscription(c *gin.Context) {
 	if !ok || !decodeBody(c, &req) {
 		return
 	}
+	if err := subscriptionMerchant(callerOf(c), &req.Filter); err != nil {
+		abortProblem(c, err)
+		return
+	}
 	sub, secret, err := svc.CreateSubscription(c.Request.Context(), callerOf(c), req)
 	if err != nil {
 		abortProblem(c, err)
@@ -103,6 +108,12 @@ func (s *Server) updateSubscription(c *gin.Context) {
 	var patch gateway.SubscriptionPatch
 	if !ok || !decodeBody(c, &patch) {
 		return
+	}
+	if patch.Filter != nil {
+		if err := subscriptionMerchant(callerOf(c), patch.Filter); err != nil {
+			abortProblem(c, err)
+			return
+		}
 	}
 	sub, secret, err := svc.UpdateSubscription(c.Request.Context(), callerOf(c), c.Param("id"), patch)
 	c.Header("Cache-Control", "no-store")
@@ -172,4 +183,17 @@ func answerSubscription(c *gin.Context, sub gateway.Subscription, secret string,
 		return
 	}
 	c.JSON(http.StatusOK, subscriptionAnswer{Subscription: sub, Secret: secret})
+}
+
+// subscriptionMerchant keeps a caller bound to merchants to their events: its subscriptions
+// must filter on one of its merchants (FORBIDDEN naming filter.merchantId otherwise).
+func subscriptionMerchant(caller gateway.Caller, f *gateway.EventFilter) error {
+	if len(caller.Merchants) == 0 || (f.MerchantID != "" && caller.ActsFor(f.MerchantID)) {
+		return nil
+	}
+	if f.MerchantID == "" {
+		return &gateway.Error{Code: gateway.CodeForbidden, Field: "filter.merchantId",
+			Message: "this API key acts only for merchants [" + strings.Join(caller.Merchants, ", ") + "]: filter on one of them"}
+	}
+	return gateway.MerchantForbidden("filter.merchantId", f.MerchantID, caller)
 }

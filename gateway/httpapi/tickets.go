@@ -111,9 +111,13 @@ func acceptsTicket(op *Operation) bool {
 func (s *Server) authenticate(c *gin.Context) (gateway.Caller, error) {
 	header := c.GetHeader("Authorization")
 	if tok := c.Query("ticket"); header == "" && tok != "" && acceptsTicket(opOf(c)) {
-		return s.tickets.Redeem(tok)
+		caller, err := s.tickets.Redeem(tok)
+		if err == nil {
+			err = s.checkKey(c, caller)
+		}
+		return caller, err
 	}
-	caller, err := s.auth.Authenticate(header)
+	caller, err := s.auth.Authenticate(c.Request.Context(), header)
 	if err != nil && header == "" && c.Query("ticket") != "" {
 		return caller, gateway.Errorf(gateway.CodeUnauthenticated, "stream tickets are accepted by GET /api/v1/events only")
 	}
@@ -136,4 +140,13 @@ func (s *Server) createEventTicket(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, ticketAnswer{Ticket: tok, ExpiresAt: expires.UTC(), StreamURL: "/api/v1/events?ticket=" + tok})
+}
+
+// checkKey refuses a caller whose managed key was revoked since it authenticated (a stream
+// ticket's, an open stream's).
+func (s *Server) checkKey(c *gin.Context, caller gateway.Caller) error {
+	if s.opts.KeyService == nil {
+		return nil
+	}
+	return s.opts.KeyService.CheckKey(c.Request.Context(), caller.KeyID)
 }

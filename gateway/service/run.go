@@ -2,18 +2,24 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/xborder/xborder/gateway/config"
 	"github.com/xborder/xborder/gateway/fabric"
+	"github.com/xborder/xborder/gateway/fabricca"
 	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/gateway/keys"
 	"github.com/xborder/xborder/gateway/store"
 )
 
@@ -38,6 +44,9 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, started fu
 	}
 	opts := optionsOf(cfg, orgs, logger)
 	opts.Keyring = keys
+	if opts.CAs, err = casOf(cfg.Organizations); err != nil {
+		return err
+	}
 	g, err := Start(ctx, opts)
 	if err != nil {
 		return err
@@ -96,7 +105,7 @@ func dial(cfgOrgs []config.Organization) ([]fabric.Org, []*grpc.ClientConn, erro
 func optionsOf(cfg config.Config, orgs []fabric.Org, logger *slog.Logger) Options {
 	keys := make([]httpapi.APIKey, 0, len(cfg.APIKeys))
 	for _, k := range cfg.APIKeys {
-		keys = append(keys, httpapi.APIKey{ID: k.ID, MSPID: k.MSPID, User: k.User, SHA256: k.SHA256})
+		keys = append(keys, httpapi.APIKey{ID: k.ID, MSPID: k.MSPID, User: k.User, SHA256: k.SHA256, Admin: k.Admin, Merchants: k.Merchants})
 	}
 	o := Options{
 		Channel:   cfg.Channel,
@@ -178,4 +187,34 @@ func consistencyOf(r config.ReadYourWrites) fabric.Consistency {
 		c.StaleRetries = -1
 	}
 	return c
+}
+
+// casOf makes a Fabric CA client for every organisation with a CA URL. A registrar secret
+// may come from XBORDER_CA_SECRET_<MSP ID>.
+func casOf(orgs []config.Organization) (map[string]keys.CA, error) {
+	out := map[string]keys.CA{}
+	for _, o := range orgs {
+		if o.CA.URL == "" {
+			continue
+		}
+		secret := o.CA.RegistrarSecret
+		if v := os.Getenv("XBORDER_CA_SECRET_" + o.MSPID); v != "" {
+			secret = v
+		}
+		opts := []fabricca.Option{fabricca.WithCAName(o.CA.CAName)}
+		if o.CA.TLSCACert != "" {
+			pemBytes, err := os.ReadFile(o.CA.TLSCACert) // #nosec G304 -- configured CA TLS root
+			if err != nil {
+				return nil, fmt.Errorf("organisation %s: CA TLS root: %w", o.MSPID, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pemBytes) {
+				return nil, fmt.Errorf("organisation %s: no certificate in %s", o.MSPID, o.CA.TLSCACert)
+			}
+			opts = append(opts, fabricca.WithHTTPClient(&http.Client{Timeout: 30 * time.Second,
+				Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}))
+		}
+		out[o.MSPID] = fabricca.New(o.CA.URL, o.CA.RegistrarID, secret, opts...)
+	}
+	return out, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/xborder/xborder/gateway/console"
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/gateway/keys"
 	"github.com/xborder/xborder/gateway/store"
 	"github.com/xborder/xborder/gateway/webhook"
 )
@@ -91,6 +92,9 @@ type Options struct {
 	// subscription's delivery log keeps (store.DefaultDeliveryHistory when 0).
 	Webhooks       webhook.Config
 	WebhookHistory int
+	// CAs are the Fabric CAs of the organisations whose managed API keys may have Fabric
+	// identities of their own (see gateway/keys), by MSP ID.
+	CAs map[string]keys.CA
 	// Logger receives the structured logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -123,6 +127,8 @@ type Gateway struct {
 	Store    *store.Store
 	Server   *httpapi.Server
 	Webhooks *webhook.Dispatcher
+	// Keys manages the API keys kept in the store (and their Fabric identities).
+	Keys *keys.Manager
 	// Addr is the address the HTTP server listens on; MetricsAddr the metrics listener's
 	// (empty without one).
 	Addr        string
@@ -199,7 +205,14 @@ func Start(ctx context.Context, o Options) (g *Gateway, err error) {
 
 // open creates the Fabric client, the store and the HTTP server.
 func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		return fmt.Errorf("gateway: create data directory: %w", err)
+	}
 	var err error
+	g.Store, err = store.Open(filepath.Join(o.DataDir, "gateway.db"), store.WithKeyring(o.Keyring))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
 	g.Ledger, err = fabric.New(fabric.Options{
 		Channel:     o.Channel,
 		Chaincode:   o.Chaincode,
@@ -209,17 +222,12 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 		Consistency: o.Consistency,
 		Logger:      o.Logger.With("component", "fabric"),
 		Metrics:     fabric.NewMetrics(reg),
+		Wallet:      g.Store,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
-		return fmt.Errorf("gateway: create data directory: %w", err)
-	}
-	g.Store, err = store.Open(filepath.Join(o.DataDir, "gateway.db"), store.WithKeyring(o.Keyring))
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
+	g.Keys = newKeyManager(g, o)
 	g.startHousekeeping(o, reg)
 	if err := g.openWebhooks(o, reg); err != nil {
 		return err
@@ -247,11 +255,24 @@ func (g *Gateway) open(o Options, reg *prometheus.Registry) error {
 		Console:          console.FS(),
 		KeysHint:         o.KeysHint,
 		Subscriptions:    g.Webhooks,
+		KeyService:       g.Keys,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	return nil
+}
+
+// newKeyManager is the manager of the API keys in the store, with the organisations' CAs.
+func newKeyManager(g *Gateway, o Options) *keys.Manager {
+	opts := []keys.Option{keys.WithIdentityCache(g.Ledger), keys.WithLogger(o.Logger.With("component", "keys"))}
+	for msp, ca := range o.CAs {
+		opts = append(opts, keys.WithCA(msp, ca))
+	}
+	if len(o.CAs) > 0 && o.Keyring == nil {
+		g.log.Warn("the private keys of API keys' Fabric identities are stored unsealed in gateway.db: configure store keys")
+	}
+	return keys.New(g.Store, g.Ledger.Organizations(), opts...)
 }
 
 // openWebhooks creates the webhook dispatcher on the store's subscriptions. An organisation

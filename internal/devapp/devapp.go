@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/xborder/xborder/gateway/config"
 	"github.com/xborder/xborder/gateway/fabric"
 	"github.com/xborder/xborder/gateway/httpapi"
+	"github.com/xborder/xborder/gateway/keys"
 	"github.com/xborder/xborder/gateway/service"
 	"github.com/xborder/xborder/gateway/store"
 	"github.com/xborder/xborder/gateway/webhook"
@@ -126,6 +128,12 @@ type App struct {
 	Ledger *fabric.Client
 	// Store is the gateway's bbolt store.
 	Store *store.Store
+	// Keys manages the gateway's API keys; CAURL is the base URL of the devnet's built-in
+	// Fabric CAs (each organisation's under /<MSP ID>).
+	Keys  *keys.Manager
+	CAURL string
+
+	caServer *http.Server
 
 	gateway       *service.Gateway
 	dataDir       *dataDir
@@ -248,7 +256,10 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		mspIDs = append(mspIDs, o.MSPID)
 	}
 	slices.Sort(mspIDs)
-	var err error
+	cas, err := a.startCAs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
 	a.Credentials, err = config.LoadOrCreateCredentials(filepath.Join(cfg.DataDir, CredentialsFile), mspIDs, rand.Reader)
 	if err != nil {
 		return fmt.Errorf("devapp: %w", err)
@@ -278,6 +289,7 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		FeedOrg:      feedOrg(mspIDs),
 		ReadyTimeout: readyTimeout,
 		Webhooks:     cfg.Webhooks,
+		CAs:          cas,
 		Logger:       cfg.Logger,
 		// The platform serves its buyers' tracking links; a development machine is one client
 		// address, so its bucket is generous.
@@ -287,16 +299,16 @@ func (a *App) startGateway(ctx context.Context, cfg Config, orgs []fabric.Org) e
 		return fmt.Errorf("devapp: %w", err)
 	}
 	a.URL = a.gateway.URL()
-	a.Server, a.Ledger, a.Store = a.gateway.Server, a.gateway.Ledger, a.gateway.Store
+	a.Server, a.Ledger, a.Store, a.Keys = a.gateway.Server, a.gateway.Ledger, a.gateway.Store, a.gateway.Keys
 	return nil
 }
 
 // APIKeys are the gateway's API keys for the dev credentials of the organisations orgs: key
-// "dev-<MSP ID>", user "dev".
+// "dev-<MSP ID>", user "dev", admin of its organisation (it may manage the organisation's keys).
 func APIKeys(creds map[string]string, orgs []string) []httpapi.APIKey {
 	keys := make([]httpapi.APIKey, 0, len(orgs))
 	for _, org := range orgs {
-		keys = append(keys, httpapi.APIKey{ID: "dev-" + org, MSPID: org, User: "dev", SHA256: config.HashKey(creds[org])})
+		keys = append(keys, httpapi.APIKey{ID: "dev-" + org, MSPID: org, User: "dev", SHA256: config.HashKey(creds[org]), Admin: true})
 	}
 	return keys
 }
@@ -325,6 +337,9 @@ func (a *App) Close() error {
 		}
 		for _, c := range a.conns {
 			errs = append(errs, c.Close())
+		}
+		if a.caServer != nil {
+			errs = append(errs, a.caServer.Close())
 		}
 		if a.Network != nil {
 			errs = append(errs, a.Network.Close())

@@ -390,6 +390,10 @@ func (n *Network) ClientConnection(mspID string, opts ...grpc.DialOption) (*grpc
 	return conn, nil
 }
 
+// Crypto returns the organisations' crypto material (their CA certificates and keys under
+// each organisation's directory).
+func (n *Network) Crypto() *msp.CryptoConfig { return n.crypto }
+
 // MSPManager returns the manager that verifies the identities of the channel's organisations.
 func (n *Network) MSPManager() *msp.Manager { return n.mgr }
 
