@@ -40,10 +40,10 @@
 //
 // Chaincode definitions (endorsement policy, collections) are taken from Config at every
 // Start: there is no lifecycle to run, and a changed definition applies from the next start.
-// The private write set of an endorsed transaction is held in memory, in the transient store
-// of each member organisation's peer, until the peer commits the transaction; a peer that
-// lacks it then (after a restart) pulls it from a member peer that committed it. Unlike
-// Fabric's transient store, this one does not survive a crash.
+// The private write set of an endorsed transaction is held in the transient store of each
+// member organisation's peer (a file next to its ledger, written without sync as Fabric's
+// LevelDB store is, so it survives a crash of the process) until the peer commits the
+// transaction; a peer that lacks it then pulls it from a member peer that committed it.
 //
 // Errors carry the gRPC status codes and gateway.ErrorDetail details Fabric's gateway uses,
 // so client code written against a real network handles them the same way:

@@ -164,7 +164,10 @@ func (n *Network) distributePrivateData(sim *simulation) {
 			}
 		}
 		if own := selectCollections(pvt, want); own != nil {
-			q.transient.put(sim.prop.TxID(), own)
+			if err := q.transient.put(sim.prop.TxID(), own); err != nil {
+				// As a member peer that gossip did not reach: it pulls the data at commit.
+				n.logger.Warn("private data not kept", "peer", q.org.Node.Name, "txID", sim.prop.TxID(), "error", err)
+			}
 		}
 	}
 }

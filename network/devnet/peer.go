@@ -46,26 +46,34 @@ type peerNode struct {
 	commits   *commitControl
 }
 
+// transientMax bounds a peer's transient store (entries).
+const transientMax = 100000
+
 // openPeer opens the stores of org's peer (creating them on first run) and its listener; it
 // neither commits nor serves yet (startCommitter, serve).
 func (n *Network) openPeer(org *msp.Org, index int) (*peerNode, error) {
 	p := &peerNode{
-		net:       n,
-		org:       org,
-		index:     index,
-		dir:       filepath.Join(n.cfg.DataDir, peersDir, org.Node.Name),
-		transient: newTransientStore(n.opts.pvtRetention, 100000),
-		runtime:   ccruntime.NewRuntime(ccruntime.WithLogger(n.logger.With("peer", org.Node.Name)), ccruntime.WithTimeout(n.opts.endorsementTimeout)),
-		commits:   newCommitControl(n.cfg.CommitDelay[org.MSPID]),
+		net:     n,
+		org:     org,
+		index:   index,
+		dir:     filepath.Join(n.cfg.DataDir, peersDir, org.Node.Name),
+		runtime: ccruntime.NewRuntime(ccruntime.WithLogger(n.logger.With("peer", org.Node.Name)), ccruntime.WithTimeout(n.opts.endorsementTimeout)),
+		commits: newCommitControl(n.cfg.CommitDelay[org.MSPID]),
 	}
 	var err error
 	if p.ledger, err = ledger.Open(filepath.Join(p.dir, "ledger")); err != nil {
 		_ = p.runtime.Close()
 		return nil, fmt.Errorf("devnet: open ledger of %s: %w", org.Node.Name, err)
 	}
+	if p.transient, err = openTransientStore(filepath.Join(p.dir, "transient.db"), n.opts.pvtRetention, transientMax); err != nil {
+		_ = p.runtime.Close()
+		_ = p.ledger.Close()
+		return nil, fmt.Errorf("devnet: %s: %w", org.Node.Name, err)
+	}
 	if err := p.listen(); err != nil {
 		_ = p.runtime.Close()
 		_ = p.ledger.Close()
+		_ = p.transient.close()
 		return nil, err
 	}
 	return p, nil
@@ -163,6 +171,9 @@ func (p *peerNode) close() []error {
 	}
 	if err := p.ledger.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("devnet: close ledger of %s: %w", p.org.Node.Name, err))
+	}
+	if err := p.transient.close(); err != nil {
+		errs = append(errs, fmt.Errorf("devnet: close transient store of %s: %w", p.org.Node.Name, err))
 	}
 	return errs
 }

@@ -1,18 +1,28 @@
 package devnet
 
 import (
+	"encoding/binary"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 )
 
 // transientStore holds the private write sets of endorsed transactions until they are committed
-// (Fabric's transient store). Entries expire after a retention period; the store is bounded.
+// (Fabric's transient store). Like Fabric's, it lives on disk next to the peer's ledger, so that
+// a peer that endorsed a transaction still has its private data when it commits the block after
+// a crash: a store in memory would leave every member peer to commit such a block with hashes
+// only, the private values lost for good. Writes are not synced (as Fabric's LevelDB store
+// writes them): they survive the process, not the machine. Entries expire after a retention
+// period and the store is bounded; recent entries are also kept in memory.
 type transientStore struct {
 	retention time.Duration
 	max       int
+	db        *bolt.DB
 
 	mu        sync.Mutex
 	entries   map[string]transientEntry
@@ -24,42 +34,133 @@ type transientEntry struct {
 	added time.Time
 }
 
-func newTransientStore(retention time.Duration, max int) *transientStore {
-	return &transientStore{retention: retention, max: max, entries: map[string]transientEntry{}}
+var bucketTransient = []byte("transient")
+
+// openTransientStore opens (creating if needed) the transient store at path.
+func openTransientStore(path string, retention time.Duration, max int) (*transientStore, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: true, NoFreelistSync: true})
+	if err != nil {
+		return nil, fmt.Errorf("open transient store %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketTransient)
+		return err
+	}); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("initialise transient store %s: %w", path, err)
+	}
+	return &transientStore{retention: retention, max: max, db: db, entries: map[string]transientEntry{}}, nil
 }
 
-func (s *transientStore) put(txID string, pvt *rwset.TxPvtReadWriteSet) {
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Sub(s.lastSweep) > time.Second {
-		s.lastSweep = now
-		for id, e := range s.entries {
-			if now.Sub(e.added) > s.retention {
-				delete(s.entries, id)
-			}
-		}
+// close closes the store's file.
+func (s *transientStore) close() error { return s.db.Close() }
+
+// put keeps the private write set of txID.
+func (s *transientStore) put(txID string, pvt *rwset.TxPvtReadWriteSet) error {
+	raw, err := proto.Marshal(pvt)
+	if err != nil {
+		return fmt.Errorf("transient store: marshal %s: %w", txID, err)
 	}
-	if len(s.entries) >= s.max {
-		ids := make([]string, 0, len(s.entries))
-		for id := range s.entries {
-			ids = append(ids, id)
+	now := time.Now()
+	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(raw)), uint64(now.UnixNano())) // #nosec G115 -- a time after 1970
+	val = append(val, raw...)
+	s.mu.Lock()
+	s.entries[txID] = transientEntry{pvt: pvt, added: now}
+	sweep := now.Sub(s.lastSweep) > time.Second || len(s.entries) > s.max
+	if sweep {
+		s.lastSweep = now
+	}
+	s.mu.Unlock()
+	if err := s.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketTransient).Put([]byte(txID), val) }); err != nil {
+		return fmt.Errorf("transient store: put %s: %w", txID, err)
+	}
+	if sweep {
+		return s.sweep(now)
+	}
+	return nil
+}
+
+// take returns the private write set of txID and forgets it (nil when there is none).
+func (s *transientStore) take(txID string) *rwset.TxPvtReadWriteSet {
+	s.mu.Lock()
+	e, ok := s.entries[txID]
+	delete(s.entries, txID)
+	s.mu.Unlock()
+	var stored []byte
+	_ = s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTransient)
+		if v := b.Get([]byte(txID)); v != nil && !ok {
+			stored = append([]byte(nil), v...)
 		}
-		sort.Slice(ids, func(i, j int) bool { return s.entries[ids[i]].added.Before(s.entries[ids[j]].added) })
-		for _, id := range ids[:len(ids)-s.max+1] {
+		return b.Delete([]byte(txID))
+	})
+	if ok {
+		return e.pvt
+	}
+	if len(stored) <= 8 {
+		return nil
+	}
+	pvt := &rwset.TxPvtReadWriteSet{}
+	if err := proto.Unmarshal(stored[8:], pvt); err != nil {
+		return nil
+	}
+	return pvt
+}
+
+// sweep drops the entries older than the retention, and the oldest beyond the bound.
+func (s *transientStore) sweep(now time.Time) error {
+	s.mu.Lock()
+	for id, e := range s.entries {
+		if now.Sub(e.added) > s.retention {
 			delete(s.entries, id)
 		}
 	}
-	s.entries[txID] = transientEntry{pvt: pvt, added: now}
+	s.mu.Unlock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTransient)
+		for _, k := range s.toDrop(b, now) {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("transient store: sweep: %w", err)
+	}
+	return nil
 }
 
-func (s *transientStore) take(txID string) *rwset.TxPvtReadWriteSet {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.entries[txID]
-	if !ok {
+// agedKey is a stored entry's key and when it was added.
+type agedKey struct {
+	key   []byte
+	added time.Time
+}
+
+// toDrop returns the keys of b's entries that are expired or unreadable, then the oldest of
+// the rest beyond the bound.
+func (s *transientStore) toDrop(b *bolt.Bucket, now time.Time) [][]byte {
+	var drop [][]byte
+	var kept []agedKey
+	_ = b.ForEach(func(k, v []byte) error {
+		k = append([]byte(nil), k...)
+		if len(v) < 8 {
+			drop = append(drop, k)
+			return nil
+		}
+		added := time.Unix(0, int64(binary.BigEndian.Uint64(v[:8]))) // #nosec G115 -- written from UnixNano
+		if now.Sub(added) > s.retention {
+			drop = append(drop, k)
+		} else {
+			kept = append(kept, agedKey{k, added})
+		}
 		return nil
+	})
+	if extra := len(kept) - s.max; extra > 0 {
+		sort.Slice(kept, func(i, j int) bool { return kept[i].added.Before(kept[j].added) })
+		for _, a := range kept[:extra] {
+			drop = append(drop, a.key)
+		}
 	}
-	delete(s.entries, txID)
-	return e.pvt
+	return drop
 }
