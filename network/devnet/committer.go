@@ -188,6 +188,14 @@ func (p *peerNode) commitGroup(pending []*validatedBlock) (int, error) {
 		return 0, fmt.Errorf("commit blocks %d to %d: %w", first, first+uint64(len(group))-1, err)
 	}
 	p.net.logger.Debug("blocks committed", "peer", p.org.Node.Name, "first", first, "blocks", len(group), "codes", codes)
+	var txIDs []string
+	for _, v := range group {
+		txIDs = append(txIDs, v.res.TxIDs...)
+	}
+	if err := p.transient.purge(txIDs); err != nil {
+		// The entries expire with the retention instead.
+		p.net.logger.Warn("transient store not purged", "peer", p.org.Node.Name, "first", first, "error", err)
+	}
 	return len(group), nil
 }
 
@@ -374,7 +382,7 @@ func (p *peerNode) privateDataOf(block *common.Block, res *validator.BlockResult
 	pvt := map[uint64]*rwset.TxPvtReadWriteSet{}
 	var pulled map[string]map[uint64]*rwset.TxPvtReadWriteSet // by peer, fetched once
 	for i, txID := range res.TxIDs {
-		own := p.transient.take(txID)
+		own := p.transient.get(txID)
 		if res.Codes[i] != peer.TxValidationCode_VALID || res.Txs[i] == nil {
 			continue // private write sets of invalid transactions are dropped with them
 		}

@@ -80,23 +80,22 @@ func (s *transientStore) put(txID string, pvt *rwset.TxPvtReadWriteSet) error {
 	return nil
 }
 
-// take returns the private write set of txID and forgets it (nil when there is none).
-func (s *transientStore) take(txID string) *rwset.TxPvtReadWriteSet {
+// get returns the private write set of txID (nil when there is none). It stays in the store
+// until purge: a peer that crashes between reading it and committing its block still has it.
+func (s *transientStore) get(txID string) *rwset.TxPvtReadWriteSet {
 	s.mu.Lock()
 	e, ok := s.entries[txID]
-	delete(s.entries, txID)
 	s.mu.Unlock()
-	var stored []byte
-	_ = s.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTransient)
-		if v := b.Get([]byte(txID)); v != nil && !ok {
-			stored = append([]byte(nil), v...)
-		}
-		return b.Delete([]byte(txID))
-	})
 	if ok {
 		return e.pvt
 	}
+	var stored []byte
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketTransient).Get([]byte(txID)); v != nil {
+			stored = append([]byte(nil), v...)
+		}
+		return nil
+	})
 	if len(stored) <= 8 {
 		return nil
 	}
@@ -105,6 +104,29 @@ func (s *transientStore) take(txID string) *rwset.TxPvtReadWriteSet {
 		return nil
 	}
 	return pvt
+}
+
+// purge forgets the private write sets of txIDs, once their block is committed (as Fabric's
+// committer purges the transient store after the commit).
+func (s *transientStore) purge(txIDs []string) error {
+	s.mu.Lock()
+	for _, id := range txIDs {
+		delete(s.entries, id)
+	}
+	s.mu.Unlock()
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTransient)
+		for _, id := range txIDs {
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("transient store: purge: %w", err)
+	}
+	return nil
 }
 
 // sweep drops the entries older than the retention, and the oldest beyond the bound.

@@ -24,7 +24,7 @@ func TestTransientStore(t *testing.T) {
 		name string
 		run  func(t *testing.T)
 	}{
-		{"kept across a restart, taken once", func(t *testing.T) {
+		{"kept across restarts until purged", func(t *testing.T) {
 			s, err := openTransientStore(path, time.Minute, 10)
 			require.NoError(t, err)
 			require.NoError(t, s.put("tx-1", pvtSet("paymentPrivate")))
@@ -32,10 +32,15 @@ func TestTransientStore(t *testing.T) {
 			s, err = openTransientStore(path, time.Minute, 10)
 			require.NoError(t, err)
 			defer func() { require.NoError(t, s.close()) }()
-			got := s.take("tx-1")
+			got := s.get("tx-1")
 			require.True(t, proto.Equal(pvtSet("paymentPrivate"), got), "got %v", got)
-			require.Nil(t, s.take("tx-1"), "taken once")
-			require.Nil(t, s.take("tx-unknown"))
+			require.NoError(t, s.close()) // again, after the peer read it but before it committed
+			s, err = openTransientStore(path, time.Minute, 10)
+			require.NoError(t, err)
+			require.NotNil(t, s.get("tx-1"), "kept until the block is committed")
+			require.NoError(t, s.purge([]string{"tx-1"}))
+			require.Nil(t, s.get("tx-1"), "purged after the commit")
+			require.Nil(t, s.get("tx-unknown"))
 		}},
 		{"expired entries are dropped", func(t *testing.T) {
 			s, err := openTransientStore(path, 20*time.Millisecond, 10)
@@ -44,7 +49,7 @@ func TestTransientStore(t *testing.T) {
 			require.NoError(t, s.put("tx-old", pvtSet("orderPrivate")))
 			time.Sleep(30 * time.Millisecond)
 			require.NoError(t, s.sweep(time.Now()))
-			require.Nil(t, s.take("tx-old"))
+			require.Nil(t, s.get("tx-old"))
 		}},
 		{"bounded: the oldest go first", func(t *testing.T) {
 			s, err := openTransientStore(path, time.Minute, 2)
@@ -56,9 +61,9 @@ func TestTransientStore(t *testing.T) {
 			}
 			require.NoError(t, s.sweep(time.Now()))
 			s.entries = map[string]transientEntry{} // read what the file holds
-			require.Nil(t, s.take("tx-a"))
-			require.NotNil(t, s.take("tx-b"))
-			require.NotNil(t, s.take("tx-c"))
+			require.Nil(t, s.get("tx-a"))
+			require.NotNil(t, s.get("tx-b"))
+			require.NotNil(t, s.get("tx-c"))
 		}},
 	}
 	for _, tc := range cases {
