@@ -112,11 +112,12 @@ type gatewayKey struct {
 	MSPID  string `yaml:"mspId"`
 	User   string `yaml:"user"`
 	SHA256 string `yaml:"sha256"`
+	Admin  bool   `yaml:"admin"`
 }
 
 // WriteGatewayFiles writes gateway.yaml (the five organisations, each with its own peer
-// endpoint, TLS CA, client certificate and key, and one API key per organisation, stored as its
-// SHA-256) and credentials.json ({"MerchantMSP": "<key>", ...}, file mode 0600) into opts.Home,
+// endpoint, TLS CA, client certificate and key, and one admin API key per organisation, stored
+// as its SHA-256, that may manage the organisation's keys) and credentials.json ({"MerchantMSP": "<key>", ...}, file mode 0600) into opts.Home,
 // then loads gateway.yaml with the gateway's own loader to prove it valid. Keys already in
 // credentials.json are kept, so redeploying does not invalidate clients' keys. It returns the
 // credentials.
@@ -155,7 +156,7 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 	}
 	for _, o := range Orgs() {
 		file.APIKeys = append(file.APIKeys, gatewayKey{
-			ID: o.Key() + "-admin", MSPID: o.MSPID, User: o.Key() + "-admin", SHA256: config.HashKey(creds[o.MSPID]),
+			ID: o.Key() + "-admin", MSPID: o.MSPID, User: o.Key() + "-admin", SHA256: config.HashKey(creds[o.MSPID]), Admin: true,
 		})
 	}
 	out, err := yaml.Marshal(file)

@@ -68,6 +68,7 @@ func TestWriteGatewayFiles(t *testing.T) {
 				require.Equal(t, filepath.Join(home, o.UserKey(fabric.GatewayUser)), got.PrivateKey)
 				require.Equal(t, o.MSPID, cfg.APIKeys[i].MSPID)
 				require.Equal(t, config.HashKey(creds[o.MSPID]), cfg.APIKeys[i].SHA256)
+				require.True(t, cfg.APIKeys[i].Admin, "the organisation's key manages its keys")
 			}
 
 			b, err := os.ReadFile(filepath.Join(home, fabric.CredentialsFile))
