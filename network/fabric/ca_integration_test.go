@@ -3,10 +3,13 @@ package fabric_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xborder/xborder/gateway"
+	"github.com/xborder/xborder/gateway/fabricca"
 	"github.com/xborder/xborder/gateway/store"
 	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/network/devnet/msp"
@@ -36,7 +40,7 @@ var fabricCAAttrsOID = asn1.ObjectIdentifier{1, 2, 3, 4, 5, 6, 7, 8, 1}
 // the gateway refuses it merchant-1's; a proposal signed with the key's own certificate and
 // private key (taken from the gateway's wallet) for merchant-1, sent straight to the peers, is
 // refused FORBIDDEN by the chaincode; the order's history names the key's identity; revoked,
-// the key is 401. It needs FABRIC_BIN and FABRIC_CA_BIN and takes a few minutes.
+// the key is 401 and its identity can no longer enrol at the CA. It needs FABRIC_BIN and FABRIC_CA_BIN and takes a few minutes.
 func TestRealFabricCAIdentities(t *testing.T) {
 	if os.Getenv("FABRIC_BIN") == "" || os.Getenv("FABRIC_CA_BIN") == "" {
 		t.Skip("FABRIC_BIN and FABRIC_CA_BIN are not both set: this test runs a real Hyperledger Fabric v3 network " +
@@ -125,10 +129,28 @@ func TestRealFabricCAIdentities(t *testing.T) {
 		require.Equal(t, k.ID, h.Entries[0].CreatorName)
 	})
 
-	t.Run("revoked, the key is refused", func(t *testing.T) {
+	t.Run("revoked, the key is refused and its identity revoked at the CA", func(t *testing.T) {
+		ca := merchantCA(t, home)
+		_, err := ca.Enroll(context.Background(), id.ID, id.Secret)
+		require.NoError(t, err, "before the revocation the identity enrols")
 		gw.Must(t, http.StatusOK, merchantMSP, http.MethodPost, "/api/v1/admin/keys/"+k.ID+"/revoke", nil)
 		require.Contains(t, string(keyed.Must(t, http.StatusUnauthorized, "A", http.MethodGet, "/api/v1/orders/fab-ca-a", nil).Body), "revoked")
+		_, err = ca.Enroll(context.Background(), id.ID, id.Secret)
+		require.Error(t, err, "the gateway's registrar revoked the identity at the Fabric CA")
 	})
+}
+
+// merchantCA is a client of MerchantMSP's fabric-ca-server, over TLS with the CA's TLS
+// certificate as gateway.yaml names it.
+func merchantCA(t *testing.T, home string) *fabricca.Client {
+	t.Helper()
+	o := mustOrg(t, "MerchantMSP")
+	caPEM, err := os.ReadFile(filepath.Join(home, filepath.FromSlash(o.CATLSCert())))
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	h := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	return fabricca.New(fmt.Sprintf("https://127.0.0.1:%d", o.CAPort), "", "", fabricca.WithCAName(o.CAName()), fabricca.WithHTTPClient(h))
 }
 
 // readGatewayEnv returns gateway.env's variables, as `set -a; . gateway.env` exports them.
