@@ -273,6 +273,7 @@ func Load(path string, env []string) (Config, error) {
 			o.PrivateKey = relTo(base, o.PrivateKey)
 			o.TLSClientCert = relTo(base, o.TLSClientCert)
 			o.TLSClientKey = relTo(base, o.TLSClientKey)
+			o.CA.TLSCACert = relTo(base, o.CA.TLSCACert)
 		}
 		for _, p := range []*string{&cfg.TLS.CertFile, &cfg.TLS.KeyFile, &cfg.TLS.ClientCAFile, &cfg.Store.KeyFile} {
 			*p = relTo(base, *p)

@@ -22,6 +22,10 @@ organizations:
     tlsCACert: tls/ca.pem
     certificate: /etc/xborder/cert.pem
     privateKey: keys/key.pem
+    ca:
+      url: https://ca.bank.example.com:7054
+      tlsCACert: ca/tls-cert.pem
+      registrarId: gateway-registrar
 apiKeys:
   - id: back-office
     mspId: BankMSP
@@ -57,6 +61,7 @@ func TestLoad(t *testing.T) {
 		require.Equal(t, filepath.Join(dir, "tls/ca.pem"), cfg.Organizations[0].TLSCACert, "relative to the file")
 		require.Equal(t, "/etc/xborder/cert.pem", cfg.Organizations[0].Certificate)
 		require.Equal(t, filepath.Join(dir, "keys/key.pem"), cfg.Organizations[0].PrivateKey)
+		require.Equal(t, filepath.Join(dir, "ca/tls-cert.pem"), cfg.Organizations[0].CA.TLSCACert, "the CA's TLS root too")
 		require.Equal(t, 45*time.Second, cfg.Timeouts.Commit)
 		require.Equal(t, []string{"https://app.example.com"}, cfg.CORS.AllowedOrigins)
 		require.Equal(t, int64(1<<20), cfg.MaxBodyBytes, "default kept")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -22,6 +23,10 @@ const (
 	CredentialsFile = "credentials.json"
 	// StoreKeyFile holds the key that seals the private data the gateway keeps in gateway.db.
 	StoreKeyFile = "store.keys"
+	// GatewayEnvFile (XBORDER_FABRIC_CRYPTO=ca) holds XBORDER_CA_SECRET_<MSPID>=<secret> lines,
+	// the secrets of the organisations' GatewayRegistrar, mode 0600: a systemd EnvironmentFile,
+	// or `set -a; . gateway.env; set +a` in a shell, before `xborder gateway`.
+	GatewayEnvFile = "gateway.env"
 )
 
 // TLS modes of GatewayOptions.TLS.
@@ -55,6 +60,12 @@ type GatewayOptions struct {
 	TLSHosts []string
 	// Now is the start of the certificates' validity (time.Now when zero).
 	Now time.Time
+	// FabricCA (XBORDER_FABRIC_CRYPTO=ca) gives every organisation its Fabric CA (ca: url,
+	// caName, tlsCACert, registrarId) so that managed API keys may have identities of their
+	// own, and writes the registrars' secrets into GatewayEnvFile, never into gateway.yaml.
+	FabricCA bool
+	// CAHost is the host of the CA URLs (127.0.0.1 when empty).
+	CAHost string
 }
 
 // gatewayFile is the subset of config.Config that network.sh fills in; everything else keeps
@@ -81,11 +92,19 @@ type gatewayStore struct {
 }
 
 type gatewayOrg struct {
-	MSPID        string `yaml:"mspId"`
-	PeerEndpoint string `yaml:"peerEndpoint"`
-	TLSCACert    string `yaml:"tlsCACert"`
-	Certificate  string `yaml:"certificate"`
-	PrivateKey   string `yaml:"privateKey"`
+	MSPID        string     `yaml:"mspId"`
+	PeerEndpoint string     `yaml:"peerEndpoint"`
+	TLSCACert    string     `yaml:"tlsCACert"`
+	Certificate  string     `yaml:"certificate"`
+	PrivateKey   string     `yaml:"privateKey"`
+	CA           *gatewayCA `yaml:"ca,omitempty"`
+}
+
+type gatewayCA struct {
+	URL         string `yaml:"url"`
+	CAName      string `yaml:"caName"`
+	TLSCACert   string `yaml:"tlsCACert"`
+	RegistrarID string `yaml:"registrarId"`
 }
 
 type gatewayKey struct {
@@ -93,11 +112,12 @@ type gatewayKey struct {
 	MSPID  string `yaml:"mspId"`
 	User   string `yaml:"user"`
 	SHA256 string `yaml:"sha256"`
+	Admin  bool   `yaml:"admin"`
 }
 
 // WriteGatewayFiles writes gateway.yaml (the five organisations, each with its own peer
-// endpoint, TLS CA, client certificate and key, and one API key per organisation, stored as its
-// SHA-256) and credentials.json ({"MerchantMSP": "<key>", ...}, file mode 0600) into opts.Home,
+// endpoint, TLS CA, client certificate and key, and one admin API key per organisation, stored
+// as its SHA-256, that may manage the organisation's keys) and credentials.json ({"MerchantMSP": "<key>", ...}, file mode 0600) into opts.Home,
 // then loads gateway.yaml with the gateway's own loader to prove it valid. Keys already in
 // credentials.json are kept, so redeploying does not invalidate clients' keys. It returns the
 // credentials.
@@ -116,6 +136,11 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 		file.Organizations = append(file.Organizations, org)
 		mspIDs = append(mspIDs, o.MSPID)
 	}
+	if opts.FabricCA {
+		if err := writeGatewayEnv(opts.Home); err != nil {
+			return nil, err
+		}
+	}
 	creds, err := config.LoadOrCreateCredentials(filepath.Join(opts.Home, CredentialsFile), mspIDs, opts.Random)
 	if err != nil {
 		return nil, fmt.Errorf("gateway files: %w", err)
@@ -131,7 +156,7 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 	}
 	for _, o := range Orgs() {
 		file.APIKeys = append(file.APIKeys, gatewayKey{
-			ID: o.Key() + "-admin", MSPID: o.MSPID, User: o.Key() + "-admin", SHA256: config.HashKey(creds[o.MSPID]),
+			ID: o.Key() + "-admin", MSPID: o.MSPID, User: o.Key() + "-admin", SHA256: config.HashKey(creds[o.MSPID]), Admin: true,
 		})
 	}
 	out, err := yaml.Marshal(file)
@@ -141,6 +166,9 @@ func WriteGatewayFiles(opts GatewayOptions) (map[string]string, error) {
 	header := "# xborder REST gateway configuration, written by network/fabric/network.sh deploy.\n" +
 		"# Run: xborder gateway --config " + GatewayConfigFile + "\n" +
 		"# File paths are relative to this file; API keys are in " + CredentialsFile + ".\n"
+	if opts.FabricCA {
+		header += "# The Fabric CA registrars' secrets are in " + GatewayEnvFile + ": set -a; . ./" + GatewayEnvFile + "; set +a\n"
+	}
 	cfgPath := filepath.Join(opts.Home, GatewayConfigFile)
 	if err := config.WriteFileAtomic(cfgPath, append([]byte(header), out...), 0o600); err != nil {
 		return nil, fmt.Errorf("gateway files: %w", err)
@@ -190,11 +218,50 @@ func gatewayOrgOf(opts GatewayOptions, o Org) (gatewayOrg, error) {
 	if host == "" {
 		host = o.PeerHost()
 	}
-	return gatewayOrg{
+	org := gatewayOrg{
 		MSPID:        o.MSPID,
 		PeerEndpoint: HostPort(host, o.PeerPort),
 		TLSCACert:    o.TLSCACert(),
 		Certificate:  o.UserCert(GatewayUser),
 		PrivateKey:   o.UserKey(GatewayUser),
-	}, nil
+	}
+	if opts.FabricCA {
+		if _, err := os.Stat(filepath.Join(opts.Home, filepath.FromSlash(o.CATLSCert()))); err != nil {
+			return gatewayOrg{}, fmt.Errorf("gateway files: organisation %s's Fabric CA: %w", o.MSPID, err)
+		}
+		caHost := opts.CAHost
+		if caHost == "" {
+			caHost = "127.0.0.1"
+		}
+		org.CA = &gatewayCA{URL: "https://" + HostPort(caHost, o.CAPort), CAName: o.CAName(), TLSCACert: o.CATLSCert(), RegistrarID: GatewayRegistrar}
+	}
+	return org, nil
+}
+
+// CASecretEnv is the environment variable the gateway reads organisation mspID's Fabric CA
+// registrar secret from.
+func CASecretEnv(mspID string) string { return "XBORDER_CA_SECRET_" + mspID }
+
+// writeGatewayEnv writes GatewayEnvFile (mode 0600) from the registrars' secret files that
+// network.sh wrote when it enrolled the organisations with their Fabric CAs.
+func writeGatewayEnv(home string) error {
+	var b strings.Builder
+	b.WriteString("# Secrets of the Fabric CA registrars the xborder gateway registers API keys' identities with.\n" +
+		"# Written by network/fabric/network.sh deploy; keep it private (mode 0600).\n" +
+		"# Load it before `xborder gateway`: set -a; . ./" + GatewayEnvFile + "; set +a (or systemd EnvironmentFile=).\n")
+	for _, o := range Orgs() {
+		raw, err := os.ReadFile(filepath.Join(home, filepath.FromSlash(o.CARegistrarSecretFile())))
+		if err != nil {
+			return fmt.Errorf("gateway files: organisation %s's registrar secret: %w", o.MSPID, err)
+		}
+		secret := strings.TrimSpace(string(raw))
+		if secret == "" || strings.ContainsAny(secret, " \t\n'\"$\\`") {
+			return fmt.Errorf("gateway files: organisation %s's registrar secret in %s is empty or not a plain token", o.MSPID, o.CARegistrarSecretFile())
+		}
+		fmt.Fprintf(&b, "%s=%s\n", CASecretEnv(o.MSPID), secret)
+	}
+	if err := config.WriteFileAtomic(filepath.Join(home, GatewayEnvFile), []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("gateway files: %w", err)
+	}
+	return nil
 }

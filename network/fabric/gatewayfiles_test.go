@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,6 +68,7 @@ func TestWriteGatewayFiles(t *testing.T) {
 				require.Equal(t, filepath.Join(home, o.UserKey(fabric.GatewayUser)), got.PrivateKey)
 				require.Equal(t, o.MSPID, cfg.APIKeys[i].MSPID)
 				require.Equal(t, config.HashKey(creds[o.MSPID]), cfg.APIKeys[i].SHA256)
+				require.True(t, cfg.APIKeys[i].Admin, "the organisation's key manages its keys")
 			}
 
 			b, err := os.ReadFile(filepath.Join(home, fabric.CredentialsFile))
@@ -212,4 +214,85 @@ func TestWriteGatewayFilesTLSAndStoreKey(t *testing.T) {
 	}
 	_, err := fabric.WriteGatewayFiles(fabric.GatewayOptions{Home: fakeHome(t), Listen: "l", DataDir: "d", Random: rand.Reader, TLS: "maybe"})
 	require.ErrorContains(t, err, `TLS mode "maybe"`)
+}
+
+// fakeCAHome adds what network.sh's CA mode leaves for WriteGatewayFiles: each CA's TLS
+// certificate and its gateway registrar's secret.
+func fakeCAHome(t *testing.T) string {
+	t.Helper()
+	home := fakeHome(t)
+	for _, o := range fabric.Orgs() {
+		full := filepath.Join(home, filepath.FromSlash(o.CATLSCert()))
+		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		require.NoError(t, os.WriteFile(full, []byte("-----BEGIN TEST-----\n"), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(home, filepath.FromSlash(o.CARegistrarSecretFile())), []byte("secret-"+o.Key()+"\n"), 0o600))
+	}
+	return home
+}
+
+func TestWriteGatewayFilesFabricCA(t *testing.T) {
+	home := fakeCAHome(t)
+	_, err := fabric.WriteGatewayFiles(fabric.GatewayOptions{
+		Home: home, PeerHost: "127.0.0.1", Listen: "127.0.0.1:18080", DataDir: "data", Random: rand.Reader, FabricCA: true,
+	})
+	require.NoError(t, err)
+
+	cfg, err := config.Load(filepath.Join(home, fabric.GatewayConfigFile), nil)
+	require.NoError(t, err)
+	for i, o := range fabric.Orgs() {
+		t.Run(o.MSPID, func(t *testing.T) {
+			ca := cfg.Organizations[i].CA
+			require.Equal(t, fmt.Sprintf("https://127.0.0.1:%d", o.CAPort), ca.URL)
+			require.Equal(t, "ca-"+o.Key(), ca.CAName)
+			require.Equal(t, filepath.Join(home, o.CATLSCert()), ca.TLSCACert)
+			require.Equal(t, fabric.GatewayRegistrar, ca.RegistrarID)
+			require.Empty(t, ca.RegistrarSecret, "the secret is not in gateway.yaml")
+		})
+	}
+	yml, err := os.ReadFile(filepath.Join(home, fabric.GatewayConfigFile))
+	require.NoError(t, err)
+	require.NotContains(t, string(yml), "secret-merchant")
+
+	env, err := os.ReadFile(filepath.Join(home, fabric.GatewayEnvFile))
+	require.NoError(t, err)
+	st, err := os.Stat(filepath.Join(home, fabric.GatewayEnvFile))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	for _, o := range fabric.Orgs() {
+		require.Contains(t, string(env), "\n"+fabric.CASecretEnv(o.MSPID)+"=secret-"+o.Key()+"\n")
+	}
+	require.Equal(t, "XBORDER_CA_SECRET_MerchantMSP", fabric.CASecretEnv("MerchantMSP"), "the variable the gateway reads")
+}
+
+func TestWriteGatewayFilesFabricCARefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		mangle  func(t *testing.T, home string, o fabric.Org)
+		message string
+	}{
+		{"a registrar secret is missing", func(t *testing.T, home string, o fabric.Org) {
+			require.NoError(t, os.Remove(filepath.Join(home, filepath.FromSlash(o.CARegistrarSecretFile()))))
+		}, "registrar secret"},
+		{"a registrar secret is not a plain token", func(t *testing.T, home string, o fabric.Org) {
+			require.NoError(t, os.WriteFile(filepath.Join(home, filepath.FromSlash(o.CARegistrarSecretFile())), []byte("a b$(x)\n"), 0o600))
+		}, "not a plain token"},
+		{"a CA's TLS certificate is missing", func(t *testing.T, home string, o fabric.Org) {
+			require.NoError(t, os.Remove(filepath.Join(home, filepath.FromSlash(o.CATLSCert()))))
+		}, "Fabric CA"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			home := fakeCAHome(t)
+			tc.mangle(t, home, fabric.Orgs()[1])
+			_, err := fabric.WriteGatewayFiles(fabric.GatewayOptions{
+				Home: home, Listen: "127.0.0.1:18080", DataDir: "data", Random: rand.Reader, FabricCA: true,
+			})
+			require.ErrorContains(t, err, tc.message)
+			require.ErrorContains(t, err, fabric.Orgs()[1].MSPID)
+			for _, f := range []string{fabric.GatewayConfigFile, fabric.GatewayEnvFile} {
+				_, err := os.Stat(filepath.Join(home, f))
+				require.ErrorIs(t, err, os.ErrNotExist, "%s is not written", f)
+			}
+		})
+	}
 }

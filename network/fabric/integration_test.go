@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,6 +186,13 @@ func runScript(t *testing.T, env []string, timeout time.Duration, args ...string
 // loopback port until the test ends.
 func startGateway(t *testing.T, home string) *testkit.Client {
 	t.Helper()
+	gw, _ := runGateway(t, home, filepath.Join(t.TempDir(), "gateway-data"), gatewayBinary(t), nil)
+	return gw
+}
+
+// gatewayBinary builds cmd/xborder, or returns the binary named by XBORDER_BIN.
+func gatewayBinary(t *testing.T) string {
+	t.Helper()
 	bin := os.Getenv("XBORDER_BIN")
 	if bin == "" {
 		bin = filepath.Join(t.TempDir(), "xborder")
@@ -192,7 +200,14 @@ func startGateway(t *testing.T, home string) *testkit.Client {
 		out, err := build.CombinedOutput()
 		require.NoError(t, err, "go build ./cmd/xborder: %s", out)
 	}
+	return bin
+}
 
+// runGateway runs `BIN gateway --config HOME/gateway.yaml` with its state in dataDir and the
+// extra environment on a free loopback port, waits until it is ready and returns a client with
+// credentials.json's keys and a function that stops it (also called when the test ends).
+func runGateway(t *testing.T, home, dataDir, bin string, extraEnv []string) (*testkit.Client, func()) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
@@ -204,25 +219,31 @@ func startGateway(t *testing.T, home string) *testkit.Client {
 	require.NoError(t, json.Unmarshal(b, &creds))
 
 	logPath := filepath.Join(home, "logs", "gateway.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	require.NoError(t, err)
 	cmd := exec.Command(bin, "gateway", "--config", filepath.Join(home, fabric.GatewayConfigFile))
 	// The load subtest measures correctness under concurrency, not the per-key rate limiter.
-	cmd.Env = append(os.Environ(), "XBORDER_LISTEN="+addr, "XBORDER_DATA_DIR="+filepath.Join(t.TempDir(), "gateway-data"),
-		"XBORDER_RATE_LIMIT_RPS=100000", "XBORDER_RATE_LIMIT_BURST=100000")
+	cmd.Env = append(append(os.Environ(), "XBORDER_LISTEN="+addr, "XBORDER_DATA_DIR="+dataDir,
+		"XBORDER_RATE_LIMIT_RPS=100000", "XBORDER_RATE_LIMIT_BURST=100000"), extraEnv...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start())
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+			_ = logFile.Close()
+		})
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		_ = logFile.Close()
+		stop()
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
 				t.Logf("tail of gateway.log:\n%s", tail(b, 60000))
@@ -243,7 +264,7 @@ func startGateway(t *testing.T, home string) *testkit.Client {
 		require.True(t, time.Now().Before(deadline), "the gateway was not ready within 2 minutes (last error %v)", err)
 		time.Sleep(500 * time.Millisecond)
 	}
-	return gw
+	return gw, stop
 }
 
 // readYourWritesMetrics returns the gateway's retry, wait and peer-height metrics.

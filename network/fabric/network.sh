@@ -29,7 +29,10 @@
 #   XBORDER_FABRIC_CRYPTO      cryptogen (default) or ca: enrol every identity with one Fabric CA
 #                              server per organisation (needs FABRIC_CA_BIN with fabric-ca-server
 #                              and fabric-ca-client); users get the attribute role in their
-#                              certificates
+#                              certificates; each member organisation's CA gets the registrar
+#                              gateway-registrar, and deploy writes the CAs into gateway.yaml and
+#                              the registrars' secrets into gateway.env (mode 0600), so that
+#                              managed API keys have Fabric identities of their own
 #   XBORDER_CHAINCODE_TLS      true: mutual TLS between the peers and the chaincode server, with a
 #                              CA of its own (native network; set it for `up`, deploy follows)
 #   XBORDER_FABRIC_TIMEOUT     seconds to wait for readiness (default 180)
@@ -387,6 +390,14 @@ ca_org() {
     ca_client "$key" register --id.name User1 --id.secret "$secret" --id.type client --id.attrs "role=gateway:ecert"
     ca_client "$key" enroll -u "https://User1:$secret@127.0.0.1:$port" --mspdir "$base/users/User1@$domain/msp"
     normalise_msp "$base/users/User1@$domain/msp" "User1@$domain"
+    # The gateway's registrar for the identities of managed API keys: it may register client
+    # identities carrying xborder.* attributes (xborder.merchantId, xborder.role) and revoke
+    # them, and nothing else. Its secret stays in a 0600 file; deploy puts it in gateway.env.
+    local reg_secret
+    reg_secret="$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    ca_client "$key" register --id.name gateway-registrar --id.secret "$reg_secret" --id.type client \
+      --id.attrs 'hf.Registrar.Roles=client,hf.Registrar.Attributes=xborder.*,hf.Revoker=true'
+    (umask 077 && printf '%s\n' "$reg_secret" >"$FABRIC_HOME/fabric-ca/$key/gateway-registrar.secret")
   fi
   log "enrolled the identities of $domain with its Fabric CA (127.0.0.1:$port)"
 }
@@ -793,9 +804,14 @@ cmd_deploy() {
     listen="${XBORDER_GATEWAY_LISTEN:-0.0.0.0:8080}"
     data_dir="${XBORDER_GATEWAY_DATA_DIR:-/var/lib/xborder}"
   fi
+  local ca_flag=()
+  [[ "$CRYPTO" == ca ]] && ca_flag=(--fabric-ca)
   tool gateway-config --home "$FABRIC_HOME" --peer-host "$peer_host_flag" --listen "$listen" --data-dir "$data_dir" \
-    --tls "$GATEWAY_TLS" --tls-hosts "$GATEWAY_TLS_HOSTS" >&2
+    --tls "$GATEWAY_TLS" --tls-hosts "$GATEWAY_TLS_HOSTS" "${ca_flag[@]}" >&2
   log "deployed: run the REST gateway with: xborder gateway --config $FABRIC_HOME/gateway.yaml (API keys in $FABRIC_HOME/credentials.json)"
+  if [[ "$CRYPTO" == ca ]]; then
+    log "managed API keys may have Fabric CA identities of their own: load the registrars' secrets first: set -a; . $FABRIC_HOME/gateway.env; set +a"
+  fi
   if [[ "$GATEWAY_TLS" != none ]]; then
     log "the gateway serves TLS ($GATEWAY_TLS): clients trust $FABRIC_HOME/gateway-tls/ca.crt$([[ "$GATEWAY_TLS" == mtls ]] && echo " and present gateway-tls/client.crt with client.key")"
   fi

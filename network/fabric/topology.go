@@ -29,6 +29,14 @@ const (
 	// GatewayUser is the client identity cryptogen creates in every organisation and the
 	// gateway signs with.
 	GatewayUser = "User1"
+	// GatewayRegistrar is the identity network.sh registers at each member organisation's
+	// Fabric CA (XBORDER_FABRIC_CRYPTO=ca) for the gateway to register and revoke the
+	// identities of managed API keys: it may register client identities with xborder.*
+	// attributes and revoke them, nothing else.
+	GatewayRegistrar = "gateway-registrar"
+	// CADir is the directory, relative to the home directory, of the Fabric CA servers' and
+	// clients' state (XBORDER_FABRIC_CRYPTO=ca).
+	CADir = "fabric-ca"
 )
 
 // Org is one member organisation and its single peer.
@@ -46,6 +54,8 @@ type Org struct {
 	OperationsPort int
 	// CouchDBPort is the host port of the organisation's CouchDB in docker-compose.yaml.
 	CouchDBPort int
+	// CAPort is the port of the organisation's fabric-ca-server (XBORDER_FABRIC_CRYPTO=ca).
+	CAPort int
 	// ReadOnly marks the regulator: a channel member whose peer reads and holds the private
 	// data it is entitled to, but which the endorsement policy does not name.
 	ReadOnly bool
@@ -93,12 +103,25 @@ func (o Org) UserKey(user string) string {
 // the read-only regulator.
 func Orgs() []Org {
 	return []Org{
-		{MSPID: "MerchantMSP", Name: "Merchant", PeerPort: 7051, ChaincodePort: 7052, OperationsPort: 9444, CouchDBPort: 5984},
-		{MSPID: "BankMSP", Name: "Bank", PeerPort: 8051, ChaincodePort: 8052, OperationsPort: 9445, CouchDBPort: 6984},
-		{MSPID: "CarrierMSP", Name: "Carrier", PeerPort: 9051, ChaincodePort: 9052, OperationsPort: 9446, CouchDBPort: 7984},
-		{MSPID: "CustomsMSP", Name: "Customs", PeerPort: 10051, ChaincodePort: 10052, OperationsPort: 9447, CouchDBPort: 8984},
-		{MSPID: "RegulatorMSP", Name: "Regulator", PeerPort: 11051, ChaincodePort: 11052, OperationsPort: 9448, CouchDBPort: 9984, ReadOnly: true},
+		{MSPID: "MerchantMSP", Name: "Merchant", PeerPort: 7051, ChaincodePort: 7052, OperationsPort: 9444, CouchDBPort: 5984, CAPort: 7054},
+		{MSPID: "BankMSP", Name: "Bank", PeerPort: 8051, ChaincodePort: 8052, OperationsPort: 9445, CouchDBPort: 6984, CAPort: 8054},
+		{MSPID: "CarrierMSP", Name: "Carrier", PeerPort: 9051, ChaincodePort: 9052, OperationsPort: 9446, CouchDBPort: 7984, CAPort: 9054},
+		{MSPID: "CustomsMSP", Name: "Customs", PeerPort: 10051, ChaincodePort: 10052, OperationsPort: 9447, CouchDBPort: 8984, CAPort: 10054},
+		{MSPID: "RegulatorMSP", Name: "Regulator", PeerPort: 11051, ChaincodePort: 11052, OperationsPort: 9448, CouchDBPort: 9984, CAPort: 12054, ReadOnly: true},
 	}
+}
+
+// CAName returns the name of the organisation's CA in its fabric-ca-server, e.g. "ca-merchant".
+func (o Org) CAName() string { return "ca-" + o.Key() }
+
+// CATLSCert returns the TLS certificate of the organisation's fabric-ca-server relative to the
+// home directory (XBORDER_FABRIC_CRYPTO=ca).
+func (o Org) CATLSCert() string { return path.Join(CADir, o.Key(), "server", "tls-cert.pem") }
+
+// CARegistrarSecretFile returns the file, relative to the home directory, holding the secret of
+// the organisation's GatewayRegistrar (mode 0600, XBORDER_FABRIC_CRYPTO=ca).
+func (o Org) CARegistrarSecretFile() string {
+	return path.Join(CADir, o.Key(), GatewayRegistrar+".secret")
 }
 
 // Members returns the organisations the endorsement policy names: Orgs without the read-only

@@ -3,9 +3,10 @@
 //	xborder-fabric package --out FILE [--label LABEL] [--tls]
 //	    writes the chaincode-as-a-service package and prints its package ID
 //	xborder-fabric gateway-config --home DIR [--peer-host HOST] [--listen ADDR] [--data-dir DIR]
-//	                              [--tls none|tls|mtls] [--tls-hosts H1,H2]
+//	                              [--tls none|tls|mtls] [--tls-hosts H1,H2] [--fabric-ca]
 //	    writes DIR/gateway.yaml, DIR/credentials.json and DIR/store.keys for `xborder gateway
-//	    --config` (with TLS, the gateway's own CA and certificates in DIR/gateway-tls)
+//	    --config` (with TLS, the gateway's own CA and certificates in DIR/gateway-tls; with
+//	    --fabric-ca, each organisation's Fabric CA and DIR/gateway.env with the registrars' secrets)
 //	xborder-fabric chaincode-tls --dir DIR [--hosts 127.0.0.1,localhost]
 //	    writes a CA, the chaincode server's certificate and the peers' client certificate
 //	xborder-fabric builder-config --address HOST:PORT [--tls-dir DIR]
@@ -34,7 +35,7 @@ func main() {
 }
 
 const usage = "usage: xborder-fabric package --out FILE [--label LABEL] [--tls]" +
-	" | gateway-config --home DIR [--peer-host HOST] [--listen ADDR] [--data-dir DIR] [--tls none|tls|mtls] [--tls-hosts H1,H2]" +
+	" | gateway-config --home DIR [--peer-host HOST] [--listen ADDR] [--data-dir DIR] [--tls none|tls|mtls] [--tls-hosts H1,H2] [--fabric-ca]" +
 	" | chaincode-tls --dir DIR [--hosts H1,H2]" +
 	" | builder-config --address HOST:PORT [--tls-dir DIR]"
 
@@ -93,6 +94,7 @@ func runGatewayConfig(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", "gateway-data", "gateway state directory")
 	tlsMode := fs.String("tls", "none", "REST listener: none (plain HTTP), tls, or mtls (client certificates too)")
 	tlsHosts := fs.String("tls-hosts", "127.0.0.1,localhost", "host names and addresses of the server certificate")
+	fabricCA := fs.Bool("fabric-ca", false, "the organisations' Fabric CAs (network.sh XBORDER_FABRIC_CRYPTO=ca): managed API keys get identities of their own")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -105,7 +107,7 @@ func runGatewayConfig(args []string, stdout, stderr io.Writer) error {
 	}
 	creds, err := fabric.WriteGatewayFiles(fabric.GatewayOptions{
 		Home: *home, PeerHost: *peerHost, Listen: *listen, DataDir: *dataDir, Random: rand.Reader,
-		TLS: mode, TLSHosts: strings.Split(*tlsHosts, ","),
+		TLS: mode, TLSHosts: strings.Split(*tlsHosts, ","), FabricCA: *fabricCA,
 	})
 	if err != nil {
 		return err
@@ -115,7 +117,12 @@ func runGatewayConfig(args []string, stdout, stderr io.Writer) error {
 		orgs = append(orgs, org)
 	}
 	sort.Strings(orgs)
-	_, err = fmt.Fprintf(stdout, "wrote %s and %s for %v\n", fabric.GatewayConfigFile, fabric.CredentialsFile, orgs)
+	if _, err = fmt.Fprintf(stdout, "wrote %s and %s for %v\n", fabric.GatewayConfigFile, fabric.CredentialsFile, orgs); err != nil {
+		return err
+	}
+	if *fabricCA {
+		_, err = fmt.Fprintf(stdout, "wrote %s (mode 0600) with the Fabric CA registrars' secrets\n", fabric.GatewayEnvFile)
+	}
 	return err
 }
 
