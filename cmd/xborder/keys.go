@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/xborder/xborder/gateway"
@@ -256,7 +255,7 @@ func printJSON(w io.Writer, answer []byte) error {
 }
 
 func printKeys(w io.Writer, list []gateway.APIKey) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "ID\tSTATE\tADMIN\tMERCHANTS\tIDENTITY\tLAST USED\tLABEL")
 	for _, k := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\t%s\n", k.ID, keyState(k), k.Admin, orAll(k.Merchants), orDash(k.Identity), timeOrDash(k.LastUsedAt), k.Label)
@@ -265,7 +264,6 @@ func printKeys(w io.Writer, list []gateway.APIKey) {
 }
 
 func printKey(w io.Writer, k keyView) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	rows := [][2]string{
 		{"id", k.ID}, {"organisation", k.MSPID}, {"label", k.Label}, {"state", keyState(k.APIKey)},
 		{"admin", fmt.Sprint(k.Admin)}, {"merchants", orAll(k.Merchants)}, {"identity", orDash(k.Identity)},
@@ -274,13 +272,8 @@ func printKey(w io.Writer, k keyView) {
 	if k.IdentitySerial != "" {
 		rows = append(rows, [2]string{"certificate serial", k.IdentitySerial})
 	}
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
-	}
-	_ = tw.Flush()
-	if k.Key != "" {
-		fmt.Fprintf(w, "\nAPI key (shown once; the gateway keeps only its hash):\n  %s\n", k.Key)
-	}
+	printFields(w, rows)
+	printOnce(w, "API key (shown once; the gateway keeps only its hash)", k.Key)
 }
 
 func keyState(k gateway.APIKey) string {

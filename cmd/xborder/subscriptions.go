@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/xborder/xborder/gateway"
@@ -376,7 +375,7 @@ type subscriptionView struct {
 }
 
 func printSubscriptions(w io.Writer, subs []subscriptionView) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "ID\tSTATE\tLAG\tCHECKPOINT\tEVENTS\tURL")
 	for _, s := range subs {
 		events := strings.Join(s.Events, ",")
@@ -389,7 +388,6 @@ func printSubscriptions(w io.Writer, subs []subscriptionView) {
 }
 
 func printSubscription(w io.Writer, s subscriptionView) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	events := strings.Join(s.Events, ", ")
 	if events == "" {
 		events = "every event"
@@ -408,13 +406,8 @@ func printSubscription(w io.Writer, s subscriptionView) {
 	if s.Description != "" {
 		rows = append(rows, [2]string{"description", s.Description})
 	}
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
-	}
-	_ = tw.Flush()
-	if s.Secret != "" {
-		fmt.Fprintf(w, "\nsigning secret (shown once; verify deliveries with it):\n  %s\n", s.Secret)
-	}
+	printFields(w, rows)
+	printOnce(w, "signing secret (shown once; verify deliveries with it)", s.Secret)
 }
 
 func filterText(f gateway.EventFilter) string {
@@ -431,7 +424,7 @@ func filterText(f gateway.EventFilter) string {
 }
 
 func printDeliveries(w io.Writer, log []gateway.Delivery) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "SEQ\tTIME\tEVENT\tNAME\tATTEMPT\tOUTCOME\tSTATUS\tLATENCY\tERROR")
 	for _, d := range log {
 		status := "-"
