@@ -140,15 +140,26 @@ func (o *orderingService) appendBlock(block *common.Block, config bool) error {
 	if err := o.signBlock(block, lastConfig); err != nil {
 		return err
 	}
+	// The time is known before the block is: a peer that sees the block appended must find
+	// when, or it would take a commit delay as already passed.
+	num := block.GetHeader().GetNumber()
+	timed := num >= o.firstTimed
+	if timed {
+		o.mu.Lock()
+		o.orderedAt = append(o.orderedAt, time.Now())
+		o.mu.Unlock()
+	}
 	if err := o.store.Append(block); err != nil {
-		return fmt.Errorf("append block %d: %w", block.GetHeader().GetNumber(), err)
+		if timed {
+			o.mu.Lock()
+			o.orderedAt = o.orderedAt[:len(o.orderedAt)-1]
+			o.mu.Unlock()
+		}
+		return fmt.Errorf("append block %d: %w", num, err)
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.lastConfigNum = lastConfig
-	if num := block.GetHeader().GetNumber(); num >= o.firstTimed {
-		o.orderedAt = append(o.orderedAt, time.Now())
-	}
 	return nil
 }
 
