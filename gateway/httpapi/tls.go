@@ -145,11 +145,19 @@ func (r *CertReloader) Config() *tls.Config {
 // Reload reads the files again and puts them in force; on error the configuration in force
 // stays.
 func (r *CertReloader) Reload() error {
+	_, err := r.reload()
+	return err
+}
+
+// reload is Reload, returning also the files' stamp taken before they were read: after a
+// failure, only a change after that stamp may repair them (a key written while the failed
+// load read the certificate is such a change).
+func (r *CertReloader) reload() (string, error) {
 	stamp := r.fileStamp()
 	cfg, leaf, err := r.load()
 	if err != nil {
 		r.reloads.WithLabelValues("error").Inc()
-		return err
+		return stamp, err
 	}
 	r.mu.Lock()
 	r.current, r.stamp = cfg, stamp
@@ -161,7 +169,7 @@ func (r *CertReloader) Reload() error {
 	if time.Until(leaf.NotAfter) < 0 {
 		r.log.Error("the TLS server certificate has expired", "notAfter", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
-	return nil
+	return stamp, nil
 }
 
 // load builds a configuration from the files.
@@ -237,11 +245,12 @@ func (r *CertReloader) Watch(ctx context.Context) {
 		if !changed {
 			continue
 		}
-		if err := r.Reload(); err != nil {
+		if stamp, err := r.reload(); err != nil {
 			r.log.Error("TLS files changed but cannot be loaded; the certificate in force stays", "error", err)
-			// Do not try the same broken files again on every tick.
+			// Do not try the same broken files again on every tick, but do when one changes
+			// after they were read (the certificate and key are written one after the other).
 			r.mu.Lock()
-			r.stamp = r.fileStamp()
+			r.stamp = stamp
 			r.mu.Unlock()
 		}
 	}
