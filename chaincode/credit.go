@@ -429,21 +429,17 @@ func (c *Contract) GetSettlementReport(ctx contractapi.TransactionContextInterfa
 			return nil, err
 		}
 	}
-	period, err := parsePeriod("from", from, "to", to, true)
+	period, err := parseReportPeriod(from, to)
 	if err != nil {
 		return nil, err
 	}
-	if days := period.days(); days > MaxSettlementReportDays {
-		return nil, errInvalid("to", "the range %s to %s spans %d days; at most %d allowed", from, to, days, MaxSettlementReportDays)
-	}
 	report := &SettlementReport{MerchantID: merchantID, Currency: currency, From: from, To: to, Totals: []SettlementTotals{}}
 	totals := map[string]*SettlementTotals{}
-	month := time.Date(period.from.Year(), period.from.Month(), 1, 0, 0, 0, 0, time.UTC)
-	for !month.After(period.to) {
-		if err := addSettlementMonth(ctx, merchantID, currency, month.Format("2006-01"), period, totals); err != nil {
-			return nil, err
-		}
-		month = month.AddDate(0, 1, 0)
+	err = period.eachMonth(func(month string) error {
+		return addSettlementMonth(ctx, merchantID, currency, month, period, totals)
+	})
+	if err != nil {
+		return nil, err
 	}
 	codes := make([]string, 0, len(totals))
 	for code := range totals {

@@ -103,12 +103,9 @@ func (c *Contract) GetFXExposureReport(ctx contractapi.TransactionContextInterfa
 	if err := ValidateID("bankId", bankID); err != nil {
 		return nil, err
 	}
-	period, err := parsePeriod("from", from, "to", to, true)
+	period, err := parseReportPeriod(from, to)
 	if err != nil {
 		return nil, err
-	}
-	if days := period.days(); days > MaxSettlementReportDays {
-		return nil, errInvalid("to", "the range %s to %s spans %d days; at most %d allowed", from, to, days, MaxSettlementReportDays)
 	}
 	if msp == BankMSP {
 		own, bound, err := payingBank(ctx, msp)
@@ -120,12 +117,8 @@ func (c *Contract) GetFXExposureReport(ctx contractapi.TransactionContextInterfa
 		}
 	}
 	agg := newExposureAggregate()
-	month := time.Date(period.from.Year(), period.from.Month(), 1, 0, 0, 0, 0, time.UTC)
-	for !month.After(period.to) {
-		if err := agg.addMonth(ctx, bankID, month.Format("2006-01"), period); err != nil {
-			return nil, err
-		}
-		month = month.AddDate(0, 1, 0)
+	if err := period.eachMonth(func(month string) error { return agg.addMonth(ctx, bankID, month, period) }); err != nil {
+		return nil, err
 	}
 	return agg.report(bankID, from, to), nil
 }

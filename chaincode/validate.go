@@ -288,6 +288,29 @@ func (p *timePeriod) days() int {
 	return int((span + 24*time.Hour - 1) / (24 * time.Hour))
 }
 
+// parseReportPeriod parses the required from and to arguments of a report, a period of at most
+// MaxSettlementReportDays days.
+func parseReportPeriod(from, to string) (*timePeriod, error) {
+	period, err := parsePeriod("from", from, "to", to, true)
+	if err != nil {
+		return nil, err
+	}
+	if days := period.days(); days > MaxSettlementReportDays {
+		return nil, errInvalid("to", "the range %s to %s spans %d days; at most %d allowed", from, to, days, MaxSettlementReportDays)
+	}
+	return period, nil
+}
+
+// eachMonth calls fn with every month ("2006-01") the period touches, in order, until fn fails.
+func (p *timePeriod) eachMonth(fn func(month string) error) error {
+	for month := time.Date(p.from.Year(), p.from.Month(), 1, 0, 0, 0, 0, time.UTC); !month.After(p.to); month = month.AddDate(0, 1, 0) {
+		if err := fn(month.Format("2006-01")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // parseTimeBound parses a bound of a period: an RFC 3339 timestamp (that instant, with or
 // without fractional seconds) or a date YYYY-MM-DD (UTC): the first instant of that day for a
 // lower bound, its last nanosecond for an upper bound. A bad value is one INVALID_ARGUMENT
