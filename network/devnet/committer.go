@@ -179,8 +179,11 @@ func (p *peerNode) commitGroup(pending []*validatedBlock) (int, error) {
 		group = pending[:len(group)+1]
 	}
 	commits := make([]ledger.BlockCommit, len(group))
+	var held []string // the transactions whose private data the transient store gave
 	for i, v := range group {
-		commits[i] = ledger.BlockCommit{Block: v.block, PreCodes: v.res.Codes, Pvt: p.privateDataOf(v.block, v.res)}
+		pvt, txIDs := p.privateDataOf(v.block, v.res)
+		commits[i] = ledger.BlockCommit{Block: v.block, PreCodes: v.res.Codes, Pvt: pvt}
+		held = append(held, txIDs...)
 	}
 	first := group[0].block.GetHeader().GetNumber()
 	codes, err := p.ledger.CommitBlocks(commits)
@@ -188,11 +191,7 @@ func (p *peerNode) commitGroup(pending []*validatedBlock) (int, error) {
 		return 0, fmt.Errorf("commit blocks %d to %d: %w", first, first+uint64(len(group))-1, err)
 	}
 	p.net.logger.Debug("blocks committed", "peer", p.org.Node.Name, "first", first, "blocks", len(group), "codes", codes)
-	var txIDs []string
-	for _, v := range group {
-		txIDs = append(txIDs, v.res.TxIDs...)
-	}
-	if err := p.transient.purge(txIDs); err != nil {
+	if err := p.transient.purge(held); err != nil {
 		// The entries expire with the retention instead.
 		p.net.logger.Warn("transient store not purged", "peer", p.org.Node.Name, "first", first, "error", err)
 	}
@@ -378,11 +377,15 @@ func metadataOf(vv *ledger.VersionedValue, err error) ([]byte, error) {
 // what is missing there from another member peer that has already committed the block with
 // it (Fabric pulls it from other peers; here the peers share a process). What no member peer
 // holds is committed as hashes only: reads of those keys report the private data unavailable.
-func (p *peerNode) privateDataOf(block *common.Block, res *validator.BlockResult) map[uint64]*rwset.TxPvtReadWriteSet {
-	pvt := map[uint64]*rwset.TxPvtReadWriteSet{}
+// held names the transactions the transient store had data for, to purge after the commit.
+func (p *peerNode) privateDataOf(block *common.Block, res *validator.BlockResult) (pvt map[uint64]*rwset.TxPvtReadWriteSet, held []string) {
+	pvt = map[uint64]*rwset.TxPvtReadWriteSet{}
 	var pulled map[string]map[uint64]*rwset.TxPvtReadWriteSet // by peer, fetched once
 	for i, txID := range res.TxIDs {
 		own := p.transient.get(txID)
+		if own != nil {
+			held = append(held, txID)
+		}
 		if res.Codes[i] != peer.TxValidationCode_VALID || res.Txs[i] == nil {
 			continue // private write sets of invalid transactions are dropped with them
 		}
@@ -398,7 +401,7 @@ func (p *peerNode) privateDataOf(block *common.Block, res *validator.BlockResult
 			pvt[uint64(i)] = got
 		}
 	}
-	return pvt
+	return pvt, held
 }
 
 // eligibleCollections returns the collections ("namespace/collection") tx wrote that the

@@ -24,8 +24,11 @@ type transientStore struct {
 	max       int
 	db        *bolt.DB
 
-	mu        sync.Mutex
-	entries   map[string]transientEntry
+	mu      sync.Mutex
+	entries map[string]transientEntry
+	// recovered names the entries the file held when the store was opened (left by a crash):
+	// only those are looked for on disk, the others are all in entries.
+	recovered map[string]struct{}
 	lastSweep time.Time
 }
 
@@ -42,14 +45,21 @@ func openTransientStore(path string, retention time.Duration, max int) (*transie
 	if err != nil {
 		return nil, fmt.Errorf("open transient store %s: %w", path, err)
 	}
+	recovered := map[string]struct{}{}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketTransient)
-		return err
+		b, err := tx.CreateBucketIfNotExists(bucketTransient)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			recovered[string(k)] = struct{}{}
+			return nil
+		})
 	}); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("initialise transient store %s: %w", path, err)
 	}
-	return &transientStore{retention: retention, max: max, db: db, entries: map[string]transientEntry{}}, nil
+	return &transientStore{retention: retention, max: max, db: db, entries: map[string]transientEntry{}, recovered: recovered}, nil
 }
 
 // close closes the store's file.
@@ -85,9 +95,13 @@ func (s *transientStore) put(txID string, pvt *rwset.TxPvtReadWriteSet) error {
 func (s *transientStore) get(txID string) *rwset.TxPvtReadWriteSet {
 	s.mu.Lock()
 	e, ok := s.entries[txID]
+	_, onDisk := s.recovered[txID]
 	s.mu.Unlock()
 	if ok {
 		return e.pvt
+	}
+	if !onDisk {
+		return nil
 	}
 	var stored []byte
 	_ = s.db.View(func(tx *bolt.Tx) error {
@@ -109,11 +123,10 @@ func (s *transientStore) get(txID string) *rwset.TxPvtReadWriteSet {
 // purge forgets the private write sets of txIDs, once their block is committed (as Fabric's
 // committer purges the transient store after the commit).
 func (s *transientStore) purge(txIDs []string) error {
-	s.mu.Lock()
-	for _, id := range txIDs {
-		delete(s.entries, id)
+	if len(txIDs) == 0 {
+		return nil
 	}
-	s.mu.Unlock()
+	s.forget(txIDs)
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTransient)
 		for _, id := range txIDs {
@@ -129,22 +142,29 @@ func (s *transientStore) purge(txIDs []string) error {
 	return nil
 }
 
+// forget drops txIDs from memory.
+func (s *transientStore) forget(txIDs []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range txIDs {
+		delete(s.entries, id)
+		delete(s.recovered, id)
+	}
+}
+
 // sweep drops the entries older than the retention, and the oldest beyond the bound.
 func (s *transientStore) sweep(now time.Time) error {
-	s.mu.Lock()
-	for id, e := range s.entries {
-		if now.Sub(e.added) > s.retention {
-			delete(s.entries, id)
-		}
-	}
-	s.mu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTransient)
-		for _, k := range s.toDrop(b, now) {
+		drop := s.toDrop(b, now)
+		ids := make([]string, len(drop))
+		for i, k := range drop {
 			if err := b.Delete(k); err != nil {
 				return err
 			}
+			ids[i] = string(k)
 		}
+		s.forget(ids)
 		return nil
 	})
 	if err != nil {
