@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -34,10 +33,7 @@ type cpuSample struct {
 func readCPU() cpuSample {
 	s := cpuSample{at: time.Now()}
 	s.busy, s.total, s.cpus = readProcStat()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		s.process = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	s.process = processCPU()
 	return s
 }
 
