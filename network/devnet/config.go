@@ -44,11 +44,12 @@ type Config struct {
 	BatchTimeout time.Duration
 	// MaxBatch is the orderer's maximum message count per block (default DefaultMaxBatch).
 	MaxBatch int
-	// CutWhenIdle makes the orderer cut a block at once for a transaction that finds it idle
-	// and alone, instead of holding it for BatchTimeout (see orderer.Config.CutWhenIdle): a
-	// lone write commits without waiting, while transactions that queue up behind each other
-	// under concurrent load still fill blocks for up to BatchTimeout. Off by default, so that
-	// BatchTimeout behaves as in Fabric.
+	// CutWhenIdle makes the orderer cut a block as soon as no other transaction is on its way
+	// to it, instead of holding every block for BatchTimeout (see orderer.Config.CutWhenIdle
+	// and Expecting): the devnet's gateways know which proposals are being endorsed and which
+	// endorsed transactions have not been submitted yet, so a lone write commits without
+	// waiting, while clients endorsing at the same time share a block, held for at most
+	// BatchTimeout. Off by default, so that BatchTimeout behaves as in Fabric.
 	CutWhenIdle bool
 	// ListenHost is the host the peers listen on (default DefaultListenHost).
 	ListenHost string

@@ -131,6 +131,9 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 	if !ok {
 		return nil, status.Errorf(codes.FailedPrecondition, "no peers available to endorse chaincode %s in channel %s", prop.ChaincodeName(), n.cfg.Channel)
 	}
+	endorsed := "" // the transaction's ID once endorsed: its submit is expected
+	done := n.inflight.endorseStarted()
+	defer func() { done(endorsed) }()
 	explicit := req.GetEndorsingOrganizations()
 	first, err := g.firstEndorser(explicit)
 	if err != nil {
@@ -162,6 +165,7 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
 	}
 	n.distributePrivateData(sim)
+	endorsed = prop.TxID()
 	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
 }
 
@@ -332,6 +336,7 @@ func (g *gatewayServer) Submit(ctx context.Context, req *gateway.SubmitRequest) 
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "failed to marshal the prepared transaction: %v", err)
 	}
+	n.inflight.submitted(tx.TxID())
 	if err := n.orderer.order(ctx, raw); err != nil {
 		switch {
 		case errors.Is(err, orderer.ErrTooLarge):

@@ -61,8 +61,9 @@ type Network struct {
 	chaincodes map[string]*chaincode
 	peerOrgs   []string // peer organisations' MSP IDs in configuration order
 
-	orderer *orderingService
-	peers   []*peerNode
+	orderer  *orderingService
+	inflight *inflight // transactions on their way to the orderer, for the idle cut
+	peers    []*peerNode
 	planner *endorsementPlanner
 
 	// shutdown is cancelled when Close begins: streams and waits end with Unavailable.
@@ -125,6 +126,7 @@ func (n *Network) open(ctx context.Context) error {
 		return err
 	}
 	var err error
+	n.inflight = newInflight(n.cfg.BatchTimeout)
 	if n.orderer, err = openOrderingService(n); err != nil {
 		return err
 	}

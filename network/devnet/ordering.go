@@ -67,13 +67,18 @@ func openOrderingService(n *Network) (*orderingService, error) {
 		return nil, err
 	}
 	o.firstTimed = store.Height()
-	o.cutter = orderer.New(orderer.Config{
+	cfg := orderer.Config{
 		BatchTimeout:      n.cfg.BatchTimeout,
 		MaxMessageCount:   n.cfg.MaxBatch,
 		PreferredMaxBytes: preferredMaxBytes,
 		AbsoluteMaxBytes:  absoluteMaxBytes,
 		CutWhenIdle:       n.cfg.CutWhenIdle,
-	}, o.cutBlock)
+	}
+	if n.cfg.CutWhenIdle {
+		// Hold a batch for the transactions being endorsed or endorsed and not yet submitted.
+		cfg.Expecting = n.inflight.expecting
+	}
+	o.cutter = orderer.New(cfg, o.cutBlock)
 	return o, nil
 }
 

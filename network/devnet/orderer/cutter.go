@@ -33,6 +33,12 @@ type Config struct {
 	// Because batches are delivered by one goroutine, the messages that arrive while a batch is
 	// being delivered form the next one.
 	CutWhenIdle bool
+	// Expecting, when set, refines CutWhenIdle: it reports whether more messages are on their
+	// way (for the devnet: transactions being endorsed, or endorsed and not yet submitted). A
+	// batch of any size is then cut as soon as no message is queued and none is expected, and
+	// held (for up to BatchTimeout) while more are expected, so that a lone client is not
+	// delayed and concurrent clients share blocks. It is called from the cutter's goroutine.
+	Expecting func() bool
 }
 
 // Default values of Config fields.
@@ -139,7 +145,7 @@ func (c *Cutter) run() {
 				return
 			}
 			b.add(msg)
-			if c.cfg.CutWhenIdle && len(b.pending) == 1 && len(c.queue) == 0 {
+			if c.idle(len(b.pending)) {
 				b.cut()
 			}
 		case <-b.timeout:
@@ -147,6 +153,19 @@ func (c *Cutter) run() {
 			b.cut()
 		}
 	}
+}
+
+// idle reports whether CutWhenIdle cuts the pending batch of n messages now: nothing is
+// queued behind it and either it is a lone message (no Expecting) or no message is expected.
+func (c *Cutter) idle(n int) bool {
+	if !c.cfg.CutWhenIdle || n == 0 || len(c.queue) > 0 {
+		return false
+	}
+	if c.cfg.Expecting == nil {
+		return n == 1
+	}
+	// A message queued while Expecting ran joins this batch.
+	return !c.cfg.Expecting() && len(c.queue) == 0
 }
 
 // batcher is the run loop's pending batch and its batch timer.

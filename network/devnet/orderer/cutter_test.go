@@ -255,3 +255,52 @@ func TestCutWhenIdleFillsBatches(t *testing.T) {
 	c.Close()
 	require.Equal(t, []int{1, 4}, rec.sizes())
 }
+
+// TestCutWhenIdleExpecting checks the Expecting refinement of the idle cut: a batch is held
+// while more messages are expected and cut as soon as the last expected one arrives (whatever
+// its size), a message nobody else is expected with is cut at once, and an expected message
+// that never comes holds the batch only until the batch timeout.
+func TestCutWhenIdleExpecting(t *testing.T) {
+	tests := []struct {
+		name      string
+		expected  int // messages announced before the first is ordered
+		send      int // messages ordered, one by one
+		timeout   time.Duration
+		wantSizes []int
+	}{
+		{"nothing expected: each message is cut at once", 0, 3, time.Hour, []int{1, 1, 1}},
+		{"expected messages share one batch", 3, 3, time.Hour, []int{3}},
+		{"a message that never comes holds the batch until the timeout", 3, 2, 50 * time.Millisecond, []int{2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			expected := tc.expected
+			rec := newRecorder()
+			c := New(Config{BatchTimeout: tc.timeout, MaxMessageCount: 100, CutWhenIdle: true, Expecting: func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return expected > 0
+			}}, rec.deliver)
+			defer c.Close()
+			for i := range tc.send {
+				// The message stops being expected and is queued at once for Expecting, which
+				// takes mu: it sees either both or neither.
+				mu.Lock()
+				if expected > 0 {
+					expected--
+				}
+				err := c.Order(context.Background(), msg(i, 8))
+				mu.Unlock()
+				require.NoError(t, err)
+				if tc.expected == 0 {
+					<-rec.signal // cut at once, before the next is sent
+				}
+			}
+			for len(rec.all()) < tc.send {
+				<-rec.signal
+			}
+			require.Equal(t, tc.wantSizes, rec.sizes())
+		})
+	}
+}

@@ -1,0 +1,44 @@
+package devnet
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestInflight checks what the idle cut is told to wait for: endorsements in progress, and
+// endorsed transactions until they are submitted or their hold expires; failed endorsements
+// are not waited for.
+func TestInflight(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(f *inflight)
+		want bool
+	}{
+		{"nothing", func(*inflight) {}, false},
+		{"an endorsement in progress", func(f *inflight) { f.endorseStarted() }, true},
+		{"a failed endorsement", func(f *inflight) { f.endorseStarted()("") }, false},
+		{"endorsed, not submitted", func(f *inflight) { f.endorseStarted()("tx1") }, true},
+		{"endorsed and submitted", func(f *inflight) {
+			f.endorseStarted()("tx1")
+			f.submitted("tx1")
+		}, false},
+		{"endorsed longer ago than the hold", func(f *inflight) {
+			f.endorseStarted()("tx1")
+			f.endorsed["tx1"] = time.Now().Add(-time.Second)
+		}, false},
+		{"one of two submitted", func(f *inflight) {
+			f.endorseStarted()("tx1")
+			f.endorseStarted()("tx2")
+			f.submitted("tx2")
+		}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newInflight(100 * time.Millisecond)
+			tc.run(f)
+			require.Equal(t, tc.want, f.expecting())
+		})
+	}
+}
