@@ -30,10 +30,13 @@ import (
 	"time"
 
 	"github.com/xborder/xborder/bench"
+	"github.com/xborder/xborder/internal/gcpercent"
 	"github.com/xborder/xborder/network/devnet"
 )
 
 func main() {
+	// As cmd/xborder does, so that --embedded measures the dev system as xborder dev runs it.
+	gcpercent.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

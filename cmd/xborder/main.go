@@ -24,6 +24,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/xborder/xborder/internal/gcpercent"
 )
 
 // command is one subcommand of the CLI.
@@ -38,6 +40,7 @@ var commands = map[string]command{
 }
 
 func main() {
+	gcpercent.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
