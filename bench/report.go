@@ -195,6 +195,14 @@ func (m markdown) rounds(rep *Report) {
 			r.Stats.SendRate, r.Stats.Throughput, r.TxThroughput, ms(l.Min), ms(l.Avg), ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
 	}
 	m.p("\n")
+	m.p("Latency of the single requests (each REST call or SDK transaction) of the successful operations:\n\n")
+	m.p("| round | requests | avg ms | p50 ms | p95 ms | p99 ms | max ms |\n")
+	m.p("|---|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range rep.Results {
+		l := r.Requests
+		m.p("| %s | %d | %s | %s | %s | %s | %s |\n", mdCell(r.Label), r.RequestCount, ms(l.Avg), ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
+	}
+	m.p("\n")
 }
 
 // failures writes the failed operations by round and reason.

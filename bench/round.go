@@ -63,6 +63,11 @@ type Result struct {
 	Memory Memory `json:"memory"`
 	// CPU is the processor time the measured phase used.
 	CPU CPU `json:"cpu"`
+	// Requests are the latencies of the single requests (REST calls or SDK transactions) of the
+	// round's successful operations (for a lifecycle, each of its writes); RequestCount is how
+	// many there were.
+	Requests     LatencyStats `json:"requests"`
+	RequestCount int          `json:"requestCount"`
 	// Retries are the operations sent again during the round, by reason, as the driver (or the
 	// gateway behind it) counts them; nil when it does not count them.
 	Retries map[string]int64 `json:"retries,omitempty"`
@@ -127,7 +132,10 @@ func Run(ctx context.Context, r Round) (*Result, error) {
 	res.Prepare = time.Since(prepStart)
 
 	retriesBefore := retriesOf(r.Driver)
-	run := &roundRun{r: r, perWorker: make([][]Sample, r.Workers)}
+	run := &roundRun{r: r, perWorker: make([][]Sample, r.Workers), drivers: make([]*timedDriver, r.Workers)}
+	for w := range run.drivers {
+		run.drivers[w] = &timedDriver{Driver: r.Driver}
+	}
 	stopProgress := func() {}
 	if r.Progress != nil {
 		stopProgress = startProgress(r, &run.pr)
@@ -149,6 +157,11 @@ func Run(ctx context.Context, r Round) (*Result, error) {
 		res.Samples = append(res.Samples, s...)
 	}
 	res.Stats = Summarize(res.Samples)
+	var requests []time.Duration
+	for _, d := range run.drivers {
+		requests = append(requests, d.ok...)
+	}
+	res.Requests, res.RequestCount = Latencies(requests), len(requests)
 	res.TxThroughput = res.Stats.Throughput * float64(res.TxPerOp)
 	// At least ten samples per slice on average, so every point of the chart means something.
 	res.Buckets = Buckets(res.Samples, min(r.Buckets, max(1, len(res.Samples)/10)))
@@ -162,7 +175,34 @@ type roundRun struct {
 	r         Round
 	start     time.Time
 	pr        progress
-	perWorker [][]Sample // one list per worker: no locking
+	perWorker [][]Sample     // one list per worker: no locking
+	drivers   []*timedDriver // one per worker, timing its requests
+}
+
+// timedDriver is a worker's Driver: it records the latency of every request of the worker's
+// successful operations (the requests of a failed one are dropped with it).
+type timedDriver struct {
+	Driver
+	ok      []time.Duration // requests of the successful operations
+	pending []time.Duration // requests of the operation in progress
+}
+
+// Do times the request.
+func (d *timedDriver) Do(ctx context.Context, req Request) error {
+	start := time.Now()
+	err := d.Driver.Do(ctx, req)
+	if err == nil {
+		d.pending = append(d.pending, time.Since(start))
+	}
+	return err
+}
+
+// done ends the operation in progress, keeping its requests' latencies if it succeeded.
+func (d *timedDriver) done(ok bool) {
+	if ok {
+		d.ok = append(d.ok, d.pending...)
+	}
+	d.pending = d.pending[:0]
 }
 
 // do performs operation i as worker w and records its sample.
@@ -170,8 +210,9 @@ func (run *roundRun) do(ctx context.Context, w, i int) {
 	sent := time.Since(run.start)
 	run.pr.sent.Add(1)
 	octx, cancel := context.WithTimeout(ctx, run.r.OpTimeout)
-	err := run.r.Workload.Op(octx, run.r.Driver, i)
+	err := run.r.Workload.Op(octx, run.drivers[w], i)
 	cancel()
+	run.drivers[w].done(err == nil)
 	s := Sample{Start: sent, Latency: time.Since(run.start) - sent}
 	if err != nil {
 		s.Reason = ReasonOf(err)

@@ -34,7 +34,13 @@ func (w *recordingWorkload) Prepare(_ context.Context, _ Driver, n int) error {
 	w.prepared = n
 	return nil
 }
-func (w *recordingWorkload) Op(_ context.Context, _ Driver, i int) error {
+func (w *recordingWorkload) Op(ctx context.Context, d Driver, i int) error {
+	// Two requests per operation, as TxPerOp says; a failed operation's are not counted.
+	for range 2 {
+		if err := d.Do(ctx, Request{Op: OpGetOrder}); err != nil {
+			return err
+		}
+	}
 	w.mu.Lock()
 	w.ran = append(w.ran, i)
 	w.mu.Unlock()
@@ -73,6 +79,8 @@ func TestRunRounds(t *testing.T) {
 			require.Equal(t, tc.wantOps/5, res.Stats.Failed)
 			require.Equal(t, map[string]int{"NOT_FOUND": tc.wantOps / 5}, res.Stats.FailedBy)
 			require.Equal(t, tc.wantOps-tc.wantOps/5, res.Stats.Succeeded)
+			require.Equal(t, 2*res.Stats.Succeeded, res.RequestCount, "the requests of the successful operations are timed")
+			require.Positive(t, res.Requests.Max)
 			require.Equal(t, 2, res.TxPerOp)
 			require.InDelta(t, 2*res.Stats.Throughput, res.TxThroughput, 1e-9)
 			require.Equal(t, "local", res.Target)
