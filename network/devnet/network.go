@@ -64,7 +64,7 @@ type Network struct {
 	orderer  *orderingService
 	inflight *inflight // transactions on their way to the orderer, for the idle cut
 	peers    []*peerNode
-	planner *endorsementPlanner
+	planner  *endorsementPlanner
 
 	// shutdown is cancelled when Close begins: streams and waits end with Unavailable.
 	shutdown     context.Context
