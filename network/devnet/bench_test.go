@@ -12,6 +12,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/stretchr/testify/require"
 
+	"github.com/xborder/xborder/internal/gcpercent"
 	"github.com/xborder/xborder/network/devnet"
 	"github.com/xborder/xborder/network/devnet/internal/testcc"
 )
@@ -91,6 +92,8 @@ func BenchmarkSubmitPrivate(b *testing.B) {
 // b.N transactions are done.
 func benchSubmit(b *testing.B, prefix string, clients int, opts []netOption, orgs []string, submit func(c *client.Contract, w int, i int64) error) {
 	b.Run(fmt.Sprintf("%sclients=%d", prefix, clients), func(b *testing.B) {
+		// The devnet runs in xborder dev and xborder devnet with their GC setting.
+		gcpercent.Apply()
 		tn := startBenchNet(b, opts...)
 		contracts := make([]*client.Contract, clients)
 		for i := range contracts {
