@@ -17,8 +17,9 @@ type EventSink interface {
 	// EventCheckpoint returns the block to resume at and the last transaction of that block
 	// already stored ("" if none).
 	EventCheckpoint() (uint64, string, error)
-	// AppendEvent stores an event and moves the checkpoint past it, atomically.
-	AppendEvent(ev gateway.Event) (gateway.Event, bool, error)
+	// AppendEvents stores events in order and moves the checkpoint past the last, atomically;
+	// it returns them with their IDs and, for each, whether it was stored (not a replay).
+	AppendEvents(evs []gateway.Event) ([]gateway.Event, []bool, error)
 }
 
 // checkpoint adapts a stored position to the SDK's client.Checkpoint.
@@ -72,30 +73,55 @@ func (c *Client) FeedEvents(ctx context.Context, mspID string, sink EventSink) e
 	}
 }
 
+// maxEventBatch bounds how many events the feed stores in one commit.
+const maxEventBatch = 256
+
+// drain stores the stream's events until it ends: each time, the events already received (up
+// to maxEventBatch) in one commit, so that a block's events cost one sync, not one each.
 func (c *Client) drain(ctx context.Context, events <-chan *client.ChaincodeEvent, sink EventSink) error {
 	for ev := range events {
-		orderID := payloadOrderID(ev.Payload)
-		// Every write of an order emits one event: the feed tells read-your-writes about the
-		// writes other gateways made.
-		c.writes.note(orderID, ev.BlockNumber)
-		stored, ok, err := sink.AppendEvent(gateway.Event{
-			Name:        ev.EventName,
-			TxID:        ev.TransactionID,
-			BlockNumber: ev.BlockNumber,
-			OrderID:     orderID,
-			Payload:     jsonPayload(ev.Payload),
-			Received:    time.Now().UTC(),
-		})
-		if err != nil {
-			return fmt.Errorf("store chaincode event: %w", err)
+		batch := []gateway.Event{c.received(ev)}
+	more:
+		for len(batch) < maxEventBatch {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break more
+				}
+				batch = append(batch, c.received(ev))
+			default:
+				break more
+			}
 		}
-		if ok {
+		stored, fresh, err := sink.AppendEvents(batch)
+		if err != nil {
+			return fmt.Errorf("store chaincode events: %w", err)
+		}
+		for i, ev := range stored {
+			if !fresh[i] {
+				continue
+			}
 			c.opts.Metrics.event()
-			c.log.LogAttrs(ctx, slog.LevelDebug, "chaincode event stored", slog.String("event", ev.EventName),
-				slog.String("txId", ev.TransactionID), slog.String("id", stored.ID.String()))
+			c.log.LogAttrs(ctx, slog.LevelDebug, "chaincode event stored", slog.String("event", ev.Name),
+				slog.String("txId", ev.TxID), slog.String("id", ev.ID.String()))
 		}
 	}
 	return fmt.Errorf("event stream closed")
+}
+
+// received is a chaincode event as the log keeps it. Every write of an order emits one event:
+// it also tells read-your-writes about the writes other gateways made.
+func (c *Client) received(ev *client.ChaincodeEvent) gateway.Event {
+	orderID := payloadOrderID(ev.Payload)
+	c.writes.note(orderID, ev.BlockNumber)
+	return gateway.Event{
+		Name:        ev.EventName,
+		TxID:        ev.TransactionID,
+		BlockNumber: ev.BlockNumber,
+		OrderID:     orderID,
+		Payload:     jsonPayload(ev.Payload),
+		Received:    time.Now().UTC(),
+	}
 }
 
 // payloadOrderID returns the payload's top-level "orderId", if any.

@@ -12,8 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,8 +43,8 @@ type Store struct {
 	path string
 	keys *Keyring
 
-	// writers counts the writes of idempotency records in progress (see write).
-	writers atomic.Int64
+	// group shares commits among the writes of idempotency records and events (see write).
+	group groupCommit
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -70,12 +70,6 @@ var (
 	_ gateway.IdempotencyStore = (*Store)(nil)
 	_ gateway.EventLog         = (*Store)(nil)
 )
-
-// batchDelay is how long a write of an idempotency record made while others are in progress
-// waits for more to share its commit (bbolt's MaxBatchDelay, 10 ms by default). Every commit
-// syncs the file, which takes milliseconds: concurrent keyed writes share one sync instead of
-// queueing for one each, and a lone write does not wait (see write).
-const batchDelay = 2 * time.Millisecond
 
 // Open opens (creating if needed) the bbolt database at path. Proposals kept in clear by
 // earlier versions are sealed (or dropped without a keyring) at once; Compact then removes
@@ -113,7 +107,6 @@ func openBolt(path string) (*bolt.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gateway store %s: %w", path, err)
 	}
-	db.MaxBatchDelay = batchDelay
 	return db, nil
 }
 
@@ -286,22 +279,6 @@ func (s *Store) idempotencyRecord(scope, key string) (*gateway.IdempotencyRecord
 	return rec, nil
 }
 
-// write commits fn and syncs the file, as bbolt's Update: alone when no other write of an
-// idempotency record is in progress, else in a batch with them (bbolt's Batch), so that
-// concurrent keyed requests share commits. fn must be safe to run more than once.
-func (s *Store) write(fn func(*bolt.Tx) error) error {
-	s.dbMu.RLock()
-	defer s.dbMu.RUnlock()
-	if s.db == nil {
-		return errClosed
-	}
-	defer s.writers.Add(-1)
-	if s.writers.Add(1) == 1 {
-		return s.db.Update(fn)
-	}
-	return s.db.Batch(fn)
-}
-
 func (s *Store) putIdempotencyRecord(scope, key string, rec *gateway.IdempotencyRecord) error {
 	stored, err := s.storedOf(scope, key, rec)
 	if err != nil {
@@ -395,29 +372,48 @@ func (s *Store) EventCheckpoint() (uint64, string, error) {
 // checkpoint past it, in one atomic commit. An event at or before the checkpoint (a replay after
 // a reconnect) is ignored and reported with stored=false.
 func (s *Store) AppendEvent(ev gateway.Event) (gateway.Event, bool, error) {
-	stored := false
-	err := s.update(func(tx *bolt.Tx) error {
-		id, fresh, err := nextEventID(tx, ev)
-		if err != nil || !fresh {
-			return err
+	out, fresh, err := s.AppendEvents([]gateway.Event{ev})
+	if err != nil {
+		return gateway.Event{}, false, err
+	}
+	return out[0], fresh[0], nil
+}
+
+// AppendEvents is AppendEvent for events in log order, all in one atomic commit (shared with
+// concurrent writes, see write): it returns them with their IDs and, for each, whether it was
+// stored (false for a replay).
+func (s *Store) AppendEvents(evs []gateway.Event) ([]gateway.Event, []bool, error) {
+	var out []gateway.Event
+	var fresh []bool
+	err := s.write(func(tx *bolt.Tx) error {
+		// The function may run again (see write): it starts over each time.
+		out, fresh = slices.Clone(evs), make([]bool, len(evs))
+		for i := range out {
+			id, ok, err := nextEventID(tx, out[i])
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			out[i].ID = id
+			if err := putEvent(tx, out[i]); err != nil {
+				return err
+			}
+			fresh[i] = true
 		}
-		ev.ID = id
-		if err := putEvent(tx, ev); err != nil {
-			return err
-		}
-		stored = true
 		return nil
 	})
 	if err != nil {
-		return gateway.Event{}, false, fmt.Errorf("append event: %w", err)
+		return nil, nil, fmt.Errorf("append event: %w", err)
 	}
-	if stored {
+	if slices.Contains(fresh, true) {
 		s.mu.Lock()
 		close(s.changed)
 		s.changed = make(chan struct{})
 		s.mu.Unlock()
 	}
-	return ev, stored, nil
+	return out, fresh, nil
 }
 
 // nextEventID returns the ID ev takes in the log: the next index within its block. fresh is
