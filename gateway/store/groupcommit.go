@@ -10,7 +10,7 @@ import (
 // groupCommitInterval is the shortest time between the starts of two commits of the group
 // committer. While writes keep coming, each commit takes all the writes that came during the
 // interval; a write that comes after a quiet interval is committed at once.
-const groupCommitInterval = 5 * time.Millisecond
+const groupCommitInterval = 10 * time.Millisecond
 
 // groupCommit shares bbolt commits among the store's frequent writes: idempotency records
 // (two per keyed request) and chaincode events. Every bbolt commit syncs the file twice (its
