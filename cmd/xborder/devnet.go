@@ -40,9 +40,9 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	port := fs.Int("port", 7051, "`PORT` of the first peer; peer i listens on port+i (0 = free ports)")
 	channel := fs.String("channel", devnet.DefaultChannel, "channel `NAME`")
 	plaintext := fs.Bool("plaintext", false, "serve without TLS")
-	batchTimeout := fs.Duration("batch-timeout", devnet.DefaultBatchTimeout, "orderer batch `TIMEOUT`")
+	batchTimeout := fs.Duration("batch-timeout", 0, fmt.Sprintf("orderer batch `TIMEOUT` (default %s, or %s with --cut-when-idle, where it only bounds how long a block is held while the peers commit)", devnet.DefaultBatchTimeout, devnet.DefaultIdleBatchTimeout))
 	maxBatch := fs.Int("max-batch", devnet.DefaultMaxBatch, "maximum transactions per block (`N`)")
-	cutWhenIdle := fs.Bool("cut-when-idle", true, "cut a block at once for a transaction that finds the orderer idle (false: always wait for --batch-timeout, as Fabric does)")
+	cutWhenIdle := fs.Bool("cut-when-idle", true, "cut a block as soon as no other transaction is expected: at once for a lone one, after the peers' commit in progress under load (false: always wait for --batch-timeout, as Fabric does)")
 	attachTimeout := fs.Duration("attach-timeout", 30*time.Second, "how long (`DURATION`) to wait for the chaincode server at start")
 	delays := commitDelays{}
 	fs.Var(delays, "commit-delay", "per-organisation peer commit delay, `MSPID=DURATION,...`, e.g. MerchantMSP=300ms,BankMSP=0: each block is committed by that organisation's peer this long after it was ordered, so its reads lag behind (default: no delay)")
@@ -76,6 +76,12 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Version:           *ccVersion,
 		EndorsementPolicy: *ccPolicy,
 		Collections:       *collections,
+	}
+	if *batchTimeout == 0 {
+		*batchTimeout = devnet.DefaultBatchTimeout
+		if *cutWhenIdle {
+			*batchTimeout = devnet.DefaultIdleBatchTimeout
+		}
 	}
 	cfg := devnet.Config{
 		DataDir:      *data,

@@ -184,9 +184,10 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 		DataDir:  filepath.Join(cfg.DataDir, "devnet"),
 		BasePort: cfg.PeerBasePort,
 		// A lone write is committed at once instead of waiting out the batch timeout;
-		// concurrent writes still share blocks.
-		CutWhenIdle: true,
-		Chaincodes:  []devnet.ChaincodeDefinition{Chaincode(ccAddr)},
+		// concurrent writes share blocks, held up to the timeout while the peers commit.
+		CutWhenIdle:  true,
+		BatchTimeout: devnet.DefaultIdleBatchTimeout,
+		Chaincodes:   []devnet.ChaincodeDefinition{Chaincode(ccAddr)},
 	}, devnet.WithLogger(cfg.Logger.With("component", "devnet")))
 	if err != nil {
 		return nil, fmt.Errorf("devapp: start devnet: %w", err)

@@ -191,6 +191,8 @@ func (p *peerNode) commitGroup(pending []*validatedBlock) (int, error) {
 		return 0, fmt.Errorf("commit blocks %d to %d: %w", first, first+uint64(len(group))-1, err)
 	}
 	p.net.logger.Debug("blocks committed", "peer", p.org.Node.Name, "first", first, "blocks", len(group), "codes", codes)
+	// The cutter may be holding a batch until a peer commits (see Network.expectingMore).
+	p.net.orderer.cutter.Nudge()
 	if err := p.transient.purge(held); err != nil {
 		// The entries expire with the retention instead.
 		p.net.logger.Warn("transient store not purged", "peer", p.org.Node.Name, "first", first, "error", err)

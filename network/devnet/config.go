@@ -44,12 +44,13 @@ type Config struct {
 	BatchTimeout time.Duration
 	// MaxBatch is the orderer's maximum message count per block (default DefaultMaxBatch).
 	MaxBatch int
-	// CutWhenIdle makes the orderer cut a block as soon as no other transaction is on its way
-	// to it, instead of holding every block for BatchTimeout (see orderer.Config.CutWhenIdle
-	// and Expecting): the devnet's gateways know which proposals are being endorsed and which
-	// endorsed transactions have not been submitted yet, so a lone write commits without
-	// waiting, while clients endorsing at the same time share a block, held for at most
-	// BatchTimeout. Off by default, so that BatchTimeout behaves as in Fabric.
+	// CutWhenIdle makes the orderer cut a block as soon as no other transaction is expected,
+	// instead of holding every block for BatchTimeout (see orderer.Config.Expecting): it holds
+	// a batch while an endorsed transaction has not been submitted yet, or while no peer has
+	// committed the last block. A lone write is then cut at once, and under load the
+	// transactions that arrive while the peers commit share the next block (held for at most
+	// BatchTimeout; xborder dev uses DefaultIdleBatchTimeout). Off by default, so that
+	// BatchTimeout behaves as in Fabric.
 	CutWhenIdle bool
 	// ListenHost is the host the peers listen on (default DefaultListenHost).
 	ListenHost string

@@ -131,9 +131,6 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 	if !ok {
 		return nil, status.Errorf(codes.FailedPrecondition, "no peers available to endorse chaincode %s in channel %s", prop.ChaincodeName(), n.cfg.Channel)
 	}
-	endorsed := "" // the transaction's ID once endorsed: its submit is expected
-	done := n.inflight.endorseStarted()
-	defer func() { done(endorsed) }()
 	explicit := req.GetEndorsingOrganizations()
 	first, err := g.firstEndorser(explicit)
 	if err != nil {
@@ -165,7 +162,7 @@ func (g *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
 	}
 	n.distributePrivateData(sim)
-	endorsed = prop.TxID()
+	n.inflight.endorsedTx(prop.TxID())
 	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
 }
 

@@ -5,38 +5,31 @@ import (
 	"time"
 )
 
-// inflight tracks the transactions on their way to the ordering service: proposals being
-// endorsed through a gateway, and endorsed transactions whose submit has not arrived yet. The
-// block cutter's idle cut (Config.CutWhenIdle) asks it whether to hold a batch for them, so
-// that clients endorsing at the same time share a block while a lone client's transaction is
-// cut at once. An endorsed transaction is expected for at most hold after its endorsement (a
-// client may never submit it); the cutter's batch timeout bounds every wait anyway.
+// DefaultIdleBatchTimeout is the batch timeout xborder dev and xborder devnet use with
+// Config.CutWhenIdle: how long a block may be held for the transactions the devnet expects.
+// It only bounds the holding under load; a block is cut as soon as nothing is expected.
+const DefaultIdleBatchTimeout = 100 * time.Millisecond
+
+// inflight tracks the endorsed transactions whose submit has not arrived yet (for at most hold
+// after their endorsement: a client may never submit one). With the commits in progress it
+// tells the block cutter's idle cut whether more is coming (see Network.expectingMore).
 type inflight struct {
 	hold time.Duration
 
-	mu        sync.Mutex
-	endorsing int
-	endorsed  map[string]time.Time // transaction ID -> when its endorsement was answered
+	mu       sync.Mutex
+	endorsed map[string]time.Time // transaction ID -> when its endorsement was answered
 }
 
 func newInflight(hold time.Duration) *inflight {
 	return &inflight{hold: hold, endorsed: map[string]time.Time{}}
 }
 
-// endorseStarted counts an endorsement in progress; the returned function ends it, with the
-// transaction's ID when it succeeded (its submit is then expected) or "" when it failed.
-func (f *inflight) endorseStarted() (done func(txID string)) {
+// endorsedTx notes that a gateway answered the endorsement of the transaction: its submit is
+// expected.
+func (f *inflight) endorsedTx(txID string) {
 	f.mu.Lock()
-	f.endorsing++
-	f.mu.Unlock()
-	return func(txID string) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.endorsing--
-		if txID != "" {
-			f.endorsed[txID] = time.Now()
-		}
-	}
+	defer f.mu.Unlock()
+	f.endorsed[txID] = time.Now()
 }
 
 // submitted notes that the transaction reached the ordering service.
@@ -46,14 +39,11 @@ func (f *inflight) submitted(txID string) {
 	delete(f.endorsed, txID)
 }
 
-// expecting reports whether a transaction is being endorsed or was endorsed within hold and
-// not submitted; it forgets those endorsed longer ago.
+// expecting reports whether a transaction was endorsed within hold and not submitted; it
+// forgets those endorsed longer ago.
 func (f *inflight) expecting() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.endorsing > 0 {
-		return true
-	}
 	now := time.Now()
 	for id, at := range f.endorsed {
 		if now.Sub(at) < f.hold {
@@ -62,4 +52,25 @@ func (f *inflight) expecting() bool {
 		delete(f.endorsed, id)
 	}
 	return false
+}
+
+// expectingMore is the block cutter's Expecting with Config.CutWhenIdle: a batch is held while
+// an endorsed transaction has not been submitted yet (its client is signing it) or while no
+// peer has committed the last block cut. The second makes batches grow with the load: when
+// the peers keep up, a transaction is cut at once; when they are busy committing, the
+// transactions that arrive meanwhile share the next block, and every peer pays one commit
+// (and its fsyncs) for all of them. The peers' commits nudge the cutter (see commitGroup).
+func (n *Network) expectingMore() bool {
+	return n.inflight.expecting() || n.lastBlockUncommitted()
+}
+
+// lastBlockUncommitted reports whether no peer has committed the last block ordered yet.
+func (n *Network) lastBlockUncommitted() bool {
+	h := n.orderer.height()
+	for _, p := range n.peers {
+		if p.ledger.Height() >= h {
+			return false
+		}
+	}
+	return true
 }

@@ -1,44 +1,74 @@
-package devnet
+package devnet_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/stretchr/testify/require"
+
+	"github.com/xborder/xborder/network/devnet"
 )
 
-// TestInflight checks what the idle cut is told to wait for: endorsements in progress, and
-// endorsed transactions until they are submitted or their hold expires; failed endorsements
-// are not waited for.
-func TestInflight(t *testing.T) {
-	tests := []struct {
-		name string
-		run  func(f *inflight)
-		want bool
-	}{
-		{"nothing", func(*inflight) {}, false},
-		{"an endorsement in progress", func(f *inflight) { f.endorseStarted() }, true},
-		{"a failed endorsement", func(f *inflight) { f.endorseStarted()("") }, false},
-		{"endorsed, not submitted", func(f *inflight) { f.endorseStarted()("tx1") }, true},
-		{"endorsed and submitted", func(f *inflight) {
-			f.endorseStarted()("tx1")
-			f.submitted("tx1")
-		}, false},
-		{"endorsed longer ago than the hold", func(f *inflight) {
-			f.endorseStarted()("tx1")
-			f.endorsed["tx1"] = time.Now().Add(-time.Second)
-		}, false},
-		{"one of two submitted", func(f *inflight) {
-			f.endorseStarted()("tx1")
-			f.endorseStarted()("tx2")
-			f.submitted("tx2")
-		}, true},
+// TestIdleCut checks how the devnet cuts blocks with Config.CutWhenIdle (the batch timeout is
+// an hour here, so no block is cut by it): a lone transaction is cut at once; transactions
+// that arrive while no peer has committed the last block are held and cut together as soon as
+// a peer commits it.
+func TestIdleCut(t *testing.T) {
+	tn := startNet(t, withPolicy(anyOrg), withBatch(time.Hour, 0), func(c *devnet.Config) { c.CutWhenIdle = true })
+	c := tn.contract(merchant)
+	all := []string{merchant, bank, carrier, customs, regulator}
+
+	_, commit, err := c.SubmitAsync("put", client.WithArguments("lone", "v"))
+	require.NoError(t, err)
+	st, err := commit.Status()
+	require.NoError(t, err, "a lone transaction is cut at once, not after the batch timeout")
+	require.True(t, st.Successful)
+	tn.sync()
+
+	for _, org := range all {
+		require.NoError(t, tn.net.PausePeerCommits(org))
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newInflight(100 * time.Millisecond)
-			tc.run(f)
-			require.Equal(t, tc.want, f.expecting())
-		})
+	h := tn.net.OrdererHeight()
+	_, first, err := c.SubmitAsync("put", client.WithArguments("first", "v"))
+	require.NoError(t, err)
+	waitHeight(t, tn.net, h+1) // every peer had committed the last block: cut at once
+	commits := []*client.Commit{first}
+	for i := range 3 {
+		_, commit, err := c.SubmitAsync("put", client.WithArguments(fmt.Sprintf("held-%d", i), "v"))
+		require.NoError(t, err)
+		commits = append(commits, commit)
+	}
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, h+1, tn.net.OrdererHeight(), "held while no peer has committed block %d", h)
+
+	require.NoError(t, tn.net.ResumePeerCommits(merchant))
+	waitHeight(t, tn.net, h+2)
+	block, err := tn.net.OrdererBlockStore().Block(h + 1)
+	require.NoError(t, err)
+	require.Len(t, block.GetData().GetData(), 3, "the held transactions share one block")
+	for _, org := range all[1:] {
+		require.NoError(t, tn.net.ResumePeerCommits(org))
+	}
+	for _, commit := range commits {
+		st, err := commit.Status()
+		require.NoError(t, err)
+		require.True(t, st.Successful)
+	}
+}
+
+// waitHeight waits until the ordering service has ordered height blocks.
+func waitHeight(t *testing.T, n *devnet.Network, height uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for n.OrdererHeight() < height {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("ordering service at height %d, want %d", n.OrdererHeight(), height)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }

@@ -76,7 +76,7 @@ func openOrderingService(n *Network) (*orderingService, error) {
 	}
 	if n.cfg.CutWhenIdle {
 		// Hold a batch for the transactions being endorsed or endorsed and not yet submitted.
-		cfg.Expecting = n.inflight.expecting
+		cfg.Expecting = n.expectingMore
 	}
 	o.cutter = orderer.New(cfg, o.cutBlock)
 	return o, nil

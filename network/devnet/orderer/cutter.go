@@ -34,10 +34,11 @@ type Config struct {
 	// being delivered form the next one.
 	CutWhenIdle bool
 	// Expecting, when set, refines CutWhenIdle: it reports whether more messages are on their
-	// way (for the devnet: transactions being endorsed, or endorsed and not yet submitted). A
-	// batch of any size is then cut as soon as no message is queued and none is expected, and
-	// held (for up to BatchTimeout) while more are expected, so that a lone client is not
-	// delayed and concurrent clients share blocks. It is called from the cutter's goroutine.
+	// way or worth waiting for (for the devnet: endorsed transactions not yet submitted, or a
+	// block no peer has committed yet). A batch of any size is then cut as soon as no message
+	// is queued and none is expected, and held (for up to BatchTimeout) while Expecting
+	// reports true; Nudge asks the cutter to ask again. It is called from the cutter's
+	// goroutine.
 	Expecting func() bool
 }
 
@@ -83,6 +84,7 @@ type Cutter struct {
 	mu     sync.RWMutex
 	closed bool
 	queue  chan []byte
+	nudge  chan struct{} // Nudge: what Expecting reports may have changed
 	done   chan struct{}
 }
 
@@ -93,6 +95,7 @@ func New(cfg Config, deliver func(batch [][]byte)) *Cutter {
 		cfg:     cfg,
 		deliver: deliver,
 		queue:   make(chan []byte, cfg.QueueSize),
+		nudge:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 	go c.run()
@@ -122,6 +125,16 @@ func (c *Cutter) Order(ctx context.Context, env []byte) error {
 	}
 }
 
+// Nudge tells the cutter that what Expecting reports may have changed without a message
+// arriving (a commit finished, for the devnet): a held batch is cut if nothing is expected any
+// more. It never blocks.
+func (c *Cutter) Nudge() {
+	select {
+	case c.nudge <- struct{}{}:
+	default:
+	}
+}
+
 // Close stops accepting messages, delivers every message already accepted and waits for the
 // last delivery to return. It is safe to call more than once.
 func (c *Cutter) Close() {
@@ -145,6 +158,10 @@ func (c *Cutter) run() {
 				return
 			}
 			b.add(msg)
+			if c.idle(len(b.pending)) {
+				b.cut()
+			}
+		case <-c.nudge:
 			if c.idle(len(b.pending)) {
 				b.cut()
 			}

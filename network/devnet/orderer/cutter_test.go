@@ -304,3 +304,31 @@ func TestCutWhenIdleExpecting(t *testing.T) {
 		})
 	}
 }
+
+// TestNudge checks that a batch held by Expecting is cut when the cutter is nudged after
+// Expecting turned false, without another message or the (hour-long) timeout.
+func TestNudge(t *testing.T) {
+	var mu sync.Mutex
+	expecting := true
+	rec := newRecorder()
+	c := New(Config{BatchTimeout: time.Hour, CutWhenIdle: true, Expecting: func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return expecting
+	}}, rec.deliver)
+	defer c.Close()
+	require.NoError(t, c.Order(context.Background(), msg(0, 8)))
+	require.NoError(t, c.Order(context.Background(), msg(1, 8)))
+	c.Nudge() // still expecting: held
+	select {
+	case <-rec.signal:
+		t.Fatal("cut while more was expected")
+	case <-time.After(100 * time.Millisecond):
+	}
+	mu.Lock()
+	expecting = false
+	mu.Unlock()
+	c.Nudge()
+	<-rec.signal
+	require.Equal(t, []int{2}, rec.sizes())
+}
