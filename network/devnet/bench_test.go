@@ -54,14 +54,17 @@ func benchContract(b *testing.B, n *devnet.Network, mspID string) *client.Contra
 // submit (endorse, submit, commit status) of a small write, with 1, 16 and 64 concurrent
 // clients spread over the peers of Merchant, Bank, Carrier and Customs (the regulator's peer
 // only commits). The "clients=N" runs use the test network's 5 ms batch timeout; the
-// "cut=idle/clients=N" runs add Config.CutWhenIdle, as xborder dev does.
+// "cut=idle/clients=N" runs use Config.CutWhenIdle and DefaultIdleBatchTimeout, as xborder dev
+// does.
 func BenchmarkSubmit(b *testing.B) {
 	modes := []struct {
 		prefix string
 		opts   []netOption
 	}{
 		{"", nil},
-		{"cut=idle/", []netOption{func(c *devnet.Config) { c.CutWhenIdle = true }}},
+		{"cut=idle/", []netOption{func(c *devnet.Config) {
+			c.CutWhenIdle, c.BatchTimeout = true, devnet.DefaultIdleBatchTimeout
+		}}},
 	}
 	put := func(c *client.Contract, w int, i int64) error {
 		_, err := c.Submit("put", client.WithArguments(fmt.Sprintf("key-%d-%d", w, i), "value"))
