@@ -80,11 +80,5 @@ func TestAppendEventsBatch(t *testing.T) {
 	require.Equal(t, []bool{false, true, true, false}, fresh, "the replays of a and c are ignored")
 	require.Equal(t, "3-1", stored[1].ID.String())
 	require.Equal(t, "4-0", stored[2].ID.String())
-	block, tx, err := s.EventCheckpoint()
-	require.NoError(t, err)
-	require.Equal(t, uint64(4), block)
-	require.Equal(t, "c", tx)
-	all, err := s.EventsAfter(gateway.EventID{}, 10)
-	require.NoError(t, err)
-	require.Len(t, all, 3)
+	requireEventLog(t, s, 4, "c", 3)
 }

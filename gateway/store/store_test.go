@@ -150,6 +150,18 @@ func event(block uint64, tx string) gateway.Event {
 		Payload: json.RawMessage(`{"orderId":"o-` + tx + `"}`), Received: time.Unix(1, 0).UTC()}
 }
 
+// requireEventLog checks the feed checkpoint and the number of events in the log.
+func requireEventLog(t *testing.T, s *Store, block uint64, txID string, events int) {
+	t.Helper()
+	gotBlock, gotTx, err := s.EventCheckpoint()
+	require.NoError(t, err)
+	require.Equal(t, block, gotBlock)
+	require.Equal(t, txID, gotTx)
+	all, err := s.EventsAfter(gateway.EventID{}, 100)
+	require.NoError(t, err)
+	require.Len(t, all, events)
+}
+
 func TestEvents(t *testing.T) {
 	t.Run("ids, cursor, checkpoint and replays", func(t *testing.T) {
 		s, path := openTemp(t)
@@ -182,14 +194,7 @@ func TestEvents(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, ok, "replay of %s", ev.TxID)
 		}
-		block, tx, err = s.EventCheckpoint()
-		require.NoError(t, err)
-		require.Equal(t, uint64(6), block)
-		require.Equal(t, "e", tx)
-
-		all, err := s.EventsAfter(gateway.EventID{}, 100)
-		require.NoError(t, err)
-		require.Len(t, all, 5)
+		requireEventLog(t, s, 6, "e", 5)
 		after, err := s.EventsAfter(gateway.EventID{Block: 3, Index: 1}, 2)
 		require.NoError(t, err)
 		require.Equal(t, []string{"c", "d"}, []string{after[0].TxID, after[1].TxID})
