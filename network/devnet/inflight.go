@@ -24,16 +24,30 @@ func newInflight(hold time.Duration) *inflight {
 	return &inflight{hold: hold, endorsed: map[string]time.Time{}}
 }
 
+// inflightPrune is the number of noted transactions beyond which endorsedTx forgets the
+// expired ones (endorsements never submitted would otherwise pile up between two cuts).
+const inflightPrune = 1024
+
 // endorsedTx notes that a gateway answered the endorsement of the transaction: its submit is
-// expected.
+// expected. A nil inflight (no idle cut) notes nothing.
 func (f *inflight) endorsedTx(txID string) {
+	if f == nil {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.endorsed[txID] = time.Now()
+	now := time.Now()
+	if len(f.endorsed) >= inflightPrune {
+		f.forgetExpired(now)
+	}
+	f.endorsed[txID] = now
 }
 
 // submitted notes that the transaction reached the ordering service.
 func (f *inflight) submitted(txID string) {
+	if f == nil {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.endorsed, txID)
@@ -44,14 +58,20 @@ func (f *inflight) submitted(txID string) {
 func (f *inflight) expecting() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := time.Now()
+	return f.forgetExpired(time.Now())
+}
+
+// forgetExpired drops the transactions endorsed hold or longer before now and reports whether
+// any other is left; f.mu must be held.
+func (f *inflight) forgetExpired(now time.Time) (left bool) {
 	for id, at := range f.endorsed {
 		if now.Sub(at) < f.hold {
-			return true
+			left = true
+			continue
 		}
 		delete(f.endorsed, id)
 	}
-	return false
+	return left
 }
 
 // expectingMore is the block cutter's Expecting with Config.CutWhenIdle: a batch is held while

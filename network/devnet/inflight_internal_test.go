@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -38,4 +39,18 @@ func TestInflight(t *testing.T) {
 			require.Equal(t, tc.want, f.expecting())
 		})
 	}
+	t.Run("endorsements never submitted do not pile up", func(t *testing.T) {
+		f := newInflight(100 * time.Millisecond)
+		for i := range inflightPrune {
+			f.endorsedTx(fmt.Sprintf("old-%d", i))
+			f.endorsed[fmt.Sprintf("old-%d", i)] = time.Now().Add(-time.Second)
+		}
+		f.endorsedTx("new")
+		require.Len(t, f.endorsed, 1, "the expired ones are forgotten when the next is noted")
+	})
+	t.Run("no idle cut: nothing is noted", func(t *testing.T) {
+		var f *inflight
+		f.endorsedTx("tx1")
+		f.submitted("tx1")
+	})
 }

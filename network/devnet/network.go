@@ -62,7 +62,7 @@ type Network struct {
 	peerOrgs   []string // peer organisations' MSP IDs in configuration order
 
 	orderer  *orderingService
-	inflight *inflight // transactions on their way to the orderer, for the idle cut
+	inflight *inflight // with CutWhenIdle: endorsed transactions not yet submitted (else nil)
 	peers    []*peerNode
 	planner  *endorsementPlanner
 
@@ -126,7 +126,9 @@ func (n *Network) open(ctx context.Context) error {
 		return err
 	}
 	var err error
-	n.inflight = newInflight(n.cfg.BatchTimeout)
+	if n.cfg.CutWhenIdle {
+		n.inflight = newInflight(n.cfg.BatchTimeout)
+	}
 	if n.orderer, err = openOrderingService(n); err != nil {
 		return err
 	}
