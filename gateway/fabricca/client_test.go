@@ -24,7 +24,7 @@ import (
 func attrsOf(t *testing.T, e *fabricca.Enrollment) map[string]string {
 	t.Helper()
 	for _, ext := range e.Certificate.Extensions {
-		if ext.Id.Equal(ca.AttributeOID) {
+		if ext.Id.Equal(msp.AttributeOID) {
 			var v struct {
 				Attrs map[string]string `json:"attrs"`
 			}

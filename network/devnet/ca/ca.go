@@ -15,7 +15,6 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -29,10 +28,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// AttributeOID is the X.509 extension of Fabric CA attributes.
-var AttributeOID = asn1.ObjectIdentifier{1, 2, 3, 4, 5, 6, 7, 8, 1}
+	"github.com/xborder/xborder/network/devnet/msp"
+)
 
 // RegistrarID is the bootstrap registrar of every devnet CA; its secret is in the CA's
 // registry file (Registrar).
@@ -85,10 +83,10 @@ func Open(mspID, domain, certPath, keyPath, registryPath string) (*CA, error) {
 		return nil, fmt.Errorf("ca %s: %w", mspID, err)
 	}
 	c := &CA{mspID: mspID, domain: domain, path: registryPath, now: time.Now}
-	if c.cert, err = parseCert(certPEM); err != nil {
+	if c.cert, err = msp.ParseCertificatePEM(certPEM); err != nil {
 		return nil, fmt.Errorf("ca %s: %w", mspID, err)
 	}
-	if c.key, err = parseKey(keyPEM); err != nil {
+	if c.key, err = msp.ParsePrivateKeyPEM(keyPEM); err != nil {
 		return nil, fmt.Errorf("ca %s: %w", mspID, err)
 	}
 	if err := c.load(); err != nil {
@@ -287,7 +285,7 @@ func (c *CA) issue(id string, ident *Identity, pub *ecdsa.PublicKey) ([]byte, st
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski[:20],
 		AuthorityKeyId:        c.cert.SubjectKeyId,
-		ExtraExtensions:       []pkix.Extension{{Id: AttributeOID, Value: ext}},
+		ExtraExtensions:       []pkix.Extension{{Id: msp.AttributeOID, Value: ext}},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
 	if err != nil {
@@ -352,7 +350,7 @@ func (c *CA) authenticateToken(token, method, uri string, body []byte) (string, 
 	if err1 != nil || err2 != nil {
 		return "", refuse(401, "the Authorization header is not a Fabric CA token")
 	}
-	cert, err := parseCert(certPEM)
+	cert, err := msp.ParseCertificatePEM(certPEM)
 	if err != nil || cert.CheckSignatureFrom(c.cert) != nil {
 		return "", refuse(401, "the token's certificate is not issued by this CA")
 	}
@@ -366,36 +364,6 @@ func (c *CA) authenticateToken(token, method, uri string, body []byte) (string, 
 		return "", refuse(401, "the token's signature does not verify")
 	}
 	return cert.Subject.CommonName, nil
-}
-
-func parseCert(b []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("no PEM certificate")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parse certificate: %w", err)
-	}
-	return cert, nil
-}
-
-func parseKey(b []byte) (*ecdsa.PrivateKey, error) {
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("no PEM private key")
-	}
-	if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
-		if ek, ok := k.(*ecdsa.PrivateKey); ok {
-			return ek, nil
-		}
-		return nil, errors.New("the CA key is not ECDSA")
-	}
-	k, err := x509.ParseECPrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parse private key: %w", err)
-	}
-	return k, nil
 }
 
 func (c *CA) certPEM() []byte {

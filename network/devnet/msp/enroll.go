@@ -60,7 +60,7 @@ func (o *Org) loadCA() (*ca, error) {
 	if err != nil {
 		return nil, fmt.Errorf("msp: CA key of %s: %w", o.MSPID, err)
 	}
-	key, err := parseKeyPEM(keyPEM)
+	key, err := ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("msp: CA key of %s: %w", o.MSPID, err)
 	}

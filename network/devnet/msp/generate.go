@@ -626,7 +626,7 @@ func readCert(path string) ([]byte, *x509.Certificate, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("msp: read %s: %w", path, err)
 	}
-	c, err := parseCertPEM(b)
+	c, err := ParseCertificatePEM(b)
 	if err != nil {
 		return nil, nil, fmt.Errorf("msp: %s: %w", path, err)
 	}

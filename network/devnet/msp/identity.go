@@ -33,11 +33,11 @@ type Identity struct {
 // NewIdentity builds an Identity from PEM-encoded certificate and PKCS#8 (or SEC1) private key,
 // checking that the key belongs to the certificate.
 func NewIdentity(mspID string, certPEM, keyPEM []byte) (*Identity, error) {
-	cert, err := parseCertPEM(certPEM)
+	cert, err := ParseCertificatePEM(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("msp: identity of %s: %w", mspID, err)
 	}
-	key, err := parseKeyPEM(keyPEM)
+	key, err := ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("msp: identity of %s: %w", mspID, err)
 	}
@@ -135,7 +135,8 @@ func verifyDigest(pub *ecdsa.PublicKey, digest *[sha256.Size]byte, sig []byte) e
 	return nil
 }
 
-func parseCertPEM(b []byte) (*x509.Certificate, error) {
+// ParseCertificatePEM parses the first PEM block of b, which must be a CERTIFICATE.
+func ParseCertificatePEM(b []byte) (*x509.Certificate, error) {
 	block, _ := pem.Decode(b)
 	if block == nil || block.Type != "CERTIFICATE" {
 		return nil, errors.New("no PEM CERTIFICATE block")
@@ -147,7 +148,9 @@ func parseCertPEM(b []byte) (*x509.Certificate, error) {
 	return cert, nil
 }
 
-func parseKeyPEM(b []byte) (*ecdsa.PrivateKey, error) {
+// ParsePrivateKeyPEM parses the first PEM block of b as an ECDSA private key, PKCS#8 (as
+// Fabric's tools write it) or SEC 1.
+func ParsePrivateKeyPEM(b []byte) (*ecdsa.PrivateKey, error) {
 	block, _ := pem.Decode(b)
 	if block == nil {
 		return nil, errors.New("no PEM private key block")

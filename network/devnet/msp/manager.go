@@ -135,7 +135,7 @@ func (m *Manager) AddMSPConfig(conf *mspproto.MSPConfig) error {
 	parse := func(pems [][]byte) ([]*x509.Certificate, error) {
 		out := make([]*x509.Certificate, 0, len(pems))
 		for _, p := range pems {
-			c, err := parseCertPEM(p)
+			c, err := ParseCertificatePEM(p)
 			if err != nil {
 				return nil, fmt.Errorf("msp: add MSP config %s: %w", fc.Name, err)
 			}
@@ -227,7 +227,7 @@ func (m *Manager) validate(serialized []byte) (*Principal, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownMSP, sid.Mspid)
 	}
-	cert, err := parseCertPEM(sid.IdBytes)
+	cert, err := ParseCertificatePEM(sid.IdBytes)
 	if err != nil {
 		return nil, fmt.Errorf("msp: identity of %s: %w", sid.Mspid, err)
 	}
