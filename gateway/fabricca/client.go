@@ -150,14 +150,24 @@ func (c *Client) Enroll(ctx context.Context, id, secret string) (*Enrollment, er
 	return newEnrollment(certPEM, key)
 }
 
-func newEnrollment(certPEM []byte, key *ecdsa.PrivateKey) (*Enrollment, error) {
+// ParseCertificatePEM parses a certificate in PEM, as the CA answers it and an Enrollment
+// keeps it.
+func ParseCertificatePEM(certPEM []byte) (*x509.Certificate, error) {
 	block, _ := pem.Decode(certPEM)
 	if block == nil {
-		return nil, errors.New("fabric ca enroll: the answer has no PEM certificate")
+		return nil, errors.New("no PEM certificate")
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("fabric ca enroll: certificate: %w", err)
+		return nil, fmt.Errorf("parse certificate: %w", err)
+	}
+	return cert, nil
+}
+
+func newEnrollment(certPEM []byte, key *ecdsa.PrivateKey) (*Enrollment, error) {
+	cert, err := ParseCertificatePEM(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("fabric ca enroll: the answer's certificate: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

@@ -372,7 +372,7 @@ func (m *Manager) Rotate(ctx context.Context, mspID, id string) (gateway.APIKey,
 
 // revokeOldCertificate revokes a rotated-out certificate (a failure is logged).
 func (m *Manager) revokeOldCertificate(ctx context.Context, k gateway.APIKey, certPEM []byte) {
-	e, err := parseEnrollmentCert(certPEM)
+	e, err := fabricca.ParseCertificatePEM(certPEM)
 	if err != nil {
 		m.log.Warn("cannot read a rotated-out certificate", "keyId", k.ID, "error", err)
 		return
