@@ -12,9 +12,9 @@ import (
 	"github.com/xborder/xborder/gateway"
 )
 
-// TestGroupCommit checks the group committer: concurrent writes all commit (many in each
-// commit), a write whose function fails gets its own error and leaves no trace while the
-// writes grouped with it still commit, and writes to a closed store fail.
+// TestGroupCommit checks the group committer: concurrent writes all commit, a write whose
+// function fails gets its own error and leaves no trace while the writes grouped with it
+// still commit, and writes to a closed store fail.
 func TestGroupCommit(t *testing.T) {
 	errRefused := errors.New("refused")
 	tests := []struct {
