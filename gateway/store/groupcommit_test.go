@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
@@ -62,6 +63,43 @@ func TestGroupCommit(t *testing.T) {
 			}))
 		})
 	}
+	t.Run("writes queued during a commit share the next one", func(t *testing.T) {
+		s, _ := openTemp(t)
+		release, entered := make(chan struct{}), make(chan struct{}, 1)
+		first := make(chan error, 1)
+		go func() {
+			first <- s.write(func(*bolt.Tx) error {
+				entered <- struct{}{}
+				<-release
+				return nil
+			})
+		}()
+		<-entered // a commit is in progress
+		var once sync.Once
+		unblock := func() { once.Do(func() { close(release) }) }
+		t.Cleanup(unblock) // before the store closes, should an assertion stop the test early
+		const queued = 10
+		txIDs := make([]int, queued)
+		errs := make(chan error, queued)
+		for i := range queued {
+			go func() {
+				errs <- s.write(func(tx *bolt.Tx) error { txIDs[i] = tx.ID(); return nil })
+			}()
+		}
+		require.Eventually(t, func() bool {
+			s.group.mu.Lock()
+			defer s.group.mu.Unlock()
+			return len(s.group.queue) == queued
+		}, 5*time.Second, time.Millisecond, "the writes wait behind the commit in progress")
+		unblock()
+		require.NoError(t, <-first)
+		for range queued {
+			require.NoError(t, <-errs)
+		}
+		for i := range txIDs {
+			require.Equal(t, txIDs[0], txIDs[i], "write %d committed in another transaction", i)
+		}
+	})
 	t.Run("closed store", func(t *testing.T) {
 		s, _ := openTemp(t)
 		require.NoError(t, s.Close())
