@@ -61,10 +61,13 @@ func (l *Ledger) Commit(block *common.Block, preCodes []peer.TxValidationCode,
 
 // BlockCommit is one block for CommitBlocks: the block, the codes of the earlier checks (nil:
 // all VALID) and the private write sets supplied for its transactions, as Commit takes them.
+// Parsed, when set, is ParseBlock of the same block (shared by ledgers committing it); nil
+// means the block is parsed here.
 type BlockCommit struct {
 	Block    *common.Block
 	PreCodes []peer.TxValidationCode
 	Pvt      map[uint64]*rwset.TxPvtReadWriteSet
+	Parsed   *ParsedBlock
 }
 
 // CommitBlocks commits consecutive blocks in one fsync'd bbolt transaction, each exactly as
@@ -125,16 +128,19 @@ func (l *Ledger) commitBlock(tx *bolt.Tx, bc BlockCommit, head *chainHead) ([]pe
 		return nil, nil, nil, err
 	}
 	num := block.GetHeader().GetNumber()
-	envs := block.GetData().GetData()
+	parsed := bc.Parsed
+	if !parsed.fits(block) {
+		parsed = ParseBlock(block)
+	}
 	c := l.newCommitter(tx, num, head.lastConfig)
-	codes := make([]peer.TxValidationCode, len(envs))
-	for i, env := range envs {
+	codes := make([]peer.TxValidationCode, len(parsed.txs))
+	for i := range parsed.txs {
 		code := peer.TxValidationCode_VALID
 		if bc.PreCodes != nil {
 			code = bc.PreCodes[i]
 		}
 		var err error
-		if codes[i], err = c.commitTx(uint64(i), env, code, bc.Pvt[uint64(i)]); err != nil {
+		if codes[i], err = c.commitTx(uint64(i), &parsed.txs[i], code, bc.Pvt[uint64(i)]); err != nil {
 			return nil, nil, nil, err
 		}
 	}
@@ -172,14 +178,14 @@ func (l *Ledger) newCommitter(tx *bolt.Tx, num, lastConfig uint64) *committer {
 // commitTx decides the final code of the block's transaction txNum (pre-validated with
 // code), applies its writes if it is valid and indexes its ID unless that ID is already
 // indexed.
-func (c *committer) commitTx(txNum uint64, env []byte, code peer.TxValidationCode, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
-	p, txID, code := parseForCommit(env, code)
+func (c *committer) commitTx(txNum uint64, pe *parsedEnvelope, code peer.TxValidationCode, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
+	txID, code := idForCommit(pe, code)
 	duplicate, code, err := c.checkDuplicate(txID, code)
 	if err != nil {
 		return 0, err
 	}
 	if code == peer.TxValidationCode_VALID {
-		if code, err = c.execute(p, txNum, pvt); err != nil {
+		if code, err = c.execute(pe, txNum, pvt); err != nil {
 			return 0, fmt.Errorf("commit block %d tx %d (%s): %w", c.blockNum, txNum, txID, err)
 		}
 	}
@@ -192,16 +198,15 @@ func (c *committer) commitTx(txNum uint64, env []byte, code peer.TxValidationCod
 	return code, nil
 }
 
-// parseForCommit parses an envelope of the block and returns it with its transaction ID ("" if
-// it has none that can be indexed) and its code: a VALID code becomes the parse failure's
-// code, or BAD_PROPOSAL_TXID for an ID too long to index.
-func parseForCommit(env []byte, code peer.TxValidationCode) (*ParsedTx, string, peer.TxValidationCode) {
-	p, parseCode, parseErr := ParseTx(env)
+// idForCommit returns the transaction ID of a parsed envelope of the block ("" if it has none
+// that can be indexed) and its code: a VALID code becomes the parse failure's code, or
+// BAD_PROPOSAL_TXID for an ID too long to index.
+func idForCommit(pe *parsedEnvelope, code peer.TxValidationCode) (string, peer.TxValidationCode) {
 	txID := ""
-	if parseErr == nil {
-		txID = p.TxID()
+	if pe.tx != nil {
+		txID = pe.tx.TxID()
 	} else if code == peer.TxValidationCode_VALID {
-		code = parseCode
+		code = pe.code
 	}
 	if len(txID) > maxKeyLen {
 		// Too long to index; a real transaction ID is a 64-character hex digest.
@@ -210,7 +215,7 @@ func parseForCommit(env []byte, code peer.TxValidationCode) (*ParsedTx, string, 
 			code = peer.TxValidationCode_BAD_PROPOSAL_TXID
 		}
 	}
-	return p, txID, code
+	return txID, code
 }
 
 // checkDuplicate reports whether txID is already indexed and the transaction's code given
@@ -237,13 +242,13 @@ func (c *committer) checkDuplicate(txID string, code peer.TxValidationCode) (boo
 // execute commits a transaction that is valid so far: a config transaction becomes the last
 // configuration, an endorser transaction is validated and applied, other types are
 // UNKNOWN_TX_TYPE.
-func (c *committer) execute(p *ParsedTx, txNum uint64, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
-	switch p.HeaderType() {
+func (c *committer) execute(pe *parsedEnvelope, txNum uint64, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
+	switch pe.tx.HeaderType() {
 	case common.HeaderType_CONFIG:
 		c.lastConfig = c.blockNum
 		return peer.TxValidationCode_VALID, nil
 	case common.HeaderType_ENDORSER_TRANSACTION:
-		return c.validateAndApply(p, txNum, pvt)
+		return c.validateAndApply(pe, txNum, pvt)
 	default:
 		return peer.TxValidationCode_UNKNOWN_TX_TYPE, nil
 	}
@@ -482,9 +487,9 @@ type collHashed struct {
 
 // validateAndApply validates an endorser transaction's read-write set and applies its writes
 // if valid. A non-nil error is a storage failure that aborts the whole block.
-func (c *committer) validateAndApply(p *ParsedTx, txNum uint64, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
-	sets, ok := decodeSets(p.RWSet)
-	if !ok {
+func (c *committer) validateAndApply(pe *parsedEnvelope, txNum uint64, pvt *rwset.TxPvtReadWriteSet) (peer.TxValidationCode, error) {
+	p, sets := pe.tx, pe.sets
+	if !pe.setsOK {
 		return peer.TxValidationCode_BAD_RWSET, nil
 	}
 	if !keysFit(sets, pvt) {

@@ -979,3 +979,48 @@ func TestVerifyChainDetectsTampering(t *testing.T) {
 }
 
 func tx1Env(t *testing.T) []byte { return tx("t1").put("a", "forged").env(t) }
+
+// TestCommitParsed checks that a block committed with its ParsedBlock ends exactly as one
+// parsed by Commit (codes, state, stored metadata with the commit hash), and that a
+// ParsedBlock of another block is not used.
+func TestCommitParsed(t *testing.T) {
+	envs := func(t *testing.T, first string) [][]byte {
+		return [][]byte{
+			tx(first).put("k", "1").env(t),
+			tx("conflict").read("k", ver(9, 9)).put("k", "2").env(t),
+			[]byte("not an envelope"),
+			tx(first).put("x", "1").env(t),
+		}
+	}
+	block := NewBlock(0, nil, envs(t, "a"))
+	other := NewBlock(0, nil, envs(t, "other"))
+	want := codesOf(valid, peer.TxValidationCode_MVCC_READ_CONFLICT, peer.TxValidationCode_NIL_ENVELOPE, peer.TxValidationCode_DUPLICATE_TXID)
+
+	reference, _ := openTest(t)
+	_, err := reference.Commit(proto.Clone(block).(*common.Block), nil, nil)
+	require.NoError(t, err)
+	stored, err := reference.Block(0)
+	require.NoError(t, err)
+	tests := []struct {
+		name   string
+		parsed *ParsedBlock
+	}{
+		{"parsed once for the ledgers", ParseBlock(block)},
+		{"parsed from another block: ignored", ParseBlock(other)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, _ := openTest(t)
+			codes, err := l.CommitBlocks([]BlockCommit{{Block: proto.Clone(block).(*common.Block), Parsed: tc.parsed}})
+			require.NoError(t, err)
+			require.Equal(t, want, codes[0])
+			require.Equal(t, "1", string(getState(t, l, testNS, "k").Value))
+			require.Nil(t, getState(t, l, testNS, "x"))
+			_, err = l.TxStatus("a")
+			require.NoError(t, err, "the block's own transaction IDs are indexed")
+			got, err := l.Block(0)
+			require.NoError(t, err)
+			require.True(t, proto.Equal(stored, got), "the stored block and its metadata match")
+		})
+	}
+}

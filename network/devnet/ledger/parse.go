@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -101,4 +102,43 @@ func ParseTx(envBytes []byte) (*ParsedTx, peer.TxValidationCode, error) {
 		}
 	}
 	return p, peer.TxValidationCode_VALID, nil
+}
+
+// ParsedBlock is a block's transactions decoded once for Commit and CommitBlocks: what ParseTx
+// returns for each envelope and the namespaces' read-write sets. Several ledgers that commit
+// the same block (the devnet's peers) can share one; it is never modified after ParseBlock.
+type ParsedBlock struct {
+	header *common.BlockHeader
+	txs    []parsedEnvelope
+}
+
+// parsedEnvelope is one envelope of a ParsedBlock.
+type parsedEnvelope struct {
+	tx     *ParsedTx             // nil when parsing failed
+	code   peer.TxValidationCode // ParseTx's code: VALID, or the failure's code
+	sets   []nsSets              // the endorser transaction's read-write sets
+	setsOK bool                  // sets decoded (false: BAD_RWSET)
+}
+
+// ParseBlock decodes every envelope of block as ParseTx does, and the read-write sets of the
+// endorser transactions.
+func ParseBlock(block *common.Block) *ParsedBlock {
+	envs := block.GetData().GetData()
+	pb := &ParsedBlock{header: block.GetHeader(), txs: make([]parsedEnvelope, len(envs))}
+	for i, env := range envs {
+		pe := &pb.txs[i]
+		pe.tx, pe.code, _ = ParseTx(env)
+		if pe.tx != nil && pe.tx.HeaderType() == common.HeaderType_ENDORSER_TRANSACTION {
+			pe.sets, pe.setsOK = decodeSets(pe.tx.RWSet)
+		}
+	}
+	return pb
+}
+
+// fits reports whether pb was parsed from block (same number, data hash and number of
+// envelopes; Commit has checked the data hash against the data).
+func (pb *ParsedBlock) fits(block *common.Block) bool {
+	h := block.GetHeader()
+	return pb != nil && pb.header.GetNumber() == h.GetNumber() &&
+		bytes.Equal(pb.header.GetDataHash(), h.GetDataHash()) && len(pb.txs) == len(block.GetData().GetData())
 }
