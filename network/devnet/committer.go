@@ -182,7 +182,7 @@ func (p *peerNode) commitGroup(pending []*validatedBlock) (int, error) {
 	var held []string // the transactions whose private data the transient store gave
 	for i, v := range group {
 		pvt, txIDs := p.privateDataOf(v.block, v.res)
-		commits[i] = ledger.BlockCommit{Block: v.block, PreCodes: v.res.Codes, Pvt: pvt}
+		commits[i] = ledger.BlockCommit{Block: v.block, PreCodes: v.res.Codes, Pvt: pvt, Parsed: v.shared.parsedTxs()}
 		held = append(held, txIDs...)
 	}
 	first := group[0].block.GetHeader().GetNumber()
@@ -210,9 +210,10 @@ func (p *peerNode) due(num uint64) bool {
 // validatedBlock is a block pulled from the ordering service and validated against the peer's
 // state, ready to commit (or the error that stopped it).
 type validatedBlock struct {
-	block *common.Block
-	res   *validator.BlockResult
-	err   error
+	shared *orderedBlock // what the peers share of the block
+	block  *common.Block // the peer's own copy, which its ledger completes at commit
+	res    *validator.BlockResult
+	err    error
 }
 
 // runValidation pulls the ordered blocks from block from on and validates them, one ahead of
@@ -221,21 +222,23 @@ type validatedBlock struct {
 // once every block before it that may change a key's policy (with a metadata write or a
 // delete) is committed; the other blocks before it do not change what it is validated against.
 func (p *peerNode) runValidation(ctx context.Context, from uint64, out chan<- *validatedBlock) {
-	store := p.net.orderer.store
+	ordered := p.net.orderer
 	var policyBarrier uint64 // the ledger height validation must wait for
 	for num := from; ; num++ {
-		if store.WaitForHeight(ctx, num+1) != nil {
+		if ordered.store.WaitForHeight(ctx, num+1) != nil {
 			return
 		}
 		v := &validatedBlock{}
-		v.block, v.err = store.Block(num)
+		if v.shared, v.err = ordered.blocks.get(num); v.err == nil {
+			v.block = v.shared.forPeer()
+		}
 		if v.err == nil && p.ledger.Height() < policyBarrier {
 			if p.ledger.WaitForHeight(ctx, policyBarrier) != nil {
 				return
 			}
 		}
 		if v.err == nil {
-			v.res, v.err = p.validateBlock(v.block)
+			v.res, v.err = p.validateBlock(v.shared)
 		}
 		select {
 		case out <- v:
@@ -344,14 +347,17 @@ func waitChange(d time.Duration, a, b <-chan struct{}) {
 
 // validateBlock validates every transaction of block against the peer's committed state:
 // key-level endorsement policies are read from a snapshot of the ledger as the previous block
-// left it. A state that cannot be read fails the block, as it halts a Fabric peer's channel.
-func (p *peerNode) validateBlock(block *common.Block) (*validator.BlockResult, error) {
+// left it. Another peer's validation of the block is taken when it read the same from its
+// state (orderedBlock.validate). A state that cannot be read fails the block, as it halts a
+// Fabric peer's channel.
+func (p *peerNode) validateBlock(ob *orderedBlock) (*validator.BlockResult, error) {
+	block := ob.block
 	snap, err := p.ledger.NewSnapshot()
 	if err != nil {
 		return nil, fmt.Errorf("validate block %d: %w", block.GetHeader().GetNumber(), err)
 	}
 	defer snap.Release()
-	res, err := p.net.validator.ValidateBlockWithState(block, validator.MetadataFuncs{
+	res, err := ob.validate(p.net.validator, p.net.mgr.Generation(), validator.MetadataFuncs{
 		Public: func(ns, key string) ([]byte, error) {
 			return metadataOf(snap.GetState(ns, key))
 		},

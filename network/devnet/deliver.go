@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -57,7 +58,7 @@ func (d *deliverServer) Deliver(srv peer.Deliver_DeliverServer) error {
 func (d *deliverServer) DeliverFiltered(srv peer.Deliver_DeliverFilteredServer) error {
 	return d.p.deliver(srv, sender{
 		block: func(b *common.Block) error {
-			fb, err := txutil.FilteredBlock(d.p.net.cfg.Channel, b)
+			fb, err := d.p.filteredBlock(b)
 			if err != nil {
 				return err
 			}
@@ -275,4 +276,15 @@ func isConfigBlock(b *common.Block) bool {
 	}
 	tx, err := txutil.UnpackEnvelopeBytes(b.GetData().GetData()[0])
 	return err == nil && tx.HeaderType() == common.HeaderType_CONFIG
+}
+
+// filteredBlock returns the filtered form of a block the peer committed; a recent block's is
+// built once for all the peers and streams that deliver it.
+func (p *peerNode) filteredBlock(b *common.Block) (*peer.FilteredBlock, error) {
+	channel := p.net.cfg.Channel
+	ob := p.net.orderer.blocks.peek(b.GetHeader().GetNumber())
+	if ob != nil && bytes.Equal(ob.block.GetHeader().GetDataHash(), b.GetHeader().GetDataHash()) {
+		return ob.filteredBlock(channel, b)
+	}
+	return txutil.FilteredBlock(channel, b)
 }

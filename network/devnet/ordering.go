@@ -34,6 +34,7 @@ var errNotOrdering = errors.New("the ordering service stopped after a failure")
 type orderingService struct {
 	net    *Network
 	store  *ledger.BlockStore
+	blocks *orderedBlocks // the recent blocks as the peers share them
 	cutter *orderer.Cutter
 
 	mu            sync.Mutex
@@ -53,7 +54,7 @@ func openOrderingService(n *Network) (*orderingService, error) {
 		return nil, fmt.Errorf("devnet: ordering service: %w", err)
 	}
 	// Blocks ordered before the cutter runs (the genesis block, earlier runs) have no time.
-	o := &orderingService{net: n, store: store, firstTimed: math.MaxUint64}
+	o := &orderingService{net: n, store: store, blocks: newOrderedBlocks(store), firstTimed: math.MaxUint64}
 	if store.Height() == 0 {
 		if err := o.appendGenesis(); err != nil {
 			_ = store.Close()

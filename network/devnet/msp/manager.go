@@ -120,6 +120,14 @@ func (m *Manager) AddOrg(mspID string, roots, tlsRoots []*x509.Certificate) erro
 	return nil
 }
 
+// Generation counts the changes of the manager's trust (AddOrg, AddMSPConfig): a result that
+// depends on which organisations are trusted holds only while the generation is unchanged.
+func (m *Manager) Generation() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.gen
+}
+
 // AddMSPConfig trusts the organisation described by a channel-config MSP definition.
 func (m *Manager) AddMSPConfig(conf *mspproto.MSPConfig) error {
 	if conf == nil {
