@@ -1,6 +1,7 @@
 package devnet_test
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
@@ -38,8 +39,11 @@ func TestSharedValidation(t *testing.T) {
 	require.NoError(t, err)
 	md, err := proto.Marshal(&kvrwset.KVMetadataWrite{Entries: []*kvrwset.KVMetadataEntry{{Name: "VALIDATION_PARAMETER", Value: ep}}})
 	require.NoError(t, err)
+	var mu sync.Mutex // the validator reads from several goroutines
 	var asked []string
 	carrierOnly := validator.MetadataFuncs{Public: func(ns, key string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		asked = append(asked, key)
 		if key == "shared-key" {
 			return md, nil

@@ -76,7 +76,8 @@ func openOrderingService(n *Network) (*orderingService, error) {
 		CutWhenIdle:       n.cfg.CutWhenIdle,
 	}
 	if n.cfg.CutWhenIdle {
-		// Hold a batch for the transactions being endorsed or endorsed and not yet submitted.
+		// Hold a batch while an endorsed transaction is not submitted yet or no peer has
+		// committed the last block (Network.expectingMore).
 		cfg.Expecting = n.expectingMore
 	}
 	o.cutter = orderer.New(cfg, o.cutBlock)
